@@ -1,0 +1,1 @@
+"""App layer: the composition root (config, CLI, TUI) that builds the engine and renders its events."""

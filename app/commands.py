@@ -1,0 +1,75 @@
+"""Headless subcommands: each builds the engine from config, runs, and prints text or one JSON document."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from .cli import EXIT_CONFIG, EXIT_OK
+from .config import ConfigError, load_config
+from .paths import resolve_paths
+
+def fail(message: str, code: int) -> int:
+    print(f"jarvis: {message}", file=sys.stderr)
+    return code
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    paths = resolve_paths()
+    try:
+        config = load_config(paths.config_file)
+    except ConfigError as err:
+        return fail(str(err), EXIT_CONFIG)
+    if args.command == "models":
+        return asyncio.run(models_command(config, args))
+    return fail(f"unknown command {args.command}", 2)
+
+
+def _size(n: int | None) -> str:
+    if not n:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"
+
+
+async def models_command(config, args) -> int:
+    from .compose import build_registry
+
+    registry = build_registry(config)
+    try:
+        discovery = await registry.refresh()
+    finally:
+        await registry.close()
+    if args.json:
+        doc = {
+            "models": [m.as_json() for m in discovery.models],
+            "unreachable": [u.as_json() for u in discovery.unreachable],
+            "notices": discovery.notices,
+        }
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    rows = [("MODEL", "CONTEXT", "SIZE", "CAPABILITIES", "FITS", "STATUS")]
+    for m in discovery.models:
+        fits = {True: "yes", False: "NO", None: "-"}[m.fits_memory]
+        rows.append((m.id, str(m.context_length or "-"), _size(m.info.size_bytes),
+                     ",".join(sorted(m.capabilities)), fits, m.status + (" (loaded)" if m.info.loaded else "")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    if not discovery.models:
+        print("No models found.")
+    for m in discovery.models:
+        if m.fits_memory is False:
+            print(f"\n! {m.memory_note}")
+    for note in discovery.notices:
+        print(f"\n! {note}")
+    if discovery.unreachable:
+        print("\nNot reachable:")
+        for u in discovery.unreachable:
+            print(f"  {u.provider} ({u.address}): {u.reason} {u.hint}".rstrip())
+    return EXIT_OK

@@ -1,0 +1,84 @@
+"""Composition root: builds providers, the resource guard and the registry from the user's config."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from jarvis.providers.base import Provider
+from jarvis.providers.catalog import Catalog
+from jarvis.providers.cloud import CloudProvider
+from jarvis.providers.embedded import EmbeddedProvider
+from jarvis.providers.lmstudio import LMStudioProvider
+from jarvis.providers.ollama import OllamaProvider
+from jarvis.providers.openai_compat import OpenAICompatProvider
+from jarvis.providers.registry import CustomModel, ModelRegistry
+from jarvis.providers.resources import GiB, ResourceGuard
+
+from .config import Config, ollama_hosts
+
+
+def build_guard(config: Config) -> ResourceGuard:
+    return ResourceGuard(reserve_bytes=int(config.resources.reserve_gib * GiB))
+
+
+def build_providers(config: Config, guard: ResourceGuard, env: Mapping[str, str] | None = None) -> list[Provider]:
+    env = os.environ if env is None else env
+    providers: list[Provider] = []
+    if config.embedded.enabled:
+        providers.append(
+            EmbeddedProvider(
+                "embedded",
+                config.embedded.models,
+                include_default=config.embedded.include_default,
+                n_ctx=config.embedded.n_ctx,
+                n_threads=config.embedded.n_threads,
+                admit=guard.admit,
+            )
+        )
+    if config.ollama.enabled:
+        for host in ollama_hosts(config.ollama, dict(env)):
+            providers.append(
+                OllamaProvider(host.name, host.url, timeout=config.ollama.timeout, num_ctx=config.ollama.num_ctx,
+                               keep_alive=config.ollama.keep_alive)
+            )
+    if config.lmstudio.enabled:
+        providers.append(LMStudioProvider("lmstudio", config.lmstudio.url, timeout=config.lmstudio.timeout))
+    for ep in config.openai_endpoints:
+        key = env.get(ep.api_key_env) if ep.api_key_env else None
+        providers.append(OpenAICompatProvider(ep.name, ep.url, api_key=key, timeout=ep.timeout))
+    if config.cloud.enabled and config.cloud.models:
+        providers.append(
+            CloudProvider(
+                "cloud",
+                config.cloud.models,
+                api_keys=config.cloud.api_keys,
+                api_base=config.cloud.api_base,
+                timeout=config.cloud.timeout,
+            )
+        )
+    return providers
+
+
+def build_registry(config: Config, env: Mapping[str, str] | None = None) -> ModelRegistry:
+    guard = build_guard(config)
+    custom = [
+        CustomModel(
+            id=c.id,
+            capabilities=frozenset(c.capabilities),
+            context_length=c.context_length,
+            cost_in_per_1k=c.cost_in_per_1k,
+            cost_out_per_1k=c.cost_out_per_1k,
+            tags=tuple(c.tags),
+            description=c.description,
+        )
+        for c in config.custom_models
+    ]
+    return ModelRegistry(
+        build_providers(config, guard, env),
+        catalog=Catalog.shipped(),
+        guard=guard,
+        custom=custom,
+        timeout=config.discovery.timeout,
+        default_num_ctx=config.ollama.num_ctx,
+    )

@@ -1,0 +1,180 @@
+"""User configuration: pydantic models read from TOML; a bad file gets a sentence naming the key and the line."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class OllamaHost(_Section):
+    name: str = "ollama"
+    """Provider name, the prefix of model ids (ollama/qwen2.5-coder:7b). Give each extra host its own."""
+    url: str = "http://127.0.0.1:11434"
+    """Base URL of the Ollama server."""
+
+
+class OllamaConfig(_Section):
+    enabled: bool = True
+    """Look for Ollama servers."""
+    hosts: list[OllamaHost] | None = None
+    """Ollama servers to use; by default one at OLLAMA_HOST or http://127.0.0.1:11434."""
+    num_ctx: int = Field(default=4096, gt=0)
+    """Context window sent with every request unless a larger prompt needs more (never left to Ollama's default)."""
+    timeout: float = Field(default=120.0, gt=0)
+    """Seconds to wait for the next streamed piece before giving up."""
+    keep_alive: str | None = None
+    """How long Ollama keeps a model loaded after a request ("5m", "1h", "-1" forever)."""
+
+
+class LMStudioConfig(_Section):
+    enabled: bool = True
+    """Look for LM Studio's local server."""
+    url: str = "http://127.0.0.1:1234"
+    """Base URL of LM Studio's server."""
+    timeout: float = Field(default=120.0, gt=0)
+    """Seconds to wait for the next streamed piece."""
+
+
+class OpenAIEndpoint(_Section):
+    name: str
+    """Provider name, the prefix of model ids (e.g. "gpubox")."""
+    url: str
+    """Base URL without /v1 (vLLM, llama-server, a LiteLLM proxy...)."""
+    api_key_env: str | None = None
+    """Name of an environment variable holding the key, if the server wants one."""
+    timeout: float = Field(default=120.0, gt=0)
+    """Seconds to wait for the next streamed piece."""
+
+
+class EmbeddedConfig(_Section):
+    enabled: bool = True
+    """Run GGUF models in-process with llama.cpp."""
+    include_default: bool = True
+    """Offer the bundled SmolLM2-135M-Instruct model."""
+    models: dict[str, str] = Field(default_factory=dict)
+    """Extra GGUF files: name = "path/to/model.gguf"."""
+    n_ctx: int = Field(default=4096, gt=0)
+    """Context window the embedded models are loaded with."""
+    n_threads: int | None = Field(default=None, gt=0)
+    """CPU threads for generation; default: the number of physical cores."""
+
+
+class CloudConfig(_Section):
+    enabled: bool = False
+    """Allow cloud models as fallbacks (off by default: local-first)."""
+    models: list[str] = Field(default_factory=list)
+    """litellm model strings, e.g. "openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest"."""
+    api_keys: dict[str, str] = Field(default_factory=dict, repr=False)
+    """Keys by provider prefix (openai = "..."); environment variables such as OPENAI_API_KEY work too and are preferred."""
+    api_base: str | None = None
+    """Send cloud requests to this OpenAI-compatible base URL instead (a proxy)."""
+    timeout: float = Field(default=60.0, gt=0)
+    """Seconds per request."""
+
+
+class ResourcesConfig(_Section):
+    reserve_gib: float = Field(default=1.0, ge=0)
+    """Memory kept free for the rest of the machine when judging whether a model fits."""
+
+
+class DiscoveryConfig(_Section):
+    timeout: float = Field(default=2.0, gt=0)
+    """Seconds each provider gets to list its models; a dead one never delays the rest beyond this."""
+
+
+class CustomModelConfig(_Section):
+    id: str
+    """Model id, provider/name (e.g. "ollama/my-finetune:latest")."""
+    capabilities: list[str] = Field(default_factory=list)
+    """Capabilities to add: completion, chat, embeddings, function_calling, vision, code."""
+    context_length: int | None = Field(default=None, gt=0)
+    """Context window, when the provider does not report it."""
+    cost_in_per_1k: float | None = Field(default=None, ge=0)
+    """Dollars per 1,000 prompt tokens."""
+    cost_out_per_1k: float | None = Field(default=None, ge=0)
+    """Dollars per 1,000 completion tokens."""
+    tags: list[str] = Field(default_factory=list)
+    """Free-form tags."""
+    description: str = ""
+    """A note shown in the Models screen."""
+
+
+class Config(_Section):
+    ollama: OllamaConfig = Field(default_factory=OllamaConfig)
+    lmstudio: LMStudioConfig = Field(default_factory=LMStudioConfig)
+    openai_endpoints: list[OpenAIEndpoint] = Field(default_factory=list)
+    """Any number of other OpenAI-compatible servers."""
+    embedded: EmbeddedConfig = Field(default_factory=EmbeddedConfig)
+    cloud: CloudConfig = Field(default_factory=CloudConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
+    custom_models: list[CustomModelConfig] = Field(default_factory=list)
+    """Models you register yourself (extra facts, or models to expect)."""
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message names the file, the key and the line."""
+
+
+def _line_of(text: str, loc: tuple) -> int | None:
+    """Best-effort line number of the key a validation error points at."""
+    keys = [str(k) for k in loc if not isinstance(k, int)]
+    if not keys:
+        return None
+    key = keys[-1]
+    section = ".".join(keys[:-1])
+    lines = text.splitlines()
+    in_section = not section
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            name = stripped.strip("[]").strip()
+            in_section = not section or name == section or name.startswith(section + ".") or section.startswith(name)
+            if name == ".".join(keys):
+                return number
+            continue
+        if in_section and re.match(rf'^"?{re.escape(key)}"?\s*=', stripped):
+            return number
+    return None
+
+
+def load_config(path: Path) -> Config:
+    """The config at ``path``, or the defaults when the file does not exist."""
+    if not path.exists():
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"Cannot read the config file {path}: {err}.") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path} is not valid TOML: {err}. Fix that line, or move the file away to use the defaults.") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        problems = []
+        for e in err.errors()[:5]:
+            key = ".".join(str(k) for k in e["loc"])
+            line = _line_of(text, e["loc"])
+            where = f" (line {line})" if line else ""
+            msg = e["msg"]
+            if e["type"] == "extra_forbidden":
+                msg = "unknown key"
+            problems.append(f"'{key}'{where}: {msg}")
+        raise ConfigError(f"{path} has a problem: " + "; ".join(problems) + ".") from None
+
+
+def ollama_hosts(config: OllamaConfig, env: dict[str, str] | None = None) -> list[OllamaHost]:
+    if config.hosts:
+        return config.hosts
+    env = os.environ if env is None else env
+    return [OllamaHost(name="ollama", url=env.get("OLLAMA_HOST") or "http://127.0.0.1:11434")]

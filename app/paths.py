@@ -1,0 +1,34 @@
+"""Where Jarvis keeps its config and data: XDG by default, all of it under JARVIS_HOME when set."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_file: Path
+    data_dir: Path
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "jarvis.db"
+
+    @property
+    def user_chains(self) -> Path:
+        return self.config_file.parent / "chains"
+
+
+def resolve_paths(env: Mapping[str, str] | None = None) -> Paths:
+    env = os.environ if env is None else env
+    home = env.get("JARVIS_HOME")
+    if home:
+        root = Path(home).expanduser()
+        return Paths(config_file=root / "config.toml", data_dir=root)
+    user_home = Path(env.get("HOME") or Path.home())
+    config_home = Path(env.get("XDG_CONFIG_HOME") or user_home / ".config")
+    data_home = Path(env.get("XDG_DATA_HOME") or user_home / ".local" / "share")
+    return Paths(config_file=config_home / "jarvis" / "config.toml", data_dir=data_home / "jarvis")

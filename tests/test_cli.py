@@ -1,0 +1,76 @@
+"""The `jarvis` command as a user runs it: real subprocesses, real config files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import dead_url
+
+
+def jarvis(*args: str, home=None, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {**os.environ}
+    if home is not None:
+        env["JARVIS_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "jarvis.app.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+def test_version():
+    out = jarvis("--version")
+    assert out.returncode == 0 and out.stdout.startswith("jarvis ")
+
+
+def write_config(home, text: str) -> None:
+    (home / "config.toml").write_text(text)
+
+
+def test_models_json_with_only_the_embedded_model(isolated_home):
+    ollama, lmstudio = dead_url(), dead_url()
+    write_config(isolated_home, f'[ollama]\nhosts = [{{name = "ollama", url = "{ollama}"}}]\n'
+                                f'[lmstudio]\nurl = "{lmstudio}"\n')
+    out = jarvis("models", "--json", home=isolated_home)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    [model] = doc["models"]
+    assert model["id"] == "embedded/smollm2-135m"
+    for key in ("provider", "name", "context_length", "size_bytes", "capabilities", "fits_memory", "status"):
+        assert key in model
+    assert model["fits_memory"] is True and model["status"] == "available"
+    down = {u["provider"]: u for u in doc["unreachable"]}
+    assert down["ollama"]["address"].endswith(ollama.rsplit(":", 1)[1])
+    assert "Could not connect" in down["lmstudio"]["reason"]
+
+
+def test_models_table_with_servers(isolated_home, ollama_url, openai_url):
+    write_config(isolated_home, f'[ollama]\nhosts = [{{name = "ollama", url = "{ollama_url}"}}]\n'
+                                f'[lmstudio]\nurl = "{openai_url}"\n')
+    out = jarvis("models", "--refresh", home=isolated_home)
+    assert out.returncode == 0, out.stderr
+    assert "ollama/smollm2:135m" in out.stdout and "lmstudio/smollm2-135m-instruct" in out.stdout
+    assert "ollama/bigcoder:70b" in out.stdout
+    assert "Not reachable" not in out.stdout
+
+
+def test_broken_config_is_one_sentence_and_exit_3(isolated_home):
+    write_config(isolated_home, "[ollama]\nnum_ctx = 'lots'\n")
+    out = jarvis("models", home=isolated_home)
+    assert out.returncode == 3
+    assert "'ollama.num_ctx' (line 2)" in out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_bad_gguf_path_in_config_is_a_notice(isolated_home, tmp_path):
+    write_config(isolated_home, f'[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n'
+                                f'[embedded.models]\nmine = "{tmp_path}/missing.gguf"\n')
+    out = jarvis("models", home=isolated_home)
+    assert out.returncode == 0
+    assert "embedded/smollm2-135m" in out.stdout
+    assert "missing.gguf, which does not exist" in out.stdout
+
+
+def test_usage_error_exit_code():
+    out = jarvis("models", "--bogus")
+    assert out.returncode == 2 and "unrecognized arguments" in out.stderr
