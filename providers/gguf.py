@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import mmap
 import struct
 from pathlib import Path
-from typing import BinaryIO
-
 from .errors import ModelNotFound
 
 _MAGIC = b"GGUF"
@@ -19,29 +18,41 @@ class GGUFError(ModelNotFound):
     """The path is missing or is not a GGUF model file."""
 
 
-def _read(f: BinaryIO, fmt: str):
-    size = struct.calcsize(fmt)
-    data = f.read(size)
-    if len(data) != size:
-        raise EOFError
-    return struct.unpack(fmt, data)[0]
+class _Cursor:
+    """Reads little-endian GGUF values from a memory map without copying."""
 
+    __slots__ = ("buf", "off")
 
-def _read_str(f: BinaryIO) -> bytes:
-    n = _read(f, "<Q")
-    data = f.read(n)
-    if len(data) != n:
-        raise EOFError
-    return data
+    def __init__(self, buf) -> None:
+        self.buf = buf
+        self.off = 0
 
+    def read(self, fmt: str):
+        value = struct.unpack_from(fmt, self.buf, self.off)[0]
+        self.off += struct.calcsize(fmt)
+        return value
 
-def _skip_value(f: BinaryIO, vtype: int) -> None:
-    if vtype in _SCALARS:
-        f.seek(struct.calcsize(_SCALARS[vtype]), 1)
-    elif vtype == _STRING:
-        f.seek(_read(f, "<Q"), 1)
-    else:
-        raise ValueError(f"unknown GGUF value type {vtype}")
+    def read_str(self) -> bytes:
+        n = self.read("<Q")
+        if self.off + n > len(self.buf):
+            raise EOFError
+        data = bytes(self.buf[self.off:self.off + n])
+        self.off += n
+        return data
+
+    def skip_array(self, etype: int, n: int) -> None:
+        if etype in _SCALARS:
+            self.off += n * struct.calcsize(_SCALARS[etype])
+        elif etype == _STRING:
+            # Tokenizer vocabularies are ~50k strings: walk the lengths in a tight loop.
+            buf, off, unpack = self.buf, self.off, struct.unpack_from
+            for _ in range(n):
+                off += 8 + unpack("<Q", buf, off)[0]
+            self.off = off
+        else:
+            raise ValueError(f"unsupported GGUF array element type {etype}")
+        if self.off > len(self.buf):
+            raise EOFError
 
 
 def read_metadata(path: str | Path) -> dict[str, object]:
@@ -60,35 +71,30 @@ def read_metadata(path: str | Path) -> dict[str, object]:
         )
     meta: dict[str, object] = {}
     try:
-        with p.open("rb") as f:
-            if f.read(4) != _MAGIC:
+        with p.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            if buf[:4] != _MAGIC:
                 raise ValueError("not GGUF")
-            version = _read(f, "<I")
+            cur = _Cursor(buf)
+            cur.off = 4
+            version = cur.read("<I")
             count_fmt = "<I" if version == 1 else "<Q"
-            _read(f, count_fmt)  # tensor count
-            kv_count = _read(f, count_fmt)
-            for _ in range(kv_count):
-                key = _read_str(f).decode("utf-8", "replace")
-                vtype = _read(f, "<I")
+            cur.read(count_fmt)  # tensor count
+            for _ in range(cur.read(count_fmt)):
+                key = cur.read_str().decode("utf-8", "replace")
+                vtype = cur.read("<I")
                 if vtype in _SCALARS:
-                    meta[key] = _read(f, _SCALARS[vtype])
+                    meta[key] = cur.read(_SCALARS[vtype])
                 elif vtype == _STRING:
-                    raw = _read_str(f)
-                    meta[key] = raw.decode("utf-8", "replace")
+                    meta[key] = cur.read_str().decode("utf-8", "replace")
                 elif vtype == _ARRAY:
-                    etype = _read(f, "<I")
-                    n = _read(f, "<Q")
-                    if etype in _SCALARS:
-                        f.seek(n * struct.calcsize(_SCALARS[etype]), 1)
-                    else:
-                        for _ in range(n):
-                            _skip_value(f, etype)
+                    etype, n = cur.read("<I"), cur.read("<Q")
+                    cur.skip_array(etype, n)
                     meta[key] = n
                 else:
                     raise ValueError(f"unknown GGUF value type {vtype}")
     except (OSError, EOFError, ValueError, struct.error) as err:
         raise GGUFError(
-            f"{p} is not a readable GGUF model file ({err}).",
+            f"{p} is not a readable GGUF model file ({err or type(err).__name__}).",
             hint="Point the embedded provider at a .gguf file (e.g. one LM Studio or Ollama downloaded).",
             provider="embedded",
             model=p.name,

@@ -1,0 +1,35 @@
+"""GGUF header reading: real file, and every way a file can be broken."""
+
+from __future__ import annotations
+
+import pytest
+
+from jarvis.providers import gguf
+
+
+def test_reads_the_bundled_model(model_path):
+    meta = gguf.read_metadata(model_path)
+    assert meta["general.architecture"] == "llama"
+    assert meta["tokenizer.ggml.tokens"] == 49152  # arrays are reduced to their length
+    assert gguf.geometry(meta) == {"context_length": 8192, "block_count": 30, "embedding_length": 576,
+                                   "attention.head_count": 9, "attention.head_count_kv": 3}
+
+
+@pytest.mark.parametrize("content", [b"", b"GGUF", b"hello world", b"GGUF\x03\x00\x00\x00" + b"\x00" * 8 + b"\x05"])
+def test_broken_files_raise_a_sentence(tmp_path, content):
+    path = tmp_path / "m.gguf"
+    path.write_bytes(content)
+    with pytest.raises(gguf.GGUFError, match="is not a readable GGUF model file"):
+        gguf.read_metadata(path)
+
+
+def test_truncated_real_file(tmp_path, model_path):
+    path = tmp_path / "cut.gguf"
+    path.write_bytes(model_path.read_bytes()[:200_000])  # cut inside the tokenizer arrays
+    with pytest.raises(gguf.GGUFError):
+        gguf.read_metadata(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(gguf.GGUFError, match="No model file"):
+        gguf.read_metadata(tmp_path / "none.gguf")
