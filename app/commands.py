@@ -23,7 +23,7 @@ def dispatch(args: argparse.Namespace) -> int:
     except ConfigError as err:
         return fail(str(err), EXIT_CONFIG)
     if args.command == "models":
-        return asyncio.run(models_command(config, args))
+        return asyncio.run(models_command(config, args, paths))
     return fail(f"unknown command {args.command}", 2)
 
 
@@ -37,12 +37,18 @@ def _size(n: int | None) -> str:
     return f"{n:.1f} PB"
 
 
-async def models_command(config, args) -> int:
+async def models_command(config, args, paths) -> int:
+    from . import details_cache
     from .compose import build_registry
 
     registry = build_registry(config)
+    providers = list(registry.providers.values())
+    cache = details_cache.cache_file(paths.data_dir)
+    if not args.refresh:
+        details_cache.load_into(providers, cache)
     try:
         discovery = await registry.refresh()
+        details_cache.save_from(providers, cache)
     finally:
         await registry.close()
     if args.json:

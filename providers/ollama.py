@@ -63,6 +63,7 @@ class OllamaProvider(Provider):
         num_ctx: int = DEFAULT_NUM_CTX,
         keep_alive: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        show_cache: dict[str, tuple[str, dict[str, Any]]] | None = None,
     ) -> None:
         super().__init__(name)
         self.host = normalise_host(host)
@@ -70,7 +71,8 @@ class OllamaProvider(Provider):
         self.keep_alive = keep_alive
         extra = {"transport": transport} if transport is not None else {}
         self._client = ollama.AsyncClient(host=self.host, timeout=httpx.Timeout(timeout, connect=connect_timeout), **extra)
-        self._show_cache: dict[str, tuple[str, dict[str, Any]]] = {}
+        #: model -> (digest, /api/show as JSON); the app may persist it between runs.
+        self.show_cache: dict[str, tuple[str, dict[str, Any]]] = {} if show_cache is None else show_cache
 
     @property
     def address(self) -> str:
@@ -106,13 +108,13 @@ class OllamaProvider(Provider):
 
         Cached so that a chat request costs one round trip, not two.
         """
-        cached = self._show_cache.get(model)
+        cached = self.show_cache.get(model)
         if cached is None or (digest is not None and cached[0] != digest):
             try:
                 show = await self._client.show(model)
             except Exception as err:
                 raise self._error(err, model) from None
-            cached = self._show_cache[model] = (digest or "", show.model_dump(by_alias=False))
+            cached = self.show_cache[model] = (digest or "", show.model_dump(mode="json", by_alias=False))
         return cached[1]
 
     async def list_models(self) -> list[ModelInfo]:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from jarvis.providers import gguf
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import FaultProxy, ThreadedFaultProxy
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY", "OLLAMA_HOST")
@@ -109,3 +109,18 @@ async def proxy_for():
     yield make
     for p in proxies:
         await p.stop()
+
+
+@pytest.fixture
+def proxy_for_sync():
+    """Factory: a FaultProxy on a background thread, for tests that block on subprocesses."""
+    proxies = []
+
+    def make(upstream: str) -> ThreadedFaultProxy:
+        p = ThreadedFaultProxy(upstream)
+        proxies.append(p)
+        return p
+
+    yield make
+    for p in proxies:
+        p.stop()

@@ -19,6 +19,8 @@ class FaultProxy:
         self.after_lines = 6
         self.retry_after = "7"
         self.requests = 0
+        #: Request paths in arrival order, for tests that count round trips.
+        self.paths: list[str] = []
         self._server: asyncio.AbstractServer | None = None
         self._client = httpx.AsyncClient(timeout=60)
         self._tasks: set[asyncio.Task] = set()
@@ -62,6 +64,7 @@ class FaultProxy:
                 headers[k.strip().lower()] = v.strip()
         body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
         self.requests += 1
+        self.paths.append(path)
         mode = self.mode
         if mode == "reset":
             writer.transport.abort()
@@ -116,3 +119,26 @@ class FaultProxy:
         head += [f"{k}: {v}" for k, v in (extra or {}).items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         await writer.drain()
+
+
+class ThreadedFaultProxy:
+    """A FaultProxy on its own thread and event loop, for synchronous tests that run subprocesses."""
+
+    def __init__(self, upstream: str) -> None:
+        import threading
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.proxy: FaultProxy = asyncio.run_coroutine_threadsafe(self._start(upstream), self._loop).result(10)
+
+    async def _start(self, upstream: str) -> FaultProxy:
+        return await FaultProxy(upstream).start()
+
+    def __getattr__(self, name):
+        return getattr(self.proxy, name)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

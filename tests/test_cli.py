@@ -74,3 +74,20 @@ def test_bad_gguf_path_in_config_is_a_notice(isolated_home, tmp_path):
 def test_usage_error_exit_code():
     out = jarvis("models", "--bogus")
     assert out.returncode == 2 and "unrecognized arguments" in out.stderr
+
+
+def test_model_details_are_cached_between_runs_and_refresh_rereads(isolated_home, ollama_url, proxy_for_sync):
+    proxy = proxy_for_sync(ollama_url)
+    write_config(isolated_home, f'[ollama]\nhosts = [{{name = "ollama", url = "{proxy.url}"}}]\n'
+                                '[lmstudio]\nenabled = false\n')
+    assert jarvis("models", "--json", home=isolated_home).returncode == 0
+    first = proxy.paths[:]
+    assert first.count("/api/show") == 2  # one per model
+    assert (isolated_home / "model-details.json").exists()
+    proxy.paths.clear()
+    doc = json.loads(jarvis("models", "--json", home=isolated_home).stdout)
+    assert "/api/show" not in proxy.paths, "cached details are reused while the digest is unchanged"
+    assert {m["id"]: m["context_length"] for m in doc["models"]}["ollama/smollm2:135m"] == 8192
+    proxy.paths.clear()
+    jarvis("models", "--refresh", home=isolated_home)
+    assert proxy.paths.count("/api/show") == 2
