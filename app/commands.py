@@ -1,4 +1,4 @@
-"""Headless subcommands: each builds the engine from config, runs, and prints text or one JSON document."""
+"""Headless subcommands: each builds what it needs from config, runs, and prints text or one JSON document."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import asyncio
 import json
 import sys
 
-from .cli import EXIT_CONFIG, EXIT_OK
+from .cli import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
 from .config import ConfigError, load_config
 from .paths import resolve_paths
+
 
 def fail(message: str, code: int) -> int:
     print(f"jarvis: {message}", file=sys.stderr)
@@ -22,9 +23,32 @@ def dispatch(args: argparse.Namespace) -> int:
         config = load_config(paths.config_file)
     except ConfigError as err:
         return fail(str(err), EXIT_CONFIG)
+    if args.command is None:
+        from .cli import build_parser
+
+        build_parser().print_help()
+        return EXIT_OK
     if args.command == "models":
         return asyncio.run(models_command(config, args, paths))
-    return fail(f"unknown command {args.command}", 2)
+    if args.command == "analyze":
+        from jarvis.chains.analyzer import TaskAnalyzer
+
+        analysis = TaskAnalyzer().analyze(args.text)
+        if args.json:
+            print(json.dumps(analysis.as_json(), indent=2))
+        else:
+            a = analysis
+            print(f"task type:    {a.task_type} (confidence {a.confidence:.2f}; {', '.join(a.reasons) or 'no rule fired'})")
+            print(f"language:     {a.language or '-'}")
+            print(f"capabilities: {', '.join(a.capabilities) or '-'}")
+            print(f"est. tokens:  {a.est_tokens}")
+        return EXIT_OK
+    from . import engine_commands
+
+    handler = getattr(engine_commands, f"cmd_{args.command}", None)
+    if handler is None:
+        return fail(f"unknown command {args.command}", EXIT_USAGE)
+    return handler(config, paths, args)
 
 
 def _size(n: int | None) -> str:
@@ -64,9 +88,7 @@ async def models_command(config, args, paths) -> int:
         fits = {True: "yes", False: "NO", None: "-"}[m.fits_memory]
         rows.append((m.id, str(m.context_length or "-"), _size(m.info.size_bytes),
                      ",".join(sorted(m.capabilities)), fits, m.status + (" (loaded)" if m.info.loaded else "")))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print_table(rows)
     if not discovery.models:
         print("No models found.")
     for m in discovery.models:
@@ -79,3 +101,9 @@ async def models_command(config, args, paths) -> int:
         for u in discovery.unreachable:
             print(f"  {u.provider} ({u.address}): {u.reason} {u.hint}".rstrip())
     return EXIT_OK
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

@@ -1,0 +1,60 @@
+"""A run as the stable JSON document scripts read, or as Markdown a person reads."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+
+def run_as_json(run: dict[str, Any]) -> dict[str, Any]:
+    steps = []
+    for s in run.get("steps", []):
+        usage = {k: s.get(k) for k in ("prompt_tokens", "completion_tokens")}
+        timings = {k: s.get(k) for k in ("ttft_s", "tokens_per_s", "total_s")}
+        steps.append({"step_id": s["id"], "role": s["role"], "round": s["round"], "model": s["model_id"],
+                      "provider": s["provider"], "status": s["status"], "output": s["output"], "usage": usage,
+                      "timings": timings, "finish_reason": s.get("finish_reason"), "reason": s.get("reason"),
+                      "notices": json.loads(s["notices_json"]) if s.get("notices_json") else [],
+                      "error": s.get("error")})
+    doc = {
+        "run_id": run["id"], "kind": run["kind"], "chain": run["chain"], "status": run["status"],
+        "task": run["task"], "task_type": run["task_type"], "language": run["language"],
+        "started_at": run["started_at"], "finished_at": run["finished_at"], "cost_usd": run["cost_usd"],
+        "steps": steps,
+        "result": json.loads(run["result_json"]) if run.get("result_json") else None,
+        "ratings": [{k: r[k] for k in ("target_kind", "target_id", "score", "comment")} for r in run.get("ratings", [])],
+    }
+    if run.get("error"):
+        doc["error"] = {"message": run["error"], "kind": run.get("error_kind")}
+    return doc
+
+
+def run_as_markdown(run: dict[str, Any]) -> str:
+    when = datetime.fromtimestamp(run["started_at"]).strftime("%Y-%m-%d %H:%M")
+    lines = [f"# {run['kind'].title()} {run['id']}", "",
+             f"- **Task type:** {run['task_type']}  ", f"- **Chain:** {run['chain'] or '-'}  ",
+             f"- **Status:** {run['status']}  ", f"- **Started:** {when}  ", f"- **Cost:** ${run['cost_usd'] or 0:.4f}",
+             "", "## Task", "", run["task"], ""]
+    for s in run.get("steps", []):
+        head = f"## {s['role']}" + (f" (round {s['round']})" if s["round"] else "") + f" — {s['model_id']}"
+        lines += [head, ""]
+        if s.get("reason"):
+            lines += [f"_{s['reason']}_", ""]
+        meta = []
+        if s.get("ttft_s"):
+            meta.append(f"first token {s['ttft_s'] * 1000:.0f} ms")
+        if s.get("tokens_per_s"):
+            meta.append(f"{s['tokens_per_s']:.0f} tok/s")
+        if s.get("completion_tokens"):
+            meta.append(f"{s['completion_tokens']} tokens")
+        if meta:
+            lines += ["> " + ", ".join(meta), ""]
+        lines += [s["output"] or f"_({s['status']})_", ""]
+    result = json.loads(run["result_json"]) if run.get("result_json") else None
+    if result and result.get("summary_markdown"):
+        lines += ["---", "", result["summary_markdown"], ""]
+    for r in run.get("ratings", []):
+        lines.append(f"- Rated {r['score']}/5 ({r['target_kind']} {r['target_id']})" +
+                     (f": {r['comment']}" if r.get("comment") else ""))
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,78 @@
+"""Ordered, named schema migrations for the ledger; each runs once, recorded in _migrations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+
+def m001_initial(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY, kind TEXT NOT NULL, task TEXT NOT NULL, chain TEXT,
+            task_type TEXT, language TEXT, status TEXT NOT NULL, started_at REAL NOT NULL,
+            finished_at REAL, pid INTEGER, error TEXT, error_kind TEXT, result_json TEXT,
+            cost_usd REAL DEFAULT 0, options_json TEXT, analysis_json TEXT
+        );
+        CREATE INDEX runs_started ON runs(started_at);
+        CREATE TABLE steps (
+            id TEXT PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL, role TEXT NOT NULL, round INTEGER DEFAULT 0, model_id TEXT, provider TEXT,
+            status TEXT NOT NULL, started_at REAL NOT NULL, finished_at REAL, output TEXT DEFAULT '',
+            reason TEXT, prompt_tokens INTEGER, completion_tokens INTEGER, ttft_s REAL, tokens_per_s REAL,
+            total_s REAL, finish_reason TEXT, notices_json TEXT, error TEXT
+        );
+        CREATE INDEX steps_run ON steps(run_id, idx);
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, step_id TEXT, model_id TEXT NOT NULL,
+            provider TEXT, task_type TEXT, role TEXT, prompt_tokens INTEGER, completion_tokens INTEGER,
+            ttft_s REAL, tokens_per_s REAL, latency_s REAL, cost_usd REAL DEFAULT 0, status TEXT NOT NULL,
+            error_kind TEXT, error TEXT, partial_text TEXT, cached INTEGER DEFAULT 0, created_at REAL NOT NULL
+        );
+        CREATE INDEX requests_model ON requests(model_id, task_type, created_at);
+        CREATE INDEX requests_time ON requests(created_at);
+        CREATE TABLE ratings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, target_kind TEXT NOT NULL, target_id TEXT NOT NULL,
+            run_id TEXT, model_id TEXT, task_type TEXT, role TEXT, score INTEGER NOT NULL, comment TEXT,
+            correction TEXT, created_at REAL NOT NULL
+        );
+        CREATE INDEX ratings_model ON ratings(model_id, task_type);
+        CREATE TABLE votes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, compare_id TEXT NOT NULL, model_a TEXT NOT NULL,
+            model_b TEXT NOT NULL, outcome TEXT NOT NULL, task_type TEXT, created_at REAL NOT NULL
+        );
+        CREATE INDEX votes_task ON votes(task_type);
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, type TEXT NOT NULL, payload_json TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE cache (
+            key TEXT PRIMARY KEY, model_id TEXT NOT NULL, response_json TEXT NOT NULL, created_at REAL NOT NULL,
+            hits INTEGER DEFAULT 0, last_hit_at REAL
+        );
+        CREATE TABLE budgets (period TEXT PRIMARY KEY, limit_usd REAL NOT NULL);
+        CREATE TABLE score_resets (model_id TEXT NOT NULL, task_type TEXT NOT NULL, reset_at REAL NOT NULL,
+                                   PRIMARY KEY (model_id, task_type));
+        """
+    )
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (m001_initial,)
+
+
+def migrate(db: Database) -> list[str]:
+    """Apply pending migrations in order; returns the names applied."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations").fetchall()}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        with db.conn:
+            fn(db)
+            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [fn.__name__, time.time()])
+        applied.append(fn.__name__)
+    return applied

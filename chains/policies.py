@@ -1,0 +1,74 @@
+"""Routing policies (TOML): conditions on task type, language and role that pick models and a strategy."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Strategy = Literal["performance", "quality", "cost", "reliability", "balanced"]
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    task_type: list[str] = Field(default_factory=list)
+    language: list[str] = Field(default_factory=list)
+    role: list[str] = Field(default_factory=list)
+    prefer: list[str] = Field(default_factory=list)
+    fallbacks: list[str] = Field(default_factory=list)
+    strategy: Strategy | None = None
+    priority: int = 0
+
+    def matches(self, task_type: str | None, language: str | None, role: str | None) -> bool:
+        return ((not self.task_type or task_type in self.task_type)
+                and (not self.language or language in self.language)
+                and (not self.role or role in self.role))
+
+
+class PolicyError(Exception):
+    pass
+
+
+def load_policies(path: Path) -> list[Policy]:
+    if not path.exists():
+        return []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return [Policy.model_validate(p) for p in data.get("policies", [])]
+    except tomllib.TOMLDecodeError as err:
+        raise PolicyError(f"{path} is not valid TOML: {err}.") from None
+    except ValidationError as err:
+        e = err.errors()[0]
+        raise PolicyError(f"{path}: '{'.'.join(map(str, e['loc']))}' {e['msg']}.") from None
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "]"
+
+
+def save_policies(path: Path, policies: list[Policy]) -> None:
+    lines = ["# Routing policies for Jarvis: edited by `jarvis policy`, safe to edit by hand.", ""]
+    for p in sorted(policies, key=lambda p: -p.priority):
+        lines.append("[[policies]]")
+        lines.append(f"name = {_toml_list([p.name])[1:-1]}")
+        for key in ("task_type", "language", "role", "prefer", "fallbacks"):
+            value = getattr(p, key)
+            if value:
+                lines.append(f"{key} = {_toml_list(value)}")
+        if p.strategy:
+            lines.append(f'strategy = "{p.strategy}"')
+        lines.append(f"priority = {p.priority}")
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    tmp.replace(path)
+
+
+def matching_policy(policies: list[Policy], task_type: str | None, language: str | None,
+                    role: str | None) -> Policy | None:
+    hits = [p for p in policies if p.matches(task_type, language, role)]
+    return max(hits, key=lambda p: p.priority) if hits else None

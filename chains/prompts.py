@@ -1,0 +1,68 @@
+"""Builds each step's messages from its template, trimming earlier outputs to the model's window - visibly."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from jarvis.providers.tokens import estimate_prompt_tokens, estimate_text_tokens, CHARS_PER_TOKEN
+from jarvis.providers.types import Message
+
+from .specs import RoleSpec
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return "(none)"
+
+
+def fields_of(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+@dataclass
+class BuiltPrompt:
+    messages: list[Message]
+    est_tokens: int
+    notices: list[str]
+
+
+def _trim(text: str, keep_tokens: int) -> str:
+    """Keep the head and the tail (where conclusions and final code usually are)."""
+    keep_chars = max(int(keep_tokens * CHARS_PER_TOKEN), 40)
+    if len(text) <= keep_chars:
+        return text
+    head = keep_chars // 3
+    tail = keep_chars - head
+    dropped = estimate_text_tokens(text[head:len(text) - tail])
+    return f"{text[:head]}\n…[{dropped} tokens trimmed to fit the context window]…\n{text[-tail:]}"
+
+
+def build(role: RoleSpec, values: Mapping[str, str], *, revise: bool = False, window: int | None = None,
+          max_tokens: int = 0, model_id: str = "") -> BuiltPrompt:
+    template = role.revise_prompt if revise and role.revise_prompt else role.prompt
+    values = dict(values)
+    messages = _messages(role, template, values)
+    est = estimate_prompt_tokens(messages)
+    notices: list[str] = []
+    if window and est + max_tokens > window:
+        budget = window - max_tokens - estimate_prompt_tokens(_messages(role, template, {**values, **{
+            k: "" for k in fields_of(template) if k != "task"}}))
+        trimmable = [k for k in fields_of(template) if k != "task" and values.get(k)]
+        if budget > 0 and trimmable:
+            share = budget // len(trimmable)
+            for k in trimmable:
+                before = estimate_text_tokens(values[k])
+                if before > share:
+                    values[k] = _trim(values[k], share)
+                    notices.append(f"Trimmed '{k}' from about {before} to {share} tokens to fit {model_id}'s"
+                                   f" {window}-token window.")
+            messages = _messages(role, template, values)
+            est = estimate_prompt_tokens(messages)
+    return BuiltPrompt(messages, est, notices)
+
+
+def _messages(role: RoleSpec, template: str, values: Mapping[str, str]) -> list[Message]:
+    user = template.format_map(_Blank(values))
+    return ([Message("system", role.system)] if role.system else []) + [Message("user", user)]

@@ -1,0 +1,209 @@
+"""Runs one step on its model, failing over along the selection's fallbacks, and yields events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from jarvis.providers.errors import ContextOverflow, ProviderError
+from jarvis.providers.registry import ModelEntry, ModelRegistry
+from jarvis.providers.resources import ResourceGuard
+from jarvis.providers.types import Completion, Delta, GenerationOptions, Message
+
+from . import bus as busmod
+from .bus import BusEvent, EventBus
+from .cache import cache_key
+from .events import Event, FallbackTaken, Notice, TokenDelta
+from .fallback import FAILOVER, RETRY, CircuitBreaker, FallbackPolicy
+from .ledger import AsyncLedger
+
+
+class Cancelled(Exception):
+    """The user cancelled; raised out of the step so the run records it."""
+
+
+@dataclass
+class StepContext:
+    run_id: str
+    step_id: str
+    role: str
+    task_type: str | None
+    cancel: asyncio.Event
+
+
+@dataclass
+class StepOutcome:
+    """Filled in by the runner (an async generator cannot return a value)."""
+
+    model: ModelEntry | None = None
+    completion: Completion | None = None
+    error: ProviderError | None = None
+    notices: list[str] = field(default_factory=list)
+    cached: bool = False
+
+
+def provider_key(entry: ModelEntry) -> str:
+    return f"provider:{entry.provider}"
+
+
+class StepRunner:
+    def __init__(self, registry: ModelRegistry, ledger: AsyncLedger, bus: EventBus, *, policy: FallbackPolicy,
+                 breaker: CircuitBreaker, guard: ResourceGuard, use_cache: bool = True,
+                 checkpoint_s: float = 2.0) -> None:
+        self.registry = registry
+        self.ledger = ledger
+        self.bus = bus
+        self.policy = policy
+        self.breaker = breaker
+        self.guard = guard
+        self.use_cache = use_cache
+        self.checkpoint_s = checkpoint_s
+
+    def cooling(self, model_id: str) -> bool:
+        entry = self.registry._by_id.get(model_id)
+        return self.breaker.is_open(model_id) or (entry is not None and self.breaker.is_open(provider_key(entry)))
+
+    async def run(self, ctx: StepContext, candidates: Sequence[ModelEntry], messages: list[Message],
+                  options: GenerationOptions, est_tokens: int, outcome: StepOutcome,
+                  reselect=None) -> AsyncIterator[Event]:
+        """Try candidates in order. ``reselect(exclude, min_context)`` may offer more after all fail."""
+        queue = list(candidates)
+        tried: set[str] = set()
+        attempt = 0
+        min_context = 0
+        last_error: ProviderError | None = None
+        while queue:
+            entry = queue[0]
+            if entry.id in tried and attempt == 0 or self.cooling(entry.id) or (
+                    min_context and (entry.context_length or 0) < min_context):
+                queue.pop(0)
+                continue
+            tried.add(entry.id)
+            try:
+                async for event in self._attempt(ctx, entry, messages, options, est_tokens, outcome):
+                    yield event
+                self.breaker.record_success(entry.id)
+                self.breaker.record_success(provider_key(entry))
+                outcome.model = entry
+                return
+            except ProviderError as err:
+                last_error = err
+                streamed = bool(getattr(err, "partial_text", ""))
+                decision = self.policy.decide(err, attempt, streamed)
+                if decision.provider_down:
+                    self.breaker.record_failure(provider_key(entry), immediately=True)
+                else:
+                    self.breaker.record_failure(entry.id)
+                if decision.action == RETRY and not self.cooling(entry.id):
+                    attempt += 1
+                    yield Notice(ctx.run_id, ctx.step_id,
+                                 f"{entry.id}: {err.message} Retrying in {decision.delay_s:.1f} s.")
+                    await self._sleep(ctx, decision.delay_s)
+                    continue
+                attempt = 0
+                min_context = max(min_context, decision.min_context)
+                queue.pop(0)
+                if not queue and reselect is not None:
+                    queue.extend(reselect(frozenset(tried), min_context))
+                nxt = next((m for m in queue if m.id not in tried and not self.cooling(m.id)
+                            and (m.context_length or 0) >= min_context), None)
+                yield FallbackTaken(ctx.run_id, ctx.step_id, entry.id, nxt.id if nxt else None, err.kind, str(err),
+                                    getattr(err, "partial_text", ""))
+        outcome.error = last_error or ProviderError("No model was left to try for this step.")
+
+    async def _sleep(self, ctx: StepContext, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(ctx.cancel.wait(), seconds)
+        except asyncio.TimeoutError:
+            return
+        raise Cancelled
+
+    async def _attempt(self, ctx: StepContext, entry: ModelEntry, messages: list[Message], options: GenerationOptions,
+                       est_tokens: int, outcome: StepOutcome) -> AsyncIterator[Event]:
+        provider, name = self.registry.provider_for(entry.id)
+        self.guard.check_context(entry.info, est_tokens, options.max_tokens, entry.context_length)
+        key = cache_key(entry.id, messages, options) if self.use_cache else None
+        if key is not None:
+            hit = await self.ledger.call("cache_get", key)
+            if hit is not None:
+                outcome.completion = Completion(**{**hit, "warnings": tuple(hit.get("warnings", ()))})
+                outcome.cached = True
+                yield Notice(ctx.run_id, ctx.step_id, f"Answer for {entry.id} taken from the cache (same prompt,"
+                                                      " deterministic options).")
+                yield TokenDelta(ctx.run_id, ctx.step_id, outcome.completion.text)
+                self._record(ctx, entry, outcome.completion, "ok", cached=True)
+                return
+        parts: list[str] = []
+        started = time.perf_counter()
+        next_checkpoint = started + self.checkpoint_s
+        stream = provider.stream_chat(name, messages, options)
+        cancel_wait = asyncio.ensure_future(ctx.cancel.wait())
+        try:
+            while True:
+                next_chunk = asyncio.ensure_future(anext(stream))
+                done, _ = await asyncio.wait({next_chunk, cancel_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if next_chunk not in done:
+                    next_chunk.cancel()
+                    raise Cancelled
+                try:
+                    chunk = next_chunk.result()
+                except StopAsyncIteration:
+                    break
+                if isinstance(chunk, Delta):
+                    parts.append(chunk.text)
+                    yield TokenDelta(ctx.run_id, ctx.step_id, chunk.text)
+                    if time.perf_counter() >= next_checkpoint:
+                        # A killed process keeps what was streamed up to here.
+                        self.ledger.submit("checkpoint_step", ctx.step_id, "".join(parts))
+                        next_checkpoint = time.perf_counter() + self.checkpoint_s
+                else:
+                    outcome.completion = chunk
+        except ProviderError as err:
+            partial = "".join(parts)
+            if partial and not getattr(err, "partial_text", ""):
+                err.partial_text = partial  # keep what the user already saw
+            self._record_failure(ctx, entry, err, time.perf_counter() - started, partial)
+            raise
+        except Cancelled:
+            self._record_failure(ctx, entry, None, time.perf_counter() - started, "".join(parts))
+            raise
+        finally:
+            cancel_wait.cancel()
+            await stream.aclose()  # closing the stream stops generation on the backend
+        if outcome.completion is None:
+            raise ProviderError(f"{entry.id} ended without a final record.")
+        for warning in outcome.completion.warnings:
+            outcome.notices.append(warning)
+            yield Notice(ctx.run_id, ctx.step_id, warning)
+        self._record(ctx, entry, outcome.completion, "ok")
+        if key is not None:
+            c = outcome.completion
+            self.ledger.submit("cache_put", key, entry.id, {
+                "provider": c.provider, "model": c.model, "text": c.text, "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens, "ttft_s": c.ttft_s, "tokens_per_s": c.tokens_per_s,
+                "total_s": c.total_s, "finish_reason": c.finish_reason, "usage_estimated": c.usage_estimated,
+                "cost_usd": c.cost_usd})
+
+    def _record(self, ctx: StepContext, entry: ModelEntry, c: Completion, status: str, cached: bool = False) -> None:
+        row = {"run_id": ctx.run_id, "step_id": ctx.step_id, "model_id": entry.id, "provider": entry.provider,
+               "task_type": ctx.task_type, "role": ctx.role, "prompt_tokens": c.prompt_tokens,
+               "completion_tokens": c.completion_tokens, "ttft_s": c.ttft_s, "tokens_per_s": c.tokens_per_s,
+               "latency_s": c.total_s, "cost_usd": 0.0 if cached else c.cost_usd, "status": status,
+               "cached": cached}
+        self.ledger.submit("record_request", row)
+        self.bus.publish(BusEvent(busmod.REQUEST_COMPLETED, ctx.run_id, row))
+
+    def _record_failure(self, ctx: StepContext, entry: ModelEntry, err: ProviderError | None, latency: float,
+                        partial: str) -> None:
+        row = {"run_id": ctx.run_id, "step_id": ctx.step_id, "model_id": entry.id, "provider": entry.provider,
+               "task_type": ctx.task_type, "role": ctx.role, "latency_s": latency,
+               "status": "failed" if err else "cancelled", "error_kind": err.kind if err else "cancelled",
+               "error": str(err) if err else "Cancelled by the user.", "partial_text": partial or None}
+        self.ledger.submit("record_request", row)
+        if err is not None:
+            self.bus.publish(BusEvent(busmod.REQUEST_FAILED, ctx.run_id, row))
+
+
+__all__ = ["Cancelled", "ContextOverflow", "StepContext", "StepOutcome", "StepRunner", "FAILOVER"]
