@@ -146,6 +146,8 @@ class StepRunner:
                 done, _ = await asyncio.wait({next_chunk, cancel_wait}, return_when=asyncio.FIRST_COMPLETED)
                 if next_chunk not in done:
                     next_chunk.cancel()
+                    # Let the provider's generator unwind (its finally stops the backend) before aclose().
+                    await asyncio.wait({next_chunk})
                     raise Cancelled
                 try:
                     chunk = next_chunk.result()

@@ -226,7 +226,7 @@ class ModelRegistry:
             prov = model_id.split("/", 1)[0]
             down = next((u for u in self.discovery.unreachable if u.provider == prov), None)
             if down is not None:
-                suggestion = f" {prov} at {down.address} is not reachable: {down.reason}"
+                suggestion = f" {down.reason} {down.hint}".rstrip()
             raise ModelNotFound(f"No model '{model_id}' is known.{suggestion}", model=model_id)
         return entry
 

@@ -1,0 +1,165 @@
+"""Every fallback path, with a real failing server (the fault proxy) in front of the primary model."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from jarvis.chains.events import FallbackTaken, Notice, RunFailed, StepFinished, StepStarted, TokenDelta
+from jarvis.chains.orchestrator import RunOptions
+from jarvis.providers.embedded import EmbeddedProvider
+from jarvis.providers.lmstudio import LMStudioProvider
+from jarvis.providers.openai_compat import OpenAICompatProvider
+from tests.chains.conftest import finished, text_of
+from tests.conftest import dead_url
+
+PRIMARY = "flaky/smollm2-135m-instruct"
+BACKUP = "embedded/smollm2-135m"
+OPTS = RunOptions(model=PRIMARY, overrides={"max_tokens": 60, "temperature": 0})
+TASK = "Write a Python function that adds two numbers."
+
+
+@pytest.fixture
+async def flaky(make_rig, proxy_for, openai_url):
+    proxy = await proxy_for(openai_url)
+    rig = await make_rig([OpenAICompatProvider("flaky", proxy.url, timeout=1.5), EmbeddedProvider()])
+    return rig, proxy
+
+
+def chats(proxy) -> int:
+    return proxy.paths.count("/v1/chat/completions")
+
+
+def fallbacks(events):
+    return [e for e in events if isinstance(e, FallbackTaken)]
+
+
+async def rows(rig, run_id):
+    await rig.ledger.flush()
+    return await rig.ledger.call("query", "SELECT model_id, status, error_kind, partial_text FROM requests "
+                                          "WHERE run_id=? ORDER BY id", [run_id])
+
+
+async def test_primary_works_when_healthy(flaky):
+    rig, proxy = flaky
+    events = await rig.events(rig.orchestrator.run(TASK, OPTS))
+    step = next(e for e in events if isinstance(e, StepFinished))
+    assert step.model_id == PRIMARY and not fallbacks(events)
+    assert next(e for e in events if isinstance(e, StepStarted)).fallbacks == (BACKUP,)
+
+
+async def test_stream_cut_midway_keeps_partial_and_fallback_completes(flaky):
+    rig, proxy = flaky
+    proxy.mode, proxy.after_lines = "cut", 6
+    events = await rig.events(rig.orchestrator.run(TASK, OPTS))
+    [fb] = fallbacks(events)
+    assert fb.from_model == PRIMARY and fb.to_model == BACKUP and fb.error_kind == "bad_response"
+    assert fb.partial_text, "the text streamed before the cut is kept"
+    done = finished(events)
+    step = next(e for e in events if isinstance(e, StepFinished))
+    assert step.model_id == BACKUP and step.output and done.result["answer"] == step.output
+    # The user saw the partial text, then the backup's answer.
+    assert text_of(events).startswith(fb.partial_text)
+    recorded = await rows(rig, done.run_id)
+    assert recorded[0]["status"] == "failed" and recorded[0]["partial_text"] == fb.partial_text
+    assert recorded[-1] == {"model_id": BACKUP, "status": "ok", "error_kind": None, "partial_text": None}
+
+
+async def test_malformed_line_falls_back(flaky):
+    rig, proxy = flaky
+    proxy.mode, proxy.after_lines = "malformed", 3
+    events = await rig.events(rig.orchestrator.run(TASK, OPTS))
+    assert fallbacks(events)[0].error_kind == "bad_response"
+    assert next(e for e in events if isinstance(e, StepFinished)).model_id == BACKUP
+
+
+async def test_server_error_is_retried_with_backoff_then_fails_over(flaky):
+    rig, proxy = flaky
+    proxy.mode = "status500"
+    events = await rig.events(rig.orchestrator.run(TASK, OPTS))
+    retries = [e for e in events if isinstance(e, Notice) and "Retrying" in e.text]
+    assert len(retries) == 2 and chats(proxy) == 3  # first try + 2 retries
+    assert fallbacks(events)[0].error_kind == "unavailable"
+    finished(events)
+
+
+async def test_rate_limit_honours_retry_after(flaky):
+    rig, proxy = flaky
+    proxy.mode, proxy.retry_after = "status429", "1"
+    start = time.monotonic()
+    events = await rig.events(rig.orchestrator.run(TASK, OPTS))
+    notes = [e.text for e in events if isinstance(e, Notice) and "Retrying" in e.text]
+    assert notes and "Retrying in 1.0 s" in notes[0]
+    assert time.monotonic() - start >= 2.0  # waited as told, twice
+    assert fallbacks(events)[0].error_kind == "rate_limited"
+    finished(events)
+
+
+async def test_rate_limit_with_a_long_wait_fails_over_at_once(flaky):
+    rig, proxy = flaky
+    proxy.mode, proxy.retry_after = "status429", "3600"
+    events = await rig.events(rig.orchestrator.run(TASK, OPTS))
+    assert chats(proxy) == 1 and fallbacks(events)[0].error_kind == "rate_limited"
+    finished(events)
+
+
+async def test_hang_times_out_and_fails_over(flaky):
+    rig, proxy = flaky
+    proxy.mode = "hang"
+    events = await rig.events(rig.orchestrator.run(TASK, OPTS))
+    assert fallbacks(events)[0].error_kind == "timeout"
+    finished(events)
+
+
+async def test_dead_backend_fails_over_fast_then_is_skipped(make_rig):
+    rig = await make_rig([OpenAICompatProvider("flaky", dead_url()), EmbeddedProvider()])
+    # The registry cannot list a dead server; register its model as the user would.
+    from jarvis.providers.registry import ModelEntry
+    from jarvis.providers.types import ModelInfo
+
+    info = ModelInfo(provider="flaky", name="smollm2-135m-instruct", context_length=8192,
+                     capabilities=frozenset({"chat", "completion"}), local=False)
+    entry = ModelEntry(info, "openai", "available", info.capabilities, 8192, None, 0, "")
+    rig.registry.discovery.models.append(entry)
+    rig.registry._by_id[entry.id] = entry
+    t0 = time.monotonic()
+    events = await rig.events(rig.orchestrator.run(TASK, OPTS))
+    first_failover = next(e for e in events if isinstance(e, FallbackTaken))
+    assert first_failover.error_kind == "unavailable"
+    finished(events)
+    assert not [e for e in events if isinstance(e, Notice) and "Retrying" in e.text], "no retries of a dead server"
+    assert time.monotonic() - t0 < 30
+    # The provider's breaker is open: the next run does not even try it.
+    assert rig.runner.cooling(PRIMARY)
+    events = await rig.events(rig.orchestrator.run(TASK, RunOptions(overrides={"max_tokens": 20})))
+    assert not fallbacks(events)
+    assert next(e for e in events if isinstance(e, StepStarted)).model_id == BACKUP
+
+
+async def test_context_overflow_moves_to_a_larger_window(make_rig, openai_url):
+    """LM Studio reports a model's maximum context, but may have loaded it with a smaller one."""
+    small = LMStudioProvider("small", openai_url)
+    rig = await make_rig([small, EmbeddedProvider()])
+    assert rig.registry.get("small/smollm2-135m-instruct").context_length == 8192
+    small._windows["smollm2-135m-instruct"] = 1024  # the context it was actually loaded with
+    long_task = "Summarize this log:\n" + "2024-01-01 INFO request served in 12 ms\n" * 70
+    events = await rig.events(rig.orchestrator.run(
+        long_task, RunOptions(model="small/smollm2-135m-instruct", overrides={"max_tokens": 40})))
+    [fb] = fallbacks(events)
+    assert fb.error_kind == "context_overflow" and "1024-token" in fb.message and fb.to_model == BACKUP
+    assert next(e for e in events if isinstance(e, StepFinished)).model_id == BACKUP
+    finished(events)
+
+
+async def test_every_model_failing_is_a_clear_failure(make_rig, proxy_for, openai_url):
+    proxy = await proxy_for(openai_url)
+    rig = await make_rig([OpenAICompatProvider("flaky", proxy.url)], retry_base=0.001)
+    proxy.mode = "status500"
+    events = await rig.events(rig.orchestrator.run(TASK, OPTS))
+    failed = events[-1]
+    assert isinstance(failed, RunFailed)
+    assert "failed on every model tried" in failed.message and "HTTP 500" in failed.message
+    await rig.ledger.flush()
+    assert (await rig.ledger.call("run", failed.run_id))["status"] == "failed"
+    assert not any(isinstance(e, TokenDelta) for e in events)
