@@ -71,7 +71,7 @@ def build_engine(config: Config, paths: Paths, *, database: str | None = None) -
     selector = SelectionEngine(lambda: registry.models, policies=policies, allow_cloud=cloud.allowed,
                                cooling=lambda mid: breaker.is_open(mid))
     runner = StepRunner(registry, ledger, bus, policy=FallbackPolicy(), breaker=breaker, guard=registry.guard)
-    selector.cooling = runner.cooling
+    selector.cooling, selector.any_cooling = runner.cooling, runner.any_cooling
     chains = ChainLibrary.load(paths.user_chains)
     orchestrator = ModelOrchestrator(registry, ledger, selector, runner, chains=chains,
                                      stats=lambda led, task_type: PerformanceMonitor(led).snapshot(task_type))

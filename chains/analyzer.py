@@ -55,9 +55,6 @@ class Rule:
     words: frozenset[str] = frozenset()
     phrases: tuple[str, ...] = ()
 
-    def hits(self, counts: dict[str, int], low: str) -> int:
-        return sum(counts.get(w, 0) for w in self.words) + sum(low.count(p) for p in self.phrases)
-
 
 def _rule(task: str, weight: float, why: str, words: str = "", phrases: tuple[str, ...] = ()) -> Rule:
     return Rule(task, weight, why, frozenset(words.split()), phrases)
@@ -104,6 +101,19 @@ RULES: tuple[Rule, ...] = (
           "poem story haiku lyrics song slogan tagline joke limerick fiction creative tweet essay",
           ("brainstorm names", "name ideas", "blog post")),
 )
+
+def _index(rules: tuple[Rule, ...]) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[tuple[int, str], ...]]]:
+    """word -> rules using it; first word of a phrase -> (rule, phrase): work follows the prompt's length."""
+    words: dict[str, list[int]] = {}
+    phrases: dict[str, list[tuple[int, str]]] = {}
+    for i, rule in enumerate(rules):
+        for w in rule.words:
+            words.setdefault(w, []).append(i)
+        for p in rule.phrases:
+            first = _WORD.findall(p)[0].strip(".'") if _WORD.findall(p) else p
+            phrases.setdefault(first, []).append((i, p))
+    return ({k: tuple(v) for k, v in words.items()}, {k: tuple(v) for k, v in phrases.items()})
+
 
 #: Structural evidence, checked as substrings (fast C search) on the whole text.
 TRACE_MARKERS = ("Traceback (most recent call last)", "Error: ", "Exception: ", "panicked at", "Segmentation fault",
@@ -184,6 +194,10 @@ class TaskAnalyzer:
     long_context_tokens: int = LONG_CONTEXT_TOKENS
     extra_rules: Sequence[Rule] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        self._rules = (*RULES, *self.extra_rules)
+        self._by_word, self._by_phrase = _index(self._rules)
+
     def analyze(self, text: str, context: Sequence[str] = ()) -> Analysis:
         # Rules look at the request itself: the instruction is the first paragraph, and it
         # counts more than pasted code or context below it.
@@ -192,9 +206,21 @@ class TaskAnalyzer:
         counts, head_counts = _counts(low), _counts(head)
         scores: dict[str, float] = dict.fromkeys(TASK_TYPES, 0.0)
         fired: dict[str, list[str]] = {t: [] for t in TASK_TYPES}
-        for rule in (*RULES, *self.extra_rules):
-            in_head = rule.hits(head_counts, head)
-            in_body = rule.hits(counts, low) - in_head
+        rules = self._rules
+        head_hits = [0] * len(rules)
+        all_hits = [0] * len(rules)
+        by_word, by_phrase = self._by_word, self._by_phrase
+        for word, n in counts.items():
+            for i in by_word.get(word, ()):
+                all_hits[i] += n
+                head_hits[i] += head_counts.get(word, 0)
+            for i, phrase in by_phrase.get(word, ()):
+                found = low.count(phrase)
+                if found:
+                    all_hits[i] += found
+                    head_hits[i] += head.count(phrase)
+        for i, rule in enumerate(rules):
+            in_head, in_body = head_hits[i], all_hits[i] - head_hits[i]
             if in_head or in_body:
                 scores[rule.task] += rule.weight * (min(in_head, 3) + 0.3 * min(in_body, 3))
                 fired[rule.task].append(rule.why)

@@ -104,9 +104,10 @@ class ModelOrchestrator:
                 yield RunFailed(run_id, str(err), "no_model")
                 return
         analysis = self.analyzer.analyze(task)
-        self.ledger.submit("start_run", run_id, "chain", task, spec.name, analysis.as_json(),
+        summary = analysis.as_json()
+        self.ledger.submit("start_run", run_id, "chain", task, spec.name, summary,
                            {"model": options.model, "strategy": options.strategy, "chain": spec.name})
-        yield RunStarted(run_id, spec.name, task, analysis.as_json())
+        yield RunStarted(run_id, spec.name, task, summary)
         outputs: dict[str, str] = {}
         try:
             stats = await self.stats_for(analysis.task_type)

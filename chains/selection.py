@@ -52,6 +52,9 @@ class Selection:
                 "est_latency_s": self.est_latency_s, "parts": {k: round(v, 4) for k, v in self.parts.items()}}
 
 
+_NO_STATS = ModelStats()
+
+
 class NoModelAvailable(Exception):
     """Nothing passes the hard filters; the message says which filter removed what."""
 
@@ -86,6 +89,7 @@ class SelectionEngine:
         policies: list[Policy] | None = None,
         allow_cloud: Callable[[], bool] = lambda: False,
         cooling: Callable[[str], bool] = lambda model_id: False,
+        any_cooling: Callable[[], bool] = lambda: True,
         exploration: float = 0.15,
         default_strategy: str = "balanced",
     ) -> None:
@@ -94,8 +98,14 @@ class SelectionEngine:
         self.policies = list(policies or [])
         self.allow_cloud = allow_cloud
         self.cooling = cooling
+        #: Cheap "is anything cooling at all?", so the per-model check is skipped when nothing is.
+        self.any_cooling = any_cooling
         self.exploration = exploration
         self.default_strategy = default_strategy
+        self._memo_for: object = None
+        self._memo: dict[str, tuple] = {}
+        self._static_for: object = None
+        self._static: list[tuple] = []
 
     # -- filters ---------------------------------------------------------
     def _rejection(self, m: ModelEntry, req: Request, cloud_ok: bool) -> str | None:
@@ -121,87 +131,134 @@ class SelectionEngine:
         return None
 
     # -- scoring ---------------------------------------------------------
-    def _parts(self, m: ModelEntry, s: ModelStats | None, req: Request, total_samples: int) -> dict[str, float]:
-        s = s or ModelStats()
-        # Performance: tokens/s (log-scaled, 100 tok/s ≈ 1) and first-token latency (lower is better).
-        tps = math.log10(1 + s.tokens_per_s_p50) / 2 if s.tokens_per_s_p50 else 0.5
+    @staticmethod
+    def _base(m: ModelEntry, s: ModelStats | None) -> tuple[float, float, float, float, int]:
+        """(quality, performance, reliability, cost, samples) from measurements; request-independent."""
+        s = s or _NO_STATS
+        tps = math.log10(1 + s.tokens_per_s_p50) / 2 if s.tokens_per_s_p50 else 0.5  # 100 tok/s ≈ 1
         ttft = 1 / (1 + 2 * s.ttft_p50) if s.ttft_p50 is not None else 0.5
         performance = min(1.0, 0.6 * tps + 0.4 * ttft)
-        # Quality: ratings (1-5) and pairwise strength for this task type; unknown = middling.
-        signals = []
-        if s.rating_mean is not None:
-            signals.append(((s.rating_mean - 1) / 4, s.ratings))
-        if s.strength is not None:
-            signals.append((s.strength, s.votes))
-        if signals:
-            weight = sum(n for _, n in signals) or 1
-            quality = sum(v * n for v, n in signals) / weight
+        # Quality: ratings (1-5) and pairwise strength for this task type, weighted by their counts.
+        n_r = s.ratings if s.rating_mean is not None else 0
+        n_v = s.votes if s.strength is not None else 0
+        if n_r or n_v:
+            quality = ((((s.rating_mean or 1) - 1) / 4) * n_r + (s.strength or 0) * n_v) / (n_r + n_v)
+        elif s.rating_mean is not None or s.strength is not None:
+            quality = ((s.rating_mean - 1) / 4) if s.rating_mean is not None else s.strength
         else:
-            quality = 0.5
-        if "code" in req.capabilities and "code" in m.capabilities:
-            quality += 0.05
+            quality = 0.5  # unknown: middling
         reliability = (s.successes + 1) / (s.requests + 2)  # Laplace: unknown = 0.5
         price = m.cost_in_per_1k + m.cost_out_per_1k
         cost = 1.0 if price == 0 else 1 / (1 + 100 * price)
+        return quality, performance, reliability, cost, s.samples
+
+    def _parts(self, m: ModelEntry, s: ModelStats | None, req: Request, total_samples: int) -> dict[str, float]:
+        quality, performance, reliability, cost, samples = self._base(m, s)
+        if "code" in req.capabilities and "code" in m.capabilities:
+            quality += 0.05
         # Few samples earn a bounded bonus (UCB-style): explored, not handed the job.
-        explore = self.exploration * math.sqrt(math.log(total_samples + 2) / (s.samples + 1)) / 3
+        explore = self.exploration * math.sqrt(math.log(total_samples + 2) / (samples + 1)) / 3
         return {"quality": min(quality, 1.0), "performance": performance, "reliability": reliability,
                 "cost": cost, "explore": min(explore, self.exploration)}
 
     def _score(self, parts: dict[str, float], strategy: str) -> float:
         if strategy == "balanced":
-            base = sum(self.weights.get(k, 0) * parts[k] for k in ("quality", "performance", "reliability", "cost"))
-            base /= sum(self.weights.get(k, 0) for k in ("quality", "performance", "reliability", "cost")) or 1
+            w = self._norm_weights()
+            base = sum(w[k] * parts[k] for k in ("quality", "performance", "reliability", "cost"))
         else:
             base = parts[strategy]
         return base + parts["explore"]
 
+    def _norm_weights(self) -> dict[str, float]:
+        keys = ("quality", "performance", "reliability", "cost")
+        total = sum(self.weights.get(k, 0) for k in keys) or 1
+        return {k: self.weights.get(k, 0) / total for k in keys}
+
+    def _memo_base(self, stats: Mapping[str, ModelStats]) -> tuple[dict[str, tuple], int]:
+        # The orchestrator passes the same snapshot object until scores change: reuse the work.
+        if self._memo_for is not stats:
+            self._memo_for, self._memo = stats, {}
+            self._memo_total = sum(s.samples for s in stats.values())
+        return self._memo, self._memo_total
+
+    def _static_candidates(self, models: list[ModelEntry]) -> list[tuple]:
+        """Models that pass the request-independent filters, once per registry snapshot."""
+        key = (len(models), id(models[0]) if models else 0, id(models[-1]) if models else 0)
+        if self._static_for != key:
+            self._static_for = key
+            self._static = [(m, m.info.id, m.context_length, m.capabilities, m.provider_kind == "cloud")
+                            for m in models if m.status == "available" and "chat" in m.capabilities
+                            and m.fits_memory is not False]
+        return self._static
+
     # -- selection -------------------------------------------------------
     def select(self, req: Request, stats: Mapping[str, ModelStats] | None = None) -> Selection:
-        stats = stats or {}
+        stats = stats if stats is not None else {}
         cloud_ok = self.allow_cloud()
         models = list(self._models())
         policy: Policy | None = matching_policy(self.policies, req.task_type, req.language, req.role)
         strategy = req.strategy or (policy.strategy if policy and policy.strategy else None) or self.default_strategy
         if strategy not in STRATEGIES:
             raise ValueError(f"Unknown strategy '{strategy}'. Choose one of: {', '.join(STRATEGIES)}.")
-        rejected: dict[str, str] = {}
-        ok: list[ModelEntry] = []
-        for m in models:
-            why = self._rejection(m, req, cloud_ok)
-            if why is None:
-                ok.append(m)
-            else:
-                rejected[m.id] = why
-        total = sum(s.samples for s in stats.values())
-        scored = []
-        for m in ok:
-            parts = self._parts(m, stats.get(m.id), req, total)
-            scored.append((self._score(parts, strategy), m, parts))
-        scored.sort(key=lambda t: (-t[0], t[1].id))
+        # Hot loop over every model: plain locals, reasons only computed if an error needs them.
+        need = max(req.prompt_tokens + req.max_tokens, req.min_context)
+        hard = HARD_CAPABILITIES.intersection(req.capabilities)
+        exclude = req.exclude
+        cooling = self.cooling if self.any_cooling() else None
+        code_bonus = 0.05 if "code" in req.capabilities else 0.0
+        memo, total = self._memo_base(stats)
+        explore_k = self.exploration * math.sqrt(math.log(total + 2)) / 3
+        w = self._norm_weights()
+        wq, wp, wr, wc = w["quality"], w["performance"], w["reliability"], w["cost"]
+        pick = ("quality", "performance", "reliability", "cost").index(strategy) if strategy != "balanced" else -1
+        scored: list[tuple[float, ModelEntry]] = []
+        passed: set[str] = set()
+        for m, mid, window, caps, is_cloud in self._static_candidates(models):
+            if ((window and need > window) or (is_cloud and not cloud_ok) or (exclude and mid in exclude)
+                    or (hard and not hard <= caps) or (cooling is not None and cooling(mid))):
+                continue
+            base = memo.get(mid)
+            if base is None:
+                base = memo[mid] = self._base(m, stats.get(mid))
+            q, p, r, c, samples = base
+            if code_bonus and "code" in caps:
+                q = min(q + code_bonus, 1.0)
+            explore = min(explore_k / math.sqrt(samples + 1), self.exploration)
+            score = (wq * q + wp * p + wr * r + wc * c) if pick < 0 else (q, p, r, c)[pick]
+            scored.append((score + explore, m))
+            passed.add(mid)
+        # Stable sort on the score alone: ties keep the registry's (provider, name) order.
+        scored.sort(key=lambda t: t[0], reverse=True)
+
+        def why(mid: str) -> str:
+            m = next((x for x in models if x.info.id == mid), None)
+            return self._rejection(m, req, cloud_ok) or "unknown" if m else "not a known model (see `jarvis models`)"
+
         note = ""
         if req.explicit:
-            chosen = next((t for t in scored if t[1].id == req.explicit), None)
+            chosen = next((t for t in scored if t[1].info.id == req.explicit), None)
             if chosen is None:
-                why = rejected.get(req.explicit, "not a known model (see `jarvis models`)")
-                raise NoModelAvailable(f"The requested model {req.explicit} cannot be used: {why}.")
+                raise NoModelAvailable(f"The requested model {req.explicit} cannot be used: {why(req.explicit)}.")
             note = "requested explicitly"
         elif policy is not None and policy.prefer:
-            chosen = next((t for p in policy.prefer for t in scored if t[1].id == p), None)
+            chosen = next((t for pref in policy.prefer for t in scored if t[1].info.id == pref), None)
             if chosen is not None:
                 note = f"routing policy '{policy.name}'"
             elif scored:
                 chosen = scored[0]
-                unusable = "; ".join(f"{p}: {rejected.get(p, 'unknown')}" for p in policy.prefer)
+                unusable = "; ".join(f"{pref}: {why(pref) if pref not in passed else 'unknown'}"
+                                     for pref in policy.prefer)
                 note = f"policy '{policy.name}' prefers {unusable}, so"
         else:
             chosen = scored[0] if scored else None
         if chosen is None:
-            summary = "; ".join(f"{mid}: {why}" for mid, why in list(rejected.items())[:6]) or "no models are known"
+            reasons = [(m.info.id, self._rejection(m, req, cloud_ok)) for m in models[:6]]
+            summary = "; ".join(f"{mid}: {r}" for mid, r in reasons) or "no models are known"
             raise NoModelAvailable(f"No model can take this {req.role or 'request'} ({summary}).")
-        score, model, parts = chosen
+        score, model = chosen
+        parts = self._parts(model, stats.get(model.id), req, total)
         fallbacks = self._fallbacks(model, scored, policy)
-        s = stats.get(model.id) or ModelStats()
+        s = stats.get(model.id) or _NO_STATS
         reason = self._reason(model, strategy, parts, s, note)
         est_latency = None
         if s.tokens_per_s_p50:
@@ -211,17 +268,20 @@ class SelectionEngine:
 
     @staticmethod
     def _fallbacks(chosen: ModelEntry, scored, policy: Policy | None, count: int = 3) -> list[ModelEntry]:
-        rest = [t for t in scored if t[1].id != chosen.id]
-        named = []
-        if policy is not None:
-            named = [t[1] for p in policy.fallbacks for t in rest if t[1].id == p]
-        # Prefer other providers: a dead server takes all its models down with it.
-        others = sorted(rest, key=lambda t: (t[1].provider == chosen.provider, -t[0]))
         out: list[ModelEntry] = []
-        for m in named + [t[1] for t in others]:
-            if m not in out:
-                out.append(m)
-        return out[:count]
+        if policy is not None and policy.fallbacks:
+            wanted = set(policy.fallbacks)
+            named = {t[1].id: t[1] for t in scored if t[1].id in wanted and t[1] is not chosen}
+            out = [named[p] for p in policy.fallbacks if p in named][:count]
+        # Prefer other providers (a dead server takes all its models down with it): best-first
+        # other-provider models, then same-provider ones; one pass each over the scored list.
+        for same in (False, True):
+            for _, m in scored:
+                if len(out) >= count:
+                    return out
+                if m is not chosen and (m.provider == chosen.provider) == same and m not in out:
+                    out.append(m)
+        return out
 
     @staticmethod
     def _reason(m: ModelEntry, strategy: str, parts: dict[str, float], s: ModelStats, note: str) -> str:

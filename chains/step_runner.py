@@ -61,6 +61,9 @@ class StepRunner:
         self.use_cache = use_cache
         self.checkpoint_s = checkpoint_s
 
+    def any_cooling(self) -> bool:
+        return bool(self.breaker.open_keys())
+
     def cooling(self, model_id: str) -> bool:
         entry = self.registry._by_id.get(model_id)
         return self.breaker.is_open(model_id) or (entry is not None and self.breaker.is_open(provider_key(entry)))
@@ -139,20 +142,26 @@ class StepRunner:
         started = time.perf_counter()
         next_checkpoint = started + self.checkpoint_s
         stream = provider.stream_chat(name, messages, options)
-        cancel_wait = asyncio.ensure_future(ctx.cancel.wait())
+        # Cancellation without a per-token race: a watcher cancels this task only while it is
+        # suspended inside the provider's stream; otherwise the flag is checked between chunks.
+        task = asyncio.current_task()
+        state = {"in_stream": False}
+        watcher = asyncio.ensure_future(_cancel_when_set(ctx.cancel, state, task))
         try:
             while True:
-                next_chunk = asyncio.ensure_future(anext(stream))
-                done, _ = await asyncio.wait({next_chunk, cancel_wait}, return_when=asyncio.FIRST_COMPLETED)
-                if next_chunk not in done:
-                    next_chunk.cancel()
-                    # Let the provider's generator unwind (its finally stops the backend) before aclose().
-                    await asyncio.wait({next_chunk})
+                if ctx.cancel.is_set():
                     raise Cancelled
+                state["in_stream"] = True
                 try:
-                    chunk = next_chunk.result()
+                    chunk = await anext(stream)
                 except StopAsyncIteration:
                     break
+                except asyncio.CancelledError:
+                    if ctx.cancel.is_set() and task is not None and task.uncancel() == 0:
+                        raise Cancelled from None
+                    raise
+                finally:
+                    state["in_stream"] = False
                 if isinstance(chunk, Delta):
                     parts.append(chunk.text)
                     yield TokenDelta(ctx.run_id, ctx.step_id, chunk.text)
@@ -172,7 +181,7 @@ class StepRunner:
             self._record_failure(ctx, entry, None, time.perf_counter() - started, "".join(parts))
             raise
         finally:
-            cancel_wait.cancel()
+            watcher.cancel()
             await stream.aclose()  # closing the stream stops generation on the backend
         if outcome.completion is None:
             raise ProviderError(f"{entry.id} ended without a final record.")
@@ -206,6 +215,12 @@ class StepRunner:
         self.ledger.submit("record_request", row)
         if err is not None:
             self.bus.publish(BusEvent(busmod.REQUEST_FAILED, ctx.run_id, row))
+
+
+async def _cancel_when_set(cancel: asyncio.Event, state: dict[str, bool], task: asyncio.Task | None) -> None:
+    await cancel.wait()
+    if state["in_stream"] and task is not None:
+        task.cancel()
 
 
 __all__ = ["Cancelled", "ContextOverflow", "StepContext", "StepOutcome", "StepRunner", "FAILOVER"]

@@ -93,7 +93,8 @@ class ModelInfo:
     #: The server runs on this machine, so its memory is our memory.
     local: bool = True
     details: dict[str, object] = field(default_factory=dict)
+    #: provider/name, computed once: selection reads it for every model on every request.
+    id: str = field(init=False, default="")
 
-    @property
-    def id(self) -> str:
-        return f"{self.provider}/{self.name}"
+    def __post_init__(self) -> None:
+        self.id = f"{self.provider}/{self.name}"

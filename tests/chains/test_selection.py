@@ -110,7 +110,7 @@ def test_policies_route_by_task_language_and_role():
     assert "policy" not in other.reason
     down = engine([entry("embedded/small")], policies=policies[:1]).select(
         Request("code_generation", language="python"))
-    assert "policy 'py' prefers ollama/coder: unknown" in down.reason
+    assert "policy 'py' prefers ollama/coder: not a known model" in down.reason
 
 
 def test_five_hundred_models_select_correctly():
