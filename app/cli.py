@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = cmd("analyze", "classify a task: type, language, capabilities, size")
     p.add_argument("text")
+    p.add_argument("--assist", action="store_true",
+                   help="also ask the embedded model; the rules decide when it answers nonsense")
 
     p = cmd("rate", "rate a run or one of its steps from 1 to 5")
     p.add_argument("target", help="a run id (run_...) or step id (step_...)")

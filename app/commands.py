@@ -33,7 +33,8 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "analyze":
         from jarvis.chains.analyzer import TaskAnalyzer
 
-        analysis = TaskAnalyzer().analyze(args.text)
+        analysis = (asyncio.run(_assisted_analysis(args.text)) if args.assist
+                    else TaskAnalyzer().analyze(args.text))
         if args.json:
             print(json.dumps(analysis.as_json(), indent=2))
         else:
@@ -42,6 +43,7 @@ def dispatch(args: argparse.Namespace) -> int:
             print(f"language:     {a.language or '-'}")
             print(f"capabilities: {', '.join(a.capabilities) or '-'}")
             print(f"est. tokens:  {a.est_tokens}")
+            print(f"method:       {a.method}")
         return EXIT_OK
     from . import engine_commands
 
@@ -49,6 +51,26 @@ def dispatch(args: argparse.Namespace) -> int:
     if handler is None:
         return fail(f"unknown command {args.command}", EXIT_USAGE)
     return handler(config, paths, args)
+
+
+async def _assisted_analysis(text: str):
+    from jarvis.chains.analyzer import TaskAnalyzer
+    from jarvis.providers.embedded import DEFAULT_MODEL_NAME, EmbeddedProvider
+    from jarvis.providers.types import Completion, GenerationOptions, Message
+
+    provider = EmbeddedProvider()
+
+    async def ask(prompt: str) -> str:
+        async for chunk in provider.stream_chat(DEFAULT_MODEL_NAME, [Message("user", prompt)],
+                                                GenerationOptions(max_tokens=8, temperature=0)):
+            if isinstance(chunk, Completion):
+                return chunk.text
+        return ""
+
+    try:
+        return await TaskAnalyzer().analyze_with_model(text, ask)
+    finally:
+        await provider.close()
 
 
 def _size(n: int | None) -> str:

@@ -30,7 +30,8 @@ class BuiltPrompt:
 
 def _trim(text: str, keep_tokens: int) -> str:
     """Keep the head and the tail (where conclusions and final code usually are)."""
-    keep_chars = max(int(keep_tokens * CHARS_PER_TOKEN), 40)
+    # The marker line costs ~20 tokens itself: keep that much less of the text.
+    keep_chars = max(int((keep_tokens - 24) * CHARS_PER_TOKEN), 40)
     if len(text) <= keep_chars:
         return text
     head = keep_chars // 3
@@ -52,14 +53,19 @@ def build(role: RoleSpec, values: Mapping[str, str], *, revise: bool = False, wi
         trimmable = [k for k in fields_of(template) if k != "task" and values.get(k)]
         if budget > 0 and trimmable:
             share = budget // len(trimmable)
-            for k in trimmable:
-                before = estimate_text_tokens(values[k])
-                if before > share:
-                    values[k] = _trim(values[k], share)
-                    notices.append(f"Trimmed '{k}' from about {before} to {share} tokens to fit {model_id}'s"
-                                   f" {window}-token window.")
-            messages = _messages(role, template, values)
-            est = estimate_prompt_tokens(messages)
+            originals = {k: values[k] for k in trimmable}
+            for _ in range(3):  # estimates round up per piece: shrink until it really fits
+                for k in trimmable:
+                    if estimate_text_tokens(originals[k]) > share:
+                        values[k] = _trim(originals[k], share)
+                messages = _messages(role, template, values)
+                est = estimate_prompt_tokens(messages)
+                if est + max_tokens <= window:
+                    break
+                share -= (est + max_tokens - window) // len(trimmable) + 1
+            notices = [f"Trimmed '{k}' from about {estimate_text_tokens(originals[k])} to"
+                       f" {estimate_text_tokens(values[k])} tokens to fit {model_id}'s {window}-token window."
+                       for k in trimmable if values[k] != originals[k]]
     return BuiltPrompt(messages, est, notices)
 
 
