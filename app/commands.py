@@ -24,10 +24,11 @@ def dispatch(args: argparse.Namespace) -> int:
     except ConfigError as err:
         return fail(str(err), EXIT_CONFIG)
     if args.command is None:
-        from .cli import build_parser
+        if not sys.stdout.isatty() or not sys.stdin.isatty():
+            return fail("the workbench needs a terminal; for scripts use the commands (jarvis --help).", EXIT_USAGE)
+        from .tui.workbench import run_workbench
 
-        build_parser().print_help()
-        return EXIT_OK
+        return run_workbench(config, paths)
     if args.command == "models":
         return asyncio.run(models_command(config, args, paths))
     if args.command == "analyze":

@@ -1,0 +1,162 @@
+"""Compare view: one prompt to 2-4 models, answers side by side, then vote (blind if you like)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Input, Label, SelectionList, Static, Switch
+
+from .rating_bar import RatingBar
+from .step_pane import StepPane
+
+LABELS = "ABCD"
+
+
+class CompareView(Vertical):
+    DEFAULT_CSS = """
+    CompareView #cmp-controls { height: auto; }
+    CompareView #cmp-models { height: 6; }
+    CompareView #cmp-row { height: 3; }
+    CompareView #panes { height: 1fr; layout: horizontal; }
+    CompareView #panes.narrow { layout: vertical; overflow-y: auto; }
+    CompareView #panes > VerticalScroll { width: 1fr; height: 1fr; }
+    CompareView #panes.narrow > VerticalScroll { width: 100%; height: auto; }
+    CompareView #votes { height: 3; }
+    CompareView .notice { color: $warning; }
+    """
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.cancel_event: asyncio.Event | None = None
+        self.compare_id: str | None = None
+        self.models: list[str] = []
+        self.panes: dict[str, StepPane] = {}
+        self.voted = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="cmp-controls"):
+            yield Input(placeholder="One prompt for every model…", id="prompt")
+            yield SelectionList[str](id="cmp-models")
+            with Horizontal(id="cmp-row"):
+                yield Label("blind ", classes="notice")
+                yield Switch(value=False, id="blind")
+                yield Button("Compare", id="compare", variant="primary")
+                yield Button("Cancel", id="cmp-cancel", variant="error", disabled=True)
+                yield Static("", id="plan", classes="notice")
+        yield Horizontal(id="panes")
+        yield Horizontal(id="votes")
+
+    def on_resize(self) -> None:
+        self.query_one("#panes").set_class(self.size.width < 100, "narrow")
+
+    def engine_ready(self, model_ids: list[str], settings: dict) -> None:
+        picker = self.query_one("#cmp-models", SelectionList)
+        picker.clear_options()
+        picker.add_options([(m, m) for m in model_ids])
+        self.query_one("#blind", Switch).value = bool(settings.get("blind"))
+
+    @on(Button.Pressed, "#cmp-cancel")
+    def cancel(self) -> None:
+        if self.cancel_event is not None:
+            self.cancel_event.set()
+
+    @on(Button.Pressed, "#compare")
+    def start_from_button(self) -> None:
+        self.start()
+
+    def start(self, prompt: str | None = None, models: list[str] | None = None) -> None:
+        prompt = prompt if prompt is not None else self.query_one("#prompt", Input).value.strip()
+        models = models if models is not None else list(self.query_one("#cmp-models", SelectionList).selected)
+        if not prompt:
+            self.app.notify("Type a prompt first.", severity="warning")
+            return
+        if not 2 <= len(models) <= 4:
+            self.app.notify("Pick 2 to 4 models to compare.", severity="warning")
+            return
+        if self.app.engine is None or self.cancel_event is not None:
+            self.app.notify("Not ready yet, or a comparison is running.", severity="warning")
+            return
+        self.app.save_settings(blind=self.query_one("#blind", Switch).value)
+        self.cancel_event = asyncio.Event()
+        self.query_one("#compare", Button).disabled = True
+        self.query_one("#cmp-cancel", Button).disabled = False
+        self.run_compare(prompt, models)
+
+    @property
+    def blind(self) -> bool:
+        return self.query_one("#blind", Switch).value
+
+    @work(group="compare", exclusive=True, exit_on_error=False, description="compare models")
+    async def run_compare(self, prompt: str, models: list[str]) -> None:
+        from jarvis.chains import events as ev
+        from jarvis.providers.types import GenerationOptions
+
+        panes_box = self.query_one("#panes", Horizontal)
+        votes = self.query_one("#votes", Horizontal)
+        await panes_box.remove_children()
+        await votes.remove_children()
+        self.panes.clear()
+        self.models = list(models)
+        self.voted = False
+        self.compare_id = None
+        options = GenerationOptions(max_tokens=512)
+        try:
+            async for event in self.app.engine.orchestrator.compare(prompt, models, options, self.cancel_event):
+                if isinstance(event, ev.TokenDelta):
+                    self.panes[event.step_id].add_text(event.text)
+                elif isinstance(event, ev.RunStarted):
+                    self.compare_id = event.run_id
+                elif isinstance(event, ev.Notice):
+                    self.query_one("#plan", Static).update(event.text)
+                elif isinstance(event, ev.StepStarted):
+                    title = f"{event.role}" if self.blind else f"{event.role} · {event.model_id}"
+                    # Several panes stream at once: flush a little less often each.
+                    pane = StepPane(event.step_id, title, flush_interval=0.25 if len(models) > 2 else 0.15)
+                    self.panes[event.step_id] = pane
+                    await panes_box.mount(VerticalScroll(pane))
+                elif isinstance(event, ev.StepFinished):
+                    pane = self.panes[event.step_id]
+                    await pane.finish(event.status, event.usage, event.usage.get("error"))
+                    await pane.mount(RatingBar(event.step_id, label="Rate"))
+                elif isinstance(event, ev.RunFinished):
+                    await self._vote_bar(votes)
+                elif isinstance(event, ev.RunFailed):
+                    self.app.notify(event.message, severity="error", timeout=10)
+                elif isinstance(event, ev.RunCancelled):
+                    for pane in self.panes.values():
+                        if pane.status == "running":
+                            await pane.finish("cancelled")
+        finally:
+            self.cancel_event = None
+            self.query_one("#compare", Button).disabled = False
+            self.query_one("#cmp-cancel", Button).disabled = True
+            self.app.runs_changed()
+
+    async def _vote_bar(self, votes: Horizontal) -> None:
+        buttons = [Label("Which was better? ")]
+        letters = LABELS[: len(self.models)]
+        buttons += [Button(f"{x} better" if len(self.models) == 2 else f"{x} best", id=f"vote-{x}") for x in letters]
+        buttons += [Button("Tie", id="vote-tie"), Button("Both bad", id="vote-bad")]
+        await votes.mount_all(buttons)
+
+    @on(Button.Pressed, "#votes Button")
+    def vote(self, event: Button.Pressed) -> None:
+        if self.voted or self.compare_id is None:
+            return
+        winner = (event.button.id or "").split("-", 1)[1]
+        self.voted = True
+        self.cast_vote(self.compare_id, winner)
+
+    @work(group="feedback", exit_on_error=False, description="record a vote")
+    async def cast_vote(self, compare_id: str, winner: str) -> None:
+        pairs = await self.app.record_vote(compare_id, self.models, winner)
+        for pane in self.panes.values():  # reveal the names once the vote is in
+            label = pane.title.split(" · ")[0]
+            model = self.models[LABELS.index(label)] if label in LABELS else ""
+            pane.set_title(f"{label} · {model}")
+        for button in self.query("#votes Button"):
+            button.disabled = True
+        self.app.notify(f"Vote counted ({len(pairs)} pairwise result(s)).")

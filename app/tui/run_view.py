@@ -1,0 +1,197 @@
+"""Run view: type a task, pick a chain, watch every step stream, then rate the result."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
+
+from .rating_bar import RatingBar
+from .step_pane import StepPane
+
+STRATEGIES = ("balanced", "quality", "performance", "reliability", "cost")
+
+
+class RunView(Vertical):
+    DEFAULT_CSS = """
+    RunView #controls { height: auto; }
+    RunView #task { height: 6; }
+    RunView #options { height: 3; }
+    RunView #options Select { width: 22; }
+    RunView #options Input { width: 1fr; }
+    RunView #steps { height: 1fr; }
+    RunView #result { height: auto; border: round $success; padding: 0 1; }
+    RunView .notice { color: $warning; }
+    RunView .code-actions { height: 3; }
+    """
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.cancel_event: asyncio.Event | None = None
+        self.panes: dict[str, StepPane] = {}
+        self.last_result: dict | None = None
+        self.run_id: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="controls"):
+            yield TextArea(id="task", placeholder="Describe a coding task… (ctrl+r runs it, esc cancels)")
+            with Horizontal(id="options"):
+                yield Select([("default", "default")], value="default", allow_blank=False, id="chain",
+                             prompt="chain")
+                yield Select([(s, s) for s in STRATEGIES], value="balanced", allow_blank=False, id="strategy")
+                yield Input(placeholder="model override (e.g. ollama/qwen2.5-coder:7b), blank = auto", id="model")
+                yield Button("Run", id="run", variant="primary")
+                yield Button("Cancel", id="cancel", variant="error", disabled=True)
+        yield VerticalScroll(Static("Type a task and press Run.", id="hint"), id="steps")
+
+    def on_mount(self) -> None:
+        self.query_one("#task", TextArea).focus()  # a person just starts typing
+
+    def engine_ready(self, chains: list[str], settings: dict) -> None:
+        chain = self.query_one("#chain", Select)
+        chain.set_options([(c, c) for c in chains])
+        chain.value = settings.get("chain", "default") if settings.get("chain") in chains else "default"
+        if settings.get("strategy") in STRATEGIES:
+            self.query_one("#strategy", Select).value = settings["strategy"]
+
+    @property
+    def running(self) -> bool:
+        return self.cancel_event is not None
+
+    @on(Button.Pressed, "#run")
+    def start_from_button(self) -> None:
+        self.start()
+
+    @on(Button.Pressed, "#cancel")
+    def cancel(self) -> None:
+        if self.cancel_event is not None:
+            self.cancel_event.set()
+
+    def start(self, task: str | None = None) -> None:
+        if task is not None:
+            self.query_one("#task", TextArea).text = task
+        task = self.query_one("#task", TextArea).text.strip()
+        if not task:
+            self.app.notify("Type a task first.", severity="warning")
+            return
+        if self.app.engine is None:
+            self.app.notify("Still starting the engine; try again in a moment.", severity="warning")
+            return
+        if self.running:
+            self.app.notify("A run is already going; esc cancels it.", severity="warning")
+            return
+        chain = str(self.query_one("#chain", Select).value)
+        strategy = str(self.query_one("#strategy", Select).value)
+        model = self.query_one("#model", Input).value.strip() or None
+        self.app.save_settings(chain=chain, strategy=strategy)
+        self.cancel_event = asyncio.Event()
+        self.query_one("#run", Button).disabled = True
+        self.query_one("#cancel", Button).disabled = False
+        self.run_chain(task, chain, strategy, model)
+
+    @work(group="run", exclusive=True, exit_on_error=False, description="run a chain")
+    async def run_chain(self, task: str, chain: str, strategy: str, model: str | None) -> None:
+        from jarvis.chains import events as ev
+        from jarvis.chains.orchestrator import RunOptions
+
+        steps = self.query_one("#steps", VerticalScroll)
+        await steps.remove_children()
+        self.panes.clear()
+        self.last_result = None
+        options = RunOptions(chain=chain, strategy=strategy, model=model)
+        try:
+            async for event in self.app.engine.orchestrator.run(task, options, self.cancel_event):
+                await self.render_event(event, ev, steps)
+        finally:
+            self.cancel_event = None
+            self.query_one("#run", Button).disabled = False
+            self.query_one("#cancel", Button).disabled = True
+            self.app.runs_changed()
+
+    async def render_event(self, event, ev, steps: VerticalScroll) -> None:
+        if isinstance(event, ev.TokenDelta):
+            self.panes[event.step_id].add_text(event.text)
+        elif isinstance(event, ev.RunStarted):
+            self.run_id = event.run_id
+            a = event.analysis
+            await steps.mount(Static(f"{event.run_id} · chain {event.chain} · {a['task_type']}"
+                                     f"{' · ' + a['language'] if a.get('language') else ''}", classes="notice"))
+        elif isinstance(event, ev.StepStarted):
+            round_ = f" (round {event.round})" if event.round else ""
+            pane = StepPane(event.step_id, f"{event.role}{round_} · {event.model_id}", event.reason)
+            self.panes[event.step_id] = pane
+            await steps.mount(pane)
+            steps.scroll_end(animate=False)
+        elif isinstance(event, ev.Notice):
+            if event.step_id in self.panes:
+                self.panes[event.step_id].add_notice(event.text)
+            else:
+                await steps.mount(Static(f"! {event.text}", classes="notice", markup=False))
+        elif isinstance(event, ev.FallbackTaken):
+            pane = self.panes.get(event.step_id)
+            to = f"continuing on {event.to_model}" if event.to_model else "no model left to try"
+            kept = f" ({len(event.partial_text)} characters kept above)" if event.partial_text else ""
+            if pane:
+                pane.add_text(f"\n\n[{event.from_model} failed: {event.error_kind}{kept}; {to}]\n\n")
+                if event.to_model:
+                    pane.set_title(f"{pane.title.split(' · ')[0]} · {event.to_model} (fallback)")
+        elif isinstance(event, ev.StepFinished):
+            pane = self.panes[event.step_id]
+            await pane.finish(event.status, event.usage)
+            await pane.mount(RatingBar(event.step_id, label=f"Rate {event.role}"))
+        elif isinstance(event, ev.RunFinished):
+            self.last_result = event.result
+            await steps.mount(self._result_panel(event))
+            steps.scroll_end(animate=False)
+        elif isinstance(event, ev.RunFailed):
+            self.app.notify(event.message, severity="error", timeout=10)
+            await steps.mount(Static(f"✗ {event.message}", classes="notice", markup=False))
+            for pane in self.panes.values():
+                if pane.status == "running":
+                    await pane.finish("failed")
+        elif isinstance(event, ev.RunCancelled):
+            for pane in self.panes.values():
+                if pane.status == "running":
+                    await pane.finish("cancelled")
+            await steps.mount(Static(f"✗ {event.run_id} cancelled.", classes="notice"))
+
+    def _result_panel(self, event) -> Vertical:
+        result = event.result
+        verdict = result.get("verdict")
+        lines = [f"✓ Finished in {event.total_s:.1f} s · cost ${event.cost_usd:.4f}"]
+        if verdict:
+            lines.append(f"Review: {verdict['decision']}" + "".join(f"\n  - {i}" for i in verdict["issues"]))
+        blocks = result.get("code_blocks") or []
+        for b in blocks:
+            lines.append(f"{b['filename']} ({b['language'] or 'text'}, {len(b['code'].splitlines())} lines)"
+                         + (f" — syntax error: {b['syntax_error']}" if b.get("syntax_error") else ""))
+        children = [Static("\n".join(lines), markup=False)]
+        if blocks:
+            children.append(Horizontal(Button("Copy code", id="copy-code"), Button("Save files", id="save-code"),
+                                       classes="code-actions"))
+        children.append(RatingBar(event.run_id, label="Rate this run"))
+        return Vertical(*children, id="result")
+
+    @on(Button.Pressed, "#copy-code")
+    def copy_code(self) -> None:
+        blocks = (self.last_result or {}).get("code_blocks") or []
+        self.app.copy_to_clipboard("\n\n".join(b["code"] for b in blocks))
+        self.app.notify(f"Copied {len(blocks)} code block(s) to the clipboard.")
+
+    @on(Button.Pressed, "#save-code")
+    def save_code(self) -> None:
+        blocks = (self.last_result or {}).get("code_blocks") or []
+        folder = Path.cwd() / "jarvis-output" / (self.run_id or "run")
+        saved = []
+        for b in blocks:
+            target = (folder / b["filename"]).resolve()
+            if folder.resolve() not in target.parents:  # a model-suggested name must not escape the folder
+                target = folder / Path(b["filename"]).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(b["code"] + "\n", encoding="utf-8")
+            saved.append(str(target))
+        self.app.notify("Saved " + ", ".join(saved))

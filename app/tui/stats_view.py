@@ -1,0 +1,91 @@
+"""Leaderboard & stats: Bradley-Terry ranking with intervals, ratings, latency, success, costs, trends."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Label, Select, Sparkline, Static
+
+TASK_TYPES = ("code_generation", "code_review", "debugging", "refactoring", "testing", "planning", "analysis",
+              "reasoning", "creative", "chat")
+
+
+def _f(v, fmt: str = "{:.2f}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+class StatsView(VerticalScroll):
+    DEFAULT_CSS = """
+    StatsView DataTable { height: auto; max-height: 14; margin-bottom: 1; }
+    StatsView .section { text-style: bold; margin-top: 1; }
+    StatsView Sparkline { height: 2; margin-bottom: 1; }
+    StatsView #stats-bar { height: 3; }
+    StatsView #budget { color: $text-muted; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="stats-bar"):
+            yield Label("task type ")
+            yield Select([(t, t) for t in TASK_TYPES], prompt="all task types", id="stats-task")
+        yield Static("Leaderboard (Bradley–Terry from your votes, 95 % interval)", classes="section")
+        yield DataTable(id="leaderboard", cursor_type="row")
+        yield Static("Performance", classes="section")
+        yield DataTable(id="performance", cursor_type="row")
+        yield Static("Requests per day (all models)", classes="section")
+        yield Sparkline([0], id="trend")
+        yield Static("Costs by model", classes="section")
+        yield DataTable(id="costs", cursor_type="row")
+        yield Static("", id="budget", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#leaderboard", DataTable).add_columns("#", "model", "rating", "95% CI", "votes", "wins")
+        self.query_one("#performance", DataTable).add_columns(
+            "model", "task", "requests", "ok %", "p50 s", "p95 s", "p99 s", "TTFT ms", "tok/s", "rating (n)")
+        self.query_one("#costs", DataTable).add_columns("model", "requests", "cost $", "tokens in", "tokens out")
+
+    @on(Select.Changed, "#stats-task")
+    def task_changed(self) -> None:
+        self.reload()
+
+    @work(group="stats", exclusive=True, exit_on_error=False, description="load stats")
+    async def reload(self) -> None:
+        if self.app.engine is None:
+            return
+        value = self.query_one("#stats-task", Select).value
+        task_type = value if isinstance(value, str) else None
+
+        def gather(ledger, task_type):
+            from jarvis.chains.costs import budget_status, cost_report
+            from jarvis.chains.scores import PerformanceMonitor
+
+            monitor = PerformanceMonitor(ledger)
+            return (monitor.leaderboard(task_type, rounds=300), monitor.table(task_type),
+                    monitor.trends(task_type=task_type), cost_report(ledger, "model"), budget_status(ledger))
+
+        board, perf, trends, costs, budgets = await self.app.engine.ledger.call_fn(gather, task_type)
+        lb = self.query_one("#leaderboard", DataTable)
+        lb.clear()
+        for i, s in enumerate(board, 1):
+            lb.add_row(str(i), s["model"], f"{s['rating']:.0f}", f"{s['ci95'][0]:.0f}–{s['ci95'][1]:.0f}",
+                       str(s["votes"]), f"{s['wins']:g}")
+        pt = self.query_one("#performance", DataTable)
+        pt.clear()
+        for r in perf:
+            pt.add_row(r["model"], r["task_type"] or "-", str(r["requests"]),
+                       _f(r["success_rate"] and 100 * r["success_rate"], "{:.0f}"), _f(r["latency_p50"]),
+                       _f(r["latency_p95"]), _f(r["latency_p99"]), _f(r["ttft_p50"] and 1000 * r["ttft_p50"], "{:.0f}"),
+                       _f(r["tokens_per_s_p50"], "{:.0f}"),
+                       f"{r['rating_mean']:.2f} ({r['ratings']})" if r["rating_mean"] else "-")
+        per_day: dict[str, int] = {}
+        for t in trends:
+            per_day[t["period"]] = per_day.get(t["period"], 0) + t["requests"]
+        self.query_one("#trend", Sparkline).data = list(per_day.values())[-30:] or [0]
+        ct = self.query_one("#costs", DataTable)
+        ct.clear()
+        for c in costs:
+            ct.add_row(str(c["key"]), str(c["requests"]), f"{c['cost_usd']:.4f}", str(c["prompt_tokens"]),
+                       str(c["completion_tokens"]))
+        self.query_one("#budget", Static).update(" · ".join(
+            f"{b['period']} budget {'$%.2f' % b['limit_usd'] if b['limit_usd'] is not None else 'none'},"
+            f" spent ${b['spent_usd']:.4f}{' (exhausted)' if b['exhausted'] else ''}" for b in budgets))

@@ -1,0 +1,220 @@
+"""WorkbenchApp: the Textual workbench. It renders the engine's events; no model call lives in a widget."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from .compare_view import CompareView
+from .help_screen import HelpScreen
+from .history_view import HistoryView
+from .models_view import ModelsView
+from .rating_bar import RatingBar
+from .run_view import RunView
+from .stats_view import StatsView
+from .status_bar import StatusBar
+
+TABS = ("run", "compare", "models", "history", "stats")
+
+
+class WorkbenchApp(App[None]):
+    TITLE = "Jarvis Workbench"
+    CSS = """
+    Screen { layout: vertical; }
+    TabbedContent { height: 1fr; }
+    TabPane { padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("f2", "show_tab('run')", "Run"),
+        Binding("f3", "show_tab('compare')", "Compare"),
+        Binding("f4", "show_tab('models')", "Models"),
+        Binding("f5", "show_tab('history')", "History"),
+        Binding("f6", "show_tab('stats')", "Stats"),
+        Binding("ctrl+r", "start", "Run/compare", priority=True),
+        Binding("escape", "cancel", "Cancel", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, engine_factory: Callable[[], Awaitable[Any]], *, settings_path: Path | None = None,
+                 **kw) -> None:
+        super().__init__(**kw)
+        self._engine_factory = engine_factory
+        self.engine = None
+        self.settings_path = settings_path
+        self.settings: dict[str, Any] = {}
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(initial="run"):
+            with TabPane("Run F2", id="run"):
+                yield RunView()
+            with TabPane("Compare F3", id="compare"):
+                yield CompareView()
+            with TabPane("Models F4", id="models"):
+                yield ModelsView()
+            with TabPane("History F5", id="history"):
+                yield HistoryView()
+            with TabPane("Stats F6", id="stats"):
+                yield StatsView()
+        yield StatusBar()
+        yield Footer()
+
+    def on_ready(self) -> None:
+        # Painted: now pay for the engine's imports and model discovery, off the first frame.
+        self.settings = self._load_settings()
+        self.start_engine()
+
+    @work(group="engine", exclusive=True, exit_on_error=False, description="start the engine")
+    async def start_engine(self) -> None:
+        self.notify("Looking for models…", timeout=2)
+        self.engine = await self._engine_factory()
+        self.refresh_views()
+        if self.engine.interrupted:
+            self.notify(f"{len(self.engine.interrupted)} run(s) were interrupted when Jarvis last stopped;"
+                        " they are marked so in History.", severity="warning", timeout=8)
+
+    # -- one place for every worker's failure ------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            err = event.worker.error
+            self.notify(f"{event.worker.description or 'A task'} failed: {err}", severity="error", timeout=12)
+
+    # -- views ----------------------------------------------------------------
+    def refresh_views(self) -> None:
+        engine = self.engine
+        discovery = engine.registry.discovery
+        available = [m.id for m in discovery.models if m.status == "available" and "chat" in m.capabilities]
+        self.query_one(RunView).engine_ready(sorted(engine.chains.chains), self.settings)
+        self.query_one(CompareView).engine_ready(available, self.settings)
+        self.query_one(StatusBar).loaded = [m.id for m in discovery.models if m.info.loaded]
+        down = [u.provider for u in discovery.unreachable]
+        self.query_one(StatusBar).providers_note = ("not found: " + ", ".join(down)) if down else ""
+        self.show_models()
+        self.runs_changed()
+
+    @work(group="models", exclusive=True, exit_on_error=False, description="list models")
+    async def show_models(self) -> None:
+        def quality(ledger):
+            rows = ledger.query("SELECT model_id, AVG(score) AS mean, COUNT(*) AS n FROM ratings GROUP BY model_id")
+            return {r["model_id"]: (r["mean"], r["n"]) for r in rows}
+
+        q = await self.engine.ledger.call_fn(quality)
+        self.query_one(ModelsView).show(self.engine.registry.discovery, q)
+
+    @work(group="models-refresh", exclusive=True, exit_on_error=False, description="refresh models")
+    async def refresh_models(self) -> None:
+        if self.engine is None:
+            return
+        await self.engine.registry.refresh()
+        self.refresh_views()
+        self.notify(f"{len(self.engine.registry.models)} model(s) found.")
+
+    def runs_changed(self) -> None:
+        if self.engine is not None:
+            self.query_one(HistoryView).reload()
+            self.query_one(StatsView).reload()
+
+    # -- actions --------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_start(self) -> None:
+        if self.query_one(TabbedContent).active == "compare":
+            self.query_one(CompareView).start()
+        else:
+            self.action_show_tab("run")
+            self.query_one(RunView).start()
+
+    def action_cancel(self) -> None:
+        for view in (self.query_one(RunView), self.query_one(CompareView)):
+            if view.cancel_event is not None:
+                view.cancel_event.set()
+                self.notify("Cancelling…", timeout=2)
+
+    def rerun(self, run: dict) -> None:
+        self.action_show_tab("run")
+        if run.get("chain"):
+            try:
+                self.query_one(RunView).query_one("#chain").value = run["chain"]
+            except Exception:
+                pass
+        self.query_one(RunView).start(run["task"])
+
+    # -- feedback -------------------------------------------------------------
+    @on(RatingBar.Rated)
+    def rated(self, event: RatingBar.Rated) -> None:
+        self.record_rating(event.target_id, event.score, event.comment)
+
+    @work(group="feedback", exit_on_error=False, description="save a rating")
+    async def record_rating(self, target_id: str, score: int, comment: str | None) -> None:
+        from jarvis.chains.bus import FEEDBACK_RECEIVED, BusEvent
+
+        kind = "step" if target_id.startswith("step_") else "run"
+        rating = await self.engine.ledger.call("add_rating", kind, target_id, score, comment=comment)
+        self.engine.bus.publish(BusEvent(FEEDBACK_RECEIVED, rating["run_id"], {
+            k: rating[k] for k in ("target_kind", "target_id", "model_id", "task_type", "score")}))
+        await self.engine.orchestrator.refresh_stats(rating["task_type"])
+        self.notify(f"Rated {score}/5 — {rating['model_id'] or 'run'} for {rating['task_type']}.")
+        self.runs_changed()
+        self.show_models()
+
+    async def record_vote(self, compare_id: str, models: list[str], winner: str) -> list:
+        from jarvis.chains.bus import FEEDBACK_RECEIVED, BusEvent
+        from jarvis.chains.leaderboard import expand_vote
+
+        run = await self.engine.ledger.call("run", compare_id)
+        pairs = expand_vote(models, winner)
+        await self.engine.ledger.call("add_votes", compare_id, pairs, run["task_type"] if run else None)
+        self.engine.bus.publish(BusEvent(FEEDBACK_RECEIVED, compare_id, {"winner": winner, "models": models}))
+        if run:
+            await self.engine.orchestrator.refresh_stats(run["task_type"])
+        self.runs_changed()
+        return pairs
+
+    # -- settings ---------------------------------------------------------------
+    def _load_settings(self) -> dict[str, Any]:
+        if self.settings_path is None:
+            return {}
+        try:
+            return json.loads(self.settings_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def save_settings(self, **values: Any) -> None:
+        self.settings.update(values)
+        if self.settings_path is None:
+            return
+        try:
+            self.settings_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.settings_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.settings))
+            os.replace(tmp, self.settings_path)
+        except OSError as err:
+            self.notify(f"Could not save settings: {err}", severity="warning")
+
+    async def on_unmount(self) -> None:
+        if self.engine is not None:
+            await self.engine.close()
+
+
+def run_workbench(config, paths) -> int:
+    async def factory():
+        from ..engine import build_engine  # the engine's imports happen here, after the first paint
+
+        return await build_engine(config, paths).start()
+
+    WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json").run()
+    return 0
