@@ -35,6 +35,7 @@ class RunView(Vertical):
         self.panes: dict[str, StepPane] = {}
         self.last_result: dict | None = None
         self.run_id: str | None = None
+        self._start_when_ready = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="controls"):
@@ -57,6 +58,9 @@ class RunView(Vertical):
         chain.value = settings.get("chain", "default") if settings.get("chain") in chains else "default"
         if settings.get("strategy") in STRATEGIES:
             self.query_one("#strategy", Select).value = settings["strategy"]
+        if self._start_when_ready:
+            self._start_when_ready = False
+            self.start()
 
     @property
     def running(self) -> bool:
@@ -79,7 +83,8 @@ class RunView(Vertical):
             self.app.notify("Type a task first.", severity="warning")
             return
         if self.app.engine is None:
-            self.app.notify("Still starting the engine; try again in a moment.", severity="warning")
+            self._start_when_ready = True
+            self.app.notify("Still looking for models; the run starts as soon as that is done.")
             return
         if self.running:
             self.app.notify("A run is already going; esc cancels it.", severity="warning")

@@ -94,11 +94,13 @@ class WorkbenchApp(App[None]):
         engine = self.engine
         discovery = engine.registry.discovery
         available = [m.id for m in discovery.models if m.status == "available" and "chat" in m.capabilities]
-        self.query_one(RunView).engine_ready(sorted(engine.chains.chains), self.settings)
         self.query_one(CompareView).engine_ready(available, self.settings)
+        self.query_one(StatusBar).refresh_memory()
+        self.query_one(RunView).engine_ready(sorted(engine.chains.chains), self.settings)
         self.query_one(StatusBar).loaded = [m.id for m in discovery.models if m.info.loaded]
         down = [u.provider for u in discovery.unreachable]
-        self.query_one(StatusBar).providers_note = ("not found: " + ", ".join(down)) if down else ""
+        note = f"{len(available)} model(s) ready"
+        self.query_one(StatusBar).providers_note = note + (" · not found: " + ", ".join(down) if down else "")
         self.show_models()
         self.runs_changed()
 
@@ -212,9 +214,14 @@ class WorkbenchApp(App[None]):
 
 def run_workbench(config, paths) -> int:
     async def factory():
-        from ..engine import build_engine  # the engine's imports happen here, after the first paint
+        import asyncio
+        import importlib
 
-        return await build_engine(config, paths).start()
+        # The engine's imports (~0.5 s) run on a thread after the first paint, so the UI keeps
+        # taking keystrokes meanwhile; building it (ledger, migrations) is a thread's work too.
+        engine_module = await asyncio.to_thread(importlib.import_module, "jarvis.app.engine")
+        engine = await asyncio.to_thread(engine_module.build_engine, config, paths)
+        return await engine.start()
 
     WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json").run()
     return 0
