@@ -117,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help/--version
         return int(exc.code or 0)
+    if args.command is None:
+        from .tui.launch import launch  # paints before it loads anything heavy
+
+        return launch()
     from .commands import dispatch
 
     return dispatch(args)

@@ -23,12 +23,6 @@ def dispatch(args: argparse.Namespace) -> int:
         config = load_config(paths.config_file)
     except ConfigError as err:
         return fail(str(err), EXIT_CONFIG)
-    if args.command is None:
-        if not sys.stdout.isatty() or not sys.stdin.isatty():
-            return fail("the workbench needs a terminal; for scripts use the commands (jarvis --help).", EXIT_USAGE)
-        from .tui.workbench import run_workbench
-
-        return run_workbench(config, paths)
     if args.command == "models":
         return asyncio.run(models_command(config, args, paths))
     if args.command == "analyze":

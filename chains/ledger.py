@@ -274,6 +274,7 @@ class AsyncLedger:
         self.coalesce_s = coalesce_s
         self._pending: list[tuple[Any, tuple, dict]] = []
         self._drain_handle: asyncio.TimerHandle | None = None
+        self._closed = False
         self.errors: list[BaseException] = []
 
     @property
@@ -327,6 +328,10 @@ class AsyncLedger:
         await asyncio.wrap_future(self._pool.submit(lambda: None))
 
     def close(self) -> None:
+        """Write what is queued and close; closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
         self._drain()
         self._pool.submit(self._ledger.close).result()
         self._pool.shutdown(wait=True)

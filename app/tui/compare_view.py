@@ -6,7 +6,7 @@ import asyncio
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, SelectionList, Static, Switch
 
 from .rating_bar import RatingBar
@@ -22,8 +22,8 @@ class CompareView(Vertical):
     CompareView #cmp-row { height: 3; }
     CompareView #panes { height: 1fr; layout: horizontal; }
     CompareView #panes.narrow { layout: vertical; overflow-y: auto; }
-    CompareView #panes > VerticalScroll { width: 1fr; height: 1fr; }
-    CompareView #panes.narrow > VerticalScroll { width: 100%; height: auto; }
+    CompareView #panes > StepPane { width: 1fr; height: 1fr; }
+    CompareView #panes.narrow > StepPane { width: 100%; height: 16; }
     CompareView #votes { height: 3; }
     CompareView .notice { color: $warning; }
     """
@@ -35,6 +35,9 @@ class CompareView(Vertical):
         self.models: list[str] = []
         self.panes: dict[str, StepPane] = {}
         self.voted = False
+
+    def on_mount(self) -> None:
+        self.app.view_mounted(self)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="cmp-controls"):
@@ -114,9 +117,11 @@ class CompareView(Vertical):
                 elif isinstance(event, ev.StepStarted):
                     title = f"{event.role}" if self.blind else f"{event.role} · {event.model_id}"
                     # Several panes stream at once: flush a little less often each.
-                    pane = StepPane(event.step_id, title, flush_interval=0.25 if len(models) > 2 else 0.15)
+                    interval = 0.5 if len(models) > 2 else 0.25
+                    pane = StepPane(event.step_id, title, flush_interval=interval, fill=True,
+                                    phase=interval * len(self.panes) / len(models))
                     self.panes[event.step_id] = pane
-                    await panes_box.mount(VerticalScroll(pane))
+                    await panes_box.mount(pane)
                 elif isinstance(event, ev.StepFinished):
                     pane = self.panes[event.step_id]
                     await pane.finish(event.status, event.usage, event.usage.get("error"))

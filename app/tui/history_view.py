@@ -10,7 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Markdown
+from textual.widgets import Button, DataTable, Input
 
 
 class RunDetail(ModalScreen[str | None]):
@@ -30,6 +30,8 @@ class RunDetail(ModalScreen[str | None]):
         self.markdown = markdown
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown
+
         with Vertical():
             yield VerticalScroll(Markdown(self.markdown))
             with Horizontal():
@@ -57,6 +59,7 @@ class HistoryView(Vertical):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("id", "when", "chain", "status", "models", "rating", "cost", "task")
+        self.app.view_mounted(self)
 
     @on(Input.Changed, "#history-search")
     def search(self) -> None:

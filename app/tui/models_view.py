@@ -39,6 +39,7 @@ class ModelsView(Vertical):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
+        self.app.view_mounted(self)
 
     def show(self, discovery, quality: dict[str, tuple[float | None, int]]) -> None:
         self.rows = []

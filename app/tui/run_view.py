@@ -52,6 +52,9 @@ class RunView(Vertical):
     def on_mount(self) -> None:
         self.query_one("#task", TextArea).focus()  # a person just starts typing
 
+    def show_problem(self, text: str) -> None:
+        self.query_one("#hint", Static).update(f"✗ {text}\nFix it, then restart jarvis.")
+
     def engine_ready(self, chains: list[str], settings: dict) -> None:
         chain = self.query_one("#chain", Select)
         chain.set_options([(c, c) for c in chains])

@@ -43,6 +43,7 @@ class StatsView(VerticalScroll):
         self.query_one("#performance", DataTable).add_columns(
             "model", "task", "requests", "ok %", "p50 s", "p95 s", "p99 s", "TTFT ms", "tok/s", "rating (n)")
         self.query_one("#costs", DataTable).add_columns("model", "requests", "cost $", "tokens in", "tokens out")
+        self.app.view_mounted(self)
 
     @on(Select.Changed, "#stats-task")
     def task_changed(self) -> None:

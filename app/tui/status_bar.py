@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Static
+from .line import Line
 from textual.worker import get_current_worker
 
 
@@ -10,9 +10,9 @@ def _gib(n: float) -> str:
     return f"{n / 1024 ** 3:.1f}"
 
 
-class StatusBar(Static):
+class StatusBar(Line):
     DEFAULT_CSS = """
-    StatusBar { height: 1; background: $panel; color: $text-muted; padding: 0 1; }
+    StatusBar { height: 1; width: 100%; background: $panel; color: $text-muted; padding: 0 1; }
     """
 
     def __init__(self, **kw) -> None:
@@ -38,4 +38,4 @@ class StatusBar(Static):
         if self.providers_note:
             text += " · " + self.providers_note
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.update, text)
+            self.app.call_from_thread(self.set, text)

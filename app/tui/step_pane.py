@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from .line import Line
 from .stream_view import StreamView
 
 
@@ -20,9 +21,11 @@ class StepPane(Vertical):
     StepPane .reason { color: $text-muted; }
     StepPane .stats { color: $text-muted; }
     StepPane .notice { color: $warning; }
+    StepPane.fill { height: 1fr; }
     """
 
-    def __init__(self, step_id: str, title: str, reason: str = "", flush_interval: float = 0.1, **kw) -> None:
+    def __init__(self, step_id: str, title: str, reason: str = "", flush_interval: float = 0.1, *,
+                 fill: bool = False, phase: float = 0.0, **kw) -> None:
         super().__init__(**kw)
         self.step_id = step_id
         self.title = title
@@ -30,14 +33,15 @@ class StepPane(Vertical):
         self.started = time.perf_counter()
         self.first_token: float | None = None
         self.pieces = 0
-        self.stream = StreamView(flush_interval=flush_interval)
+        self.stream = StreamView(flush_interval=flush_interval, fill=fill, phase=phase)
+        self.set_class(fill, "fill")
         self.status = "running"
 
     def compose(self) -> ComposeResult:
         yield Static(self.title, classes="head", markup=False)
         if self.reason:
             yield Static(self.reason, classes="reason", markup=False)
-        yield Static("waiting for the first token…", classes="stats", id="stats")
+        yield Line("waiting for the first token…", classes="stats", id="stats")
         yield self.stream
 
     def on_mount(self) -> None:
@@ -61,7 +65,7 @@ class StepPane(Vertical):
             return
         elapsed = time.perf_counter() - self.first_token
         rate = (self.pieces - 1) / elapsed if elapsed > 0 and self.pieces > 1 else 0
-        self.query_one("#stats", Static).update(
+        self.query_one("#stats", Line).set(
             f"first token {1000 * (self.first_token - self.started):.0f} ms · {rate:.0f} tok/s · {self.pieces} tokens")
 
     async def finish(self, status: str, usage: dict | None = None, error: str | None = None) -> None:
@@ -72,10 +76,10 @@ class StepPane(Vertical):
             tps = f"{u['tokens_per_s']:.0f} tok/s" if u.get("tokens_per_s") else "-"
             total = f"{u['total_s']:.1f} s" if u.get("total_s") else "-"
             cached = " · from cache" if u.get("cached") else ""
-            self.query_one("#stats", Static).update(
+            self.query_one("#stats", Line).set(
                 f"✓ first token {ttft} · {tps} · {u.get('completion_tokens', self.pieces)} tokens · {total}{cached}")
             self.add_class("done")
         else:
-            self.query_one("#stats", Static).update(f"✗ {status}" + (f": {error}" if error else ""))
+            self.query_one("#stats", Line).set(f"✗ {status}" + (f": {error}" if error else ""))
             self.add_class("failed")
         await self.stream.finish(as_markdown=status == "completed")

@@ -1,41 +1,49 @@
 """StreamView: shows a high-rate token stream without stalling the UI.
 
-Deltas are buffered and flushed on a timer; while live, text is plain and split into
-frozen blocks (only the tail re-renders); once the stream ends it becomes Markdown.
+Deltas are buffered and flushed on a timer into a LiveText (plain, wrapped, only visible rows
+rendered); once the stream ends it becomes Markdown with highlighted code.
 """
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Markdown, Static
+from textual.containers import Vertical, VerticalScroll
 
-#: A tail longer than this is frozen at its last newline, so one flush never re-renders everything.
-FREEZE_AT = 1200
+from .live_text import LiveText
+
+#: Longer answers stay plain wrapped text: parsing that much Markdown would freeze the UI for a beat.
+MARKDOWN_LIMIT = 16_000
 
 
 class StreamView(Vertical):
     DEFAULT_CSS = """
     StreamView { height: auto; }
-    StreamView > Static { height: auto; }
-    StreamView > Markdown { height: auto; margin: 0; }
+    StreamView LiveText { max-height: 24; }
+    StreamView.fill { height: 1fr; }
+    StreamView.fill LiveText { height: 1fr; max-height: 100%; }
+    StreamView.fill > VerticalScroll { height: 1fr; }
+    StreamView Markdown { height: auto; margin: 0; }
     """
 
-    def __init__(self, flush_interval: float = 0.1, **kw) -> None:
+    def __init__(self, flush_interval: float = 0.1, *, fill: bool = False, phase: float = 0.0, **kw) -> None:
         super().__init__(**kw)
         self.flush_interval = flush_interval
+        #: Delay before the first flush: panes streaming side by side flush in different frames.
+        self.phase = phase
+        self.fill = fill
+        self.set_class(fill, "fill")
         self._buffer: list[str] = []
         self._parts: list[str] = []  # everything flushed so far
-        self._tail = ""
-        self._tail_widget: Static | None = None
+        self._live = LiveText()
         self.finished = False
 
     def compose(self) -> ComposeResult:
-        self._tail_widget = Static("", markup=False, classes="tail")
-        yield self._tail_widget
+        yield self._live
 
     def on_mount(self) -> None:
-        self._timer = self.set_interval(self.flush_interval, self.flush, pause=False)
+        self._timer = self.set_interval(self.flush_interval, self.flush, pause=self.phase > 0)
+        if self.phase > 0:
+            self.set_timer(self.phase, self._timer.resume)
 
     @property
     def text(self) -> str:
@@ -46,30 +54,22 @@ class StreamView(Vertical):
         self._buffer.append(text)
 
     def flush(self) -> None:
-        if not self._buffer or self._tail_widget is None:
+        if not self._buffer or self.finished:
             return
         chunk = "".join(self._buffer)
         self._buffer.clear()
         self._parts.append(chunk)
-        self._tail += chunk
-        if len(self._tail) > FREEZE_AT:
-            cut = self._tail.rfind("\n", 0, len(self._tail) - 1)
-            cut = cut + 1 if cut > FREEZE_AT // 2 else len(self._tail)
-            frozen, self._tail = self._tail[:cut], self._tail[cut:]
-            self._tail_widget.update(frozen)
-            self._tail_widget.remove_class("tail")
-            self._tail_widget = Static(self._tail, markup=False, classes="tail")
-            self.mount(self._tail_widget)
-        else:
-            self._tail_widget.update(self._tail)
+        self._live.append(chunk)
 
     async def finish(self, as_markdown: bool = True) -> None:
         """The stream ended: render it once, as Markdown (code highlighted) by default."""
         self.flush()
         self.finished = True
         self._timer.stop()
-        if as_markdown:
+        if as_markdown and len(self.text) <= MARKDOWN_LIMIT:
+            from textual.widgets import Markdown  # ~50 ms of imports, paid after the first paint
+
             text = self.text
             await self.remove_children()
-            await self.mount(Markdown(text or "_(no output)_"))
-            self._tail_widget = None
+            markdown = Markdown(text or "_(no output)_")
+            await self.mount(VerticalScroll(markdown) if self.fill else markdown)

@@ -11,11 +11,11 @@ from typing import Any
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from .compare_view import CompareView
-from .help_screen import HelpScreen
 from .history_view import HistoryView
 from .models_view import ModelsView
 from .rating_bar import RatingBar
@@ -24,6 +24,7 @@ from .stats_view import StatsView
 from .status_bar import StatusBar
 
 TABS = ("run", "compare", "models", "history", "stats")
+VIEWS = {"compare": CompareView, "models": ModelsView, "history": HistoryView, "stats": StatsView}
 
 
 class WorkbenchApp(App[None]):
@@ -58,26 +59,37 @@ class WorkbenchApp(App[None]):
         with TabbedContent(initial="run"):
             with TabPane("Run F2", id="run"):
                 yield RunView()
-            with TabPane("Compare F3", id="compare"):
-                yield CompareView()
-            with TabPane("Models F4", id="models"):
-                yield ModelsView()
-            with TabPane("History F5", id="history"):
-                yield HistoryView()
-            with TabPane("Stats F6", id="stats"):
-                yield StatsView()
+            # The other views mount when their tab is first shown: styling ~200 widgets before
+            # the first frame was most of our start-up time.
+            for tab, label in (("compare", "Compare F3"), ("models", "Models F4"), ("history", "History F5"),
+                               ("stats", "Stats F6")):
+                yield TabPane(label, id=tab)
         yield StatusBar()
         yield Footer()
 
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        await self.ensure_view(event.pane.id)
+
+    async def ensure_view(self, tab: str) -> None:
+        pane = self.query_one(f"#{tab}", TabPane)
+        if tab in VIEWS and not pane.children:
+            await pane.mount(VIEWS[tab]())
+
     def on_ready(self) -> None:
-        # Painted: now pay for the engine's imports and model discovery, off the first frame.
         self.settings = self._load_settings()
-        self.start_engine()
+        # Start the engine once the first frame is on screen: its imports hold the GIL on a
+        # thread and would otherwise delay that frame.
+        self.set_timer(0.15, self.start_engine)
 
     @work(group="engine", exclusive=True, exit_on_error=False, description="start the engine")
     async def start_engine(self) -> None:
         self.notify("Looking for models…", timeout=2)
-        self.engine = await self._engine_factory()
+        try:
+            self.engine = await self._engine_factory()
+        except Exception as err:  # e.g. a broken config file: say so on screen, keep the app up
+            self.query_one(RunView).show_problem(f"Jarvis cannot start: {err}")
+            self.notify(str(err), severity="error", timeout=30)
+            return
         self.refresh_views()
         if self.engine.interrupted:
             self.notify(f"{len(self.engine.interrupted)} run(s) were interrupted when Jarvis last stopped;"
@@ -90,17 +102,35 @@ class WorkbenchApp(App[None]):
             self.notify(f"{event.worker.description or 'A task'} failed: {err}", severity="error", timeout=12)
 
     # -- views ----------------------------------------------------------------
+    def available_models(self) -> list[str]:
+        return [m.id for m in self.engine.registry.discovery.models
+                if m.status == "available" and "chat" in m.capabilities]
+
+    def view_mounted(self, view) -> None:
+        """A lazily mounted view fills itself if the engine got there first."""
+        if self.engine is None:
+            return
+        if isinstance(view, CompareView):
+            view.engine_ready(self.available_models(), self.settings)
+        elif isinstance(view, ModelsView):
+            self.show_models()
+        elif isinstance(view, (HistoryView, StatsView)):
+            view.reload()
+
     def refresh_views(self) -> None:
         engine = self.engine
         discovery = engine.registry.discovery
-        available = [m.id for m in discovery.models if m.status == "available" and "chat" in m.capabilities]
-        self.query_one(CompareView).engine_ready(available, self.settings)
-        self.query_one(StatusBar).refresh_memory()
+        available = self.available_models()
+        try:
+            self.query_one(CompareView).engine_ready(available, self.settings)
+        except NoMatches:
+            pass  # not mounted yet: it fills itself in view_mounted
         self.query_one(RunView).engine_ready(sorted(engine.chains.chains), self.settings)
         self.query_one(StatusBar).loaded = [m.id for m in discovery.models if m.info.loaded]
         down = [u.provider for u in discovery.unreachable]
         note = f"{len(available)} model(s) ready"
         self.query_one(StatusBar).providers_note = note + (" · not found: " + ", ".join(down) if down else "")
+        self.query_one(StatusBar).refresh_memory()  # show it now, not at the next tick
         self.show_models()
         self.runs_changed()
 
@@ -111,7 +141,8 @@ class WorkbenchApp(App[None]):
             return {r["model_id"]: (r["mean"], r["n"]) for r in rows}
 
         q = await self.engine.ledger.call_fn(quality)
-        self.query_one(ModelsView).show(self.engine.registry.discovery, q)
+        for view in self.query(ModelsView):
+            view.show(self.engine.registry.discovery, q)
 
     @work(group="models-refresh", exclusive=True, exit_on_error=False, description="refresh models")
     async def refresh_models(self) -> None:
@@ -123,11 +154,16 @@ class WorkbenchApp(App[None]):
 
     def runs_changed(self) -> None:
         if self.engine is not None:
-            self.query_one(HistoryView).reload()
-            self.query_one(StatsView).reload()
+            for view in self.query(HistoryView):
+                view.reload()
+            for view in self.query(StatsView):
+                view.reload()
 
     # -- actions --------------------------------------------------------------
     def action_help(self) -> None:
+        
+        from .help_screen import HelpScreen  # its Markdown import is paid on first use
+
         self.push_screen(HelpScreen())
 
     def action_show_tab(self, tab: str) -> None:
@@ -141,12 +177,12 @@ class WorkbenchApp(App[None]):
             self.query_one(RunView).start()
 
     def action_cancel(self) -> None:
-        for view in (self.query_one(RunView), self.query_one(CompareView)):
+        for view in (*self.query(RunView), *self.query(CompareView)):
             if view.cancel_event is not None:
                 view.cancel_event.set()
                 self.notify("Cancelling…", timeout=2)
 
-    def rerun(self, run: dict) -> None:
+    def rerun(self, run: dict) -> None:  # from History: the Run view is always mounted
         self.action_show_tab("run")
         if run.get("chain"):
             try:
@@ -210,18 +246,3 @@ class WorkbenchApp(App[None]):
     async def on_unmount(self) -> None:
         if self.engine is not None:
             await self.engine.close()
-
-
-def run_workbench(config, paths) -> int:
-    async def factory():
-        import asyncio
-        import importlib
-
-        # The engine's imports (~0.5 s) run on a thread after the first paint, so the UI keeps
-        # taking keystrokes meanwhile; building it (ledger, migrations) is a thread's work too.
-        engine_module = await asyncio.to_thread(importlib.import_module, "jarvis.app.engine")
-        engine = await asyncio.to_thread(engine_module.build_engine, config, paths)
-        return await engine.start()
-
-    WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json").run()
-    return 0

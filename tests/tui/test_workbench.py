@@ -184,4 +184,5 @@ async def test_settings_survive_a_restart(isolated_home):
         run = again.query_one(RunView)
         assert run.query_one("#chain", Select).value == "code"
         assert run.query_one("#strategy", Select).value == "quality"
+        await pilot.press("f3")
         assert again.query_one(CompareView).query_one("#blind", Switch).value is True

@@ -1,0 +1,77 @@
+"""Time to first paint of `jarvis` (the workbench) in a real pseudo-terminal, no providers reachable.
+
+Run: .venv/bin/python -m bench.first_paint [--runs 10]
+Measured from process start until the first frame containing the tab bar has been written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pty
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.conftest import dead_url
+
+BIN = Path(sys.executable).parent / "jarvis"
+
+
+def one(home: str) -> tuple[float, float]:
+    master, slave = pty.openpty()
+    os.set_blocking(master, False)
+    env = {**os.environ, "JARVIS_HOME": home, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([str(BIN)], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    seen = b""
+    painted = ready = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and ready is None:
+        r, _, _ = select.select([master], [], [], 0.05)
+        if not r:
+            continue
+        try:
+            seen += os.read(master, 1 << 16)
+        except OSError:
+            break
+        if painted is None and b"Compare F3" in seen:
+            painted = time.perf_counter() - t0
+        if b"model(s) ready" in seen:
+            ready = time.perf_counter() - t0
+    os.write(master, b"\x11")  # ctrl+q
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    os.close(master)
+    return painted, ready
+
+
+def main(runs: int) -> None:
+    home = tempfile.mkdtemp()
+    Path(home, "config.toml").write_text(
+        f'[ollama]\nhosts = [{{name = "ollama", url = "{dead_url()}"}}]\n[lmstudio]\nurl = "{dead_url()}"\n')
+    one(home)  # warm the page cache
+    paints, readies = [], []
+    for _ in range(runs):
+        p, r = one(home)
+        paints.append(p)
+        readies.append(r)
+    print(f"| measurement (n={runs}) | p50 | min | max |")
+    print("|---|---|---|---|")
+    print(f"| first paint (tab bar on screen) | {statistics.median(paints):.3f} s | {min(paints):.3f} s |"
+          f" {max(paints):.3f} s |")
+    print(f"| models discovered (status bar says ready) | {statistics.median(readies):.3f} s | {min(readies):.3f} s |"
+          f" {max(readies):.3f} s |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    main(parser.parse_args().runs)
