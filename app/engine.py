@@ -68,10 +68,9 @@ def build_engine(config: Config, paths: Paths, *, database: str | None = None) -
     breaker = CircuitBreaker()
     cloud = CloudGate(enabled=config.cloud.enabled)
     policies = load_policies(paths.config_file.parent / "policies.toml")
-    selector = SelectionEngine(lambda: registry.models, policies=policies, allow_cloud=cloud.allowed,
-                               cooling=lambda mid: breaker.is_open(mid))
     runner = StepRunner(registry, ledger, bus, policy=FallbackPolicy(), breaker=breaker, guard=registry.guard)
-    selector.cooling, selector.any_cooling = runner.cooling, runner.any_cooling
+    selector = SelectionEngine(lambda: registry.models, policies=policies, allow_cloud=cloud.allowed,
+                               cooling=runner.cooling, any_cooling=runner.any_cooling)
     chains = ChainLibrary.load(paths.user_chains)
     orchestrator = ModelOrchestrator(registry, ledger, selector, runner, chains=chains,
                                      stats=lambda led, task_type: PerformanceMonitor(led).snapshot(task_type))

@@ -9,14 +9,11 @@ import argparse
 import asyncio
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
+from bench import sse_server
 from bench.stats import pct
 from jarvis.chains.bus import EventBus
 from jarvis.chains.events import TokenDelta
@@ -32,7 +29,6 @@ from jarvis.providers.catalog import Catalog
 from jarvis.providers.openai_compat import OpenAICompatProvider
 from jarvis.providers.registry import ModelEntry, ModelRegistry
 from jarvis.providers.types import Delta, GenerationOptions, Message, ModelInfo
-from tests.conftest import free_port
 
 
 def ms(v: float) -> str:
@@ -40,15 +36,7 @@ def ms(v: float) -> str:
 
 
 async def orchestrator_overhead(rounds: int) -> None:
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "bench.sse_server", str(port), "8"])
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(base + "/v1/models", timeout=0.5)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    server, base = sse_server.start(8)
     tmp = Path(tempfile.mkdtemp())
     provider = OpenAICompatProvider("bench", base)
     registry = ModelRegistry([provider], catalog=Catalog.shipped())

@@ -16,11 +16,12 @@ import time
 
 import httpx
 
+from bench import sse_server
 from bench.stats import summary_ms
 from jarvis.providers.cloud import load_litellm
 from jarvis.providers.openai_compat import OpenAICompatProvider
 from jarvis.providers.types import Delta, GenerationOptions, Message
-from tests.conftest import free_port, run_server
+from tests.conftest import run_server
 
 MESSAGES = [Message("user", "Say hello.")]
 OPTIONS = GenerationOptions(max_tokens=8, temperature=0)
@@ -117,18 +118,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--real", action="store_true")
     args = parser.parse_args()
-    import subprocess
-
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.sse_server", str(port), "8"])
+    proc, base = sse_server.start(8)
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(base + "/v1/models", timeout=0.5)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         report("Zero-latency loopback SSE server (8 tokens): pure client overhead",
                asyncio.run(measure(base, "bench", args.rounds)))
     finally:

@@ -53,5 +53,26 @@ async def main(port: int, tokens: int) -> None:
         await server.serve_forever()
 
 
+def start(tokens: int = 8):
+    """Start the server in a subprocess; returns (process, base URL) once it answers."""
+    import subprocess
+    import time
+
+    import httpx
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.sse_server", str(port), str(tokens)])
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(base + "/v1/models", timeout=0.5)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    return proc, base
+
+
 if __name__ == "__main__":
     asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 8))

@@ -28,6 +28,11 @@ def percentile(values: list[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+def _reset_at(resets: dict[tuple[str, str], float], model: str, task_type: str | None) -> float:
+    """When this model's scores for this task type (or all task types) were last reset."""
+    return max(resets.get((model, task_type or ""), 0), resets.get((model, "*"), 0))
+
+
 def shrunk_mean(total: float, n: int) -> float | None:
     if n == 0:
         return None
@@ -64,8 +69,7 @@ class PerformanceMonitor:
         resets = self._resets()
         groups: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
         for model, ttype, rrole, status, ttft, tps, lat, at in self.ledger.db.execute(sql, params).fetchall():
-            reset_at = max(resets.get((model, ttype or ""), 0), resets.get((model, "*"), 0))
-            if at < reset_at:
+            if at < _reset_at(resets, model, ttype):
                 continue
             g = groups[(model, ttype, rrole if by_role else None)]
             g["status"].append(status)
@@ -97,7 +101,7 @@ class PerformanceMonitor:
             params.append(task_type)
         out: dict[tuple[str, str | None], tuple[float, int]] = {}
         for model, ttype, score, at in self.ledger.db.execute(sql, params).fetchall():
-            if at < max(resets.get((model, ttype or ""), 0), resets.get((model, "*"), 0)):
+            if at < _reset_at(resets, model, ttype):
                 continue
             total, n = out.get((model, ttype), (0.0, 0))
             out[(model, ttype)] = (total + score, n + 1)

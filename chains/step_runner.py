@@ -65,7 +65,7 @@ class StepRunner:
         return bool(self.breaker.open_keys())
 
     def cooling(self, model_id: str) -> bool:
-        entry = self.registry._by_id.get(model_id)
+        entry = self.registry.lookup(model_id)
         return self.breaker.is_open(model_id) or (entry is not None and self.breaker.is_open(provider_key(entry)))
 
     async def run(self, ctx: StepContext, candidates: Sequence[ModelEntry], messages: list[Message],

@@ -90,9 +90,7 @@ class EmbeddedProvider(Provider):
             meta = self._meta_cache[key] = gguf.read_metadata(model.path)
         geo = gguf.geometry(meta)
         name_l = f"{model.name} {meta.get('general.name', '')}".lower()
-        caps = {"completion", "chat"}
-        if "chat_template" in " ".join(k for k in meta) or "instruct" in name_l:
-            caps.add("chat")
+        caps = {"completion", "chat"}  # llama.cpp applies the GGUF's chat template (or a default one)
         if any(w in name_l for w in ("coder", "code", "starcoder", "deepseek")):
             caps.add("code")
         return ModelInfo(

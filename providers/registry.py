@@ -218,6 +218,10 @@ class ModelRegistry:
     def models(self) -> list[ModelEntry]:
         return self.discovery.models
 
+    def lookup(self, model_id: str) -> ModelEntry | None:
+        """The entry for an id, or None: for hot paths that must not raise."""
+        return self._by_id.get(model_id)
+
     def get(self, model_id: str) -> ModelEntry:
         entry = self._by_id.get(model_id)
         if entry is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
 from jarvis.chains.events import FallbackTaken, Notice, RunFailed, StepFinished, StepStarted, TokenDelta
@@ -23,7 +24,7 @@ TASK = "Write a Python function that adds two numbers."
 @pytest.fixture
 async def flaky(make_rig, proxy_for, openai_url):
     proxy = await proxy_for(openai_url)
-    rig = await make_rig([OpenAICompatProvider("flaky", proxy.url, timeout=1.5), EmbeddedProvider()])
+    rig = await make_rig([OpenAICompatProvider("flaky", proxy.url, timeout=60), EmbeddedProvider()])
     return rig, proxy
 
 
@@ -106,6 +107,7 @@ async def test_rate_limit_with_a_long_wait_fails_over_at_once(flaky):
 
 async def test_hang_times_out_and_fails_over(flaky):
     rig, proxy = flaky
+    rig.registry.providers["flaky"]._client.timeout = httpx.Timeout(1.0, connect=3)
     proxy.mode = "hang"
     events = await rig.events(rig.orchestrator.run(TASK, OPTS))
     assert fallbacks(events)[0].error_kind == "timeout"

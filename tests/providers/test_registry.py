@@ -34,7 +34,7 @@ async def test_discovers_every_provider_and_survives_dead_and_hung_ones(ollama_u
     assert "No answer within 1 s" in down["gpubox"].reason
     assert "Could not connect" in down["lmstudio2"].reason and "lms server start" in down["lmstudio2"].hint
     # The hung host costs its own timeout once, not once per provider.
-    assert elapsed < 1.0 + 3.0
+    assert elapsed < 1.0 + 5.0
     await registry.close()
 
 

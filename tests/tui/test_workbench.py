@@ -186,3 +186,22 @@ async def test_settings_survive_a_restart(isolated_home):
         assert run.query_one("#strategy", Select).value == "quality"
         await pilot.press("f3")
         assert again.query_one(CompareView).query_one("#blind", Switch).value is True
+
+
+def test_workbench_never_imports_litellm_without_cloud_models(isolated_home):
+    code = """
+import asyncio, sys
+from tests.tui.helpers import make_app, ready
+async def main():
+    app = make_app(sys.argv[1])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f3", "f4", "f5", "f6")
+        await pilot.pause(0.3)
+    assert "litellm" not in sys.modules, "litellm was imported"
+    assert app.engine is not None
+asyncio.run(main())
+"""
+    from tests.conftest import REPO
+
+    subprocess.run([sys.executable, "-c", code, str(isolated_home)], check=True, cwd=REPO, timeout=120)
