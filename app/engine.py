@@ -84,7 +84,7 @@ def build_engine(config: Config, paths: Paths, *, database: str | None = None) -
 
     bus.subscribe(busmod.REQUEST_COMPLETED, on_request)
     bus.subscribe(busmod.REQUEST_FAILED, on_request)
-    bus.subscribe(busmod.FEEDBACK_RECEIVED, lambda e: ledger.submit("add_event", e.run_id, e.type, e.payload))
+    # Feedback events are stored by chains.feedback itself, where the rating or vote is written.
     return engine
 
 

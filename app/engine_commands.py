@@ -9,12 +9,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from jarvis.chains.analyzer import TaskAnalyzer
-from jarvis.chains.bus import FEEDBACK_RECEIVED, BusEvent
+from jarvis.chains import feedback
 from jarvis.chains.costs import budget_status, cost_report
 from jarvis.chains.events import (FallbackTaken, Notice, RunCancelled, RunFailed, RunFinished, StepFinished,
                                   StepStarted, TokenDelta)
-from jarvis.chains.leaderboard import expand_vote
 from jarvis.chains.ledger import Ledger
 from jarvis.chains.orchestrator import RunOptions
 from jarvis.chains.policies import Policy, PolicyError, load_policies, save_policies
@@ -158,14 +156,10 @@ def cmd_rate(config, paths, args) -> int:
             correction = Path(args.correction_file).read_text(encoding="utf-8")
         except OSError as err:
             return fail(f"cannot read {args.correction_file}: {err.strerror}.", EXIT_USAGE)
-    kind = "step" if args.target.startswith("step_") else "run"
-    ledger = _ledger(paths)
     try:
-        rating = ledger.add_rating(kind, args.target, args.score, comment=args.comment, correction=correction)
-    except KeyError:
-        return fail(f"no {kind} with id {args.target} (see `jarvis history`).", EXIT_USAGE)
-    ledger.add_event(rating["run_id"], FEEDBACK_RECEIVED, BusEvent(FEEDBACK_RECEIVED, rating["run_id"], {
-        k: rating[k] for k in ("target_kind", "target_id", "model_id", "task_type", "score")}).payload)
+        rating = feedback.rate(_ledger(paths), args.target, args.score, comment=args.comment, correction=correction)
+    except feedback.FeedbackError as err:
+        return fail(str(err), EXIT_USAGE)
     if args.json:
         _emit({"rating": rating})
     else:
@@ -174,22 +168,14 @@ def cmd_rate(config, paths, args) -> int:
 
 
 def cmd_vote(config, paths, args) -> int:
-    ledger = _ledger(paths)
-    run = ledger.run(args.compare_id)
-    if run is None or run["kind"] != "compare":
-        return fail(f"no comparison with id {args.compare_id} (see `jarvis history`).", EXIT_USAGE)
-    models = [s["model_id"] for s in sorted(run["steps"], key=lambda s: s["idx"])]
     try:
-        pairs = expand_vote(models, args.winner)
-    except ValueError as err:
+        result = feedback.vote(_ledger(paths), args.compare_id, args.winner)
+    except feedback.FeedbackError as err:
         return fail(str(err), EXIT_USAGE)
-    ledger.add_votes(args.compare_id, pairs, run["task_type"])
-    ledger.add_event(args.compare_id, FEEDBACK_RECEIVED, {"compare_id": args.compare_id, "winner": args.winner,
-                                                          "models": models})
     if args.json:
-        _emit({"compare_id": args.compare_id, "winner": args.winner, "models": models,
-               "pairs": [list(p) for p in pairs]})
+        _emit({k: result[k] for k in ("compare_id", "winner", "models", "pairs")})
     else:
+        models = result["models"]
         print(f"Vote counted: {args.winner} ({', '.join(f'{chr(65 + i)}={m}' for i, m in enumerate(models))}).")
     return EXIT_OK
 

@@ -28,7 +28,7 @@ from jarvis.chains.step_runner import StepRunner
 from jarvis.providers.catalog import Catalog
 from jarvis.providers.openai_compat import OpenAICompatProvider
 from jarvis.providers.registry import ModelEntry, ModelRegistry
-from jarvis.providers.types import Delta, GenerationOptions, Message, ModelInfo
+from jarvis.providers.types import Delta, Message, ModelInfo
 
 
 def ms(v: float) -> str:

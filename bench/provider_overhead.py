@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import sys
 import time
 
 import httpx

@@ -277,11 +277,6 @@ class AsyncLedger:
         self._closed = False
         self.errors: list[BaseException] = []
 
-    @property
-    def sync(self) -> Ledger:
-        """The underlying ledger: only for code already running on the ledger thread."""
-        return self._ledger
-
     def submit(self, method: str, *args: Any, **kwargs: Any) -> None:
         self._queue(getattr(self._ledger, method), args, kwargs)
 
@@ -318,10 +313,10 @@ class AsyncLedger:
         self._drain()
         return await asyncio.wrap_future(self._pool.submit(getattr(self._ledger, method), *args, **kwargs))
 
-    async def call_fn(self, fn, *args: Any) -> Any:
-        """Run ``fn(ledger, *args)`` on the ledger thread (for readers such as the performance monitor)."""
+    async def call_fn(self, fn, *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(ledger, *args, **kwargs)`` on the ledger thread (the performance monitor, feedback)."""
         self._drain()
-        return await asyncio.wrap_future(self._pool.submit(fn, self._ledger, *args))
+        return await asyncio.wrap_future(self._pool.submit(fn, self._ledger, *args, **kwargs))
 
     async def flush(self) -> None:
         self._drain()

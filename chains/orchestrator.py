@@ -15,8 +15,7 @@ from jarvis.providers.types import GenerationOptions, Message
 
 from . import prompts
 from .analyzer import Analysis, TaskAnalyzer
-from .events import (Event, Notice, RunCancelled, RunFailed, RunFinished, RunStarted, StepFinished, StepStarted,
-                     TokenDelta)
+from .events import (Event, Notice, RunCancelled, RunFailed, RunFinished, RunStarted, StepFinished, StepStarted)
 from .ledger import CANCELLED, COMPLETED, FAILED, AsyncLedger, new_id
 from .selection import ModelStats, NoModelAvailable, Request, SelectionEngine
 from .specs import ChainLibrary, ChainSpec, RoleSpec
@@ -155,7 +154,7 @@ class ModelOrchestrator:
                     outputs[role.name] = event.output
                     values[role.name] = event.output
                     if role.name in ("executor", "coder", "implementer") or (reviewer and role is not reviewer
-                                                                              and _has_code(event.output)):
+                                                                              and "```" in event.output):
                         values["code"] = _code_or_text(event.output)
                     if role.name == "planner":
                         values["plan"] = event.output
@@ -348,10 +347,6 @@ def _answer_role(spec: ChainSpec) -> str:
         before = [r for r in spec.roles if r.kind != "review"]
         return before[-1].name
     return spec.roles[-1].name
-
-
-def _has_code(text: str) -> bool:
-    return "```" in text
 
 
 def _code_or_text(text: str) -> str:

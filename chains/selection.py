@@ -161,14 +161,6 @@ class SelectionEngine:
         return {"quality": min(quality, 1.0), "performance": performance, "reliability": reliability,
                 "cost": cost, "explore": min(explore, self.exploration)}
 
-    def _score(self, parts: dict[str, float], strategy: str) -> float:
-        if strategy == "balanced":
-            w = self._norm_weights()
-            base = sum(w[k] * parts[k] for k in ("quality", "performance", "reliability", "cost"))
-        else:
-            base = parts[strategy]
-        return base + parts["explore"]
-
     def _norm_weights(self) -> dict[str, float]:
         keys = ("quality", "performance", "reliability", "cost")
         total = sum(self.weights.get(k, 0) for k in keys) or 1

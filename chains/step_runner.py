@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from jarvis.providers.errors import ContextOverflow, ProviderError
+from jarvis.providers.errors import ProviderError
 from jarvis.providers.registry import ModelEntry, ModelRegistry
 from jarvis.providers.resources import ResourceGuard
 from jarvis.providers.types import Completion, Delta, GenerationOptions, Message
@@ -16,7 +16,7 @@ from . import bus as busmod
 from .bus import BusEvent, EventBus
 from .cache import cache_key
 from .events import Event, FallbackTaken, Notice, TokenDelta
-from .fallback import FAILOVER, RETRY, CircuitBreaker, FallbackPolicy
+from .fallback import RETRY, CircuitBreaker, FallbackPolicy
 from .ledger import AsyncLedger
 
 
@@ -222,5 +222,3 @@ async def _cancel_when_set(cancel: asyncio.Event, state: dict[str, bool], task: 
     if state["in_stream"] and task is not None:
         task.cancel()
 
-
-__all__ = ["Cancelled", "ContextOverflow", "StepContext", "StepOutcome", "StepRunner", "FAILOVER"]

@@ -99,22 +99,6 @@ class AuthenticationFailed(ProviderError):
     kind = "authentication"
 
 
-ERROR_KINDS: dict[str, type[ProviderError]] = {
-    cls.kind: cls
-    for cls in (
-        ProviderError,
-        ProviderUnavailable,
-        ModelNotFound,
-        ContextOverflow,
-        OutOfMemory,
-        RateLimited,
-        ProviderTimeout,
-        BadResponse,
-        ContentFiltered,
-        AuthenticationFailed,
-    )
-}
-
 # Anything shaped like an API key or bearer token: sk-..., key=..., Bearer ...
 _SECRET_SHAPES = re.compile(
     r"(sk-[A-Za-z0-9_\-]{6,}|(?<=Bearer )[A-Za-z0-9_\-\.=]{8,}|"

@@ -157,11 +157,11 @@ class CompareView(Vertical):
 
     @work(group="feedback", exit_on_error=False, description="record a vote")
     async def cast_vote(self, compare_id: str, winner: str) -> None:
-        pairs = await self.app.record_vote(compare_id, self.models, winner)
+        result = await self.app.record_vote(compare_id, winner)
         for pane in self.panes.values():  # reveal the names once the vote is in
             label = pane.title.split(" · ")[0]
             model = self.models[LABELS.index(label)] if label in LABELS else ""
             pane.set_title(f"{label} · {model}")
         for button in self.query("#votes Button"):
             button.disabled = True
-        self.app.notify(f"Vote counted ({len(pairs)} pairwise result(s)).")
+        self.app.notify(f"Vote counted ({len(result['pairs'])} pairwise result(s)).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Label, Select, Sparkline, Static
 
 TASK_TYPES = ("code_generation", "code_review", "debugging", "refactoring", "testing", "planning", "analysis",

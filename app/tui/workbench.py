@@ -23,7 +23,6 @@ from .run_view import RunView
 from .stats_view import StatsView
 from .status_bar import StatusBar
 
-TABS = ("run", "compare", "models", "history", "stats")
 VIEWS = {"compare": CompareView, "models": ModelsView, "history": HistoryView, "stats": StatsView}
 
 
@@ -198,29 +197,26 @@ class WorkbenchApp(App[None]):
 
     @work(group="feedback", exit_on_error=False, description="save a rating")
     async def record_rating(self, target_id: str, score: int, comment: str | None) -> None:
+        from jarvis.chains import feedback
         from jarvis.chains.bus import FEEDBACK_RECEIVED, BusEvent
 
-        kind = "step" if target_id.startswith("step_") else "run"
-        rating = await self.engine.ledger.call("add_rating", kind, target_id, score, comment=comment)
-        self.engine.bus.publish(BusEvent(FEEDBACK_RECEIVED, rating["run_id"], {
-            k: rating[k] for k in ("target_kind", "target_id", "model_id", "task_type", "score")}))
+        rating = await self.engine.ledger.call_fn(feedback.rate, target_id, score, comment=comment)
+        self.engine.bus.publish(BusEvent(FEEDBACK_RECEIVED, rating["run_id"], feedback.feedback_payload(rating)))
         await self.engine.orchestrator.refresh_stats(rating["task_type"])
         self.notify(f"Rated {score}/5 — {rating['model_id'] or 'run'} for {rating['task_type']}.")
         self.runs_changed()
         self.show_models()
 
-    async def record_vote(self, compare_id: str, models: list[str], winner: str) -> list:
+    async def record_vote(self, compare_id: str, winner: str) -> dict:
+        from jarvis.chains import feedback
         from jarvis.chains.bus import FEEDBACK_RECEIVED, BusEvent
-        from jarvis.chains.leaderboard import expand_vote
 
-        run = await self.engine.ledger.call("run", compare_id)
-        pairs = expand_vote(models, winner)
-        await self.engine.ledger.call("add_votes", compare_id, pairs, run["task_type"] if run else None)
-        self.engine.bus.publish(BusEvent(FEEDBACK_RECEIVED, compare_id, {"winner": winner, "models": models}))
-        if run:
-            await self.engine.orchestrator.refresh_stats(run["task_type"])
+        result = await self.engine.ledger.call_fn(feedback.vote, compare_id, winner)
+        self.engine.bus.publish(BusEvent(FEEDBACK_RECEIVED, compare_id, {"winner": winner,
+                                                                         "models": result["models"]}))
+        await self.engine.orchestrator.refresh_stats(result["task_type"])
         self.runs_changed()
-        return pairs
+        return result
 
     # -- settings ---------------------------------------------------------------
     def _load_settings(self) -> dict[str, Any]:
