@@ -1,15 +1,20 @@
 """Four Compare panes fed by a synthetic 500 tokens/s stream each (2,000 tokens/s in all) for 20 s.
 
 Measures event-loop lag with a 10 ms ticker while the panes stream, checks no token is lost and
-that each pane's final text is identical to its source.
-Run: .venv/bin/python -m bench.compare_stream [--seconds 20] [--rate 500]
+that each pane's final text is identical to its source. Each round is a fresh process; rounds
+alternate between the garbage-collector settings `jarvis` applies after startup
+(app/tui/gc_policy.py) and Python's defaults, so the two are compared in one run.
+Run: .venv/bin/python -m bench.compare_stream [--seconds 20] [--rate 500] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -74,7 +79,7 @@ class SyntheticProvider(Provider):
                            finish_reason="stop")
 
 
-async def main(seconds: float, rate: float) -> None:
+async def one_round(seconds: float, rate: float, gc_policy: bool) -> dict:
     home = Path(tempfile.mkdtemp())
     providers = [SyntheticProvider(f"synth{i}", i, rate, seconds) for i in range(4)]
     registry = ModelRegistry(providers)
@@ -96,6 +101,10 @@ async def main(seconds: float, rate: float) -> None:
     async with app.run_test(size=(200, 50)) as pilot:
         while app.engine is None:
             await pilot.pause(0.05)
+        if gc_policy:  # what the launcher does once the engine is up
+            from jarvis.app.tui.gc_policy import settle_after_startup
+
+            settle_after_startup()
         await pilot.press("f3")
         view = app.query_one(CompareView)
         models = [f"synth{i}/stream" for i in range(4)]
@@ -124,19 +133,46 @@ async def main(seconds: float, rate: float) -> None:
             ok.append(pane.stream.text == expected)
         tokens = sum(len(p.tokens) for p in providers)
     ledger.close()
-    print(f"4 panes x {rate:.0f} tokens/s for {seconds:.0f} s ({tokens:,} tokens in all) streamed in {elapsed:.1f} s")
-    print("| measurement | value |")
-    print("|---|---|")
-    print(f"| event-loop lag while streaming, p50 | {statistics.median(streaming_lags) * 1000:.1f} ms |")
-    print(f"| event-loop lag while streaming, p99 | {pct(streaming_lags, 0.99) * 1000:.1f} ms (target ≤ 50 ms) |")
-    print(f"| event-loop lag while streaming, max | {max(streaming_lags) * 1000:.1f} ms |")
-    print(f"| event-loop lag including the finish (panes re-rendered), p99 | {pct(lags, 0.99) * 1000:.1f} ms |")
-    print(f"| panes whose final text equals the source | {sum(ok)}/4 |")
+    return {"elapsed": elapsed, "tokens": tokens, "ok": sum(ok), "p50": statistics.median(streaming_lags),
+            "p99": pct(streaming_lags, 0.99), "max": max(streaming_lags), "p99_all": pct(lags, 0.99)}
+
+
+def main(seconds: float, rate: float, rounds: int) -> None:
+    results: dict[str, list[dict]] = {"launcher": [], "default": []}
+    for i in range(rounds):
+        for setting in ("launcher", "default") if i % 2 == 0 else ("default", "launcher"):
+            out = subprocess.run([sys.executable, "-m", "bench.compare_stream", "--one", setting,
+                                  "--seconds", str(seconds), "--rate", str(rate)],
+                                 capture_output=True, text=True, check=True)
+            results[setting].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    first = results["launcher"][0]
+    print(f"4 panes x {rate:.0f} tokens/s for {seconds:.0f} s ({first['tokens']:,} tokens in all), "
+          f"{rounds} fresh process(es) per setting, medians over rounds")
+
+    def med(setting: str, key: str, scale: float = 1000) -> str:
+        return f"{statistics.median(r[key] for r in results[setting]) * scale:.1f}"
+
+    print("| measurement | jarvis GC settings | Python defaults |")
+    print("|---|---|---|")
+    print(f"| streamed in (s) | {med('launcher', 'elapsed', 1)} | {med('default', 'elapsed', 1)} |")
+    print(f"| event-loop lag while streaming, p50 (ms) | {med('launcher', 'p50')} | {med('default', 'p50')} |")
+    print(f"| event-loop lag while streaming, p99 (ms, target ≤ 50) | {med('launcher', 'p99')} | "
+          f"{med('default', 'p99')} |")
+    print(f"| event-loop lag while streaming, max (ms) | {med('launcher', 'max')} | {med('default', 'max')} |")
+    print(f"| lag p99 including the finish (panes become Markdown) (ms) | {med('launcher', 'p99_all')} | "
+          f"{med('default', 'p99_all')} |")
+    print(f"| panes whose final text equals the source | "
+          f"{min(r['ok'] for r in results['launcher'])}/4 | {min(r['ok'] for r in results['default'])}/4 |")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--one", choices=("launcher", "default"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.rate))
+    if args.one:
+        print(json.dumps(asyncio.run(one_round(args.seconds, args.rate, args.one == "launcher"))))
+    else:
+        main(args.seconds, args.rate, args.rounds)

@@ -27,7 +27,11 @@ def launch() -> int:
             return build_engine(load_config(paths.config_file), paths)
 
         engine = await asyncio.to_thread(build)
-        return await engine.start()
+        engine = await engine.start()
+        from .gc_policy import settle_after_startup
+
+        settle_after_startup()
+        return engine
 
     WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json").run()
     return 0

@@ -3,6 +3,8 @@
 A ScrollView with a line API: an append rewraps only the last paragraph and updates the
 virtual size; only visible rows are rendered. (A growing Static re-measures, and makes the
 screen reflow, on every update: that stalled four streaming panes at 2,000 tokens/s.)
+Setting `virtual_size` asks Textual for a layout pass of the whole screen, so that is done only
+while the widget's own height still follows its content; past that, growth is a repaint.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from rich.segment import Segment
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 
 def wrap(line: str, width: int) -> list[str]:
@@ -34,6 +37,7 @@ class LiveText(ScrollView, can_focus=False):
         self._rows: list[str] = []
         self._row_start: list[int] = []
         self._width = 0
+        self._style = None
 
     @property
     def text(self) -> str:
@@ -61,11 +65,41 @@ class LiveText(ScrollView, can_focus=False):
             self._width = self._wrap_width()
         before = len(self._rows)
         self._rewrap_from(first_changed)
-        self.virtual_size = Size(self._width, len(self._rows))
-        changed_from = self._row_start[first_changed] if first_changed < len(self._row_start) else before
-        self.refresh_lines(changed_from - int(self.scroll_offset.y), max(len(self._rows) - changed_from, 1))
-        if at_end:
-            self.scroll_end(animate=False, immediate=False, x_axis=False)
+        relayout = self._grow(before)
+        if at_end and (relayout or self.max_scroll_y > self.scroll_y):
+            # Scrolling repaints every visible row; doing it now (not after the next refresh) makes
+            # that one repaint instead of two. After a layout pass the height is only known later.
+            self.scroll_end(animate=False, immediate=not relayout, x_axis=False)
+        else:
+            changed_from = self._row_start[first_changed] if first_changed < len(self._row_start) else before
+            self.refresh_lines(changed_from - int(self.scroll_offset.y), max(len(self._rows) - changed_from, 1))
+
+    def _height_cap(self) -> float:
+        """How tall content can make this widget: 0 when its height is set (1fr, cells), else max-height."""
+        height, cap = self.styles.height, self.styles.max_height
+        if height is not None and not height.is_auto:
+            return 0
+        if cap is None:
+            return float("inf")
+        try:
+            return float(cap.resolve(self.container_size, self.app.size))
+        except Exception:  # a unit that needs a layout to resolve: let Textual decide
+            return float("inf")
+
+    def _grow(self, rows_before: int) -> bool:
+        """Set the virtual size; True when that needed a layout pass (the widget gets taller)."""
+        size = Size(self._width, len(self._rows))
+        cap = self._height_cap()
+        if min(rows_before, cap) != min(len(self._rows), cap):
+            self.virtual_size = size
+            return True
+        self.set_reactive(Widget.virtual_size, size)
+        self._scroll_update(size)  # scrollbar length, as Textual does after a layout
+        return False
+
+    def render_lines(self, crop):
+        self._style = self.rich_style  # walks the ancestors: once per repaint, not once per row
+        return super().render_lines(crop)
 
     def on_resize(self) -> None:
         width = self._wrap_width()
@@ -83,7 +117,7 @@ class LiveText(ScrollView, can_focus=False):
 
     def render_line(self, y: int) -> Strip:
         row = y + int(self.scroll_offset.y)
-        style = self.rich_style
+        style = self._style if self._style is not None else self.rich_style
         width = self.size.width
         if row >= len(self._rows):
             return Strip.blank(width, style)

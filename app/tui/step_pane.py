@@ -33,7 +33,10 @@ class StepPane(Vertical):
         self.started = time.perf_counter()
         self.first_token: float | None = None
         self.pieces = 0
-        self.stream = StreamView(flush_interval=flush_interval, fill=fill, phase=phase)
+        self.flush_interval = flush_interval
+        #: Delay before the first flush: panes streaming side by side repaint in different frames.
+        self.phase = phase
+        self.stream = StreamView(fill=fill)
         self.set_class(fill, "fill")
         self.status = "running"
 
@@ -45,7 +48,15 @@ class StepPane(Vertical):
         yield self.stream
 
     def on_mount(self) -> None:
-        self.set_interval(0.25, self._live_stats)
+        # One timer for text and stats: everything this pane changes is repainted in one frame, and a
+        # frame's repaint stays inside this pane (Textual repaints the box around all dirty regions).
+        self._timer = self.set_interval(self.flush_interval, self._tick, pause=self.phase > 0)
+        if self.phase > 0:
+            self.set_timer(self.phase, self._timer.resume)
+
+    def _tick(self) -> None:
+        self.stream.flush()
+        self._live_stats()
 
     def set_title(self, title: str) -> None:
         self.title = title
@@ -66,10 +77,11 @@ class StepPane(Vertical):
         elapsed = time.perf_counter() - self.first_token
         rate = (self.pieces - 1) / elapsed if elapsed > 0 and self.pieces > 1 else 0
         self.query_one("#stats", Line).set(
-            f"first token {1000 * (self.first_token - self.started):.0f} ms · {rate:.0f} tok/s · {self.pieces} tokens")
+            f"TTFT {1000 * (self.first_token - self.started):.0f} ms · {rate:.0f} tok/s · {self.pieces} tok")
 
     async def finish(self, status: str, usage: dict | None = None, error: str | None = None) -> None:
         self.status = status
+        self._timer.stop()
         u = usage or {}
         if status == "completed":
             ttft = f"{u['ttft_s'] * 1000:.0f} ms" if u.get("ttft_s") else "-"
@@ -77,7 +89,7 @@ class StepPane(Vertical):
             total = f"{u['total_s']:.1f} s" if u.get("total_s") else "-"
             cached = " · from cache" if u.get("cached") else ""
             self.query_one("#stats", Line).set(
-                f"✓ first token {ttft} · {tps} · {u.get('completion_tokens', self.pieces)} tokens · {total}{cached}")
+                f"✓ {total} · TTFT {ttft} · {tps} · {u.get('completion_tokens', self.pieces)} tok{cached}")
             self.add_class("done")
         else:
             self.query_one("#stats", Line).set(f"✗ {status}" + (f": {error}" if error else ""))

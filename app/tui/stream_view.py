@@ -1,7 +1,7 @@
 """StreamView: shows a high-rate token stream without stalling the UI.
 
-Deltas are buffered and flushed on a timer into a LiveText (plain, wrapped, only visible rows
-rendered); once the stream ends it becomes Markdown with highlighted code.
+Deltas are buffered; the owner calls flush() on its timer to move them into a LiveText (plain,
+wrapped, only visible rows rendered); once the stream ends it becomes Markdown with highlighted code.
 """
 
 from __future__ import annotations
@@ -25,11 +25,8 @@ class StreamView(Vertical):
     StreamView Markdown { height: auto; margin: 0; }
     """
 
-    def __init__(self, flush_interval: float = 0.1, *, fill: bool = False, phase: float = 0.0, **kw) -> None:
+    def __init__(self, *, fill: bool = False, **kw) -> None:
         super().__init__(**kw)
-        self.flush_interval = flush_interval
-        #: Delay before the first flush: panes streaming side by side flush in different frames.
-        self.phase = phase
         self.fill = fill
         self.set_class(fill, "fill")
         self._buffer: list[str] = []
@@ -39,11 +36,6 @@ class StreamView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield self._live
-
-    def on_mount(self) -> None:
-        self._timer = self.set_interval(self.flush_interval, self.flush, pause=self.phase > 0)
-        if self.phase > 0:
-            self.set_timer(self.phase, self._timer.resume)
 
     @property
     def text(self) -> str:
@@ -65,7 +57,6 @@ class StreamView(Vertical):
         """The stream ended: render it once, as Markdown (code highlighted) by default."""
         self.flush()
         self.finished = True
-        self._timer.stop()
         if as_markdown and len(self.text) <= MARKDOWN_LIMIT:
             from textual.widgets import Markdown  # ~50 ms of imports, paid after the first paint
 

@@ -1,0 +1,113 @@
+"""LiveText and StreamView: the streaming text views grow, scroll and wrap as a reader expects."""
+
+from __future__ import annotations
+
+import gc
+
+from textual.app import App, ComposeResult
+from textual.containers import Vertical
+
+from jarvis.app.tui.gc_policy import YOUNG_THRESHOLD, settle_after_startup
+from jarvis.app.tui.live_text import LiveText, wrap
+from jarvis.app.tui.stream_view import StreamView
+
+
+class Host(App):
+    CSS = "#box { height: 1fr; }"
+
+    def __init__(self, fill: bool) -> None:
+        super().__init__()
+        self.view = StreamView(fill=fill)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="box"):
+            yield self.view
+
+
+def screen_text(app: App) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def numbered(first: int, last: int) -> str:
+    return "".join(f"line {i}\n" for i in range(first, last))
+
+
+def test_wrap_breaks_at_words_and_long_words():
+    assert wrap("short", 10) == ["short"]
+    assert wrap("alpha beta gamma", 10) == ["alpha beta", "gamma"]
+    assert wrap("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]
+
+
+async def test_auto_height_grows_to_its_cap_then_follows_the_end():
+    app = Host(fill=False)
+    async with app.run_test(size=(60, 40)) as pilot:
+        live = app.query_one(LiveText)
+        app.view.append(numbered(0, 5))
+        app.view.flush()
+        await pilot.pause(0.1)
+        assert live.size.height == 6  # five lines and the open last one
+        app.view.append(numbered(5, 100))
+        app.view.flush()
+        await pilot.pause(0.1)
+        assert live.size.height == 24  # StreamView caps a live answer at 24 rows
+        app.view.append(numbered(100, 200))
+        app.view.flush()
+        await pilot.pause(0.1)
+        assert live.size.height == 24
+        shown = screen_text(app)
+        assert "line 199" in shown and "line 150" not in shown  # following the newest text
+        assert app.view.text == numbered(0, 200)
+
+
+async def test_scrolled_back_reader_is_not_pulled_to_the_end():
+    app = Host(fill=True)
+    async with app.run_test(size=(60, 20)) as pilot:
+        live = app.query_one(LiveText)
+        app.view.append(numbered(0, 100))
+        app.view.flush()
+        await pilot.pause(0.1)
+        height = live.size.height
+        assert height == 20  # fill: the pane's height, whatever the content
+        live.scroll_to(y=0, animate=False, immediate=True)
+        app.view.append(numbered(100, 150))
+        app.view.flush()
+        await pilot.pause(0.1)
+        assert live.scroll_y == 0 and live.size.height == height
+        assert "line 0" in screen_text(app) and "line 149" not in screen_text(app)
+        assert live.virtual_size.height == 151  # the scrollbar knows about the new rows
+
+
+async def test_resize_rewraps_everything():
+    app = Host(fill=True)
+    async with app.run_test(size=(60, 20)) as pilot:
+        live = app.query_one(LiveText)
+        app.view.append("word " * 40)
+        app.view.flush()
+        await pilot.pause(0.1)
+        wide_rows = live.virtual_size.height
+        await pilot.resize_terminal(30, 20)
+        await pilot.pause(0.2)
+        assert live.virtual_size.height > wide_rows
+        assert all(len(row) <= live.scrollable_content_region.width for row in live._rows)
+        assert live.text == "word " * 40
+
+
+async def test_finish_renders_markdown_with_the_same_text():
+    app = Host(fill=False)
+    async with app.run_test(size=(60, 20)) as pilot:
+        app.view.append("# Title\n\n```python\nprint('hi')\n```\n")
+        await app.view.finish()
+        await pilot.pause(0.1)
+        assert not app.query(LiveText)
+        assert "print('hi')" in screen_text(app) and "# Title" not in screen_text(app)
+
+
+def test_gc_policy_freezes_startup_objects_and_raises_the_young_threshold():
+    before = gc.get_threshold()
+    try:
+        settle_after_startup()
+        assert gc.get_freeze_count() > 10_000
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, before[1], before[2])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
