@@ -15,7 +15,7 @@ from jarvis.providers.openai_compat import OpenAICompatProvider
 from jarvis.providers.registry import CustomModel, ModelRegistry
 from jarvis.providers.resources import GiB, ResourceGuard
 
-from .config import Config, ollama_hosts
+from .config import Config, CustomModelConfig, ollama_hosts
 
 
 def build_guard(config: Config) -> ResourceGuard:
@@ -60,20 +60,21 @@ def build_providers(config: Config, guard: ResourceGuard, env: Mapping[str, str]
     return providers
 
 
+def custom_model(c: CustomModelConfig) -> CustomModel:
+    return CustomModel(
+        id=c.id,
+        capabilities=frozenset(c.capabilities),
+        context_length=c.context_length,
+        cost_in_per_1k=c.cost_in_per_1k,
+        cost_out_per_1k=c.cost_out_per_1k,
+        tags=tuple(c.tags),
+        description=c.description,
+    )
+
+
 def build_registry(config: Config, env: Mapping[str, str] | None = None) -> ModelRegistry:
     guard = build_guard(config)
-    custom = [
-        CustomModel(
-            id=c.id,
-            capabilities=frozenset(c.capabilities),
-            context_length=c.context_length,
-            cost_in_per_1k=c.cost_in_per_1k,
-            cost_out_per_1k=c.cost_out_per_1k,
-            tags=tuple(c.tags),
-            description=c.description,
-        )
-        for c in config.custom_models
-    ]
+    custom = [custom_model(c) for c in config.custom_models]
     return ModelRegistry(
         build_providers(config, guard, env),
         catalog=Catalog.shipped(),

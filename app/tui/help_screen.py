@@ -23,7 +23,7 @@ HELP = """\
 Rate any step or run with the number buttons under it (add a comment first if you like).
 In Compare, turn on *blind* to hide model names until you have voted.
 History rows open on **enter**: re-run, export Markdown/JSON, delete.
-Models: type to filter, click a column header to sort.
+Models: type to filter, click a column header to sort, "Register model" adds one to your config.
 
 Press **esc** to close.
 """

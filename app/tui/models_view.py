@@ -33,6 +33,7 @@ class ModelsView(Vertical):
         with Horizontal(id="models-bar"):
             yield Input(placeholder="filter: name, provider, capability…", id="models-filter")
             yield Button("Refresh", id="models-refresh")
+            yield Button("Register model", id="models-register")
         yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="models-details", markup=False)
         yield Static("Looking for models…", id="unreachable", markup=False)
@@ -95,3 +96,7 @@ class ModelsView(Vertical):
     @on(Button.Pressed, "#models-refresh")
     def refresh_models(self) -> None:
         self.app.refresh_models()
+
+    @on(Button.Pressed, "#models-register")
+    def register_model(self) -> None:
+        self.app.open_register_model()

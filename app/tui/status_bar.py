@@ -18,7 +18,8 @@ class StatusBar(Line):
     def __init__(self, **kw) -> None:
         super().__init__("memory …", **kw)
         self.loaded: list[str] = []
-        self.providers_note = ""
+        #: Until discovery ends this says so here, not in a toast that would cover the line's end.
+        self.providers_note = "looking for models…"
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.refresh_memory)

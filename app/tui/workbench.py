@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Awaitable, Callable
@@ -41,7 +42,9 @@ class WorkbenchApp(App[None]):
         Binding("f4", "show_tab('models')", "Models"),
         Binding("f5", "show_tab('history')", "History"),
         Binding("f6", "show_tab('stats')", "Stats"),
-        Binding("ctrl+r", "start", "Run/compare", priority=True),
+        # Not a priority binding: those run before the focused widget has taken the keys typed just
+        # before, so "type a task, ctrl+r" could start with an empty task box.
+        Binding("ctrl+r", "start", "Run/compare"),
         Binding("escape", "cancel", "Cancel", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -82,11 +85,12 @@ class WorkbenchApp(App[None]):
 
     @work(group="engine", exclusive=True, exit_on_error=False, description="start the engine")
     async def start_engine(self) -> None:
-        self.notify("Looking for models…", timeout=2)
         try:
             self.engine = await self._engine_factory()
         except Exception as err:  # e.g. a broken config file: say so on screen, keep the app up
             self.query_one(RunView).show_problem(f"Jarvis cannot start: {err}")
+            self.query_one(StatusBar).providers_note = "not started"
+            self.query_one(StatusBar).refresh_memory()
             self.notify(str(err), severity="error", timeout=30)
             return
         self.refresh_views()
@@ -150,6 +154,27 @@ class WorkbenchApp(App[None]):
         await self.engine.registry.refresh()
         self.refresh_views()
         self.notify(f"{len(self.engine.registry.models)} model(s) found.")
+
+    def open_register_model(self) -> None:
+        if self.engine is None:
+            self.notify("Still looking for models; try again in a moment.", severity="warning")
+            return
+        from .register_model import RegisterModel
+
+        def registered(model_id: str | None) -> None:
+            if model_id:
+                self.notify(f"Registered {model_id}; saved in {self.engine.paths.config_file}.")
+
+        self.push_screen(RegisterModel(self.register_model), registered)
+
+    async def register_model(self, model) -> None:
+        """Saves a custom model to the config file (raises RegistrationError) and rediscovers."""
+        from ..compose import custom_model
+        from ..custom_models import register
+
+        await asyncio.to_thread(register, self.engine.paths.config_file, model)
+        self.engine.registry.custom[model.id] = custom_model(model)
+        self.refresh_models()
 
     def runs_changed(self) -> None:
         if self.engine is not None:

@@ -11,6 +11,7 @@ from jarvis.app.tui.compare_view import CompareView
 from jarvis.app.tui.help_screen import HelpScreen
 from jarvis.app.tui.history_view import HistoryView, RunDetail
 from jarvis.app.tui.models_view import ModelsView
+from jarvis.app.tui.register_model import RegisterModel
 from jarvis.app.tui.run_view import RunView
 from jarvis.app.tui.stats_view import StatsView
 from jarvis.chains.ledger import Ledger
@@ -108,20 +109,57 @@ async def test_compare_vote_and_leaderboard(isolated_home, ollama_url, openai_ur
         assert rows(board)[0][1] == "lmstudio/smollm2-135m-instruct"
 
 
+async def models_screen(pilot, app) -> tuple[ModelsView, DataTable]:
+    """The Models screen with the embedded model listed."""
+    await ready(pilot, app)
+    await pilot.press("f4")
+    view = app.query_one(ModelsView)
+    table = view.query_one(DataTable)
+    await wait_until(pilot, lambda: table.row_count == 1, 10, "the models table")
+    return view, table
+
+
 async def test_models_screen_without_servers_says_how_to_start_them(isolated_home):
     config = {"ollama": {"hosts": [{"name": "ollama", "url": dead_url()}]}, "lmstudio": {"url": dead_url()}}
     app = make_app(isolated_home, config)
     async with app.run_test(size=(120, 40)) as pilot:
-        await ready(pilot, app)
-        await pilot.press("f4")
-        view = app.query_one(ModelsView)
-        table = view.query_one(DataTable)
-        await wait_until(pilot, lambda: table.row_count == 1, 10, "the models table")
+        view, table = await models_screen(pilot, app)
         assert rows(table)[0][0] == "embedded/smollm2-135m"
         note = str(view.query_one("#unreachable", Static).render())
         assert "ollama serve" in note and "lms server start" in note
         view.query_one("#models-filter").value = "nothing-matches"
         await wait_until(pilot, lambda: table.row_count == 0, 5, "the filter")
+
+
+async def test_register_a_custom_model_from_the_models_screen(isolated_home):
+    app = make_app(isolated_home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        _, table = await models_screen(pilot, app)
+        await pilot.click("#models-register")
+        await wait_until(pilot, lambda: isinstance(app.screen, RegisterModel), 5, "the form")
+        form = app.screen
+        form.query_one("#reg-id").value = "my-finetune"
+        await pilot.click("#register")
+        error = form.query_one("#register-error", Static)
+        await wait_until(pilot, lambda: "provider/name" in str(error.render()), 5, "the error sentence")
+        assert app.screen is form  # still open, nothing typed is lost
+        form.query_one("#reg-id").value = "ollama/my-finetune:latest"
+        form.query_one("#reg-capabilities").value = "code"
+        form.query_one("#reg-context_length").value = "16384"
+        await pilot.pause(0.3)  # a button ignores a second press while it still shows the first
+        await pilot.click("#register")
+        await wait_until(pilot, lambda: not isinstance(app.screen, RegisterModel), 10, "the form to close")
+        await wait_until(pilot, lambda: table.row_count == 2, 10, "the new row")
+        row = next(r for r in rows(table) if r[0] == "ollama/my-finetune:latest")
+        assert row[2] == "16384" and "code" in row[4] and row[7] == "unavailable"
+        saved = (isolated_home / "config.toml").read_text()
+        assert 'id = "ollama/my-finetune:latest"' in saved and "context_length = 16384" in saved
+        await pilot.click("#models-register")  # the same id again is refused with a sentence
+        await wait_until(pilot, lambda: isinstance(app.screen, RegisterModel), 5, "the form")
+        app.screen.query_one("#reg-id").value = "ollama/my-finetune:latest"
+        await pilot.click("#register")
+        error = app.screen.query_one("#register-error", Static)
+        await wait_until(pilot, lambda: "already registered" in str(error.render()), 5, "the refusal")
 
 
 async def test_interrupted_run_is_shown_as_interrupted(isolated_home):
