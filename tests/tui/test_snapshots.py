@@ -1,0 +1,256 @@
+"""SVG snapshots of the workbench at fixed sizes, over the real engine with scripted models (tests/tui/scripted.py).
+
+Review a changed snapshot with the HTML report pytest writes on failure; accept it with
+`.venv/bin/python -m pytest tests/tui/test_snapshots.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Select, TextArea
+
+from jarvis.app.tui.compare_view import CompareView
+from jarvis.app.tui.history_view import HistoryView, RunDetail
+from jarvis.app.tui.models_view import ModelsView
+from jarvis.app.tui.register_model import RegisterModel
+from jarvis.app.tui.run_view import RunView
+from jarvis.app.tui.stats_view import StatsView
+from jarvis.app.tui.status_bar import StatusBar
+from tests.tui.helpers import ready, wait_until
+from tests.tui.scripted import scripted_app
+
+pytestmark = pytest.mark.snapshot
+
+TASK = "Write a Python function that reverses a string."
+PROMPT = "How do I build a list of the first ten squares in Python?"
+
+
+def shot(snap_compare, app, size: tuple[int, int], before) -> bool:
+    """The snapshot after `before`, without what runs on wall-clock time: toasts expire and cursors blink."""
+
+    async def run_before(pilot) -> None:
+        await before(pilot)
+        app = pilot.app
+        for widget in app.screen.query("Input, TextArea"):
+            widget.cursor_blink = False
+        app.clear_notifications()
+        await wait_until(pilot, lambda: not app.screen.query("Toast"), 10, "the toasts to go")
+        await pilot.pause(0.2)
+
+    return snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def settled(pilot) -> None:
+    """Engine up, memory read, views filled, nothing left to paint."""
+    app = pilot.app
+    await ready(pilot, app)
+    status = app.query_one(StatusBar)
+    await wait_until(pilot, lambda: "model(s) ready" in status._text and "GiB" in status._text, 20, "the status line")
+    await pilot.pause(0.3)
+    await pilot.wait_for_scheduled_animations()
+
+
+async def run_chain(pilot, chain: str = "code") -> RunView:
+    run = pilot.app.query_one(RunView)
+    run.query_one("#task", TextArea).text = TASK
+    run.query_one("#chain", Select).value = chain
+    await pilot.press("ctrl+r")
+    return run
+
+
+async def flushed(pilot, panes) -> None:
+    """Every pane has shown all it received (flushes run on the panes' timers)."""
+    await wait_until(pilot, lambda: all(not p.stream._buffer and p.pieces for p in panes), 20, "the panes to flush")
+    await pilot.pause(0.6)  # one more stats tick of every pane
+
+
+async def compare(pilot, models: list[str], blind: bool) -> CompareView:
+    await pilot.press("f3")
+    view = pilot.app.query_one(CompareView)
+    await wait_until(pilot, lambda: view.query_one("#cmp-models").option_count > 0, 20, "the model list")
+    view.query_one("#prompt", Input).value = PROMPT
+    view.query_one("#blind").value = blind
+    for model in models:
+        view.query_one("#cmp-models").select(model)
+    view.start()
+    return view
+
+
+async def finished_compare(pilot, models: list[str], blind: bool) -> CompareView:
+    view = await compare(pilot, models, blind)
+    await wait_until(pilot, lambda: view.cancel_event is None and bool(view.query("#votes Button")), 30,
+                     "the vote bar")
+    await pilot.pause(0.3)
+    return view
+
+
+def test_run_view_at_startup_80x24(snap_compare, isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+    assert shot(snap_compare, app, (80, 24), settled)
+
+
+def test_help_screen(snap_compare, isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+
+    async def before(pilot):
+        await settled(pilot)
+        await pilot.press("f1")
+        await pilot.pause(0.3)
+
+    assert shot(snap_compare, app, (100, 32), before)
+
+
+def test_code_chain_planner_streaming(snap_compare, isolated_home, monkeypatch):
+    app, provider = scripted_app(isolated_home, monkeypatch, gate=True)
+
+    async def before(pilot):
+        await settled(pilot)
+        run = await run_chain(pilot)
+        await wait_until(pilot, lambda: provider.halfway == 1 and len(run.panes) == 1, 20, "the planner halfway")
+        await flushed(pilot, run.panes.values())
+
+    assert shot(snap_compare, app, (120, 36), before)
+    provider.gate.set()
+
+
+def test_code_chain_finished_with_result_and_ratings(snap_compare, isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+
+    async def before(pilot):
+        await settled(pilot)
+        run = await run_chain(pilot)
+        await wait_until(pilot, lambda: run.last_result is not None, 30, "the run to finish")
+        await pilot.pause(0.5)
+
+    assert shot(snap_compare, app, (120, 50), before)
+
+
+def test_compare_four_models_blind_streaming(snap_compare, isolated_home, monkeypatch):
+    app, provider = scripted_app(isolated_home, monkeypatch, gate=True)
+    models = ["local/coder-7b", "local/writer-3b", "local/tiny-1b", "local/reasoner-14b"]
+
+    async def before(pilot):
+        await settled(pilot)
+        view = await compare(pilot, models, blind=True)
+        await wait_until(pilot, lambda: provider.halfway == 4 and len(view.panes) == 4, 20, "four panes halfway")
+        await flushed(pilot, view.panes.values())
+
+    assert shot(snap_compare, app, (160, 36), before)
+    provider.gate.set()
+
+
+def test_compare_finished_blind_vote_bar(snap_compare, isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+
+    async def before(pilot):
+        await settled(pilot)
+        await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=True)
+
+    assert shot(snap_compare, app, (120, 36), before)
+
+
+def test_compare_after_the_vote_names_are_revealed(snap_compare, isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+
+    async def before(pilot):
+        await settled(pilot)
+        view = await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=True)
+        await pilot.click("#vote-A")
+        await wait_until(pilot, lambda: "·" in next(iter(view.panes.values())).title, 20, "the names")
+        await pilot.pause(0.3)
+
+    assert shot(snap_compare, app, (120, 36), before)
+
+
+def test_compare_stacked_on_a_narrow_terminal(snap_compare, isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+
+    async def before(pilot):
+        await settled(pilot)
+        await finished_compare(pilot, ["local/coder-7b", "local/tiny-1b"], blind=False)
+
+    assert shot(snap_compare, app, (80, 40), before)
+
+
+def test_models_with_providers_not_running(snap_compare, isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+
+    async def before(pilot):
+        await settled(pilot)
+        await pilot.press("f4")
+        view = pilot.app.query_one(ModelsView)
+        await wait_until(pilot, lambda: len(view.rows) == 4, 20, "the models table")
+        await pilot.pause(0.3)
+
+    assert shot(snap_compare, app, (140, 32), before)
+
+
+def test_history_after_a_run_and_a_comparison(snap_compare, isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+
+    async def before(pilot):
+        await settled(pilot)
+        run = await run_chain(pilot)
+        await wait_until(pilot, lambda: run.last_result is not None, 30, "the run")
+        await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=False)
+        await pilot.press("f5")
+        view = pilot.app.query_one(HistoryView)
+        await wait_until(pilot, lambda: view.query_one("#history-table").row_count == 2, 20, "two history rows")
+        await pilot.pause(0.3)
+
+    assert shot(snap_compare, app, (120, 24), before)
+
+
+def test_history_run_opened_as_it_ran(snap_compare, isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+
+    async def before(pilot):
+        await settled(pilot)
+        run = await run_chain(pilot)
+        await wait_until(pilot, lambda: run.last_result is not None, 30, "the run")
+        await pilot.press("f5")
+        view = pilot.app.query_one(HistoryView)
+        await wait_until(pilot, lambda: view.query_one("#history-table").row_count == 1, 20, "the history row")
+        view.open("run_1")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunDetail), 20, "the run detail")
+        await pilot.pause(0.5)
+
+    assert shot(snap_compare, app, (120, 40), before)
+
+
+def test_stats_after_votes_and_ratings(snap_compare, isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+
+    async def before(pilot):
+        await settled(pilot)
+        for winner in ("A", "A", "B"):
+            view = await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=False)
+            await pilot.click(f"#vote-{winner}")
+            await wait_until(pilot, lambda: view.voted and view.cancel_event is None, 20, "the vote")
+            await pilot.pause(0.3)
+        await pilot.press("f6")
+        stats = pilot.app.query_one(StatsView)
+        await wait_until(pilot, lambda: stats.query_one("#leaderboard").row_count == 2, 20, "the leaderboard")
+        await pilot.pause(0.5)
+
+    assert shot(snap_compare, app, (130, 50), before)
+
+
+def test_register_model_form_with_an_error(snap_compare, isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+
+    async def before(pilot):
+        await settled(pilot)
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: len(pilot.app.query_one(ModelsView).rows) == 4, 20, "the models table")
+        await pilot.click("#models-register")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, RegisterModel), 10, "the form")
+        form = pilot.app.screen
+        form.query_one("#reg-id").value = "ollama/my-finetune:latest"
+        form.query_one("#reg-capabilities").value = "code, telepathy"
+        await pilot.click("#register")
+        error = form.query_one("#register-error")
+        await wait_until(pilot, lambda: "telepathy" in str(error.render()), 10, "the error")
+        await pilot.pause(0.4)
+
+    assert shot(snap_compare, app, (100, 40), before)
