@@ -2,6 +2,8 @@
 
 Run: .venv/bin/python -m bench.first_paint [--runs 10]
 Measured from process start until the first frame containing the tab bar has been written.
+Each round also starts a bare Textual app (one label) the same way, so the machine's speed at the
+time is in the same table: this 2-core machine varies by ±30 % from one hour to the next.
 """
 
 from __future__ import annotations
@@ -20,14 +22,24 @@ from pathlib import Path
 from tests.conftest import dead_url
 
 BIN = Path(sys.executable).parent / "jarvis"
+BARE_APP = """
+from textual.app import App
+from textual.widgets import Label
+
+class Bare(App):
+    def compose(self):
+        yield Label("Compare F3")
+
+Bare().run()
+"""
 
 
-def one(home: str) -> tuple[float, float]:
+def one(home: str, command: list[str] | None = None) -> tuple[float, float | None]:
     master, slave = pty.openpty()
     os.set_blocking(master, False)
     env = {**os.environ, "JARVIS_HOME": home, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([str(BIN)], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    proc = subprocess.Popen(command or [str(BIN)], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
     os.close(slave)
     seen = b""
     painted = ready = None
@@ -44,6 +56,8 @@ def one(home: str) -> tuple[float, float]:
             painted = time.perf_counter() - t0
         if b"model(s) ready" in seen:
             ready = time.perf_counter() - t0
+        if command and painted is not None:
+            break
     os.write(master, b"\x11")  # ctrl+q
     try:
         proc.wait(10)
@@ -57,18 +71,24 @@ def main(runs: int) -> None:
     home = tempfile.mkdtemp()
     Path(home, "config.toml").write_text(
         f'[ollama]\nhosts = [{{name = "ollama", url = "{dead_url()}"}}]\n[lmstudio]\nurl = "{dead_url()}"\n')
+    bare = [sys.executable, "-c", BARE_APP]
     one(home)  # warm the page cache
-    paints, readies = [], []
+    one(home, bare)
+    paints, readies, bare_paints = [], [], []
     for _ in range(runs):
         p, r = one(home)
         paints.append(p)
         readies.append(r)
+        bare_paints.append(one(home, bare)[0])
     print(f"| measurement (n={runs}) | p50 | min | max |")
     print("|---|---|---|---|")
+    print(f"| bare Textual app, first paint (reference) | {statistics.median(bare_paints):.3f} s |"
+          f" {min(bare_paints):.3f} s | {max(bare_paints):.3f} s |")
     print(f"| first paint (tab bar on screen) | {statistics.median(paints):.3f} s | {min(paints):.3f} s |"
           f" {max(paints):.3f} s |")
     print(f"| models discovered (status bar says ready) | {statistics.median(readies):.3f} s | {min(readies):.3f} s |"
           f" {max(readies):.3f} s |")
+    print(f"\njarvis first paint / bare Textual app, medians: {statistics.median(paints) / statistics.median(bare_paints):.2f}")
 
 
 if __name__ == "__main__":
