@@ -37,6 +37,7 @@ class StepPane(Vertical):
         #: Delay before the first flush: panes streaming side by side repaint in different frames.
         self.phase = phase
         self.stream = StreamView(fill=fill)
+        self._timer = None
         self.set_class(fill, "fill")
         self.status = "running"
 
@@ -81,7 +82,8 @@ class StepPane(Vertical):
 
     async def finish(self, status: str, usage: dict | None = None, error: str | None = None) -> None:
         self.status = status
-        self._timer.stop()
+        if self._timer is not None:
+            self._timer.stop()
         u = usage or {}
         if status == "completed":
             ttft = f"{u['ttft_s'] * 1000:.0f} ms" if u.get("ttft_s") else "-"
