@@ -22,19 +22,11 @@ from pathlib import Path
 
 from bench.stats import pct
 from jarvis.app.config import Config
-from jarvis.app.engine import Engine, CloudGate
+from jarvis.app.engine import build_engine
 from jarvis.app.paths import resolve_paths
 from jarvis.app.tui.compare_view import CompareView
 from jarvis.app.tui.workbench import WorkbenchApp
-from jarvis.chains.bus import EventBus
-from jarvis.chains.fallback import CircuitBreaker, FallbackPolicy
-from jarvis.chains.ledger import AsyncLedger
-from jarvis.chains.orchestrator import ModelOrchestrator
-from jarvis.chains.selection import SelectionEngine
-from jarvis.chains.specs import ChainLibrary
-from jarvis.chains.step_runner import StepRunner
 from jarvis.providers.base import Provider
-from jarvis.providers.registry import ModelRegistry
 from jarvis.providers.timing import StreamClock
 from jarvis.providers.types import Delta, GenerationOptions, Message, ModelInfo, StreamChunk
 
@@ -82,19 +74,14 @@ class SyntheticProvider(Provider):
 async def one_round(seconds: float, rate: float, gc_policy: bool) -> dict:
     home = Path(tempfile.mkdtemp())
     providers = [SyntheticProvider(f"synth{i}", i, rate, seconds) for i in range(4)]
-    registry = ModelRegistry(providers)
-    ledger = AsyncLedger(home / "bench.db")
+    # The engine `jarvis` builds, with the synthetic providers as its only ones.
+    config = Config.model_validate({"embedded": {"enabled": False}, "ollama": {"enabled": False},
+                                    "lmstudio": {"enabled": False}})
 
     async def factory():
-        await registry.refresh()
-        bus, breaker = EventBus(), CircuitBreaker()
-        runner = StepRunner(registry, ledger, bus, policy=FallbackPolicy(), breaker=breaker, guard=registry.guard,
-                            use_cache=False)
-        selector = SelectionEngine(lambda: registry.models)
-        chains = ChainLibrary.load()
-        orch = ModelOrchestrator(registry, ledger, selector, runner, chains=chains)
-        return Engine(Config(), resolve_paths({"JARVIS_HOME": str(home)}), registry, ledger, bus, selector, runner,
-                      orch, chains, CloudGate(False), breaker)
+        engine = build_engine(config, resolve_paths({"JARVIS_HOME": str(home)}))
+        engine.registry.providers.update({p.name: p for p in providers})
+        return await engine.start()
 
     app = WorkbenchApp(factory)
     lags: list[float] = []
@@ -132,7 +119,6 @@ async def one_round(seconds: float, rate: float, gc_policy: bool) -> dict:
             expected = "".join(provider.tokens)
             ok.append(pane.stream.text == expected)
         tokens = sum(len(p.tokens) for p in providers)
-    ledger.close()
     return {"elapsed": elapsed, "tokens": tokens, "ok": sum(ok), "p50": statistics.median(streaming_lags),
             "p99": pct(streaming_lags, 0.99), "max": max(streaming_lags), "p99_all": pct(lags, 0.99)}
 

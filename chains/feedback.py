@@ -44,9 +44,13 @@ def vote(ledger: Ledger, compare_id: str, winner: str) -> dict[str, Any]:
     ledger.add_votes(compare_id, pairs, run["task_type"])
     result = {"compare_id": compare_id, "winner": winner, "models": models, "task_type": run["task_type"],
               "pairs": [list(p) for p in pairs]}
-    ledger.add_event(compare_id, FEEDBACK_RECEIVED, {k: result[k] for k in ("compare_id", "winner", "models")})
+    ledger.add_event(compare_id, FEEDBACK_RECEIVED, vote_payload(result))
     return result
 
 
 def feedback_payload(rating: dict[str, Any]) -> dict[str, Any]:
     return {k: rating[k] for k in ("target_kind", "target_id", "model_id", "task_type", "score")}
+
+
+def vote_payload(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: result[k] for k in ("compare_id", "winner", "models")}

@@ -13,6 +13,7 @@ import textwrap
 
 from rich.cells import cell_len
 from rich.segment import Segment
+from textual.css.scalar import ScalarResolveError
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -83,7 +84,7 @@ class LiveText(ScrollView, can_focus=False):
             return float("inf")
         try:
             return float(cap.resolve(self.container_size, self.app.size))
-        except Exception:  # a unit that needs a layout to resolve: let Textual decide
+        except ScalarResolveError:  # a unit that needs a layout to resolve: let Textual decide
             return float("inf")
 
     def _grow(self, rows_before: int) -> bool:
@@ -101,18 +102,21 @@ class LiveText(ScrollView, can_focus=False):
         self._style = self.rich_style  # walks the ancestors: once per repaint, not once per row
         return super().render_lines(crop)
 
+    def _set_width(self, width: int) -> bool:
+        """Rewrap everything for a new width; False when the width is unchanged."""
+        if width == self._width or width <= 0:
+            return False
+        self._width = width
+        self._rewrap_from(0)
+        return True
+
     def on_resize(self) -> None:
-        width = self._wrap_width()
-        if width != self._width:
-            self._width = width
-            self._rewrap_from(0)
+        if self._set_width(self._wrap_width()):
             self.virtual_size = Size(self._width, len(self._rows))
             self.refresh()
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        if width != self._width and width > 0:
-            self._width = width
-            self._rewrap_from(0)
+        self._set_width(width)
         return max(len(self._rows), 1)
 
     def render_line(self, y: int) -> Strip:
@@ -122,5 +126,5 @@ class LiveText(ScrollView, can_focus=False):
         if row >= len(self._rows):
             return Strip.blank(width, style)
         text = self._rows[row]
-        pad = max(width - cell_len(text), 0)
-        return Strip([Segment(text + " " * pad, style)], max(cell_len(text), width))
+        cells = cell_len(text)
+        return Strip([Segment(text + " " * max(width - cells, 0), style)], max(cells, width))

@@ -30,8 +30,7 @@ class StreamView(Vertical):
         self.fill = fill
         self.set_class(fill, "fill")
         self._buffer: list[str] = []
-        self._parts: list[str] = []  # everything flushed so far
-        self._live = LiveText()
+        self._live = LiveText()  # holds everything flushed so far, also once Markdown replaced it
         self.finished = False
 
     def compose(self) -> ComposeResult:
@@ -40,7 +39,7 @@ class StreamView(Vertical):
     @property
     def text(self) -> str:
         """Everything received, flushed or not."""
-        return "".join(self._parts) + "".join(self._buffer)
+        return self._live.text + "".join(self._buffer)
 
     def append(self, text: str) -> None:
         self._buffer.append(text)
@@ -50,7 +49,6 @@ class StreamView(Vertical):
             return
         chunk = "".join(self._buffer)
         self._buffer.clear()
-        self._parts.append(chunk)
         self._live.append(chunk)
 
     async def finish(self, as_markdown: bool = True) -> None:

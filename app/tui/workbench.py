@@ -185,7 +185,6 @@ class WorkbenchApp(App[None]):
 
     # -- actions --------------------------------------------------------------
     def action_help(self) -> None:
-        
         from .help_screen import HelpScreen  # its Markdown import is paid on first use
 
         self.push_screen(HelpScreen())
@@ -237,8 +236,7 @@ class WorkbenchApp(App[None]):
         from jarvis.chains.bus import FEEDBACK_RECEIVED, BusEvent
 
         result = await self.engine.ledger.call_fn(feedback.vote, compare_id, winner)
-        self.engine.bus.publish(BusEvent(FEEDBACK_RECEIVED, compare_id, {"winner": winner,
-                                                                         "models": result["models"]}))
+        self.engine.bus.publish(BusEvent(FEEDBACK_RECEIVED, compare_id, feedback.vote_payload(result)))
         await self.engine.orchestrator.refresh_stats(result["task_type"])
         self.runs_changed()
         return result

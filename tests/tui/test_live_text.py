@@ -23,6 +23,12 @@ class Host(App):
         with Vertical(id="box"):
             yield self.view
 
+    async def stream(self, pilot, text: str) -> None:
+        """Text arrives, the pane's timer flushes it, the screen catches up."""
+        self.view.append(text)
+        self.view.flush()
+        await pilot.pause(0.1)
+
 
 def screen_text(app: App) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
@@ -42,17 +48,11 @@ async def test_auto_height_grows_to_its_cap_then_follows_the_end():
     app = Host(fill=False)
     async with app.run_test(size=(60, 40)) as pilot:
         live = app.query_one(LiveText)
-        app.view.append(numbered(0, 5))
-        app.view.flush()
-        await pilot.pause(0.1)
+        await app.stream(pilot, numbered(0, 5))
         assert live.size.height == 6  # five lines and the open last one
-        app.view.append(numbered(5, 100))
-        app.view.flush()
-        await pilot.pause(0.1)
+        await app.stream(pilot, numbered(5, 100))
         assert live.size.height == 24  # StreamView caps a live answer at 24 rows
-        app.view.append(numbered(100, 200))
-        app.view.flush()
-        await pilot.pause(0.1)
+        await app.stream(pilot, numbered(100, 200))
         assert live.size.height == 24
         shown = screen_text(app)
         assert "line 199" in shown and "line 150" not in shown  # following the newest text
@@ -63,15 +63,11 @@ async def test_scrolled_back_reader_is_not_pulled_to_the_end():
     app = Host(fill=True)
     async with app.run_test(size=(60, 20)) as pilot:
         live = app.query_one(LiveText)
-        app.view.append(numbered(0, 100))
-        app.view.flush()
-        await pilot.pause(0.1)
+        await app.stream(pilot, numbered(0, 100))
         height = live.size.height
         assert height == 20  # fill: the pane's height, whatever the content
         live.scroll_to(y=0, animate=False, immediate=True)
-        app.view.append(numbered(100, 150))
-        app.view.flush()
-        await pilot.pause(0.1)
+        await app.stream(pilot, numbered(100, 150))
         assert live.scroll_y == 0 and live.size.height == height
         assert "line 0" in screen_text(app) and "line 149" not in screen_text(app)
         assert live.virtual_size.height == 151  # the scrollbar knows about the new rows
@@ -81,9 +77,7 @@ async def test_resize_rewraps_everything():
     app = Host(fill=True)
     async with app.run_test(size=(60, 20)) as pilot:
         live = app.query_one(LiveText)
-        app.view.append("word " * 40)
-        app.view.flush()
-        await pilot.pause(0.1)
+        await app.stream(pilot, "word " * 40)
         wide_rows = live.virtual_size.height
         await pilot.resize_terminal(30, 20)
         await pilot.pause(0.2)

@@ -25,11 +25,14 @@ TASK = "Write a Python function that reverses a string."
 PROMPT = "How do I build a list of the first ten squares in Python?"
 
 
-def shot(snap_compare, app, size: tuple[int, int], before) -> bool:
-    """The snapshot after `before`, without what runs on wall-clock time: toasts expire and cursors blink."""
+def shot(snap_compare, app, size: tuple[int, int], before=None) -> bool:
+    """The snapshot once the app has settled and `before` has run, without what runs on wall-clock
+    time: toasts expire and cursors blink."""
 
     async def run_before(pilot) -> None:
-        await before(pilot)
+        await settled(pilot)
+        if before is not None:
+            await before(pilot)
         app = pilot.app
         for widget in app.screen.query("Input, TextArea"):
             widget.cursor_blink = False
@@ -56,6 +59,18 @@ async def run_chain(pilot, chain: str = "code") -> RunView:
     run.query_one("#chain", Select).value = chain
     await pilot.press("ctrl+r")
     return run
+
+
+async def finished_run(pilot) -> RunView:
+    run = await run_chain(pilot)
+    await wait_until(pilot, lambda: run.last_result is not None, 30, "the run to finish")
+    return run
+
+
+async def models_screen(pilot) -> None:
+    await pilot.press("f4")
+    view = pilot.app.query_one(ModelsView)
+    await wait_until(pilot, lambda: len(view.rows) == 4, 20, "the models table")
 
 
 async def flushed(pilot, panes) -> None:
@@ -86,14 +101,13 @@ async def finished_compare(pilot, models: list[str], blind: bool) -> CompareView
 
 def test_run_view_at_startup_80x24(snap_compare, isolated_home, monkeypatch):
     app, _ = scripted_app(isolated_home, monkeypatch)
-    assert shot(snap_compare, app, (80, 24), settled)
+    assert shot(snap_compare, app, (80, 24))
 
 
 def test_help_screen(snap_compare, isolated_home, monkeypatch):
     app, _ = scripted_app(isolated_home, monkeypatch)
 
     async def before(pilot):
-        await settled(pilot)
         await pilot.press("f1")
         await pilot.pause(0.3)
 
@@ -104,7 +118,6 @@ def test_code_chain_planner_streaming(snap_compare, isolated_home, monkeypatch):
     app, provider = scripted_app(isolated_home, monkeypatch, gate=True)
 
     async def before(pilot):
-        await settled(pilot)
         run = await run_chain(pilot)
         await wait_until(pilot, lambda: provider.halfway == 1 and len(run.panes) == 1, 20, "the planner halfway")
         await flushed(pilot, run.panes.values())
@@ -117,9 +130,7 @@ def test_code_chain_finished_with_result_and_ratings(snap_compare, isolated_home
     app, _ = scripted_app(isolated_home, monkeypatch)
 
     async def before(pilot):
-        await settled(pilot)
-        run = await run_chain(pilot)
-        await wait_until(pilot, lambda: run.last_result is not None, 30, "the run to finish")
+        await finished_run(pilot)
         await pilot.pause(0.5)
 
     assert shot(snap_compare, app, (120, 50), before)
@@ -130,7 +141,6 @@ def test_compare_four_models_blind_streaming(snap_compare, isolated_home, monkey
     models = ["local/coder-7b", "local/writer-3b", "local/tiny-1b", "local/reasoner-14b"]
 
     async def before(pilot):
-        await settled(pilot)
         view = await compare(pilot, models, blind=True)
         await wait_until(pilot, lambda: provider.halfway == 4 and len(view.panes) == 4, 20, "four panes halfway")
         await flushed(pilot, view.panes.values())
@@ -143,7 +153,6 @@ def test_compare_finished_blind_vote_bar(snap_compare, isolated_home, monkeypatc
     app, _ = scripted_app(isolated_home, monkeypatch)
 
     async def before(pilot):
-        await settled(pilot)
         await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=True)
 
     assert shot(snap_compare, app, (120, 36), before)
@@ -153,7 +162,6 @@ def test_compare_after_the_vote_names_are_revealed(snap_compare, isolated_home, 
     app, _ = scripted_app(isolated_home, monkeypatch)
 
     async def before(pilot):
-        await settled(pilot)
         view = await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=True)
         await pilot.click("#vote-A")
         await wait_until(pilot, lambda: "·" in next(iter(view.panes.values())).title, 20, "the names")
@@ -166,7 +174,6 @@ def test_compare_stacked_on_a_narrow_terminal(snap_compare, isolated_home, monke
     app, _ = scripted_app(isolated_home, monkeypatch)
 
     async def before(pilot):
-        await settled(pilot)
         await finished_compare(pilot, ["local/coder-7b", "local/tiny-1b"], blind=False)
 
     assert shot(snap_compare, app, (80, 40), before)
@@ -176,10 +183,7 @@ def test_models_with_providers_not_running(snap_compare, isolated_home, monkeypa
     app, _ = scripted_app(isolated_home, monkeypatch)
 
     async def before(pilot):
-        await settled(pilot)
-        await pilot.press("f4")
-        view = pilot.app.query_one(ModelsView)
-        await wait_until(pilot, lambda: len(view.rows) == 4, 20, "the models table")
+        await models_screen(pilot)
         await pilot.pause(0.3)
 
     assert shot(snap_compare, app, (140, 32), before)
@@ -189,9 +193,7 @@ def test_history_after_a_run_and_a_comparison(snap_compare, isolated_home, monke
     app, _ = scripted_app(isolated_home, monkeypatch)
 
     async def before(pilot):
-        await settled(pilot)
-        run = await run_chain(pilot)
-        await wait_until(pilot, lambda: run.last_result is not None, 30, "the run")
+        await finished_run(pilot)
         await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=False)
         await pilot.press("f5")
         view = pilot.app.query_one(HistoryView)
@@ -205,9 +207,7 @@ def test_history_run_opened_as_it_ran(snap_compare, isolated_home, monkeypatch):
     app, _ = scripted_app(isolated_home, monkeypatch)
 
     async def before(pilot):
-        await settled(pilot)
-        run = await run_chain(pilot)
-        await wait_until(pilot, lambda: run.last_result is not None, 30, "the run")
+        await finished_run(pilot)
         await pilot.press("f5")
         view = pilot.app.query_one(HistoryView)
         await wait_until(pilot, lambda: view.query_one("#history-table").row_count == 1, 20, "the history row")
@@ -222,7 +222,6 @@ def test_stats_after_votes_and_ratings(snap_compare, isolated_home, monkeypatch)
     app, _ = scripted_app(isolated_home, monkeypatch)
 
     async def before(pilot):
-        await settled(pilot)
         for winner in ("A", "A", "B"):
             view = await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=False)
             await pilot.click(f"#vote-{winner}")
@@ -240,9 +239,7 @@ def test_register_model_form_with_an_error(snap_compare, isolated_home, monkeypa
     app, _ = scripted_app(isolated_home, monkeypatch)
 
     async def before(pilot):
-        await settled(pilot)
-        await pilot.press("f4")
-        await wait_until(pilot, lambda: len(pilot.app.query_one(ModelsView).rows) == 4, 20, "the models table")
+        await models_screen(pilot)
         await pilot.click("#models-register")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, RegisterModel), 10, "the form")
         form = pilot.app.screen
