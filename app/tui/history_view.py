@@ -94,7 +94,7 @@ class HistoryView(Vertical):
             return
         action = await self.app.push_screen_wait(RunDetail(run, run_as_markdown(run)))
         if action == "rerun":
-            self.app.rerun(run)
+            await self.app.rerun(run)
         elif action in ("export-md", "export-json"):
             folder = Path.cwd() / "jarvis-output"
             folder.mkdir(exist_ok=True)

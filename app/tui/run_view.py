@@ -8,8 +8,9 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Input, Select, Static, TextArea
+from textual.widgets import Button, Input, Static, TextArea
 
+from .choice import Choice
 from .rating_bar import RatingBar
 from .step_pane import StepPane
 
@@ -21,7 +22,9 @@ class RunView(Vertical):
     RunView #controls { height: auto; }
     RunView #task { height: 6; }
     RunView #options { height: 3; }
-    RunView #options Select { width: 22; }
+    RunView #chain { width: 22; }
+    RunView #strategy { width: 26; }
+    RunView #options Button { min-width: 10; }
     RunView #options Input { width: 1fr; }
     RunView #steps { height: 1fr; }
     RunView #result { height: auto; border: round $success; padding: 0 1; }
@@ -41,9 +44,8 @@ class RunView(Vertical):
         with Vertical(id="controls"):
             yield TextArea(id="task", placeholder="Describe a coding task… (ctrl+r runs it, esc cancels)")
             with Horizontal(id="options"):
-                yield Select([("default", "default")], value="default", allow_blank=False, id="chain",
-                             prompt="chain")
-                yield Select([(s, s) for s in STRATEGIES], value="balanced", allow_blank=False, id="strategy")
+                yield Choice([("default", "default")], label="chain", id="chain")
+                yield Choice([(s, s) for s in STRATEGIES], "balanced", label="strategy", id="strategy")
                 yield Input(placeholder="model override (e.g. ollama/qwen2.5-coder:7b), blank = auto", id="model")
                 yield Button("Run", id="run", variant="primary")
                 yield Button("Cancel", id="cancel", variant="error", disabled=True)
@@ -56,11 +58,10 @@ class RunView(Vertical):
         self.query_one("#hint", Static).update(f"✗ {text}\nFix it, then restart jarvis.")
 
     def engine_ready(self, chains: list[str], settings: dict) -> None:
-        chain = self.query_one("#chain", Select)
-        chain.set_options([(c, c) for c in chains])
-        chain.value = settings.get("chain", "default") if settings.get("chain") in chains else "default"
+        self.query_one("#chain", Choice).set_options(
+            [(c, c) for c in chains], settings["chain"] if settings.get("chain") in chains else "default")
         if settings.get("strategy") in STRATEGIES:
-            self.query_one("#strategy", Select).value = settings["strategy"]
+            self.query_one("#strategy", Choice).value = settings["strategy"]
         if self._start_when_ready:
             self._start_when_ready = False
             self.start()
@@ -92,8 +93,8 @@ class RunView(Vertical):
         if self.running:
             self.app.notify("A run is already going; esc cancels it.", severity="warning")
             return
-        chain = str(self.query_one("#chain", Select).value)
-        strategy = str(self.query_one("#strategy", Select).value)
+        chain = self.query_one("#chain", Choice).value
+        strategy = self.query_one("#strategy", Choice).value
         model = self.query_one("#model", Input).value.strip() or None
         self.app.save_settings(chain=chain, strategy=strategy)
         self.cancel_event = asyncio.Event()

@@ -5,7 +5,9 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Label, Select, Sparkline, Static
+from textual.widgets import DataTable, Label, Sparkline, Static
+
+from .choice import Choice
 
 TASK_TYPES = ("code_generation", "code_review", "debugging", "refactoring", "testing", "planning", "analysis",
               "reasoning", "creative", "chat")
@@ -21,13 +23,15 @@ class StatsView(VerticalScroll):
     StatsView .section { text-style: bold; margin-top: 1; }
     StatsView Sparkline { height: 2; margin-bottom: 1; }
     StatsView #stats-bar { height: 3; }
+    StatsView #stats-bar Label { padding: 1 0; }
+    StatsView #stats-task { width: 24; }
     StatsView #budget { color: $text-muted; }
     """
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="stats-bar"):
             yield Label("task type ")
-            yield Select([(t, t) for t in TASK_TYPES], prompt="all task types", id="stats-task")
+            yield Choice([("all task types", ""), *((t, t) for t in TASK_TYPES)], id="stats-task")
         yield Static("Leaderboard (Bradley–Terry from your votes, 95 % interval)", classes="section")
         yield DataTable(id="leaderboard", cursor_type="row")
         yield Static("Performance", classes="section")
@@ -45,7 +49,7 @@ class StatsView(VerticalScroll):
         self.query_one("#costs", DataTable).add_columns("model", "requests", "cost $", "tokens in", "tokens out")
         self.app.view_mounted(self)
 
-    @on(Select.Changed, "#stats-task")
+    @on(Choice.Changed, "#stats-task")
     def task_changed(self) -> None:
         self.reload()
 
@@ -53,8 +57,7 @@ class StatsView(VerticalScroll):
     async def reload(self) -> None:
         if self.app.engine is None:
             return
-        value = self.query_one("#stats-task", Select).value
-        task_type = value if isinstance(value, str) else None
+        task_type = self.query_one("#stats-task", Choice).value or None
 
         def gather(ledger, task_type):
             from jarvis.chains.costs import budget_status, cost_report

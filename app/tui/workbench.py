@@ -13,35 +13,40 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher
 from textual.worker import Worker, WorkerState
 
-from .compare_view import CompareView
-from .history_view import HistoryView
-from .models_view import ModelsView
+from .choice import Choice
+from .key_line import KeyLine
 from .rating_bar import RatingBar
 from .run_view import RunView
-from .stats_view import StatsView
 from .status_bar import StatusBar
+from .tab_line import TabLine
 
-VIEWS = {"compare": CompareView, "models": ModelsView, "history": HistoryView, "stats": StatsView}
+TABS = (("run", "Run F2"), ("compare", "Compare F3"), ("models", "Models F4"), ("history", "History F5"),
+        ("stats", "Stats F6"))
+#: The other views are imported and mounted when first shown: before the first frame only Run is built.
+VIEWS = {"compare": ("compare_view", "CompareView"), "models": ("models_view", "ModelsView"),
+         "history": ("history_view", "HistoryView"), "stats": ("stats_view", "StatsView")}
 
 
 class WorkbenchApp(App[None]):
     TITLE = "Jarvis Workbench"
     CSS = """
     Screen { layout: vertical; }
-    TabbedContent { height: 1fr; }
-    TabPane { padding: 0 1; }
+    #views { height: 1fr; }
+    #views > * { padding: 0 1; }
     """
     BINDINGS = [
-        Binding("f1", "help", "Help"),
+        Binding("f1", "help", "Help", key_display="F1"),
         Binding("question_mark", "help", "Help", show=False),
-        Binding("f2", "show_tab('run')", "Run"),
-        Binding("f3", "show_tab('compare')", "Compare"),
-        Binding("f4", "show_tab('models')", "Models"),
-        Binding("f5", "show_tab('history')", "History"),
-        Binding("f6", "show_tab('stats')", "Stats"),
+        # The view keys are priority bindings: the task box (a TextArea) takes F6 for "select line".
+        Binding("f2", "show_tab('run')", "Run", key_display="F2", priority=True),
+        Binding("f3", "show_tab('compare')", "Compare", key_display="F3", priority=True),
+        Binding("f4", "show_tab('models')", "Models", key_display="F4", priority=True),
+        Binding("f5", "show_tab('history')", "History", key_display="F5", priority=True),
+        Binding("f6", "show_tab('stats')", "Stats", key_display="F6", priority=True),
         # Not a priority binding: those run before the focused widget has taken the keys typed just
         # before, so "type a task, ctrl+r" could start with an empty task box.
         Binding("ctrl+r", "start", "Run/compare"),
@@ -56,26 +61,36 @@ class WorkbenchApp(App[None]):
         self.engine = None
         self.settings_path = settings_path
         self.settings: dict[str, Any] = {}
+        #: The widget that had focus in each view when the user left it, to give it back on return.
+        self._focus_in: dict[str, Widget] = {}
 
     def compose(self) -> ComposeResult:
-        with TabbedContent(initial="run"):
-            with TabPane("Run F2", id="run"):
-                yield RunView()
-            # The other views mount when their tab is first shown: styling ~200 widgets before
-            # the first frame was most of our start-up time.
-            for tab, label in (("compare", "Compare F3"), ("models", "Models F4"), ("history", "History F5"),
-                               ("stats", "Stats F6")):
-                yield TabPane(label, id=tab)
+        yield TabLine(TABS, "run")
+        with ContentSwitcher(initial="run-view", id="views"):
+            yield RunView(id="run-view")
         yield StatusBar()
-        yield Footer()
+        yield KeyLine()
 
-    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        await self.ensure_view(event.pane.id)
+    def view(self, tab: str) -> Widget | None:
+        """The tab's view if it has been shown (the Run view always has)."""
+        try:
+            return self.query_one(f"#views > #{tab}-view")
+        except NoMatches:
+            return None
 
-    async def ensure_view(self, tab: str) -> None:
-        pane = self.query_one(f"#{tab}", TabPane)
-        if tab in VIEWS and not pane.children:
-            await pane.mount(VIEWS[tab]())
+    @property
+    def current_tab(self) -> str:
+        return (self.query_one("#views", ContentSwitcher).current or "run-view").removesuffix("-view")
+
+    async def ensure_view(self, tab: str) -> Widget:
+        view = self.view(tab)
+        if view is None:
+            import importlib
+
+            module, name = VIEWS[tab]
+            view = getattr(importlib.import_module(f"{__package__}.{module}"), name)(id=f"{tab}-view")
+            await self.query_one("#views", ContentSwitcher).mount(view)
+        return view
 
     def on_ready(self) -> None:
         self.settings = self._load_settings()
@@ -113,21 +128,20 @@ class WorkbenchApp(App[None]):
         """A lazily mounted view fills itself if the engine got there first."""
         if self.engine is None:
             return
-        if isinstance(view, CompareView):
+        tab = view.id.removesuffix("-view")
+        if tab == "compare":
             view.engine_ready(self.available_models(), self.settings)
-        elif isinstance(view, ModelsView):
+        elif tab == "models":
             self.show_models()
-        elif isinstance(view, (HistoryView, StatsView)):
+        elif tab in ("history", "stats"):
             view.reload()
 
     def refresh_views(self) -> None:
         engine = self.engine
         discovery = engine.registry.discovery
         available = self.available_models()
-        try:
-            self.query_one(CompareView).engine_ready(available, self.settings)
-        except NoMatches:
-            pass  # not mounted yet: it fills itself in view_mounted
+        if compare := self.view("compare"):  # otherwise it fills itself in view_mounted
+            compare.engine_ready(available, self.settings)
         self.query_one(RunView).engine_ready(sorted(engine.chains.chains), self.settings)
         self.query_one(StatusBar).loaded = [m.id for m in discovery.models if m.info.loaded]
         down = [u.provider for u in discovery.unreachable]
@@ -144,7 +158,7 @@ class WorkbenchApp(App[None]):
             return {r["model_id"]: (r["mean"], r["n"]) for r in rows}
 
         q = await self.engine.ledger.call_fn(quality)
-        for view in self.query(ModelsView):
+        if view := self.view("models"):
             view.show(self.engine.registry.discovery, q)
 
     @work(group="models-refresh", exclusive=True, exit_on_error=False, description="refresh models")
@@ -178,10 +192,9 @@ class WorkbenchApp(App[None]):
 
     def runs_changed(self) -> None:
         if self.engine is not None:
-            for view in self.query(HistoryView):
-                view.reload()
-            for view in self.query(StatsView):
-                view.reload()
+            for tab in ("history", "stats"):
+                if view := self.view(tab):
+                    view.reload()
 
     # -- actions --------------------------------------------------------------
     def action_help(self) -> None:
@@ -189,29 +202,51 @@ class WorkbenchApp(App[None]):
 
         self.push_screen(HelpScreen())
 
-    def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+    async def action_show_tab(self, tab: str) -> None:
+        left = self.current_tab
+        if self.focused is not None and self.view(left) in self.focused.ancestors:
+            self._focus_in[left] = self.focused
+        view = await self.ensure_view(tab)
+        self.query_one("#views", ContentSwitcher).current = view.id
+        self.query_one(TabLine).active = tab
+        self.call_after_refresh(self._focus_view, tab)
 
-    def action_start(self) -> None:
-        if self.query_one(TabbedContent).active == "compare":
-            self.query_one(CompareView).start()
+    def _focus_view(self, tab: str) -> None:
+        """Where the user was in that view, else its first field: hiding a view drops the focus."""
+        view = self.view(tab)
+        if view is None or (self.focused is not None and view in self.focused.ancestors):
+            return
+        widget = self._focus_in.get(tab)
+        if widget is None or not widget.is_attached or not widget.focusable:
+            widget = next((w for w in view.query("*") if w.focusable), None)
+        if widget is not None:
+            widget.focus()
+
+    @on(TabLine.Chosen)
+    async def tab_chosen(self, event: TabLine.Chosen) -> None:
+        await self.action_show_tab(event.tab)
+
+    async def action_start(self) -> None:
+        if self.current_tab == "compare":
+            self.view("compare").start()
         else:
-            self.action_show_tab("run")
+            await self.action_show_tab("run")
             self.query_one(RunView).start()
 
     def action_cancel(self) -> None:
-        for view in (*self.query(RunView), *self.query(CompareView)):
+        for view in filter(None, (self.view("run"), self.view("compare"))):
             if view.cancel_event is not None:
                 view.cancel_event.set()
                 self.notify("Cancelling…", timeout=2)
 
-    def rerun(self, run: dict) -> None:  # from History: the Run view is always mounted
-        self.action_show_tab("run")
+    async def rerun(self, run: dict) -> None:  # from History: the Run view is always mounted
+        await self.action_show_tab("run")
         if run.get("chain"):
             try:
-                self.query_one(RunView).query_one("#chain").value = run["chain"]
-            except Exception:
-                pass
+                self.query_one(RunView).query_one("#chain", Choice).value = run["chain"]
+            except ValueError:
+                self.notify(f"The chain {run['chain']!r} no longer exists; running with the one selected.",
+                            severity="warning")
         self.query_one(RunView).start(run["task"])
 
     # -- feedback -------------------------------------------------------------

@@ -7,8 +7,9 @@ Review a changed snapshot with the HTML report pytest writes on failure; accept 
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input, Select, TextArea
+from textual.widgets import Input, TextArea
 
+from jarvis.app.tui.choice import Choice
 from jarvis.app.tui.compare_view import CompareView
 from jarvis.app.tui.history_view import HistoryView, RunDetail
 from jarvis.app.tui.models_view import ModelsView
@@ -36,6 +37,7 @@ def shot(snap_compare, app, size: tuple[int, int], before=None) -> bool:
         app = pilot.app
         for widget in app.screen.query("Input, TextArea"):
             widget.cursor_blink = False
+            widget.refresh()  # turning blink off shows the cursor but repaints nothing if it was hidden
         app.clear_notifications()
         await wait_until(pilot, lambda: not app.screen.query("Toast"), 10, "the toasts to go")
         await pilot.pause(0.2)
@@ -56,7 +58,7 @@ async def settled(pilot) -> None:
 async def run_chain(pilot, chain: str = "code") -> RunView:
     run = pilot.app.query_one(RunView)
     run.query_one("#task", TextArea).text = TASK
-    run.query_one("#chain", Select).value = chain
+    run.query_one("#chain", Choice).value = chain
     await pilot.press("ctrl+r")
     return run
 

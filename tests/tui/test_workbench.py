@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from textual.widgets import DataTable, SelectionList, Static, TabbedContent, TextArea
+from textual.widgets import DataTable, SelectionList, Static, TextArea
 
 from jarvis.app.tui.compare_view import CompareView
 from jarvis.app.tui.help_screen import HelpScreen
@@ -194,7 +194,7 @@ async def test_help_and_bad_input_are_sentences(isolated_home):
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: any("No model 'ollama/nope:1b'" in n.message for n in app._notifications),
                          20, "the error notification")
-        assert app.query_one(TabbedContent).active == "run"
+        assert app.current_tab == "run"
 
 
 async def test_narrow_terminal_stacks_compare_panes(isolated_home):
@@ -210,7 +210,9 @@ async def test_narrow_terminal_stacks_compare_panes(isolated_home):
 
 
 async def test_settings_survive_a_restart(isolated_home):
-    from textual.widgets import Select, Switch
+    from textual.widgets import Switch
+
+    from jarvis.app.tui.choice import Choice
 
     app = make_app(isolated_home)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -220,8 +222,8 @@ async def test_settings_survive_a_restart(isolated_home):
     async with again.run_test(size=(120, 40)) as pilot:
         await ready(pilot, again)
         run = again.query_one(RunView)
-        assert run.query_one("#chain", Select).value == "code"
-        assert run.query_one("#strategy", Select).value == "quality"
+        assert run.query_one("#chain", Choice).value == "code"
+        assert run.query_one("#strategy", Choice).value == "quality"
         await pilot.press("f3")
         assert again.query_one(CompareView).query_one("#blind", Switch).value is True
 
