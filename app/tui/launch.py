@@ -10,6 +10,9 @@ def launch() -> int:
         print("jarvis: the workbench needs a terminal; for scripts use the commands (jarvis --help).",
               file=sys.stderr)
         return 2
+    from .gc_policy import pause_during_startup, settle_after_startup
+
+    pause_during_startup()
     from ..paths import resolve_paths
     from .workbench import WorkbenchApp
 
@@ -26,12 +29,11 @@ def launch() -> int:
 
             return build_engine(load_config(paths.config_file), paths)
 
-        engine = await asyncio.to_thread(build)
-        engine = await engine.start()
-        from .gc_policy import settle_after_startup
-
-        settle_after_startup()
-        return engine
+        try:
+            engine = await asyncio.to_thread(build)
+            return await engine.start()
+        finally:  # also when the engine cannot start: the app stays up and needs its collector
+            settle_after_startup()
 
     WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json").run()
     return 0

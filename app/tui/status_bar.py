@@ -23,7 +23,8 @@ class StatusBar(Line):
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.refresh_memory)
-        self.refresh_memory()
+        # After the first frame: the sampling thread's psutil import would compete with it for the GIL.
+        self.call_after_refresh(self.refresh_memory)
 
     def refresh_memory(self) -> None:
         self.run_worker(self._sample, thread=True, group="status", exclusive=True, exit_on_error=False,

@@ -7,7 +7,7 @@ import gc
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 
-from jarvis.app.tui.gc_policy import YOUNG_THRESHOLD, settle_after_startup
+from jarvis.app.tui.gc_policy import YOUNG_THRESHOLD, pause_during_startup, settle_after_startup
 from jarvis.app.tui.live_text import LiveText, wrap
 from jarvis.app.tui.stream_view import StreamView
 
@@ -96,12 +96,16 @@ async def test_finish_renders_markdown_with_the_same_text():
         assert "print('hi')" in screen_text(app) and "# Title" not in screen_text(app)
 
 
-def test_gc_policy_freezes_startup_objects_and_raises_the_young_threshold():
+def test_gc_policy_pauses_for_startup_then_freezes_it_and_raises_the_young_threshold():
     before = gc.get_threshold()
     try:
+        pause_during_startup()
+        assert not gc.isenabled()
         settle_after_startup()
+        assert gc.isenabled()
         assert gc.get_freeze_count() > 10_000
         assert gc.get_threshold() == (YOUNG_THRESHOLD, before[1], before[2])
     finally:
+        gc.enable()
         gc.unfreeze()
         gc.set_threshold(*before)
