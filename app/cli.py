@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if not argv:  # the workbench: building the parser for all commands first costs ~15 ms of start-up
+        from .tui.launch import launch
+
+        return launch()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
