@@ -19,6 +19,7 @@ HELP = """\
 | **ctrl+p** | command palette |
 | **ctrl+q** | quit |
 | **tab / shift+tab** | move between fields; the mouse works too |
+| **enter / space** | open a picker (chain, strategy, task type) |
 
 Rate any step or run with the number buttons under it (add a comment first if you like).
 In Compare, turn on *blind* to hide model names until you have voted.
