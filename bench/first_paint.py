@@ -1,7 +1,8 @@
 """Time to first paint of `jarvis` (the workbench) in a real pseudo-terminal, no providers reachable.
 
 Run: .venv/bin/python -m bench.first_paint [--runs 10]
-Measured from process start until the first frame containing the tab bar has been written.
+Measured from process start until the first frame has been written: the tab bar (top row) and, for
+`jarvis`, the key line (bottom row), so the whole first screen.
 Each round also starts a bare Textual app (one label) the same way, so the machine's speed at the
 time is in the same table: this 2-core machine varies by ±30 % from one hour to the next.
 """
@@ -52,7 +53,8 @@ def one(home: str, command: list[str] | None = None) -> tuple[float, float | Non
             seen += os.read(master, 1 << 16)
         except OSError:
             break
-        if painted is None and b"Compare F3" in seen:
+        # The tab bar (top row) and the key line (bottom row): the whole first screen is drawn.
+        if painted is None and b"Compare F3" in seen and (command or b"Quit" in seen):
             painted = time.perf_counter() - t0
         if b"model(s) ready" in seen:
             ready = time.perf_counter() - t0
@@ -84,7 +86,7 @@ def main(runs: int) -> None:
     print("|---|---|---|---|")
     print(f"| bare Textual app, first paint (reference) | {statistics.median(bare_paints):.3f} s |"
           f" {min(bare_paints):.3f} s | {max(bare_paints):.3f} s |")
-    print(f"| first paint (tab bar on screen) | {statistics.median(paints):.3f} s | {min(paints):.3f} s |"
+    print(f"| first paint (whole first screen) | {statistics.median(paints):.3f} s | {min(paints):.3f} s |"
           f" {max(paints):.3f} s |")
     print(f"| models discovered (status bar says ready) | {statistics.median(readies):.3f} s | {min(readies):.3f} s |"
           f" {max(readies):.3f} s |")
