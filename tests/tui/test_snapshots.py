@@ -81,6 +81,13 @@ async def models_screen(pilot) -> None:
     await wait_until(pilot, lambda: len(view.rows) == 4, 20, "the models table")
 
 
+async def history_screen(pilot, rows: int) -> HistoryView:
+    await pilot.press("f5")
+    view = pilot.app.query_one(HistoryView)
+    await wait_until(pilot, lambda: view.query_one("#history-table").row_count == rows, 20, "the history rows")
+    return view
+
+
 async def flushed(pilot, panes) -> None:
     """Every pane has shown all it received (flushes run on the panes' timers)."""
     await wait_until(pilot, lambda: all(not p.stream._buffer and p.pieces for p in panes), 20, "the panes to flush")
@@ -203,9 +210,7 @@ def test_history_after_a_run_and_a_comparison(snap_compare, isolated_home, monke
     async def before(pilot):
         await finished_run(pilot)
         await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=False)
-        await pilot.press("f5")
-        view = pilot.app.query_one(HistoryView)
-        await wait_until(pilot, lambda: view.query_one("#history-table").row_count == 2, 20, "two history rows")
+        await history_screen(pilot, rows=2)
         await pilot.pause(0.3)
 
     assert shot(snap_compare, app, (120, 24), before)
@@ -216,9 +221,7 @@ def test_history_run_opened_as_it_ran(snap_compare, isolated_home, monkeypatch):
 
     async def before(pilot):
         await finished_run(pilot)
-        await pilot.press("f5")
-        view = pilot.app.query_one(HistoryView)
-        await wait_until(pilot, lambda: view.query_one("#history-table").row_count == 1, 20, "the history row")
+        view = await history_screen(pilot, rows=1)
         view.open("run_1")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunDetail), 20, "the run detail")
         await pilot.pause(0.5)
