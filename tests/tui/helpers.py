@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from textual.widget import Widget
+
 from jarvis.app.config import Config
 from jarvis.app.engine import build_engine
 from jarvis.app.paths import resolve_paths
@@ -14,8 +16,22 @@ async def wait_until(pilot, predicate, timeout: float = 60.0, what: str = "condi
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            told = getattr(pilot.app, "notified", [])
+            raise AssertionError(f"timed out waiting for {what}" + (f"; the app said: {told[-5:]}" if told else ""))
         await pilot.pause(0.05)
+
+
+async def click(pilot, target, offset: tuple[int, int] = (0, 0), timeout: float = 30.0) -> None:
+    """Click a widget once it is laid out, and fail at the click if it landed on something else.
+
+    Pilot clicks at the widget's region as it is at that moment: a widget not laid out yet has an
+    empty region at the screen's top-left corner (the tab line), and a layout change between the
+    lookup and the events moves the target. A CI run once timed out waiting for a vote after a
+    click; with this, such a miss fails here with a sentence instead of as a later timeout.
+    """
+    widget = target if isinstance(target, Widget) else pilot.app.screen.query_one(target)
+    await wait_until(pilot, lambda: widget.region.area > 0, timeout, f"{target} to be laid out")
+    assert await pilot.click(widget, offset=offset), f"the click at {offset} missed {target}"
 
 
 def make_app(home, config: dict | None = None) -> WorkbenchApp:
@@ -25,7 +41,21 @@ def make_app(home, config: dict | None = None) -> WorkbenchApp:
     async def factory():
         return await build_engine(cfg, paths).start()
 
-    return WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json")
+    app = WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json")
+    record_notifications(app)
+    return app
+
+
+def record_notifications(app) -> None:
+    """Keep every notification, so a test that times out can say what the user was told."""
+    app.notified = []
+    show = app.notify
+
+    def notify(message, *args, **kwargs):
+        app.notified.append(str(message))
+        return show(message, *args, **kwargs)
+
+    app.notify = notify
 
 
 async def ready(pilot, app) -> None:

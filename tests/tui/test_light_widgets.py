@@ -11,7 +11,7 @@ from jarvis.app.tui.help_screen import HelpScreen
 from jarvis.app.tui.key_line import KeyLine
 from jarvis.app.tui.run_view import RunView
 from jarvis.app.tui.tab_line import TabLine
-from tests.tui.helpers import make_app, ready, wait_until
+from tests.tui.helpers import click, make_app, ready, wait_until
 
 COLOURS = [("Red", "red"), ("Green", "green"), ("Blue", "blue")]
 
@@ -61,14 +61,14 @@ async def test_choice_opens_on_click_below_it_and_a_click_elsewhere_closes_it():
     app = Host()
     async with app.run_test(size=(60, 20)) as pilot:
         choice = app.query_one(Choice)
-        await pilot.click(Choice)
+        await click(pilot, Choice)
         menu = app.screen.query_one(OptionList)
         assert menu.region.y == choice.region.bottom
         await pilot.click(offset=(55, 18))
         await pilot.pause()
         assert not isinstance(app.screen, ChoiceMenu) and choice.value == "green"
-        await pilot.click(Choice)
-        await pilot.click(OptionList, offset=(2, 1))  # the first option, under the top border
+        await click(pilot, Choice)
+        await click(pilot, OptionList, offset=(2, 1))  # the first option, under the top border
         await pilot.pause()
         assert choice.value == "red" and app.changes == ["red"]
 
@@ -77,7 +77,7 @@ async def test_choice_near_the_bottom_opens_its_list_above():
     app = Host(bottom=True)
     async with app.run_test(size=(60, 20)) as pilot:
         choice = app.query_one(Choice)
-        await pilot.click(Choice)
+        await click(pilot, Choice)
         menu = app.screen.query_one(OptionList)
         assert menu.region.bottom <= choice.region.y
 
@@ -102,17 +102,17 @@ async def test_tab_line_and_key_line_switch_views_with_mouse_and_keys(isolated_h
     async with app.run_test(size=(120, 30)) as pilot:
         await ready(pilot, app)
         tabs = app.query_one(TabLine)
-        await pilot.click(TabLine, offset=(column_of(tabs, "Models F4") + 1, 0))
-        await wait_until(pilot, lambda: app.current_tab == "models", 5, "the Models view")
+        await click(pilot, TabLine, offset=(column_of(tabs, "Models F4") + 1, 0))
+        await wait_until(pilot, lambda: app.current_tab == "models", 30, "the Models view")
         assert tabs.active == "models" and app.view("models").display
         # F6 is the task box's "select line": the view keys must win while typing there.
         await pilot.press("f2")
         assert app.focused is app.query_one(RunView).query_one("#task", TextArea)
         await pilot.press("f6")
-        await wait_until(pilot, lambda: app.current_tab == "stats", 5, "the Stats view")
+        await wait_until(pilot, lambda: app.current_tab == "stats", 30, "the Stats view")
         keys = app.query_one(KeyLine)
         shown = [description for _, _, description in keys.keys()]
         assert shown[:6] == ["Help", "Run", "Compare", "Models", "History", "Stats"]
         assert shown[-2:] == ["Quit", "Commands"]
-        await pilot.click(KeyLine, offset=(column_of(keys, "Help"), 0))
-        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), 5, "the help screen")
+        await click(pilot, KeyLine, offset=(column_of(keys, "Help"), 0))
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), 30, "the help screen")

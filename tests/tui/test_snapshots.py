@@ -17,7 +17,7 @@ from jarvis.app.tui.register_model import RegisterModel
 from jarvis.app.tui.run_view import RunView
 from jarvis.app.tui.stats_view import StatsView
 from jarvis.app.tui.status_bar import StatusBar
-from tests.tui.helpers import ready, wait_until
+from tests.tui.helpers import click, ready, wait_until
 from tests.tui.scripted import scripted_app
 
 pytestmark = pytest.mark.snapshot
@@ -45,7 +45,7 @@ def shot(snap_compare, app, size: tuple[int, int], before=None) -> bool:
             await before(pilot)
         no_blink()  # fields mounted since
         app.clear_notifications()
-        await wait_until(pilot, lambda: not app.screen.query("Toast"), 10, "the toasts to go")
+        await wait_until(pilot, lambda: not app.screen.query("Toast"), 30, "the toasts to go")
         await pilot.pause(0.2)
 
     return snap_compare(app, terminal_size=size, run_before=run_before)
@@ -178,7 +178,7 @@ def test_compare_after_the_vote_names_are_revealed(snap_compare, isolated_home, 
 
     async def before(pilot):
         view = await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=True)
-        await pilot.click("#vote-A")
+        await click(pilot, "#vote-A")
         await wait_until(pilot, lambda: "·" in next(iter(view.panes.values())).title, 20, "the names")
         await pilot.pause(0.3)
 
@@ -235,7 +235,7 @@ def test_stats_after_votes_and_ratings(snap_compare, isolated_home, monkeypatch)
     async def before(pilot):
         for winner in ("A", "A", "B"):
             view = await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=False)
-            await pilot.click(f"#vote-{winner}")
+            await click(pilot, f"#vote-{winner}")
             await wait_until(pilot, lambda: view.voted and view.cancel_event is None, 20, "the vote")
             await pilot.pause(0.3)
         await pilot.press("f6")
@@ -251,14 +251,14 @@ def test_register_model_form_with_an_error(snap_compare, isolated_home, monkeypa
 
     async def before(pilot):
         await models_screen(pilot)
-        await pilot.click("#models-register")
-        await wait_until(pilot, lambda: isinstance(pilot.app.screen, RegisterModel), 10, "the form")
+        await click(pilot, "#models-register")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, RegisterModel), 30, "the form")
         form = pilot.app.screen
         form.query_one("#reg-id").value = "ollama/my-finetune:latest"
         form.query_one("#reg-capabilities").value = "code, telepathy"
-        await pilot.click("#register")
+        await click(pilot, "#register")
         error = form.query_one("#register-error")
-        await wait_until(pilot, lambda: "telepathy" in str(error.render()), 10, "the error")
+        await wait_until(pilot, lambda: "telepathy" in str(error.render()), 30, "the error")
         await pilot.pause(0.4)
 
     assert shot(snap_compare, app, (100, 40), before)

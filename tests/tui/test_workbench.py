@@ -16,7 +16,7 @@ from jarvis.app.tui.run_view import RunView
 from jarvis.app.tui.stats_view import StatsView
 from jarvis.chains.ledger import Ledger
 from tests.conftest import dead_url
-from tests.tui.helpers import make_app, ready, wait_until
+from tests.tui.helpers import click, make_app, ready, wait_until
 
 TASK = "Write a Python function that reverses a string."
 
@@ -42,22 +42,22 @@ async def test_run_rate_history_and_stats(isolated_home):
         # Rate the whole run 5/5 with the result panel's rating bar (scrolled into view, as a person would).
         app.query_one("#result").scroll_visible(animate=False)
         await pilot.pause(0.2)
-        await pilot.click("#result #star-5")
+        await click(pilot, "#result #star-5")
         ledger = Ledger(isolated_home / "jarvis.db")
-        await wait_until(pilot, lambda: ledger.run(run_id)["ratings"], 10, "the rating to be saved")
+        await wait_until(pilot, lambda: ledger.run(run_id)["ratings"], 30, "the rating to be saved")
         assert ledger.run(run_id)["ratings"][0]["score"] == 5
         # History shows it, with its rating; Stats shows the rating against the model.
         await pilot.press("f5")
         history = app.query_one(HistoryView).query_one(DataTable)
-        await wait_until(pilot, lambda: any(r[0] == run_id and r[5] == "5.0" for r in rows(history)), 10, "history")
+        await wait_until(pilot, lambda: any(r[0] == run_id and r[5] == "5.0" for r in rows(history)), 30, "history")
         await pilot.press("f6")
         perf = app.query_one(StatsView).query_one("#performance", DataTable)
-        await wait_until(pilot, lambda: any("(1)" in r[-1] for r in rows(perf)), 10, "the rating in stats")
+        await wait_until(pilot, lambda: any("(1)" in r[-1] for r in rows(perf)), 30, "the rating in stats")
         # Open the run from History: it reads exactly as it ran.
         await pilot.press("f5")
         history.focus()
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, RunDetail), 10, "the run detail")
+        await wait_until(pilot, lambda: isinstance(app.screen, RunDetail), 30, "the run detail")
         assert app.screen.run["id"] == run_id and app.screen.run["steps"][0]["output"] == pane.stream.text
         await pilot.press("escape")
 
@@ -71,7 +71,7 @@ async def test_cancel_mid_stream(isolated_home):
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: run.panes and next(iter(run.panes.values())).pieces > 3, 60, "tokens")
         await pilot.press("escape")
-        await wait_until(pilot, lambda: not run.running, 10, "the cancel")
+        await wait_until(pilot, lambda: not run.running, 30, "the cancel")
         [pane] = run.panes.values()
         assert pane.status == "cancelled"
         await app.engine.ledger.flush()
@@ -96,16 +96,16 @@ async def test_compare_vote_and_leaderboard(isolated_home, ollama_url, openai_ur
         titles = [p.title for p in view.panes.values()]
         assert titles == ["A", "B"], "blind mode hides the names"
         assert "side by side" in str(view.query_one("#plan", Static).render())
-        await pilot.click("#vote-B")
-        await wait_until(pilot, lambda: view.voted and all(" · " in p.title for p in view.panes.values()), 10,
-                         "names revealed")
+        await click(pilot, "#vote-B")
+        await wait_until(pilot, lambda: view.voted, 30, "the click to cast the vote")
+        await wait_until(pilot, lambda: all(" · " in p.title for p in view.panes.values()), 30, "names revealed")
         await app.engine.ledger.flush()
         votes = await app.engine.ledger.call("query", "SELECT model_a, model_b, outcome FROM votes")
         assert votes == [{"model_a": "ollama/smollm2:135m", "model_b": "lmstudio/smollm2-135m-instruct",
                           "outcome": "B"}]
         await pilot.press("f6")
         board = app.query_one(StatsView).query_one("#leaderboard", DataTable)
-        await wait_until(pilot, lambda: board.row_count == 2, 10, "the leaderboard")
+        await wait_until(pilot, lambda: board.row_count == 2, 30, "the leaderboard")
         assert rows(board)[0][1] == "lmstudio/smollm2-135m-instruct"
 
 
@@ -115,7 +115,7 @@ async def models_screen(pilot, app) -> tuple[ModelsView, DataTable]:
     await pilot.press("f4")
     view = app.query_one(ModelsView)
     table = view.query_one(DataTable)
-    await wait_until(pilot, lambda: table.row_count == 1, 10, "the models table")
+    await wait_until(pilot, lambda: table.row_count == 1, 30, "the models table")
     return view, table
 
 
@@ -128,38 +128,38 @@ async def test_models_screen_without_servers_says_how_to_start_them(isolated_hom
         note = str(view.query_one("#unreachable", Static).render())
         assert "ollama serve" in note and "lms server start" in note
         view.query_one("#models-filter").value = "nothing-matches"
-        await wait_until(pilot, lambda: table.row_count == 0, 5, "the filter")
+        await wait_until(pilot, lambda: table.row_count == 0, 30, "the filter")
 
 
 async def test_register_a_custom_model_from_the_models_screen(isolated_home):
     app = make_app(isolated_home)
     async with app.run_test(size=(120, 40)) as pilot:
         _, table = await models_screen(pilot, app)
-        await pilot.click("#models-register")
-        await wait_until(pilot, lambda: isinstance(app.screen, RegisterModel), 5, "the form")
+        await click(pilot, "#models-register")
+        await wait_until(pilot, lambda: isinstance(app.screen, RegisterModel), 30, "the form")
         form = app.screen
         form.query_one("#reg-id").value = "my-finetune"
-        await pilot.click("#register")
+        await click(pilot, "#register")
         error = form.query_one("#register-error", Static)
-        await wait_until(pilot, lambda: "provider/name" in str(error.render()), 5, "the error sentence")
+        await wait_until(pilot, lambda: "provider/name" in str(error.render()), 30, "the error sentence")
         assert app.screen is form  # still open, nothing typed is lost
         form.query_one("#reg-id").value = "ollama/my-finetune:latest"
         form.query_one("#reg-capabilities").value = "code"
         form.query_one("#reg-context_length").value = "16384"
         await pilot.pause(0.3)  # a button ignores a second press while it still shows the first
-        await pilot.click("#register")
-        await wait_until(pilot, lambda: not isinstance(app.screen, RegisterModel), 10, "the form to close")
-        await wait_until(pilot, lambda: table.row_count == 2, 10, "the new row")
+        await click(pilot, "#register")
+        await wait_until(pilot, lambda: not isinstance(app.screen, RegisterModel), 30, "the form to close")
+        await wait_until(pilot, lambda: table.row_count == 2, 30, "the new row")
         row = next(r for r in rows(table) if r[0] == "ollama/my-finetune:latest")
         assert row[2] == "16384" and "code" in row[4] and row[7] == "unavailable"
         saved = (isolated_home / "config.toml").read_text()
         assert 'id = "ollama/my-finetune:latest"' in saved and "context_length = 16384" in saved
-        await pilot.click("#models-register")  # the same id again is refused with a sentence
-        await wait_until(pilot, lambda: isinstance(app.screen, RegisterModel), 5, "the form")
+        await click(pilot, "#models-register")  # the same id again is refused with a sentence
+        await wait_until(pilot, lambda: isinstance(app.screen, RegisterModel), 30, "the form")
         app.screen.query_one("#reg-id").value = "ollama/my-finetune:latest"
-        await pilot.click("#register")
+        await click(pilot, "#register")
         error = app.screen.query_one("#register-error", Static)
-        await wait_until(pilot, lambda: "already registered" in str(error.render()), 5, "the refusal")
+        await wait_until(pilot, lambda: "already registered" in str(error.render()), 30, "the refusal")
 
 
 async def test_interrupted_run_is_shown_as_interrupted(isolated_home):
@@ -174,7 +174,7 @@ async def test_interrupted_run_is_shown_as_interrupted(isolated_home):
         await ready(pilot, app)
         await pilot.press("f5")
         table = app.query_one(HistoryView).query_one(DataTable)
-        await wait_until(pilot, lambda: table.row_count == 1, 10, "history")
+        await wait_until(pilot, lambda: table.row_count == 1, 30, "history")
         assert rows(table)[0][3] == "interrupted"
         assert any("interrupted" in n.message for n in app._notifications)
 
