@@ -24,10 +24,9 @@ async def wait_until(pilot, predicate, timeout: float = 60.0, what: str = "condi
 async def click(pilot, target, offset: tuple[int, int] = (0, 0), timeout: float = 30.0) -> None:
     """Click a widget once it is laid out, and fail at the click if it landed on something else.
 
-    Pilot clicks at the widget's region as it is at that moment: a widget not laid out yet has an
-    empty region at the screen's top-left corner (the tab line), and a layout change between the
-    lookup and the events moves the target. A CI run once timed out waiting for a vote after a
-    click; with this, such a miss fails here with a sentence instead of as a later timeout.
+    Widgets are in the DOM (a query finds them) as soon as a mount starts, before they are laid
+    out; until then their region is empty and Pilot clicks at the screen's top-left corner, the
+    tab line's "Run". That is how a CI run lost a click on a vote button that had just appeared.
     """
     widget = target if isinstance(target, Widget) else pilot.app.screen.query_one(target)
     await wait_until(pilot, lambda: widget.region.area > 0, timeout, f"{target} to be laid out")
