@@ -15,6 +15,14 @@ from .step_pane import StepPane
 LABELS = "ABCD"
 
 
+def too_few_models(model_ids: list[str]) -> str | None:
+    """The sentence for a machine with fewer than two models ready (the embedded one alone)."""
+    if len(model_ids) >= 2:
+        return None
+    have = f"only {model_ids[0]} is ready" if model_ids else "no model is ready"
+    return f"Compare needs two models; {have}. See Models (F4)."
+
+
 class CompareView(Vertical):
     DEFAULT_CSS = """
     CompareView #cmp-controls { height: auto; }
@@ -26,6 +34,7 @@ class CompareView(Vertical):
     CompareView #panes.narrow > StepPane { width: 100%; height: 16; }
     CompareView #votes { height: 3; }
     CompareView .notice { color: $warning; }
+    CompareView #plan { width: 1fr; height: 3; padding-left: 1; }
     """
 
     def __init__(self, **kw) -> None:
@@ -60,6 +69,11 @@ class CompareView(Vertical):
         picker.clear_options()
         picker.add_options([(m, m) for m in model_ids])
         self.query_one("#blind", Switch).value = bool(settings.get("blind"))
+        self.query_one("#plan", Static).update(too_few_models(model_ids) or "")
+
+    def _offered(self) -> list[str]:
+        picker = self.query_one("#cmp-models", SelectionList)
+        return [picker.get_option_at_index(i).value for i in range(picker.option_count)]
 
     @on(Button.Pressed, "#cmp-cancel")
     def cancel(self) -> None:
@@ -75,6 +89,9 @@ class CompareView(Vertical):
         models = models if models is not None else list(self.query_one("#cmp-models", SelectionList).selected)
         if not prompt:
             self.app.notify("Type a prompt first.", severity="warning")
+            return
+        if too_few := too_few_models(self._offered()):
+            self.app.notify(too_few, severity="warning", timeout=10)
             return
         if not 2 <= len(models) <= 4:
             self.app.notify("Pick 2 to 4 models to compare.", severity="warning")

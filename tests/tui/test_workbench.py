@@ -197,6 +197,21 @@ async def test_help_and_bad_input_are_sentences(isolated_home):
         assert app.current_tab == "run"
 
 
+async def test_compare_with_only_the_embedded_model_says_how_to_get_another(isolated_home):
+    app = make_app(isolated_home)  # Ollama and LM Studio off: a fresh machine
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f3")
+        view = app.query_one(CompareView)
+        plan = view.query_one("#plan", Static)
+        await wait_until(pilot, lambda: "only embedded/smollm2-135m is ready" in str(plan.render()), 30,
+                         "the sentence next to the Compare button")
+        view.query_one("#prompt").value = "Say hello."
+        await pilot.press("ctrl+r")
+        assert any(n.message.startswith("Compare needs two models") for n in app._notifications)
+        assert not view.panes and view.cancel_event is None, "nothing started"
+
+
 async def test_narrow_terminal_stacks_compare_panes(isolated_home):
     app = make_app(isolated_home)
     async with app.run_test(size=(80, 24)) as pilot:
