@@ -90,14 +90,15 @@ class CompareView(Vertical):
         if not prompt:
             self.app.notify("Type a prompt first.", severity="warning")
             return
+        if self.app.engine is None or self.cancel_event is not None:
+            self.app.notify("Not ready yet, or a comparison is running.", severity="warning")
+            return
+        # After the readiness check: before discovery ends the picker is empty, which is not "no model".
         if too_few := too_few_models(self._offered()):
             self.app.notify(too_few, severity="warning", timeout=10)
             return
         if not 2 <= len(models) <= 4:
             self.app.notify("Pick 2 to 4 models to compare.", severity="warning")
-            return
-        if self.app.engine is None or self.cancel_event is not None:
-            self.app.notify("Not ready yet, or a comparison is running.", severity="warning")
             return
         self.app.save_settings(blind=self.query_one("#blind", Switch).value)
         self.cancel_event = asyncio.Event()
