@@ -7,8 +7,9 @@ import asyncio
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Label, SelectionList, Static, Switch
+from textual.widgets import Button, Input, Label, Static, Switch
 
+from .pick_list import PickList
 from .rating_bar import RatingBar
 from .step_pane import StepPane
 
@@ -51,7 +52,7 @@ class CompareView(Vertical):
     def compose(self) -> ComposeResult:
         with Vertical(id="cmp-controls"):
             yield Input(placeholder="One prompt for every model…", id="prompt")
-            yield SelectionList[str](id="cmp-models")
+            yield PickList(id="cmp-models")
             with Horizontal(id="cmp-row"):
                 yield Label("blind ", classes="notice")
                 yield Switch(value=False, id="blind")
@@ -65,14 +66,12 @@ class CompareView(Vertical):
         self.query_one("#panes").set_class(self.size.width < 100, "narrow")
 
     def engine_ready(self, model_ids: list[str], settings: dict) -> None:
-        picker = self.query_one("#cmp-models", SelectionList)
-        picker.clear_options()
-        picker.add_options([(m, m) for m in model_ids])
+        self.query_one("#cmp-models", PickList).replace(model_ids)
         self.query_one("#blind", Switch).value = bool(settings.get("blind"))
         self.query_one("#plan", Static).update(too_few_models(model_ids) or "")
 
     def _offered(self) -> list[str]:
-        picker = self.query_one("#cmp-models", SelectionList)
+        picker = self.query_one("#cmp-models", PickList)
         return [picker.get_option_at_index(i).value for i in range(picker.option_count)]
 
     @on(Button.Pressed, "#cmp-cancel")
@@ -86,7 +85,7 @@ class CompareView(Vertical):
 
     def start(self, prompt: str | None = None, models: list[str] | None = None) -> None:
         prompt = prompt if prompt is not None else self.query_one("#prompt", Input).value.strip()
-        models = models if models is not None else list(self.query_one("#cmp-models", SelectionList).selected)
+        models = models if models is not None else list(self.query_one("#cmp-models", PickList).selected)
         if not prompt:
             self.app.notify("Type a prompt first.", severity="warning")
             return

@@ -13,6 +13,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher
 from textual.worker import Worker, WorkerState
@@ -55,9 +56,12 @@ class WorkbenchApp(App[None]):
     ]
 
     def __init__(self, engine_factory: Callable[[], Awaitable[Any]], *, settings_path: Path | None = None,
-                 **kw) -> None:
+                 on_notify: Callable[[str, SeverityLevel], object] | None = None, **kw) -> None:
+        """`on_notify` hears every notification (its text and severity) as it is made: a log or a test
+        can follow what the user was told without reading Textual's toast queue."""
         super().__init__(**kw)
         self._engine_factory = engine_factory
+        self.on_notify = on_notify
         self.engine = None
         self.settings_path = settings_path
         self.settings: dict[str, Any] = {}
@@ -112,6 +116,12 @@ class WorkbenchApp(App[None]):
         if self.engine.interrupted:
             self.notify(f"{len(self.engine.interrupted)} run(s) were interrupted when Jarvis last stopped;"
                         " they are marked so in History.", severity="warning", timeout=8)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        if self.on_notify is not None:
+            self.on_notify(str(message), severity)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # -- one place for every worker's failure ------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

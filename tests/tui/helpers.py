@@ -16,7 +16,7 @@ async def wait_until(pilot, predicate, timeout: float = 60.0, what: str = "condi
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            told = getattr(pilot.app, "notified", [])
+            told = told_by(pilot.app)
             raise AssertionError(f"timed out waiting for {what}" + (f"; the app said: {told[-5:]}" if told else ""))
         await pilot.pause(0.05)
 
@@ -40,23 +40,34 @@ def make_app(home, config: dict | None = None) -> WorkbenchApp:
     async def factory():
         return await build_engine(cfg, paths).start()
 
-    app = WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json")
-    record_notifications(app)
-    return app
+    return WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json", on_notify=Told())
 
 
-def record_notifications(app) -> None:
-    """Keep every notification, so a test that times out can say what the user was told."""
-    app.notified = []
-    show = app.notify
+class Told(list[str]):
+    """Every notification's text in order, heard through the app's `on_notify` hook (what the user
+    was told, whether or not its toast has expired)."""
 
-    def notify(message, *args, **kwargs):
-        app.notified.append(str(message))
-        return show(message, *args, **kwargs)
+    def __call__(self, message: str, severity: str) -> None:
+        self.append(message)
 
-    app.notify = notify
+
+def told_by(app) -> list[str]:
+    """What the app has notified so far (empty when it was built without a `Told`)."""
+    return app.on_notify if isinstance(getattr(app, "on_notify", None), Told) else []
+
+
+def busy(app) -> list[str]:
+    """The app's workers not yet done, but for the status bar's memory sample (one a second, always)."""
+    return [w.description or w.name for w in app.workers if not w.is_finished and w.group != "status"]
+
+
+async def idle(pilot, timeout: float = 30.0) -> None:
+    """Every worker done (views loaded, votes saved) and the messages they sent handled."""
+    await wait_until(pilot, lambda: not busy(pilot.app), timeout, "the workers to finish")
+    await pilot.pause()
 
 
 async def ready(pilot, app) -> None:
+    """The engine is up and the views it fills (models, history, stats) have been filled."""
     await wait_until(pilot, lambda: app.engine is not None, 60, "the engine")
-    await pilot.pause(0.2)
+    await idle(pilot)

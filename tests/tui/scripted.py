@@ -19,7 +19,7 @@ from jarvis.app.paths import resolve_paths
 from jarvis.app.tui.workbench import WorkbenchApp
 from jarvis.providers.base import Provider
 from jarvis.providers.types import Completion, Delta, GenerationOptions, Message, ModelInfo, StreamChunk
-from tests.tui.helpers import record_notifications
+from tests.tui.helpers import Told
 
 #: 2026-11-20 09:00 UTC: where the script's wall clock starts.
 EPOCH = 1_795_165_200.0
@@ -153,6 +153,5 @@ def scripted_app(home, monkeypatch, *, gate: bool = False) -> tuple[WorkbenchApp
         engine.registry.providers[provider.name] = provider
         return await engine.start()
 
-    app = WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json")
-    record_notifications(app)
+    app = WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json", on_notify=Told())
     return app, provider

@@ -1,0 +1,43 @@
+"""The workbench driven by keys alone: every pick a mouse can make, tab and space make too."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from jarvis.app.tui.compare_view import CompareView
+from jarvis.app.tui.pick_list import PickList
+from tests.tui.helpers import ready, told_by, wait_until
+from tests.tui.scripted import scripted_app
+
+
+async def test_compare_picks_two_models_with_tab_space_down_space(isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f3")
+        view = app.query_one(CompareView)
+        picker = view.query_one("#cmp-models", PickList)
+        await wait_until(pilot, lambda: app.focused is view.query_one("#prompt", Input), 20, "the prompt's focus")
+        assert picker.option_count == 4 and picker.highlighted is None  # filled after discovery
+        await pilot.press(*"Say hi.", "tab")
+        assert app.focused is picker and picker.highlighted == 0, "a focused list shows where space acts"
+        await pilot.press("space", "down", "space", "ctrl+r")
+        await wait_until(pilot, lambda: len(view.panes) == 2, 20, "two answer panes")
+        offered = [picker.get_option_at_index(i).value for i in range(2)]
+        assert picker.selected == offered
+        assert not any("Pick 2 to 4" in message for message in told_by(app))
+
+
+async def test_refreshing_the_models_keeps_the_picks_and_the_highlight(isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f3")
+        view = app.query_one(CompareView)
+        picker = view.query_one("#cmp-models", PickList)
+        picker.focus()
+        await pilot.press("down", "space")
+        [picked] = picker.selected
+        app.refresh_models()
+        await wait_until(pilot, lambda: any("model(s) found" in m for m in told_by(app)), 20, "the refresh")
+        assert picker.selected == [picked] and picker.highlighted == 0
