@@ -10,10 +10,6 @@ from jarvis.providers.base import Provider
 from jarvis.providers.ollama import OllamaProvider
 
 
-def cache_file(data_dir: Path) -> Path:
-    return data_dir / "model-details.json"
-
-
 def load_into(providers: list[Provider], path: Path) -> None:
     """Seed each Ollama provider's cache; a missing or unreadable file just means an empty cache."""
     try:

@@ -67,7 +67,7 @@ def build_engine(config: Config, paths: Paths, *, database: str | None = None) -
     bus = EventBus()
     breaker = CircuitBreaker()
     cloud = CloudGate(enabled=config.cloud.enabled)
-    policies = load_policies(paths.config_file.parent / "policies.toml")
+    policies = load_policies(paths.policies_file)
     runner = StepRunner(registry, ledger, bus, policy=FallbackPolicy(), breaker=breaker, guard=registry.guard)
     selector = SelectionEngine(lambda: registry.models, policies=policies, allow_cloud=cloud.allowed,
                                cooling=runner.cooling, any_cooling=runner.any_cooling)

@@ -1,4 +1,7 @@
-"""Where Jarvis keeps its config and data: XDG by default, all of it under JARVIS_HOME when set."""
+"""Where Jarvis keeps its config and data: XDG by default, all of it under JARVIS_HOME when set.
+
+Every file name under the user's directories is spelled here and nowhere else.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,21 @@ class Paths:
     @property
     def user_chains(self) -> Path:
         return self.config_file.parent / "chains"
+
+    @property
+    def policies_file(self) -> Path:
+        """Routing policies, written by `jarvis policy` and safe to edit by hand."""
+        return self.config_file.parent / "policies.toml"
+
+    @property
+    def tui_settings(self) -> Path:
+        """The workbench's remembered choices (theme, last chain...)."""
+        return self.data_dir / "tui.json"
+
+    @property
+    def model_details(self) -> Path:
+        """Ollama's per-model details kept between runs (app/details_cache.py)."""
+        return self.data_dir / "model-details.json"
 
 
 def resolve_paths(env: Mapping[str, str] | None = None) -> Paths:

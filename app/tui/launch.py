@@ -35,5 +35,5 @@ def launch() -> int:
         finally:  # also when the engine cannot start: the app stays up and needs its collector
             settle_after_startup()
 
-    WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json").run()
+    WorkbenchApp(factory, settings_path=paths.tui_settings).run()
     return 0

@@ -40,7 +40,7 @@ def make_app(home, config: dict | None = None) -> WorkbenchApp:
     async def factory():
         return await build_engine(cfg, paths).start()
 
-    return WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json", on_notify=Told())
+    return WorkbenchApp(factory, settings_path=paths.tui_settings, on_notify=Told())
 
 
 class Told(list[str]):

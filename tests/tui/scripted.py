@@ -153,5 +153,5 @@ def scripted_app(home, monkeypatch, *, gate: bool = False) -> tuple[WorkbenchApp
         engine.registry.providers[provider.name] = provider
         return await engine.start()
 
-    app = WorkbenchApp(factory, settings_path=paths.data_dir / "tui.json", on_notify=Told())
+    app = WorkbenchApp(factory, settings_path=paths.tui_settings, on_notify=Told())
     return app, provider

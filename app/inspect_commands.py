@@ -1,51 +1,56 @@
-"""Headless subcommands: each builds what it needs from config, runs, and prints text or one JSON document."""
+"""Commands that look without running a chain: `models` (what the providers offer) and `analyze` (a task)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sys
+from collections.abc import Callable
 
-from .cli import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
-from .config import ConfigError, load_config
-from .paths import resolve_paths
-
-
-def fail(message: str, code: int) -> int:
-    print(f"jarvis: {message}", file=sys.stderr)
-    return code
+from .exit_codes import EXIT_OK, EXIT_USAGE
+from .output import fail, print_table
+from .text_input import InputError, text_argument
 
 
-def dispatch(args: argparse.Namespace) -> int:
-    paths = resolve_paths()
+def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    p = add("models", "list every model the configured providers offer")
+    p.add_argument("--refresh", action="store_true",
+                   help="re-read every model's details instead of the cached ones")
+    p.set_defaults(handler=cmd_models)
+
+    p = add("analyze", "classify a task: type, language, capabilities, size")
+    p.add_argument("text", help="the task, or - to read it from standard input")
+    p.add_argument("--assist", action="store_true",
+                   help="also ask the embedded model; the rules decide when it answers nonsense")
+    p.set_defaults(handler=cmd_analyze)
+
+
+def cmd_models(config, paths, args) -> int:
+    import asyncio  # here, like the engine's modules: `jarvis --help` stays quick
+
+    return asyncio.run(_models(config, args, paths))
+
+
+def cmd_analyze(config, paths, args) -> int:
+    import asyncio
+
+    from jarvis.chains.analyzer import TaskAnalyzer
+
     try:
-        config = load_config(paths.config_file)
-    except ConfigError as err:
-        return fail(str(err), EXIT_CONFIG)
-    if args.command == "models":
-        return asyncio.run(models_command(config, args, paths))
-    if args.command == "analyze":
-        from jarvis.chains.analyzer import TaskAnalyzer
-
-        analysis = (asyncio.run(_assisted_analysis(args.text)) if args.assist
-                    else TaskAnalyzer().analyze(args.text))
-        if args.json:
-            print(json.dumps(analysis.as_json(), indent=2))
-        else:
-            a = analysis
-            print(f"task type:    {a.task_type} (confidence {a.confidence:.2f}; {', '.join(a.reasons) or 'no rule fired'})")
-            print(f"language:     {a.language or '-'}")
-            print(f"capabilities: {', '.join(a.capabilities) or '-'}")
-            print(f"est. tokens:  {a.est_tokens}")
-            print(f"method:       {a.method}")
-        return EXIT_OK
-    from . import engine_commands
-
-    handler = getattr(engine_commands, f"cmd_{args.command}", None)
-    if handler is None:
-        return fail(f"unknown command {args.command}", EXIT_USAGE)
-    return handler(config, paths, args)
+        text = text_argument(args.text, "text")
+    except InputError as err:
+        return fail(str(err), EXIT_USAGE)
+    analysis = asyncio.run(_assisted_analysis(text)) if args.assist else TaskAnalyzer().analyze(text)
+    if args.json:
+        print(json.dumps(analysis.as_json(), indent=2))
+    else:
+        a = analysis
+        reasons = ", ".join(a.reasons) or "no rule fired"
+        print(f"task type:    {a.task_type} (confidence {a.confidence:.2f}; {reasons})")
+        print(f"language:     {a.language or '-'}")
+        print(f"capabilities: {', '.join(a.capabilities) or '-'}")
+        print(f"est. tokens:  {a.est_tokens}")
+        print(f"method:       {a.method}")
+    return EXIT_OK
 
 
 async def _assisted_analysis(text: str):
@@ -68,7 +73,7 @@ async def _assisted_analysis(text: str):
         await provider.close()
 
 
-def _size(n: int | None) -> str:
+def _size(n: float | None) -> str:
     if not n:
         return "-"
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -78,13 +83,13 @@ def _size(n: int | None) -> str:
     return f"{n:.1f} PB"
 
 
-async def models_command(config, args, paths) -> int:
+async def _models(config, args, paths) -> int:
     from . import details_cache
     from .compose import build_registry
 
     registry = build_registry(config)
     providers = list(registry.providers.values())
-    cache = details_cache.cache_file(paths.data_dir)
+    cache = paths.model_details
     if not args.refresh:
         details_cache.load_into(providers, cache)
     try:
@@ -103,8 +108,9 @@ async def models_command(config, args, paths) -> int:
     rows = [("MODEL", "CONTEXT", "SIZE", "CAPABILITIES", "FITS", "STATUS")]
     for m in discovery.models:
         fits = {True: "yes", False: "NO", None: "-"}[m.fits_memory]
+        status = m.status + (" (loaded)" if m.info.loaded else "")
         rows.append((m.id, str(m.context_length or "-"), _size(m.info.size_bytes),
-                     ",".join(sorted(m.capabilities)), fits, m.status + (" (loaded)" if m.info.loaded else "")))
+                     ",".join(sorted(m.capabilities)), fits, status))
     print_table(rows)
     if not discovery.models:
         print("No models found.")
@@ -118,9 +124,3 @@ async def models_command(config, args, paths) -> int:
         for u in discovery.unreachable:
             print(f"  {u.provider} ({u.address}): {u.reason} {u.hint}".rstrip())
     return EXIT_OK
-
-
-def print_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

@@ -1,0 +1,77 @@
+"""Commands that run the engine on a task: `run` (a chain, streaming each step) and `compare` (2-4 models)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from .exit_codes import EXIT_USAGE
+from .output import fail
+from .text_input import InputError, text_argument
+
+STRATEGIES = ["performance", "quality", "cost", "reliability", "balanced"]
+
+
+def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    p = add("run", "run a chain on a task, streaming each step")
+    p.add_argument("task", help="the task, or - to read it from standard input")
+    p.add_argument("--chain", default="default", help="default, code, planning, analysis, or one of yours")
+    p.add_argument("--model", "-m", help="use this model id for every role")
+    p.add_argument("--strategy", choices=STRATEGIES)
+    p.add_argument("--rounds", type=int, help="review/revise rounds allowed (code chain)")
+    p.add_argument("--max-tokens", type=int, help="cap every step's answer length")
+    p.add_argument("--seed", type=int, help="sampling seed, for repeatable runs")
+    p.add_argument("--no-cache", action="store_true", help="never answer from the response cache")
+    p.add_argument("--no-fallback", action="store_true",
+                   help="with --model: fail when that model fails instead of answering with another")
+    p.set_defaults(handler=cmd_run)
+
+    p = add("compare", "send one prompt to 2-4 models and show the answers side by side")
+    p.add_argument("prompt", help="the prompt, or - to read it from standard input")
+    p.add_argument("-m", "--model", action="append", required=True, dest="models",
+                   help="a model id (2-4 times)")
+    p.add_argument("--max-tokens", type=int, default=512)
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--seed", type=int)
+    p.set_defaults(handler=cmd_compare)
+
+
+# -- run -------------------------------------------------------------------
+def cmd_run(config, paths, args) -> int:
+    try:
+        task = text_argument(args.task, "task")
+    except InputError as err:
+        return fail(str(err), EXIT_USAGE)
+    if not task.strip():
+        return fail("the task is empty.", EXIT_USAGE)
+    if args.no_fallback and not args.model:
+        return fail("--no-fallback needs --model ID: it keeps a run on that one model.", EXIT_USAGE)
+    # The engine is imported only now: `jarvis --help` and the other commands do not pay for it.
+    import asyncio
+
+    from jarvis.chains.orchestrator import RunOptions
+
+    from .run_console import run_chain
+
+    overrides = {k: v for k, v in (("max_tokens", args.max_tokens), ("seed", args.seed)) if v is not None}
+    options = RunOptions(chain=args.chain, model=args.model, strategy=args.strategy, max_rounds=args.rounds,
+                         use_cache=not args.no_cache, no_fallback=args.no_fallback, overrides=overrides)
+    return asyncio.run(run_chain(config, paths, task, options, args.json))
+
+
+# -- compare ---------------------------------------------------------------
+def cmd_compare(config, paths, args) -> int:
+    if not 2 <= len(args.models) <= 4:
+        return fail("compare takes 2 to 4 models (-m ID -m ID ...).", EXIT_USAGE)
+    try:
+        prompt = text_argument(args.prompt, "prompt")
+    except InputError as err:
+        return fail(str(err), EXIT_USAGE)
+    import asyncio
+
+    from jarvis.providers.types import GenerationOptions
+
+    from .run_console import run_comparison
+
+    options = GenerationOptions(max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed)
+    return asyncio.run(run_comparison(config, paths, prompt, args.models, options, args.json))

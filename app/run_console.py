@@ -1,0 +1,118 @@
+"""A run or a comparison streamed to the terminal (or gathered into one JSON document), and its exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from jarvis.chains.events import (
+    FallbackTaken,
+    Notice,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    StepFinished,
+    StepStarted,
+    TokenDelta,
+)
+from jarvis.chains.orchestrator import RunOptions
+
+from .engine import build_engine
+from .exit_codes import EXIT_CANCELLED, EXIT_FAILED, EXIT_NO_MODEL, EXIT_OK, EXIT_USAGE
+from .export import run_as_json
+from .output import emit_json
+
+
+async def run_chain(config, paths, task: str, options: RunOptions, as_json: bool) -> int:
+    engine = await build_engine(config, paths).start()
+    last = None
+    try:
+        async for event in engine.orchestrator.run(task, options):
+            last = event
+            if not as_json:
+                _render(event)
+        await engine.ledger.flush()
+        run = await engine.ledger.run(last.run_id) if last else None
+    finally:
+        await engine.close()
+    if as_json:
+        doc = run_as_json(run) if run else {"status": "failed"}
+        if isinstance(last, RunFailed):
+            doc["error"] = {"message": last.message, "kind": last.kind}
+        emit_json(doc)
+    return _exit_code(last)
+
+
+def _exit_code(last) -> int:
+    if isinstance(last, RunFinished):
+        return EXIT_OK
+    if isinstance(last, RunCancelled):
+        return EXIT_CANCELLED
+    if isinstance(last, RunFailed):
+        return {"no_model": EXIT_NO_MODEL, "usage": EXIT_USAGE}.get(last.kind, EXIT_FAILED)
+    return EXIT_FAILED
+
+
+def _render(event) -> None:
+    out, err = sys.stdout, sys.stderr
+    if isinstance(event, StepStarted):
+        label = event.role + (f" (round {event.round})" if event.round else "")
+        err.write(f"\n── {label} · {event.model_id} ── {event.reason}\n")
+    elif isinstance(event, TokenDelta):
+        out.write(event.text)
+        out.flush()
+    elif isinstance(event, StepFinished):
+        u = event.usage.as_json()
+        if event.status == "completed":
+            tps = f"{u['tokens_per_s']:.0f} tok/s" if u.get("tokens_per_s") else "-"
+            ttft = f"{u['ttft_s'] * 1000:.0f} ms" if u.get("ttft_s") else "-"
+            tokens = u.get("completion_tokens")
+            err.write(f"\n   [{event.model_id}: {tokens} tokens, first token {ttft}, {tps}]\n")
+    elif isinstance(event, Notice):
+        err.write(f"\n! {event.text}\n")
+    elif isinstance(event, FallbackTaken):
+        to = f"trying {event.to_model}" if event.to_model else "no model left to try"
+        kept = f" ({len(event.partial_text)} characters kept)" if event.partial_text else ""
+        err.write(f"\n! {event.from_model} failed: {event.message}{kept}; {to}.\n")
+    elif isinstance(event, RunFinished):
+        blocks = event.result.get("code_blocks") or event.result.get("answers") or []
+        err.write(f"\n✓ {event.run_id} finished in {event.total_s:.1f} s, cost ${event.cost_usd:.4f}"
+                  f"{f', {len(blocks)} code block(s)' if 'code_blocks' in event.result else ''}."
+                  f" Rate it: jarvis rate {event.run_id} 1-5\n")
+    elif isinstance(event, RunFailed):
+        err.write(f"\n✗ {event.message}\n")
+    elif isinstance(event, RunCancelled):
+        err.write(f"\n✗ {event.run_id} cancelled.\n")
+
+
+async def run_comparison(config, paths, prompt, models, options, as_json: bool) -> int:
+    engine = await build_engine(config, paths).start()
+    last = None
+    try:
+        async for event in engine.orchestrator.compare(prompt, models, options):
+            last = event
+            if as_json:
+                continue
+            if isinstance(event, StepStarted):
+                sys.stderr.write(f"\n── {event.role}: {event.model_id} ──\n")
+            elif isinstance(event, TokenDelta):
+                pass  # answers may interleave; they are printed whole below
+            elif isinstance(event, (Notice, RunFailed, RunCancelled)):
+                _render(event)
+        await engine.ledger.flush()
+        run = await engine.ledger.run(last.run_id) if last else None
+    finally:
+        await engine.close()
+    result = json.loads(run["result_json"]) if run and run.get("result_json") else {"answers": []}
+    if as_json:
+        emit_json({"compare_id": last.run_id if last else None, "status": run["status"] if run else "failed",
+                   **result})
+        return _exit_code(last)
+    for a in result["answers"]:
+        u = a.get("usage") or {}
+        stats = (f"first token {u['ttft_s'] * 1000:.0f} ms, {u.get('tokens_per_s') or 0:.0f} tok/s, "
+                 f"{u.get('completion_tokens')} tokens" if u.get("ttft_s") else a.get("error", ""))
+        print(f"\n=== {a['label']}: {a['model']} ({a['status']}; {stats}) ===\n{a['output']}")
+    if isinstance(last, RunFinished):
+        print(f"\nVote: jarvis vote {last.run_id} A|B|tie|bad")
+    return _exit_code(last)
