@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from pathlib import Path
 
+from jarvis.chains.toml_errors import syntax_error, validation_problems
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
@@ -124,28 +124,6 @@ class ConfigError(Exception):
     """A config file that cannot be used; the message names the file, the key and the line."""
 
 
-def _line_of(text: str, loc: tuple) -> int | None:
-    """Best-effort line number of the key a validation error points at."""
-    keys = [str(k) for k in loc if not isinstance(k, int)]
-    if not keys:
-        return None
-    key = keys[-1]
-    section = ".".join(keys[:-1])
-    lines = text.splitlines()
-    in_section = not section
-    for number, line in enumerate(lines, 1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            name = stripped.strip("[]").strip()
-            in_section = not section or name == section or name.startswith(section + ".") or section.startswith(name)
-            if name == ".".join(keys):
-                return number
-            continue
-        if in_section and re.match(rf'^"?{re.escape(key)}"?\s*=', stripped):
-            return number
-    return None
-
-
 def load_config(path: Path) -> Config:
     """The config at ``path``, or the defaults when the file does not exist."""
     if not path.exists():
@@ -154,23 +132,21 @@ def load_config(path: Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"Cannot read the config file {path}: {err}.") from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, origin: str) -> Config:
+    """``text`` as a config; ``origin`` names it in errors (a path, or "the README's example")."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path} is not valid TOML: {err}. Fix that line, or move the file away to use the defaults.") from None
+        advice = "Fix that line, or move the file away to use the defaults."
+        raise ConfigError(f"{syntax_error(origin, err, text)} {advice}") from None
     try:
         return Config.model_validate(data)
     except ValidationError as err:
-        problems = []
-        for e in err.errors()[:5]:
-            key = ".".join(str(k) for k in e["loc"])
-            line = _line_of(text, e["loc"])
-            where = f" (line {line})" if line else ""
-            msg = e["msg"]
-            if e["type"] == "extra_forbidden":
-                msg = "unknown key"
-            problems.append(f"'{key}'{where}: {msg}")
-        raise ConfigError(f"{path} has a problem: " + "; ".join(problems) + ".") from None
+        problems = validation_problems(text, err)
+        raise ConfigError(f"{origin} has a problem: " + "; ".join(problems) + ".") from None
 
 
 def ollama_hosts(config: OllamaConfig, env: dict[str, str] | None = None) -> list[OllamaHost]:

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .toml_errors import syntax_error, validation_problems
+
 Strategy = Literal["performance", "quality", "cost", "reliability", "balanced"]
 
 
@@ -28,21 +30,32 @@ class Policy(BaseModel):
                 and (not self.role or role in self.role))
 
 
+class _PolicyFile(BaseModel):
+    """The file as a whole, so that a validation error's location is a key path in it (policies[1].prefer)."""
+
+    model_config = ConfigDict(extra="forbid")
+    policies: list[Policy] = Field(default_factory=list)
+
+
 class PolicyError(Exception):
-    pass
+    """A policies file that cannot be used; the message names the file and the line."""
 
 
 def load_policies(path: Path) -> list[Policy]:
+    """The policies in ``path`` (the caller knows where: app/paths.py), none when it does not exist."""
     if not path.exists():
         return []
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return [Policy.model_validate(p) for p in data.get("policies", [])]
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError) as err:
+        raise PolicyError(f"Cannot read {path}: {err}.") from None
     except tomllib.TOMLDecodeError as err:
-        raise PolicyError(f"{path} is not valid TOML: {err}.") from None
+        raise PolicyError(syntax_error(str(path), err, text)) from None
+    try:
+        return _PolicyFile.model_validate(data).policies
     except ValidationError as err:
-        e = err.errors()[0]
-        raise PolicyError(f"{path}: '{'.'.join(map(str, e['loc']))}' {e['msg']}.") from None
+        raise PolicyError(f"{path} has a problem: {'; '.join(validation_problems(text, err))}.") from None
 
 
 def _toml_list(items: list[str]) -> str:

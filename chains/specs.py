@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jarvis.providers.types import GenerationOptions
 
+from .toml_errors import KeyLines, syntax_error, validation_problems
+
 
 class Selector(BaseModel):
     """How a role picks its model: an explicit id, or a capability plus a strategy (or a routing policy)."""
@@ -55,15 +57,16 @@ class ChainError(Exception):
 def parse_chain(text: str, origin: str) -> ChainSpec:
     try:
         data = tomllib.loads(text)
-        spec = ChainSpec.model_validate({**data, "source": origin})
     except tomllib.TOMLDecodeError as err:
-        raise ChainError(f"The chain file {origin} is not valid TOML: {err}.") from None
+        raise ChainError(f"The chain file {syntax_error(origin, err, text)}") from None
+    try:
+        spec = ChainSpec.model_validate({**data, "source": origin})
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ChainError(f"The chain file {origin} has a problem at '{where}': {first['msg']}.") from None
+        problems = "; ".join(validation_problems(text, err))
+        raise ChainError(f"The chain file {origin} has a problem: {problems}.") from None
     if not spec.roles:
-        raise ChainError(f"The chain file {origin} defines no roles.")
+        line = KeyLines.scan(text).line_of(("roles",))
+        raise ChainError(f"The chain file {origin}{f' line {line}' if line else ''} defines no roles.")
     return spec
 
 
@@ -72,9 +75,13 @@ class ChainLibrary:
     chains: dict[str, ChainSpec] = field(default_factory=dict)
     #: User chain files that could not be read, as sentences.
     problems: list[str] = field(default_factory=list)
+    #: The same sentences by the chain names a broken file would have answered to (its stem, its `name`).
+    broken: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> ChainSpec:
         if name not in self.chains:
+            if name in self.broken:
+                raise ChainError(f"The chain '{name}' cannot be used: {self.broken[name]}")
             raise ChainError(f"There is no chain named '{name}'. Known chains: {', '.join(sorted(self.chains))}.")
         return self.chains[name]
 
@@ -90,7 +97,19 @@ class ChainLibrary:
                 try:
                     spec = parse_chain(path.read_text(encoding="utf-8"), str(path))
                 except (ChainError, OSError, UnicodeDecodeError) as err:
-                    lib.problems.append(str(err))
+                    lib._broken(path, str(err))
                     continue
                 lib.chains[spec.name] = spec  # a user chain may replace a shipped one
         return lib
+
+    def _broken(self, path: Path, sentence: str) -> None:
+        self.problems.append(sentence)
+        names = {path.stem}
+        try:
+            name = tomllib.loads(path.read_text(encoding="utf-8")).get("name")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            name = None
+        if isinstance(name, str):
+            names.add(name)
+        for name in names:
+            self.broken.setdefault(name, sentence)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -88,3 +91,37 @@ def test_errors_are_sentences_with_distinct_exit_codes(home, args, code, says):
     out = jarvis(*args, home=home)
     assert out.returncode == code, out.stderr
     assert says in out.stderr and "Traceback" not in out.stderr + out.stdout
+
+
+def test_a_broken_user_chain_is_named_with_its_line(home):
+    (home / "chains").mkdir()
+    (home / "chains" / "x.toml").write_text('name = "x"\n\n[[roles]]\nname = 3\n')
+    out = jarvis("run", "hi", "--chain", "x", home=home)
+    assert out.returncode == 2, out.stderr
+    assert "no chain named" not in out.stderr
+    assert "x.toml has a problem: 'roles[0].name' (line 4): Input should be a valid string" in out.stderr
+
+
+def test_stdin_that_is_not_utf8_is_refused_at_the_door_with_its_byte(home):
+    env = {**os.environ, "JARVIS_HOME": str(home)}
+    out = subprocess.run([sys.executable, "-m", "jarvis.app.cli", "run", "-"], input="héllo".encode("latin-1"),
+                         capture_output=True, env=env, timeout=60)
+    stderr = out.stderr.decode()
+    assert out.returncode == 2, stderr
+    assert "The standard input is not UTF-8 text: byte 1 (0xe9)" in stderr and "Traceback" not in stderr
+    assert not (home / "jarvis.db").exists(), "refused before the engine started"
+
+
+def test_a_task_argument_that_is_not_utf8_is_refused(home):
+    env = {**os.environ, "JARVIS_HOME": str(home)}
+    out = subprocess.run([sys.executable, "-m", "jarvis.app.cli", "run", b"ok \xff"], capture_output=True,
+                         env=env, timeout=60)
+    assert out.returncode == 2 and "The task argument is not UTF-8 text: byte 3 (0xff)" in out.stderr.decode()
+
+
+def test_a_correction_file_that_is_not_utf8_is_one_sentence(home, tmp_path):
+    bad = tmp_path / "fix.py"
+    bad.write_bytes(b"def f():\n    return '\x93'\n")
+    out = jarvis("rate", "run_nope", "3", "--correction-file", str(bad), home=home)
+    assert out.returncode == 2 and f"{bad} is not UTF-8 text: byte 21 (0x93)" in out.stderr
+    assert "Traceback" not in out.stderr

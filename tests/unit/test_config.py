@@ -70,3 +70,36 @@ def test_paths_follow_jarvis_home_then_xdg(tmp_path):
 def test_secrets_are_not_in_repr(tmp_path):
     config = load_config(write(tmp_path, '[cloud]\napi_keys = {openai = "sk-abcdefghijkl"}\n'))
     assert "sk-abcdefghijkl" not in repr(config)
+
+
+def test_a_dotted_model_name_says_to_quote_it(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, '[embedded]\nn_ctx = 4096\n\n[embedded.models]\nqwen-coder-1.5b = "q.gguf"\n'))
+    message = str(err.value)
+    assert "'embedded.models.qwen-coder-1' (line 5)" in message
+    assert 'quote model names that contain dots: "qwen-coder-1.5b" = ' in message
+    quoted = load_config(write(tmp_path, '[embedded.models]\n"qwen-coder-1.5b" = "q.gguf"\n'))
+    assert quoted.embedded.models == {"qwen-coder-1.5b": "q.gguf"}
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    # a required key missing from the second table of an array: the line of that table's header
+    ('[[openai_endpoints]]\nname = "a"\nurl = "http://127.0.0.1:1"\n\n[[openai_endpoints]]\nname = "b"\n',
+     "'openai_endpoints[1].url' (line 5): Field required"),
+    # a value inside an inline table: the line of the key holding it
+    ('[ollama]\nenabled = true\nhosts = [{name = "a", url = "u", port = 3}]\n',
+     "'ollama.hosts[0].port' (line 3): unknown key"),
+    # a table where a value belongs
+    ('# comment\n\nollama = 3\n', "'ollama' (line 3): Input should be a valid dictionary"),
+    # a bound
+    ('[resources]\n\nreserve_gib = -1\n', "'resources.reserve_gib' (line 3): Input should be greater than"),
+    # a multi-line string does not hide the lines after it
+    ('[cloud]\napi_base = """\n[discovery]\ntimeout = 1\n"""\ntimeout = "x"\n', "'cloud.timeout' (line 6)"),
+    # duplicate keys are a syntax error in TOML
+    ('[ollama]\nenabled = true\nenabled = false\n', "line 3 is not valid TOML"),
+])
+def test_every_kind_of_error_names_its_line(tmp_path, text, says):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text))
+    assert says in str(err.value)
+    assert str(tmp_path / "config.toml") in str(err.value)

@@ -1,0 +1,195 @@
+"""Sentences for TOML files that do not load: the line of every error, syntax or validation alike.
+
+tomllib and pydantic report where a problem is in their own terms (a column, or a path of keys
+such as ``('roles', 0, 'name')``). A user fixes a file by line, so the key path is mapped back to
+the line that wrote it, by a small scan of the text that knows TOML's tables, arrays of tables,
+dotted and quoted keys and multi-line strings (enough for error messages; never used to read values).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+Loc = tuple[str | int, ...]
+
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+_SYNTAX_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
+
+
+def syntax_error(origin: str, err: tomllib.TOMLDecodeError, text: str) -> str:
+    """``origin`` line N is not valid TOML: what tomllib says, with the column."""
+    message = str(err)
+    found = _SYNTAX_AT.search(message)
+    if found:
+        what = _SYNTAX_AT.sub("", message).rstrip(".")
+        return f"{origin} line {found.group(1)} is not valid TOML: {what} (column {found.group(2)})."
+    # "Unclosed array (at end of document)": the trouble starts on the line after the longest prefix
+    # of the file that still parses.
+    what = re.sub(r"\s*\(at end of document\)", "", message).rstrip(".")
+    line = _first_unparsable_line(text)
+    return f"{origin}{f' line {line}' if line else ''} is not valid TOML: {what} (it is never closed)."
+
+
+def _first_unparsable_line(text: str) -> int | None:
+    lines = text.splitlines()
+    if len(lines) > 400:  # quadratic below; config and chain files are far shorter
+        return None
+    for end in range(len(lines), -1, -1):
+        try:
+            tomllib.loads("\n".join(lines[:end]))
+        except tomllib.TOMLDecodeError:
+            continue
+        return end + 1 if end < len(lines) else None
+    return None
+
+
+def validation_problems(text: str, err: ValidationError, limit: int = 5) -> list[str]:
+    """One clause per error: ``'key.path' (line N): message``, plus what to do where that is known."""
+    lines = KeyLines.scan(text)
+    problems = []
+    for e in err.errors()[:limit]:
+        loc = _data_loc(e["loc"])
+        line = lines.line_of(loc)
+        where = f" (line {line})" if line else ""
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        dotted = lines.dotted_key_under(loc)
+        if dotted:
+            what = "model names" if loc[:-1] == ("embedded", "models") else "keys"
+            msg += (f" (TOML reads the dots in {dotted} as nested keys); quote {what} that contain dots:"
+                    f' "{dotted}" = "…"')
+        problems.append(f"'{display_loc(loc)}'{where}: {msg}")
+    return problems
+
+
+def display_loc(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _data_loc(loc: Sequence[str | int]) -> Loc:
+    # A union's members appear in pydantic's loc as type names ('list[OllamaHost]'); they are not keys.
+    return tuple(p for p in loc if isinstance(p, int) or not re.search(r"[\[\]()]", p))
+
+
+def parse_key(text: str) -> tuple[list[str], bool, int] | None:
+    """A TOML key at the start of ``text``: its parts, whether it is bare parts joined by dots, its end."""
+    parts: list[str] = []
+    i, all_bare = 0, True
+    while True:
+        while i < len(text) and text[i] in " \t":
+            i += 1
+        if i < len(text) and text[i] in "\"'":
+            quote = text[i]
+            end = text.find(quote, i + 1)
+            while quote == '"' and end > 0 and text[end - 1] == "\\":
+                end = text.find(quote, end + 1)
+            if end < 0:
+                return None
+            raw = text[i + 1:end]
+            parts.append(next(iter(tomllib.loads(f"{text[i:end + 1]} = 0"))) if "\\" in raw else raw)
+            i, all_bare = end + 1, False
+        else:
+            m = _BARE.match(text, i)
+            if not m:
+                return None
+            parts.append(m.group())
+            i = m.end()
+        while i < len(text) and text[i] in " \t":
+            i += 1
+        if i < len(text) and text[i] == ".":
+            i += 1
+            continue
+        return parts, all_bare and len(parts) > 1, i
+
+
+@dataclass
+class KeyLines:
+    """Where each key path of a TOML text is written (1-based lines)."""
+
+    lines: dict[Loc, int] = field(default_factory=dict)
+    #: Key paths written as one dotted bare key (``qwen-coder-1.5b = ...``) → that key's text.
+    dotted: dict[Loc, str] = field(default_factory=dict)
+
+    @classmethod
+    def scan(cls, text: str) -> KeyLines:
+        found = cls()
+        table: Loc = ()
+        arrays: dict[Loc, int] = {}  # array-of-tables path (with indices) → its last index
+        in_string: str | None = None
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw
+            if in_string:
+                end = line.find(in_string)
+                if end < 0:
+                    continue
+                in_string = _opens_multiline(line[end + 3:])
+                continue
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            if stripped.startswith("["):
+                is_array = stripped.startswith("[[")
+                key = parse_key(stripped[2 if is_array else 1:])
+                if key is None:
+                    continue
+                parts = key[0]
+                if is_array:  # the last part names the array itself, which gets a new element
+                    path = (*_resolve(parts[:-1], arrays), parts[-1])
+                    arrays[path] = arrays.get(path, -1) + 1
+                    found.lines.setdefault(path, number)
+                    path = (*path, arrays[path])
+                else:
+                    path = _resolve(parts, arrays)
+                table = path
+                found.lines.setdefault(table, number)
+                continue
+            key = parse_key(stripped)
+            if key is None or not stripped[key[2]:].startswith("="):
+                continue
+            parts, dotted_bare, end = key
+            path = (*table, *parts)
+            for depth in range(len(table) + 1, len(path) + 1):
+                found.lines.setdefault(path[:depth], number)
+            if dotted_bare:
+                key_text = stripped[:end].strip()
+                for depth in range(len(table) + 1, len(path)):
+                    found.dotted.setdefault(path[:depth], key_text)
+            in_string = _opens_multiline(stripped[end + 1:])
+        return found
+
+    def line_of(self, loc: Sequence[str | int]) -> int | None:
+        """The line of ``loc``, or of its nearest written parent (a value inside an inline table or array)."""
+        loc = tuple(loc)
+        for depth in range(len(loc), 0, -1):
+            if loc[:depth] in self.lines:
+                return self.lines[loc[:depth]]
+        return None
+
+    def dotted_key_under(self, loc: Sequence[str | int]) -> str | None:
+        """The dotted bare key whose dot made ``loc`` a table, when that is what ``loc`` is."""
+        return self.dotted.get(tuple(loc))
+
+
+def _resolve(path: Sequence[str], arrays: dict[Loc, int]) -> Loc:
+    # `[roles.select]` after `[[roles]]` means the last element's table: put the indices in.
+    out: Loc = ()
+    for part in path:
+        out = (*out, part)
+        if out in arrays:
+            out = (*out, arrays[out])
+    return out
+
+
+def _opens_multiline(value: str) -> str | None:
+    """The delimiter of a multi-line string that ``value`` opens and does not close, if any."""
+    for delim in ('"""', "'''"):
+        if value.count(delim) % 2 == 1:
+            return delim
+    return None
