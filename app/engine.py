@@ -69,7 +69,8 @@ def build_engine(config: Config, paths: Paths, *, database: str | None = None) -
     cloud = CloudGate(enabled=config.cloud.enabled)
     policies = load_policies(paths.policies_file)
     runner = StepRunner(registry, ledger, bus, policy=FallbackPolicy(), breaker=breaker, guard=registry.guard)
-    selector = SelectionEngine(lambda: registry.models, policies=policies, allow_cloud=cloud.allowed,
+    selector = SelectionEngine(lambda: registry.models, generation=lambda: registry.generation,
+                               policies=policies, allow_cloud=cloud.allowed,
                                cooling=runner.cooling, any_cooling=runner.any_cooling)
     chains = ChainLibrary.load(paths.user_chains)
     orchestrator = ModelOrchestrator(registry, ledger, selector, runner, chains=chains,

@@ -44,7 +44,8 @@ async def orchestrator_overhead(rounds: int) -> None:
     ledger = AsyncLedger(tmp / "bench.db")
     runner = StepRunner(registry, ledger, EventBus(), policy=FallbackPolicy(), breaker=CircuitBreaker(),
                         guard=registry.guard, use_cache=False)
-    selector = SelectionEngine(lambda: registry.models, cooling=runner.cooling)
+    selector = SelectionEngine(lambda: registry.models, generation=lambda: registry.generation,
+                               cooling=runner.cooling)
     orch = ModelOrchestrator(registry, ledger, selector, runner, chains=ChainLibrary.load(),
                              stats=lambda led, t: PerformanceMonitor(led).snapshot(t))
     task = "Write a Python function that reverses a string."
@@ -103,7 +104,7 @@ def selection_speed() -> None:
         stats[entry.id] = ModelStats(requests=rng.randint(0, 200), successes=rng.randint(0, 200),
                                      tokens_per_s_p50=rng.uniform(5, 150), ttft_p50=rng.uniform(0.05, 2),
                                      rating_mean=rng.uniform(1, 5), ratings=rng.randint(0, 40))
-    engine = SelectionEngine(lambda: models)
+    engine = SelectionEngine(lambda: models, generation=lambda: 0)  # a fixed list: one generation
     req = Request("code_generation", language="python", role="executor", capabilities=("code",),
                   prompt_tokens=1500, max_tokens=512)
     for _ in range(50):

@@ -7,7 +7,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from jarvis.providers.errors import ProviderError
+from jarvis.providers.errors import (
+    BadResponse,
+    ContextOverflow,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+)
 
 RETRY, FAILOVER, GIVE_UP = "retry", "failover", "give_up"
 
@@ -71,25 +77,23 @@ class FallbackPolicy:
         return self.rng.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** attempt))
 
     def decide(self, err: ProviderError, attempt: int, streamed_text: bool) -> Decision:
-        kind = err.kind
-        if kind == "unavailable":
-            refused = err.message.startswith("Could not connect")
-            if refused:
+        """Decided by the error's type and fields only: adapters word their messages differently."""
+        if isinstance(err, ProviderUnavailable):
+            if err.refused:
                 # A refused connection is a dead server: retrying it only delays the failover.
                 return Decision(FAILOVER, provider_down=True)
             return Decision(RETRY, self.backoff(attempt)) if attempt < self.max_retries else Decision(FAILOVER)
-        if kind == "rate_limited":
-            wait = getattr(err, "retry_after", None)
+        if isinstance(err, RateLimited):
+            wait = err.retry_after
             if attempt < self.max_retries and (wait is None or wait <= self.max_retry_after_s):
                 return Decision(RETRY, wait if wait is not None else self.backoff(attempt))
             return Decision(FAILOVER)
-        if kind == "bad_response":
+        if isinstance(err, BadResponse):
             # A stream cut mid-way: keep the partial, let the next model answer.
             if streamed_text or attempt >= 1:
                 return Decision(FAILOVER)
             return Decision(RETRY, self.backoff(attempt))
-        if kind == "context_overflow":
-            return Decision(FAILOVER, min_context=getattr(err, "needed", 0))
-        if kind in ("timeout", "out_of_memory", "model_not_found", "authentication", "content_filtered"):
-            return Decision(FAILOVER)
+        if isinstance(err, ContextOverflow):
+            return Decision(FAILOVER, min_context=err.needed)
+        # Timeouts, memory, a missing model, credentials, filtered content and the unknown: next model.
         return Decision(FAILOVER)

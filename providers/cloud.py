@@ -20,7 +20,7 @@ from .errors import (
     RateLimited,
     redact,
 )
-from .http_errors import retry_after_seconds
+from .http_errors import is_refused, retry_after_seconds
 from .timing import StreamClock
 from .tokens import estimate_prompt_tokens
 from .types import Delta, GenerationOptions, Message, ModelInfo, StreamChunk
@@ -113,28 +113,33 @@ class CloudProvider(Provider):
         return self._litellm
 
     def _map(self, err: Exception, model: str, partial: str) -> ProviderError:
-        name = type(err).__name__
+        """By litellm's exception types (its messages vary by backend); a refused connection is a field."""
+        lib = self._lib()
         msg = redact(str(err), self._secrets)[:400]
         kw = {"provider": self.name, "model": model}
-        if name == "ContextWindowExceededError":
+        if not partial and is_refused(err):
+            # litellm reports a refused connection as an InternalServerError; its cause says which.
+            return ProviderUnavailable(f"Could not reach {model}: {msg}", refused=True, **kw)
+        if isinstance(err, lib.ContextWindowExceededError):
             return ContextOverflow(f"The prompt does not fit {model}'s context window.", **kw)
-        if name == "RateLimitError":
+        if isinstance(err, lib.RateLimitError):
             headers = getattr(getattr(err, "response", None), "headers", None) or {}
             wait = retry_after_seconds(headers.get("retry-after")) if hasattr(headers, "get") else None
             return RateLimited(f"{model} is rate limited: {msg}", retry_after=wait, **kw)
-        if name in ("Timeout", "APITimeoutError"):
+        if isinstance(err, lib.Timeout):
             return ProviderTimeout(f"Timed out waiting for {model}.", **kw)
-        if name == "AuthenticationError":
+        if isinstance(err, lib.AuthenticationError):
             return AuthenticationFailed(f"{model} rejected the API key.", hint=_key_hint(model), **kw)
-        if name == "NotFoundError":
+        if isinstance(err, lib.NotFoundError):
             return ModelNotFound(f"The cloud provider has no model '{model}'.", **kw)
-        if name == "ContentPolicyViolationError":
+        if isinstance(err, lib.ContentPolicyViolationError):
             return ContentFiltered(f"{model} refused the content: {msg}", **kw)
         if partial:
             return BadResponse(f"The stream from {model} broke: {msg}", partial_text=partial, **kw)
-        if name in ("APIConnectionError", "ServiceUnavailableError", "InternalServerError", "BadGatewayError"):
+        if isinstance(err, (lib.APIConnectionError, lib.ServiceUnavailableError, lib.InternalServerError,
+                            lib.BadGatewayError)):
             return ProviderUnavailable(f"Could not reach {model}: {msg}", **kw)
-        return BadResponse(f"{model} failed: {name}: {msg}", **kw)
+        return BadResponse(f"{model} failed: {type(err).__name__}: {msg}", **kw)
 
     async def stream_chat(
         self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None

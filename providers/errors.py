@@ -33,6 +33,12 @@ class ProviderUnavailable(ProviderError):
     kind = "unavailable"
     transient = True
 
+    def __init__(self, message: str, *, refused: bool = False, **kw: str) -> None:
+        #: No connection could be opened at all (refused, no such host): nothing is listening,
+        #: so a retry only delays the failover. False for a 5xx or a connection dropped later.
+        self.refused = refused
+        super().__init__(message, **kw)
+
 
 class ModelNotFound(ProviderError):
     """The provider answered but does not have the named model."""
@@ -45,7 +51,7 @@ class ContextOverflow(ProviderError):
 
     kind = "context_overflow"
 
-    def __init__(self, message: str, *, needed: int = 0, window: int = 0, **kw) -> None:
+    def __init__(self, message: str, *, needed: int = 0, window: int = 0, **kw: str) -> None:
         self.needed = needed
         self.window = window
         super().__init__(message, **kw)
@@ -63,7 +69,7 @@ class RateLimited(ProviderError):
     kind = "rate_limited"
     transient = True
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: str) -> None:
         self.retry_after = retry_after
         super().__init__(message, **kw)
 
@@ -81,7 +87,7 @@ class BadResponse(ProviderError):
     kind = "bad_response"
     transient = True
 
-    def __init__(self, message: str, *, partial_text: str = "", **kw) -> None:
+    def __init__(self, message: str, *, partial_text: str = "", **kw: str) -> None:
         #: Text received before the stream broke; the chain keeps it.
         self.partial_text = partial_text
         super().__init__(message, **kw)

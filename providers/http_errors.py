@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import socket
 import time
 
 import httpx
@@ -87,13 +88,32 @@ def from_status(
     return BadResponse(f"{provider} refused the request with HTTP {status}: {msg}", **kw)
 
 
+def is_refused(err: BaseException) -> bool:
+    """Whether ``err``, or an error it was raised from, says no connection could be opened.
+
+    Client libraries wrap the transport error (openai/litellm raise an APIConnectionError whose
+    cause is httpx.ConnectError), so the cause chain is followed until a transport error says
+    which. A bare ConnectionError is how the ollama client reports that it could not connect.
+    """
+    current: BaseException | None = err
+    for _ in range(8):  # cause chains are short; the bound also stops a cycle
+        if current is None:
+            break
+        if isinstance(current, (httpx.ConnectError, ConnectionRefusedError, socket.gaierror)):
+            return True
+        if isinstance(current, httpx.TransportError):
+            return False  # a read, write or protocol failure: a connection was open
+        current = current.__cause__ or current.__context__
+    return isinstance(err, ConnectionError)
+
+
 def from_transport(
     err: Exception, *, provider: str, model: str, address: str, partial_text: str = "", hint: str = ""
 ) -> ProviderError:
     """Map an httpx (or socket) failure; text already streamed is kept on the error."""
     kw = {"provider": provider, "model": model}
-    if isinstance(err, (httpx.ConnectError, ConnectionRefusedError, ConnectionError)) and not partial_text:
-        return ProviderUnavailable(f"Could not connect to {provider} at {address}.", hint=hint, **kw)
+    if is_refused(err) and not partial_text:
+        return ProviderUnavailable(f"Could not connect to {provider} at {address}.", hint=hint, refused=True, **kw)
     if isinstance(err, httpx.TimeoutException):
         what = "connecting to" if isinstance(err, httpx.ConnectTimeout) else "waiting for"
         return ProviderTimeout(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import ProviderError
+from .errors import ModelNotFound
 from .openai_compat import OpenAICompatProvider, guess_capabilities, is_loopback
 from .types import ModelInfo
 
@@ -19,9 +19,7 @@ class LMStudioProvider(OpenAICompatProvider):
     async def list_models(self) -> list[ModelInfo]:
         try:
             data = await self._get_json("/api/v0/models")
-        except ProviderError as err:
-            if err.kind != "model_not_found":
-                raise
+        except ModelNotFound:
             # Older LM Studio builds have no /api/v0: plain OpenAI listing, no state.
             return await super().list_models()
         local = is_loopback(self.base_url)

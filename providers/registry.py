@@ -103,6 +103,11 @@ class Discovery:
     notices: list[str] = field(default_factory=list)
 
 
+def _listing_order(e: ModelEntry) -> tuple[bool, str, str]:
+    # Available first, then by provider and name: ties in selection keep this order.
+    return (e.status != "available", e.provider, e.name)
+
+
 class ModelRegistry:
     """Holds the latest discovery; ``refresh()`` asks every provider at once.
 
@@ -128,6 +133,23 @@ class ModelRegistry:
         self.default_num_ctx = default_num_ctx
         self.discovery = Discovery()
         self._by_id: dict[str, ModelEntry] = {}
+        #: Goes up by one whenever the model list changes; caches built from the list compare it.
+        self.generation = 0
+
+    def add_provider(self, provider: Provider) -> None:
+        """Add (or replace, by name) a provider; its models are listed from the next ``refresh()``."""
+        self.providers[provider.name] = provider
+
+    def add_model(self, entry: ModelEntry) -> None:
+        """Add (or replace, by id) one model by hand, e.g. one on a server that cannot list it now."""
+        models = [m for m in self.discovery.models if m.id != entry.id] + [entry]
+        models.sort(key=_listing_order)
+        self._publish(Discovery(models, self.discovery.unreachable, self.discovery.notices))
+
+    def _publish(self, discovery: Discovery) -> None:
+        self.discovery = discovery
+        self._by_id = {e.id: e for e in discovery.models}
+        self.generation += 1
 
     async def _ask(self, provider: Provider) -> list[ModelInfo] | Unreachable:
         hint = getattr(provider, "start_hint", "")
@@ -162,9 +184,8 @@ class ModelRegistry:
             kind = self.providers[prov_name].kind if prov_name in self.providers else "unknown"
             info = ModelInfo(provider=prov_name, name=model_name, local=kind in ("embedded",))
             discovery.models.append(self._entry(info, kind, "unavailable", source="custom"))
-        discovery.models.sort(key=lambda e: (e.status != "available", e.provider, e.name))
-        self.discovery = discovery
-        self._by_id = {e.id: e for e in discovery.models}
+        discovery.models.sort(key=_listing_order)
+        self._publish(discovery)
         return discovery
 
     def _entry(self, info: ModelInfo, kind: str, status: Status, source: str = "discovered") -> ModelEntry:

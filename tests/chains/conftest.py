@@ -54,7 +54,8 @@ def make_rig(tmp_path):
         breaker = CircuitBreaker()
         runner = StepRunner(registry, ledger, bus, policy=FallbackPolicy(base_delay_s=retry_base), breaker=breaker,
                             guard=registry.guard, use_cache=use_cache)
-        selector = SelectionEngine(lambda: registry.models, cooling=runner.cooling, any_cooling=runner.any_cooling,
+        selector = SelectionEngine(lambda: registry.models, generation=lambda: registry.generation,
+                                   cooling=runner.cooling, any_cooling=runner.any_cooling,
                                    policies=policies)
         orchestrator = ModelOrchestrator(registry, ledger, selector, runner, chains=ChainLibrary.load(),
                                          stats=lambda led, t: PerformanceMonitor(led).snapshot(t))

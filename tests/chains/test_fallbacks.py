@@ -8,12 +8,17 @@ import httpx
 import pytest
 
 from jarvis.chains.events import FallbackTaken, Notice, RunFailed, StepFinished, StepStarted, TokenDelta
+from jarvis.chains.fallback import FAILOVER, RETRY, FallbackPolicy
 from jarvis.chains.orchestrator import RunOptions
+from jarvis.providers.cloud import CloudProvider
 from jarvis.providers.embedded import EmbeddedProvider
+from jarvis.providers.errors import ProviderUnavailable
 from jarvis.providers.lmstudio import LMStudioProvider
+from jarvis.providers.ollama import OllamaProvider
 from jarvis.providers.openai_compat import OpenAICompatProvider
 from tests.chains.conftest import finished, text_of
 from tests.conftest import dead_url
+from tests.helpers import ask, collect
 
 PRIMARY = "flaky/smollm2-135m-instruct"
 BACKUP = "embedded/smollm2-135m"
@@ -122,9 +127,7 @@ async def test_dead_backend_fails_over_fast_then_is_skipped(make_rig):
 
     info = ModelInfo(provider="flaky", name="smollm2-135m-instruct", context_length=8192,
                      capabilities=frozenset({"chat", "completion"}), local=False)
-    entry = ModelEntry(info, "openai", "available", info.capabilities, 8192, None, 0, "")
-    rig.registry.discovery.models.append(entry)
-    rig.registry._by_id[entry.id] = entry
+    rig.registry.add_model(ModelEntry(info, "openai", "available", info.capabilities, 8192, None, 0, ""))
     t0 = time.monotonic()
     events = await rig.events(rig.orchestrator.run(TASK, OPTS))
     first_failover = next(e for e in events if isinstance(e, FallbackTaken))
@@ -165,3 +168,33 @@ async def test_every_model_failing_is_a_clear_failure(make_rig, proxy_for, opena
     await rig.ledger.flush()
     assert (await rig.ledger.call("run", failed.run_id))["status"] == "failed"
     assert not any(isinstance(e, TokenDelta) for e in events)
+
+
+async def test_a_refused_connection_is_one_decision_whichever_adapter_saw_it():
+    """Ollama says "Could not connect", litellm "Connection error" under an InternalServerError:
+    the decision reads the error's type and ``refused`` field, so both fail over at once and
+    open the provider's breaker, with no retries of a server that is not there."""
+    url = dead_url()
+    adapters = [
+        (OllamaProvider("ollama", url), "qwen2.5:0.5b"),
+        (CloudProvider("cloud", ["openai/x"], api_keys={"openai": "sk-test-key-123456"}, api_base=url + "/v1",
+                       timeout=5), "openai/x"),
+        (OpenAICompatProvider("lan", url), "smollm2"),
+    ]
+    policy = FallbackPolicy()
+    for provider, model in adapters:
+        with pytest.raises(ProviderUnavailable) as caught:
+            await collect(provider.stream_chat(model, ask("hi")))
+        await provider.close()
+        assert caught.value.refused, f"{provider.name}: {caught.value}"
+        decision = policy.decide(caught.value, attempt=0, streamed_text=False)
+        assert (decision.action, decision.provider_down) == (FAILOVER, True), provider.name
+
+
+def test_an_outage_that_is_not_a_refusal_is_retried_then_failed_over():
+    policy = FallbackPolicy(max_retries=2)
+    dropped = ProviderUnavailable("Could not connect, then the server dropped the connection.")  # words lie
+    assert [policy.decide(dropped, n, False).action for n in range(3)] == [RETRY, RETRY, FAILOVER]
+    assert not policy.decide(dropped, 2, False).provider_down
+    refused = ProviderUnavailable("The server is down.", refused=True)
+    assert policy.decide(refused, 0, False).provider_down
