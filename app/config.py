@@ -1,4 +1,4 @@
-"""User configuration: pydantic models read from TOML; a bad file gets a sentence naming the key and the line."""
+"""User configuration: pydantic models read from TOML; a bad file gets a sentence naming key and line."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import os
 import tomllib
 from pathlib import Path
 
-from jarvis.chains.toml_errors import syntax_error, validation_problems
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jarvis.chains.toml_errors import syntax_error, validation_problems
 
 
 class _Section(BaseModel):
@@ -27,7 +28,7 @@ class OllamaConfig(_Section):
     hosts: list[OllamaHost] | None = None
     """Ollama servers to use; by default one at OLLAMA_HOST or http://127.0.0.1:11434."""
     num_ctx: int = Field(default=4096, gt=0)
-    """Context window sent with every request unless a larger prompt needs more (never left to Ollama's default)."""
+    """Context window sent with every request unless a larger prompt needs more (never Ollama's default)."""
     timeout: float = Field(default=120.0, gt=0)
     """Seconds to wait for the next streamed piece before giving up."""
     keep_alive: str | None = None
@@ -73,7 +74,7 @@ class CloudConfig(_Section):
     models: list[str] = Field(default_factory=list)
     """litellm model strings, e.g. "openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest"."""
     api_keys: dict[str, str] = Field(default_factory=dict, repr=False)
-    """Keys by provider prefix (openai = "..."); environment variables such as OPENAI_API_KEY work too and are preferred."""
+    """Keys by provider prefix (openai = "..."); environment variables (OPENAI_API_KEY...) are preferred."""
     api_base: str | None = None
     """Send cloud requests to this OpenAI-compatible base URL instead (a proxy)."""
     timeout: float = Field(default=60.0, gt=0)

@@ -30,7 +30,8 @@ def parse_fields(fields: dict[str, str]) -> CustomModelConfig:
     if not provider or not name:
         raise RegistrationError("The id is provider/name, e.g. ollama/my-finetune:latest.")
     data: dict[str, Any] = {"id": model_id}
-    caps = [c.strip().lower() for c in fields.get("capabilities", "").replace(" ", ",").split(",") if c.strip()]
+    listed = fields.get("capabilities", "").replace(" ", ",").split(",")
+    caps = [c.strip().lower() for c in listed if c.strip()]
     unknown = [c for c in caps if c not in CAPABILITIES]
     if unknown:
         raise RegistrationError(f"Unknown capability {', '.join(unknown)}; use {', '.join(CAPABILITIES)}.")

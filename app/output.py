@@ -20,14 +20,13 @@ def emit_json(doc: Any) -> None:
 def print_table(rows: list[tuple[str, ...]]) -> None:
     """The first row is the header; columns are left-aligned and as wide as their widest cell."""
     # rich comes with Textual; imported here so that commands without tables never load it.
-    from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     header, *body = rows
-    table = Table(*header, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold",
-                  padding=(0, 1))
+    # No rules: two spaces between columns, the plain layout scripts have always parsed.
+    table = Table(*header, box=None, pad_edge=False, header_style="bold", padding=(0, 1))
     for row in body:
         table.add_row(*(Text(cell) for cell in row))  # Text: a model id like "[x]" is not rich markup
     # Scripts pipe this output: never wrap or cut a cell to fit a terminal, and no colour codes in a pipe.

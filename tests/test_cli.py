@@ -91,3 +91,21 @@ def test_model_details_are_cached_between_runs_and_refresh_rereads(isolated_home
     proxy.paths.clear()
     jarvis("models", "--refresh", home=isolated_home)
     assert proxy.paths.count("/api/show") == 2
+
+
+def test_every_command_registers_its_handler_and_the_parser_loads_no_engine():
+    code = ("import sys; from jarvis.app.cli import build_parser; p = build_parser(); "
+            "sub = next(a for a in p._actions if a.dest == 'command'); "
+            "print(sorted(n for n, s in sub.choices.items() if not callable(s.get_default('handler')))); "
+            "print(sorted(m for m in sys.modules if m.startswith(('jarvis.chains', 'jarvis.providers', 'rich'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    without_handler, engine_modules = out.stdout.splitlines()
+    assert without_handler == "[]" and engine_modules == "[]", out.stderr
+
+
+def test_helpers_return_exit_codes_instead_of_exiting(isolated_home, monkeypatch, capsys):
+    from jarvis.app.cli import main
+
+    monkeypatch.setenv("JARVIS_HOME", str(isolated_home))
+    assert main(["stats", "--since", "last tuesday"]) == 2
+    assert "--since takes YYYY-MM-DD or a number of days" in capsys.readouterr().err

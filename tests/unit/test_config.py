@@ -74,7 +74,8 @@ def test_secrets_are_not_in_repr(tmp_path):
 
 def test_a_dotted_model_name_says_to_quote_it(tmp_path):
     with pytest.raises(ConfigError) as err:
-        load_config(write(tmp_path, '[embedded]\nn_ctx = 4096\n\n[embedded.models]\nqwen-coder-1.5b = "q.gguf"\n'))
+        load_config(write(tmp_path, '[embedded]\nn_ctx = 4096\n\n'
+                                    '[embedded.models]\nqwen-coder-1.5b = "q.gguf"\n'))
     message = str(err.value)
     assert "'embedded.models.qwen-coder-1' (line 5)" in message
     assert 'quote model names that contain dots: "qwen-coder-1.5b" = ' in message

@@ -15,7 +15,10 @@ def test_reads_the_bundled_model(model_path):
                                    "attention.head_count": 9, "attention.head_count_kv": 3}
 
 
-@pytest.mark.parametrize("content", [b"", b"GGUF", b"hello world", b"GGUF\x03\x00\x00\x00" + b"\x00" * 8 + b"\x05"])
+TRUNCATED_HEADER = b"GGUF\x03\x00\x00\x00" + b"\x00" * 8 + b"\x05"
+
+
+@pytest.mark.parametrize("content", [b"", b"GGUF", b"hello world", TRUNCATED_HEADER])
 def test_broken_files_raise_a_sentence(tmp_path, content):
     path = tmp_path / "m.gguf"
     path.write_bytes(content)
