@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import random
+import re
+from dataclasses import replace
+
 import pytest
 
 from jarvis.chains.policies import Policy
-from jarvis.chains.selection import ModelStats, NoModelAvailable, Request, SelectionEngine
+from jarvis.chains.selection import (
+    HARD_CAPABILITIES,
+    Ask,
+    Candidate,
+    ModelStats,
+    NoModelAvailable,
+    Request,
+    SelectionEngine,
+    rejection,
+)
 from jarvis.providers.registry import ModelEntry
 from jarvis.providers.types import ModelInfo
 
@@ -120,3 +133,50 @@ def test_five_hundred_models_select_correctly():
     sel = engine(models, exploration=0).select(Request("chat", prompt_tokens=3000, strategy="reliability"), stats)
     assert sel.model.context_length == 32768 and stats[sel.model.id].successes == 9
     assert len(sel.fallbacks) == 3
+
+
+
+def test_the_candidate_cache_follows_the_registry_generation():
+    """The old cache was keyed on the list's length and the id() of its first and last items, so a model
+    replaced in the middle went unnoticed; the registry's generation counter notices every change."""
+    models = [entry("a/first"), entry("b/middle"), entry("c/last")]
+    generation = [0]
+    eng = engine(models, generation=lambda: generation[0])
+    assert eng.select(Request("chat", explicit="b/middle")).model.id == "b/middle"
+    models[1] = entry("b/middle", status="unavailable")
+    generation[0] += 1
+    with pytest.raises(NoModelAvailable, match="b/middle cannot be used: unavailable"):
+        eng.select(Request("chat", explicit="b/middle"))
+    models[1] = entry("b/middle")
+    generation[0] += 1
+    assert eng.select(Request("chat", explicit="b/middle")).model.id == "b/middle"
+
+
+def test_the_fast_path_and_the_explanation_are_the_same_filters():
+    """A model passes the fast path exactly when the explaining path finds no reason, and a refusal
+    names that reason."""
+    rng = random.Random(7)
+    models = [entry(f"p{i % 4}/m{i}", ctx=rng.choice([None, 1024, 4096, 32768]),
+                    caps=rng.choice([("chat",), ("chat", "vision"), ("embeddings",), ("chat", "code")]),
+                    status=rng.choice(["available"] * 4 + ["deprecated", "unavailable"]),
+                    fits=rng.choice([True, None, False]), kind="cloud" if i % 5 == 0 else None)
+              for i in range(120)]
+    cooling = {f"p1/m{i}" for i in range(0, 120, 3)}
+    requests = (Request("chat", prompt_tokens=2000), Request("chat", capabilities=("vision",)),
+                Request("chat", exclude=frozenset({"p2/m2", "p3/m7"}), min_context=4096))
+    reasons = set()
+    for cloud_ok in (False, True):
+        eng = engine(models, allow_cloud=lambda: cloud_ok, cooling=cooling.__contains__)
+        for req in requests:
+            ask = Ask(max(req.prompt_tokens + req.max_tokens, req.min_context),
+                      HARD_CAPABILITIES.intersection(req.capabilities), req.exclude, cloud_ok, cooling.__contains__)
+            for m in models:
+                why = rejection(Candidate(m), ask)
+                pinned = replace(req, explicit=m.id)
+                if why is None:
+                    assert eng.select(pinned).model.id == m.id
+                else:
+                    reasons.add(why.split(" ")[0])
+                    with pytest.raises(NoModelAvailable, match=re.escape(f"{m.id} cannot be used: {why}.")):
+                        eng.select(pinned)
+    assert {"already", "deprecated", "unavailable", "not", "lacks", "context", "does", "cloud", "cooling"} <= reasons

@@ -8,8 +8,9 @@ from jarvis.providers.catalog import Catalog
 from jarvis.providers.embedded import EmbeddedProvider
 from jarvis.providers.lmstudio import LMStudioProvider
 from jarvis.providers.ollama import OllamaProvider
-from jarvis.providers.registry import CustomModel, ModelRegistry
+from jarvis.providers.registry import CustomModel, ModelEntry, ModelRegistry
 from jarvis.providers.resources import GiB, ResourceGuard
+from jarvis.providers.types import ModelInfo
 from tests.conftest import dead_url
 
 
@@ -71,3 +72,23 @@ async def test_deprecated_status_and_unknown_ids():
         assert "No model 'embedded/nope'" in str(err)
     else:
         raise AssertionError("unknown id must raise")
+
+
+async def test_providers_and_models_are_added_through_the_api_and_each_change_is_a_new_generation(openai_url):
+    registry = ModelRegistry([], catalog=Catalog.shipped(), timeout=5)
+    assert registry.generation == 0 and registry.models == []
+    registry.add_provider(LMStudioProvider("lan", openai_url))
+    assert registry.generation == 0, "a provider's models arrive with the next refresh, not before"
+    await registry.refresh()
+    assert registry.generation == 1 and registry.get("lan/smollm2-135m-instruct").status == "available"
+    # A model the server cannot list now, registered by hand: found by id, in listing order, generation bumped.
+    info = ModelInfo(provider="lan", name="a-model", context_length=4096, capabilities=frozenset({"chat"}))
+    registry.add_model(ModelEntry(info, "lmstudio", "available", info.capabilities, 4096, None, 0, ""))
+    assert registry.generation == 2 and registry.lookup("lan/a-model") is not None
+    assert [m.id for m in registry.models][:2] == ["lan/a-model", "lan/smollm2-135m-instruct"]
+    # Adding it again replaces it rather than listing it twice.
+    registry.add_model(ModelEntry(info, "lmstudio", "unavailable", info.capabilities, 4096, None, 0, ""))
+    ids = [m.id for m in registry.models]
+    assert ids.count("lan/a-model") == 1 and ids[-1] == "lan/a-model", "unavailable models are listed last"
+    assert registry.get("lan/a-model").status == "unavailable" and registry.generation == 3
+    await registry.close()
