@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -119,50 +120,7 @@ class KeyLines:
 
     @classmethod
     def scan(cls, text: str) -> KeyLines:
-        found = cls()
-        table: Loc = ()
-        arrays: dict[Loc, int] = {}  # array-of-tables path (with indices) → its last index
-        in_string: str | None = None
-        for number, raw in enumerate(text.splitlines(), 1):
-            line = raw
-            if in_string:
-                end = line.find(in_string)
-                if end < 0:
-                    continue
-                in_string = _opens_multiline(line[end + 3:])
-                continue
-            stripped = line.strip()
-            if not stripped or stripped.startswith("#"):
-                continue
-            if stripped.startswith("["):
-                is_array = stripped.startswith("[[")
-                key = parse_key(stripped[2 if is_array else 1:])
-                if key is None:
-                    continue
-                parts = key[0]
-                if is_array:  # the last part names the array itself, which gets a new element
-                    path = (*_resolve(parts[:-1], arrays), parts[-1])
-                    arrays[path] = arrays.get(path, -1) + 1
-                    found.lines.setdefault(path, number)
-                    path = (*path, arrays[path])
-                else:
-                    path = _resolve(parts, arrays)
-                table = path
-                found.lines.setdefault(table, number)
-                continue
-            key = parse_key(stripped)
-            if key is None or not stripped[key[2]:].startswith("="):
-                continue
-            parts, dotted_bare, end = key
-            path = (*table, *parts)
-            for depth in range(len(table) + 1, len(path) + 1):
-                found.lines.setdefault(path[:depth], number)
-            if dotted_bare:
-                key_text = stripped[:end].strip()
-                for depth in range(len(table) + 1, len(path)):
-                    found.dotted.setdefault(path[:depth], key_text)
-            in_string = _opens_multiline(stripped[end + 1:])
-        return found
+        return _Scanner(text).scan()
 
     def line_of(self, loc: Sequence[str | int]) -> int | None:
         """The line of ``loc``, or of its nearest written parent (a value inside an inline table or array)."""
@@ -187,9 +145,141 @@ def _resolve(path: Sequence[str], arrays: dict[Loc, int]) -> Loc:
     return out
 
 
-def _opens_multiline(value: str) -> str | None:
-    """The delimiter of a multi-line string that ``value`` opens and does not close, if any."""
-    for delim in ('"""', "'''"):
-        if value.count(delim) % 2 == 1:
-            return delim
-    return None
+class _Scanner:
+    """One pass over the text: headers, keys, and values far enough to know where each array element
+    and inline-table key starts (a value spans lines inside arrays and multi-line strings)."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.pos, self.end = text, 0, len(text)
+        self.starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+        self.found = KeyLines()
+
+    def scan(self) -> KeyLines:
+        table: Loc = ()
+        arrays: dict[Loc, int] = {}  # array-of-tables path (with indices) → its last index
+        while True:
+            self._blank(newlines=True)
+            if self.pos >= self.end:
+                return self.found
+            line = self._line()
+            if self.text.startswith("[", self.pos):
+                is_array = self.text.startswith("[[", self.pos)
+                parsed = parse_key(self.text[self.pos + (2 if is_array else 1):self._eol()])
+                self.pos = self._eol()
+                if parsed is None:
+                    continue
+                parts = parsed[0]
+                if is_array:  # the last part names the array itself, which gets a new element
+                    path = (*_resolve(parts[:-1], arrays), parts[-1])
+                    arrays[path] = arrays.get(path, -1) + 1
+                    self.found.lines.setdefault(path, line)
+                    path = (*path, arrays[path])
+                else:
+                    path = _resolve(parts, arrays)
+                table = path
+                self.found.lines.setdefault(table, line)
+                continue
+            key = self._key(table, line)
+            self._blank()
+            if key is not None and self.text.startswith("=", self.pos):
+                self.pos += 1
+                self._value(key)
+            self.pos = self._eol()  # a trailing comment, or a line that is not a key = value
+
+    def _line(self) -> int:
+        return bisect_right(self.starts, self.pos)
+
+    def _eol(self) -> int:
+        end = self.text.find("\n", self.pos)
+        return self.end if end < 0 else end
+
+    def _blank(self, newlines: bool = False) -> None:
+        """Skip spaces and comments (and line ends, between statements and inside arrays)."""
+        while self.pos < self.end:
+            c = self.text[self.pos]
+            if c in " \t\r" or (newlines and c == "\n"):
+                self.pos += 1
+            elif c == "#":
+                self.pos = self._eol()
+            else:
+                return
+
+    def _key(self, base: Loc, line: int) -> Loc | None:
+        self._blank()
+        parsed = parse_key(self.text[self.pos:self._eol()])
+        if parsed is None:
+            return None
+        parts, dotted, end = parsed
+        raw = self.text[self.pos:self.pos + end].strip()
+        self.pos += end
+        path = (*base, *parts)
+        for depth in range(len(base) + 1, len(path) + 1):
+            self.found.lines.setdefault(path[:depth], line)
+        if dotted:
+            for depth in range(len(base) + 1, len(path)):
+                self.found.dotted.setdefault(path[:depth], raw)
+        return path
+
+    def _value(self, path: Loc) -> None:
+        text = self.text
+        self._blank()
+        for delim in ('"""', "'''"):
+            if text.startswith(delim, self.pos):
+                close = text.find(delim, self.pos + 3)
+                while delim == '"""' and close > 0 and _escaped(text, close):
+                    close = text.find(delim, close + 1)
+                self.pos = self.end if close < 0 else close + 3
+                while self.pos < self.end and text[self.pos] == delim[0]:  # """a"""" ends in a quote
+                    self.pos += 1
+                return
+        c = text[self.pos] if self.pos < self.end else ""
+        if c == '"':
+            i = self.pos + 1
+            while i < self.end and text[i] not in '"\n':
+                i += 2 if text[i] == "\\" else 1
+            self.pos = i + 1
+        elif c == "'":
+            close = text.find("'", self.pos + 1)
+            self.pos = self.end if close < 0 else close + 1
+        elif c == "[":
+            self.pos += 1
+            index = 0
+            while True:
+                self._blank(newlines=True)
+                if self.pos >= self.end or text[self.pos] == "]":
+                    self.pos += 1
+                    return
+                self.found.lines.setdefault((*path, index), self._line())
+                self._value((*path, index))
+                self._blank(newlines=True)
+                if not text.startswith(",", self.pos):
+                    self.pos += text.startswith("]", self.pos)
+                    return
+                self.pos += 1
+                index += 1
+        elif c == "{":
+            self.pos += 1
+            while True:
+                self._blank()
+                if self.pos >= self.end or text[self.pos] == "}":
+                    self.pos += 1
+                    return
+                key = self._key(path, self._line())
+                self._blank()
+                if key is None or not text.startswith("=", self.pos):
+                    return
+                self.pos += 1
+                self._value(key)
+                self._blank()
+                if not text.startswith(",", self.pos):
+                    self.pos += text.startswith("}", self.pos)
+                    return
+                self.pos += 1
+        else:  # a number, a boolean, a date
+            while self.pos < self.end and text[self.pos] not in ",]}\n#":
+                self.pos += 1
+
+
+def _escaped(text: str, at: int) -> bool:
+    backslashes = len(text[:at]) - len(text[:at].rstrip("\\"))
+    return backslashes % 2 == 1

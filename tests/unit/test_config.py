@@ -90,6 +90,11 @@ def test_a_dotted_model_name_says_to_quote_it(tmp_path):
     # a value inside an inline table: the line of the key holding it
     ('[ollama]\nenabled = true\nhosts = [{name = "a", url = "u", port = 3}]\n',
      "'ollama.hosts[0].port' (line 3): unknown key"),
+    # an element of a multi-line array: the line that element starts on
+    ('[ollama]\nhosts = [\n  {name = "a", url = "u"},  # first, ]\n  {name = "b", port = 3},\n]\n',
+     "'ollama.hosts[1].port' (line 4): unknown key"),
+    ('[cloud]\nmodels = [\n  "a",\n  \'b\',\n  3,\n]\n',
+     "'cloud.models[2]' (line 5): Input should be a valid string"),
     # a table where a value belongs
     ('# comment\n\nollama = 3\n', "'ollama' (line 3): Input should be a valid dictionary"),
     # a bound
