@@ -8,10 +8,11 @@ and returns an exit code (app/exit_codes.py). Only `main` turns that code into t
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
-from .exit_codes import EXIT_CONFIG, EXIT_USAGE
+from .exit_codes import EXIT_CANCELLED, EXIT_CONFIG, EXIT_OK, EXIT_USAGE
 
 
 def _version() -> str:
@@ -69,7 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(paths.config_file)
     except ConfigError as err:
         return fail(str(err), EXIT_CONFIG)
-    return handler(config, paths, args)
+    try:
+        return handler(config, paths, args)
+    except BrokenPipeError:  # `jarvis history | head`: the reader left, which is not an error to report
+        # Point stdout at /dev/null so that the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return fail("cancelled.", EXIT_CANCELLED)
 
 
 if __name__ == "__main__":

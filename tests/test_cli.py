@@ -97,7 +97,8 @@ def test_every_command_registers_its_handler_and_the_parser_loads_no_engine():
     code = ("import sys; from jarvis.app.cli import build_parser; p = build_parser(); "
             "sub = next(a for a in p._actions if a.dest == 'command'); "
             "print(sorted(n for n, s in sub.choices.items() if not callable(s.get_default('handler')))); "
-            "print(sorted(m for m in sys.modules if m.startswith(('jarvis.chains', 'jarvis.providers', 'rich'))))")
+            "heavy = ('jarvis.chains', 'jarvis.providers', 'rich'); "
+            "print(sorted(m for m in sys.modules if m.startswith(heavy)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     without_handler, engine_modules = out.stdout.splitlines()
     assert without_handler == "[]" and engine_modules == "[]", out.stderr
@@ -109,3 +110,16 @@ def test_helpers_return_exit_codes_instead_of_exiting(isolated_home, monkeypatch
     monkeypatch.setenv("JARVIS_HOME", str(isolated_home))
     assert main(["stats", "--since", "last tuesday"]) == 2
     assert "--since takes YYYY-MM-DD or a number of days" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_early_is_not_a_traceback(isolated_home):
+    # `jarvis analyze ... | head -0`: the pipe's reading end is closed before anything is written.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        out = subprocess.run([sys.executable, "-m", "jarvis.app.cli", "analyze", "Write a Python function"],
+                             stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+                             env={**os.environ, "JARVIS_HOME": str(isolated_home)})
+    finally:
+        os.close(write_end)
+    assert out.returncode == 0 and out.stderr == ""
