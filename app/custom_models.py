@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .config import ConfigError, CustomModelConfig, load_config
+from .config import ConfigError, CustomModelConfig, load_config, parse_config
 
 CAPABILITIES = ("chat", "completion", "code", "embeddings", "function_calling", "vision", "reasoning")
 
@@ -80,15 +80,16 @@ def register(config_path: Path, model: CustomModelConfig) -> None:
         raise RegistrationError(f"{model.id} is already registered in {config_path}; edit it there.")
     old = config_path.read_text(encoding="utf-8") if config_path.exists() else ""
     new = old + ("" if not old or old.endswith("\n") else "\n") + as_toml(model)
+    try:  # the whole file still reads before it replaces the old one (errors name the real file)
+        parse_config(new, str(config_path))
+    except ConfigError as err:
+        raise RegistrationError(f"Not saved: {err}") from None
     config_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=config_path.parent, prefix=".config-", suffix=".toml")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(new)
-        load_config(Path(tmp))  # the whole file still reads before it replaces the old one
         os.replace(tmp, config_path)
-    except ConfigError as err:
-        raise RegistrationError(f"Not saved: {err}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
