@@ -65,6 +65,11 @@ def test_paths_follow_jarvis_home_then_xdg(tmp_path):
     assert str(p.config_file) == "/c/jarvis/config.toml" and str(p.database) == "/d/jarvis/jarvis.db"
     p = resolve_paths({"HOME": "/h"})
     assert str(p.config_file) == "/h/.config/jarvis/config.toml"
+    # every file under the user's directories is named by Paths, config beside config, data beside data
+    assert str(p.policies_file) == "/h/.config/jarvis/policies.toml"
+    assert str(p.user_chains) == "/h/.config/jarvis/chains"
+    assert str(p.tui_settings) == "/h/.local/share/jarvis/tui.json"
+    assert str(p.model_details) == "/h/.local/share/jarvis/model-details.json"
 
 
 def test_secrets_are_not_in_repr(tmp_path):
