@@ -16,15 +16,19 @@ from jarvis.chains.events import (
     TokenDelta,
 )
 from jarvis.chains.orchestrator import RunOptions
+from jarvis.chains.policies import PolicyError
 
 from .engine import build_engine
-from .exit_codes import EXIT_CANCELLED, EXIT_FAILED, EXIT_NO_MODEL, EXIT_OK, EXIT_USAGE
+from .exit_codes import EXIT_CANCELLED, EXIT_CONFIG, EXIT_FAILED, EXIT_NO_MODEL, EXIT_OK, EXIT_USAGE
 from .export import run_as_json
-from .output import emit_json
+from .output import emit_json, fail
 
 
 async def run_chain(config, paths, task: str, options: RunOptions, as_json: bool) -> int:
-    engine = await build_engine(config, paths).start()
+    try:
+        engine = await build_engine(config, paths).start()
+    except PolicyError as err:  # policies.toml is read when the engine is built
+        return fail(str(err), EXIT_CONFIG)
     last = None
     try:
         async for event in engine.orchestrator.run(task, options):
@@ -86,7 +90,10 @@ def _render(event) -> None:
 
 
 async def run_comparison(config, paths, prompt, models, options, as_json: bool) -> int:
-    engine = await build_engine(config, paths).start()
+    try:
+        engine = await build_engine(config, paths).start()
+    except PolicyError as err:  # policies.toml is read when the engine is built
+        return fail(str(err), EXIT_CONFIG)
     last = None
     try:
         async for event in engine.orchestrator.compare(prompt, models, options):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from .exit_codes import EXIT_OK, EXIT_USAGE
+from .exit_codes import EXIT_CONFIG, EXIT_OK, EXIT_USAGE
 from .output import emit_json, fail
 from .record_commands import open_ledger
 
@@ -51,7 +51,7 @@ def cmd_policy(config, paths, args) -> int:
     try:
         policies = load_policies(path)
     except PolicyError as err:
-        return fail(str(err), EXIT_USAGE)
+        return fail(str(err), EXIT_CONFIG)
     if args.action == "add":
         policy = Policy(name=args.name, task_type=args.task_type, language=args.language, role=args.role,
                         prefer=args.prefer, fallbacks=args.fallback, strategy=args.strategy,

@@ -127,3 +127,13 @@ def test_a_correction_file_that_is_not_utf8_is_one_sentence(home, tmp_path):
     out = jarvis("rate", "run_nope", "3", "--correction-file", str(bad), home=home)
     assert out.returncode == 2 and f"{bad} is not UTF-8 text: byte 21 (0x93)" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("args", [("run", "hi"), ("compare", "hi", "-m", "a/b", "-m", "c/d"),
+                                  ("policy", "list")])
+def test_a_broken_policies_file_is_a_config_error_with_its_line(home, args):
+    (home / "policies.toml").write_text('[[policies]]\nname = "py"\nprefer = "not a list"\n')
+    out = jarvis(*args, home=home)
+    assert out.returncode == 3, out.stderr
+    assert "policies.toml has a problem: 'policies[0].prefer' (line 3)" in out.stderr
+    assert "Traceback" not in out.stderr
