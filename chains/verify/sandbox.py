@@ -103,7 +103,8 @@ def _child_env(home: str) -> dict[str, str]:
             "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
-def _cut_report(text: str, marker: str) -> tuple[str, dict | None]:
+def cut_report(text: str, marker: str) -> tuple[str, dict | None]:
+    """The text without the last `marker{json}marker` report in it, and that report (or None)."""
     pattern = re.compile(r"\n?" + re.escape(marker) + r"(.*?)" + re.escape(marker) + r"\n?", re.S)
     found = list(pattern.finditer(text))
     if not found:
@@ -203,7 +204,7 @@ class Sandbox:
             await asyncio.wait_for(readers, 5)
         except TimeoutError:
             readers.cancel()  # an escaped grandchild still holds the pipe: we have what we need
-        stdout, report = _cut_report(out.text(), marker)
+        stdout, report = cut_report(out.text(), marker)
         stderr = err.text()
         # No report and at least the CPU limit in wall time: the kernel stopped a CPU hog.
         cpu_spent = report is None and duration >= limits.cpu_seconds
