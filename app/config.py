@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from jarvis.chains.toml_errors import syntax_error, validation_problems
+from jarvis.chains.toml_errors import NotUTF8, decode, syntax_error, validation_problems
 
 
 class _Section(BaseModel):
@@ -130,9 +130,11 @@ def load_config(path: Path) -> Config:
     if not path.exists():
         return Config()
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"Cannot read the config file {path}: {err}.") from None
+        text = decode(path.read_bytes(), str(path))
+    except OSError as err:
+        raise ConfigError(f"Cannot read the config file {path}: {err.strerror}.") from None
+    except NotUTF8 as err:
+        raise ConfigError(str(err)) from None
     return parse_config(text, str(path))
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .toml_errors import syntax_error, validation_problems
+from .toml_errors import NotUTF8, decode, syntax_error, validation_problems
 
 Strategy = Literal["performance", "quality", "cost", "reliability", "balanced"]
 
@@ -46,10 +46,12 @@ def load_policies(path: Path) -> list[Policy]:
     if not path.exists():
         return []
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode(path.read_bytes(), str(path))
         data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError) as err:
-        raise PolicyError(f"Cannot read {path}: {err}.") from None
+    except OSError as err:
+        raise PolicyError(f"Cannot read {path}: {err.strerror}.") from None
+    except NotUTF8 as err:
+        raise PolicyError(str(err)) from None
     except tomllib.TOMLDecodeError as err:
         raise PolicyError(syntax_error(str(path), err, text)) from None
     try:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jarvis.providers.types import GenerationOptions
 
-from .toml_errors import KeyLines, syntax_error, validation_problems
+from .toml_errors import KeyLines, NotUTF8, decode, syntax_error, validation_problems
 
 
 class Selector(BaseModel):
@@ -82,21 +82,26 @@ class ChainLibrary:
         if name not in self.chains:
             if name in self.broken:
                 raise ChainError(f"The chain '{name}' cannot be used: {self.broken[name]}")
-            raise ChainError(f"There is no chain named '{name}'. Known chains: {', '.join(sorted(self.chains))}.")
+            known = ", ".join(sorted(self.chains))
+            raise ChainError(f"There is no chain named '{name}'. Known chains: {known}.")
         return self.chains[name]
 
     @classmethod
-    def load(cls, user_dir: Path | None = None) -> "ChainLibrary":
+    def load(cls, user_dir: Path | None = None) -> ChainLibrary:
         lib = cls()
-        for entry in sorted(resources.files("jarvis.assets").joinpath("chains").iterdir(), key=lambda e: e.name):
+        shipped = resources.files("jarvis.assets").joinpath("chains")
+        for entry in sorted(shipped.iterdir(), key=lambda e: e.name):
             if entry.name.endswith(".toml"):
                 spec = parse_chain(entry.read_text(encoding="utf-8"), f"shipped:{entry.name}")
                 lib.chains[spec.name] = spec
         if user_dir and user_dir.is_dir():
             for path in sorted(user_dir.glob("*.toml")):
                 try:
-                    spec = parse_chain(path.read_text(encoding="utf-8"), str(path))
-                except (ChainError, OSError, UnicodeDecodeError) as err:
+                    spec = parse_chain(decode(path.read_bytes(), str(path)), str(path))
+                except NotUTF8 as err:
+                    lib._broken(path, f"The chain file {err}")
+                    continue
+                except (ChainError, OSError) as err:
                     lib._broken(path, str(err))
                     continue
                 lib.chains[spec.name] = spec  # a user chain may replace a shipped one

@@ -22,6 +22,20 @@ _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _SYNTAX_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 
 
+class NotUTF8(ValueError):
+    """A TOML file that is not UTF-8 text (TOML files must be); the message names the line."""
+
+
+def decode(data: bytes, origin: str) -> str:
+    """The file's text; NotUTF8 names the line and the byte when it is not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise NotUTF8(f"{origin} line {line} is not UTF-8 text (byte 0x{data[err.start]:02x});"
+                      " save it as UTF-8.") from None
+
+
 def syntax_error(origin: str, err: tomllib.TOMLDecodeError, text: str) -> str:
     """``origin`` line N is not valid TOML: what tomllib says, with the column."""
     message = str(err)

@@ -79,3 +79,20 @@ def test_a_broken_policies_file_names_the_line(tmp_path):
     with pytest.raises(PolicyError) as err:
         load_policies(path)
     assert "line 3 is not valid TOML: Unclosed array (it is never closed)" in str(err.value)
+
+
+def test_files_that_are_not_utf8_name_the_line(tmp_path):
+    from jarvis.app.config import ConfigError, load_config
+
+    latin1 = '# Réglages\n[ollama]\nnum_ctx = 8192\n'.encode("latin-1")
+    (tmp_path / "config.toml").write_bytes(latin1)
+    with pytest.raises(ConfigError, match=r"config.toml line 1 is not UTF-8 text \(byte 0xe9\)"):
+        load_config(tmp_path / "config.toml")
+    (tmp_path / "policies.toml").write_bytes(b'[[policies]]\nname = "caf\xe9"\n')
+    with pytest.raises(PolicyError, match=r"policies.toml line 2 is not UTF-8 text"):
+        load_policies(tmp_path / "policies.toml")
+    chains = tmp_path / "chains"
+    chains.mkdir()
+    (chains / "fr.toml").write_bytes(b'name = "fr"\n[[roles]]\nname = "a"\nprompt = "R\xe9sume {task}"\n')
+    with pytest.raises(ChainError, match=r"fr.toml line 4 is not UTF-8 text"):
+        ChainLibrary.load(chains).get("fr")
