@@ -1,0 +1,105 @@
+"""CodeT-style ranking of candidates: authoritative passes first, then agreement, then greedy first.
+
+Candidates that give the same outputs on the model-proposed inputs form a group; a larger group is
+more likely right (independent samples rarely agree on the same wrong answers). The key, best
+first: most authoritative checks passed, largest agreement group, most model-written checks
+passed (after voting), earliest sample (the greedy one is sample 0). Pure functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Outputs that say nothing about behaviour: candidates that only ever produce these agree on nothing.
+_NO_BEHAVIOUR = ("did not load", "not run", "timeout", "no output")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What ranking needs to know about one sampled candidate."""
+
+    index: int  # sampling order: 0 is the greedy sample
+    passed: int = 0  # authoritative (given + extracted) checks passed
+    total: int = 0  # authoritative checks run
+    outputs: tuple[str, ...] = ()  # canonical outputs on the model-proposed inputs, same order for all
+    model_passed: int = 0  # model-written checks passed (only those kept by voting)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Candidates best first, the agreement groups (largest first) and why the winner won."""
+
+    order: tuple[int, ...]
+    groups: tuple[tuple[int, ...], ...]
+    winner: int
+    reason: str
+
+    def group_of(self, index: int) -> tuple[int, ...]:
+        return next(g for g in self.groups if index in g)
+
+
+def _behaves(outputs: tuple[str, ...]) -> bool:
+    return bool(outputs) and not all(o.startswith(_NO_BEHAVIOUR) for o in outputs)
+
+
+def agreement_groups(candidates: Sequence[Candidate]) -> list[tuple[int, ...]]:
+    """Candidates with identical outputs, grouped; a candidate with no usable outputs stands alone.
+    Largest group first, then by its earliest member."""
+    by_outputs: dict[tuple[str, ...], list[int]] = {}
+    alone = []
+    for c in candidates:
+        if _behaves(c.outputs):
+            by_outputs.setdefault(c.outputs, []).append(c.index)
+        else:
+            alone.append((c.index,))
+    groups = [tuple(sorted(g)) for g in by_outputs.values()] + alone
+    return sorted(groups, key=lambda g: (-len(g), g[0]))
+
+
+def rank_candidates(candidates: Sequence[Candidate]) -> Ranking:
+    """Rank candidates; raises ValueError on an empty list (there is nothing to pick)."""
+    if not candidates:
+        raise ValueError("there are no candidates to rank")
+    groups = agreement_groups(candidates)
+    size = {i: len(g) for g in groups for i in g}
+    ordered = sorted(candidates, key=lambda c: (-c.passed, -size[c.index], -c.model_passed, c.index))
+    best = ordered[0]
+    return Ranking(order=tuple(c.index for c in ordered), groups=tuple(groups), winner=best.index,
+                   reason=_reason(best, ordered, size, len(candidates)))
+
+
+def _reason(best: Candidate, ordered: Sequence[Candidate], size: dict[int, int], count: int) -> str:
+    parts = []
+    if best.total:
+        parts.append(f"passed {best.passed}/{best.total} checks")
+    if best.outputs and size[best.index] > 1:
+        parts.append(f"{size[best.index]} of {count} candidates agree with it on {len(best.outputs)} inputs")
+    elif best.outputs:
+        parts.append(f"no other candidate agrees with it on {len(best.outputs)} inputs")
+    if best.model_passed:
+        parts.append(f"passed {best.model_passed} model-written checks")
+    runner_up = ordered[1] if len(ordered) > 1 else None
+    tie = runner_up is not None and (runner_up.passed, size[runner_up.index], runner_up.model_passed) == (
+        best.passed, size[best.index], best.model_passed)
+    if best.index == 0:
+        parts.append("the greedy sample" + (", first among equals" if tie else ""))
+    elif tie:
+        parts.append(f"sample {best.index}, first among equals")
+    else:
+        parts.append(f"sample {best.index}")
+    return "; ".join(parts)
+
+
+def vote_model_checks(passes: Sequence[Sequence[bool]]) -> list[bool]:
+    """Which model-written checks to keep: `passes[c][k]` says candidate c passed check k.
+
+    Small models often predict expected values wrongly; a check that most candidates fail is more
+    likely wrong than they are, so only a check at least half the candidates pass is kept.
+    """
+    if not passes:
+        return []
+    width = len(passes[0])
+    if any(len(row) != width for row in passes):
+        raise ValueError("every candidate needs a result for every model-written check")
+    return [2 * sum(row[k] for row in passes) >= len(passes) for k in range(width)]
