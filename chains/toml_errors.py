@@ -77,7 +77,8 @@ def validation_problems(text: str, err: ValidationError, limit: int = 5) -> list
             what = "model names" if loc[:-1] == ("embedded", "models") else "keys"
             msg += (f" (TOML reads the dots in {dotted} as nested keys); quote {what} that contain dots:"
                     f' "{dotted}" = "…"')
-        problems.append(f"'{display_loc(loc)}'{where}: {msg}")
+        # An error about the file as a whole (a model validator's) has no key to name.
+        problems.append(f"'{display_loc(loc)}'{where}: {msg}" if loc else msg)
     return problems
 
 

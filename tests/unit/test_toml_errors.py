@@ -96,3 +96,23 @@ def test_files_that_are_not_utf8_name_the_line(tmp_path):
     (chains / "fr.toml").write_bytes(b'name = "fr"\n[[roles]]\nname = "a"\nprompt = "R\xe9sume {task}"\n')
     with pytest.raises(ChainError, match=r"fr.toml line 4 is not UTF-8 text"):
         ChainLibrary.load(chains).get("fr")
+
+
+def test_an_error_about_the_whole_file_is_its_message_alone():
+    from pydantic import BaseModel, ValidationError, model_validator
+
+    from jarvis.chains.toml_errors import validation_problems
+
+    class Pair(BaseModel):
+        a: int = 0
+        b: int = 0
+
+        @model_validator(mode="after")
+        def _differ(self):
+            if self.a == self.b:
+                raise ValueError("a and b must differ")
+            return self
+
+    with pytest.raises(ValidationError) as err:
+        Pair.model_validate({"a": 1, "b": 1})
+    assert validation_problems("a = 1\nb = 1\n", err.value) == ["Value error, a and b must differ"]
