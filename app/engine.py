@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
-from jarvis.chains import bus as busmod
-from jarvis.chains.bus import BusEvent, EventBus
+from jarvis.chains.bus import EventBus, RequestCompleted
+from jarvis.chains.clock import Clock, IdSource, new_id
 from jarvis.chains.costs import within_budget
 from jarvis.chains.fallback import CircuitBreaker, FallbackPolicy
-from jarvis.chains.ledger import AsyncLedger
+from jarvis.chains.ledger_async import AsyncLedger
 from jarvis.chains.orchestrator import ModelOrchestrator
 from jarvis.chains.policies import load_policies
 from jarvis.chains.scores import PerformanceMonitor
@@ -24,13 +25,23 @@ from .paths import Paths
 
 @dataclass
 class CloudGate:
-    """Cloud fallbacks only when enabled and within budget; the budget is re-read off the event loop."""
+    """Cloud fallbacks only when enabled and within budget.
+
+    Selection asks ``allowed()`` on the event loop, so the budget is a value kept here: ``refresh``
+    awaits the ledger's answer (computed on its thread) and stores it on the loop, after each
+    request that cost money.
+    """
 
     enabled: bool
-    within_budget: bool = True
+    ledger: AsyncLedger
+    _within_budget: bool = True
 
     def allowed(self) -> bool:
-        return self.enabled and self.within_budget
+        return self.enabled and self._within_budget
+
+    async def refresh(self) -> bool:
+        self._within_budget = await self.ledger.call_fn(within_budget)
+        return self._within_budget
 
 
 @dataclass
@@ -47,12 +58,14 @@ class Engine:
     cloud: CloudGate
     breaker: CircuitBreaker
     interrupted: list[str] = field(default_factory=list)
+    #: The latest budget re-check after a paid request (kept so it is not garbage-collected mid-way).
+    budget_refresh: asyncio.Task | None = None
 
     async def start(self) -> "Engine":
         """Discover models and mark runs a killed process left behind as interrupted."""
-        self.interrupted = await self.ledger.call("recover_interrupted")
+        self.interrupted = await self.ledger.recover_interrupted()
         await self.registry.refresh()
-        self.cloud.within_budget = await self.ledger.call_fn(within_budget)
+        await self.cloud.refresh()
         return self
 
     async def close(self) -> None:
@@ -61,34 +74,30 @@ class Engine:
         self.ledger.close()
 
 
-def build_engine(config: Config, paths: Paths, *, database: str | None = None) -> Engine:
+def build_engine(config: Config, paths: Paths, *, database: str | None = None, clock: Clock | None = None,
+                 ids: IdSource = new_id) -> Engine:
+    """``clock`` stamps the ledger and every duration, ``ids`` names runs and steps (defaults: the real ones)."""
     registry = build_registry(config)
-    ledger = AsyncLedger(database or paths.database)
+    ledger = AsyncLedger(database or paths.database, clock=clock)
     bus = EventBus()
     breaker = CircuitBreaker()
-    cloud = CloudGate(enabled=config.cloud.enabled)
+    cloud = CloudGate(config.cloud.enabled, ledger)
     policies = load_policies(paths.policies_file)
-    runner = StepRunner(registry, ledger, bus, policy=FallbackPolicy(), breaker=breaker, guard=registry.guard)
+    runner = StepRunner(registry, ledger, bus, policy=FallbackPolicy(), breaker=breaker, guard=registry.guard,
+                        clock=clock)
     selector = SelectionEngine(lambda: registry.models, generation=lambda: registry.generation,
                                policies=policies, allow_cloud=cloud.allowed,
                                cooling=runner.cooling, any_cooling=runner.any_cooling)
     chains = ChainLibrary.load(paths.user_chains)
     orchestrator = ModelOrchestrator(registry, ledger, selector, runner, chains=chains,
-                                     stats=lambda led, task_type: PerformanceMonitor(led).snapshot(task_type))
+                                     stats=lambda led, task_type: PerformanceMonitor(led).snapshot(task_type),
+                                     clock=clock, ids=ids)
     engine = Engine(config, paths, registry, ledger, bus, selector, runner, orchestrator, chains, cloud, breaker)
 
-    def on_request(event: BusEvent) -> None:
-        # Every request is a typed event on the bus and a row in the events table.
-        ledger.submit("add_event", event.run_id, event.type, _public(event.payload))
-        if event.payload.get("cost_usd"):
-            ledger.submit_fn(lambda led: setattr(cloud, "within_budget", within_budget(led)))
+    def on_paid_request(event: RequestCompleted) -> None:
+        # Request rows and their events are stored by the step runner (feedback by chains.feedback).
+        if event.request.usage.cost_usd:
+            engine.budget_refresh = asyncio.get_running_loop().create_task(cloud.refresh())
 
-    bus.subscribe(busmod.REQUEST_COMPLETED, on_request)
-    bus.subscribe(busmod.REQUEST_FAILED, on_request)
-    # Feedback events are stored by chains.feedback itself, where the rating or vote is written.
+    bus.subscribe(RequestCompleted, on_paid_request)
     return engine
-
-
-def _public(payload: dict) -> dict:
-    # Partial text is already in the requests table; events stay small.
-    return {k: v for k, v in payload.items() if k != "partial_text"}

@@ -16,7 +16,7 @@ def run_as_json(run: dict[str, Any]) -> dict[str, Any]:
                       "provider": s["provider"], "status": s["status"], "output": s["output"], "usage": usage,
                       "timings": timings, "finish_reason": s.get("finish_reason"), "reason": s.get("reason"),
                       "notices": json.loads(s["notices_json"]) if s.get("notices_json") else [],
-                      "error": s.get("error")})
+                      "error": s.get("error"), "attempts": s.get("attempts", [])})
     doc = {
         "run_id": run["id"], "kind": run["kind"], "chain": run["chain"], "status": run["status"],
         "task": run["task"], "task_type": run["task_type"], "language": run["language"],
@@ -50,6 +50,7 @@ def run_as_markdown(run: dict[str, Any]) -> str:
             meta.append(f"{s['completion_tokens']} tokens")
         if meta:
             lines += ["> " + ", ".join(meta), ""]
+        lines += _attempts_markdown(s.get("attempts", []))
         lines += [s["output"] or f"_({s['status']})_", ""]
     result = json.loads(run["result_json"]) if run.get("result_json") else None
     if result and result.get("summary_markdown"):
@@ -58,3 +59,19 @@ def run_as_markdown(run: dict[str, Any]) -> str:
         lines.append(f"- Rated {r['score']}/5 ({r['target_kind']} {r['target_id']})" +
                      (f": {r['comment']}" if r.get("comment") else ""))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _attempts_markdown(attempts: list[dict[str, Any]]) -> list[str]:
+    """Every model tried, when more than one was (or the only one failed): a fallback is never hidden."""
+    if len(attempts) < 2 and all(a["status"] == "ok" for a in attempts):
+        return []
+    lines = ["Attempts:", ""]
+    for i, a in enumerate(attempts, 1):
+        took = f", {a['latency_s']:.1f} s" if a.get("latency_s") is not None else ""
+        line = f"{i}. `{a['model']}` ({a['provider'] or '?'}): {a['status']}{took}"
+        if a.get("error"):
+            line += f" — {a['error_kind']}: {a['error']}"
+        if a.get("partial_text"):
+            line += f" ({len(a['partial_text'])} characters kept)"
+        lines.append(line)
+    return lines + [""]

@@ -19,7 +19,8 @@ from jarvis.chains.bus import EventBus
 from jarvis.chains.events import TokenDelta
 from jarvis.chains.fallback import CircuitBreaker, FallbackPolicy
 from jarvis.chains.leaderboard import bradley_terry
-from jarvis.chains.ledger import AsyncLedger, Ledger
+from jarvis.chains.ledger import Ledger
+from jarvis.chains.ledger_async import AsyncLedger
 from jarvis.chains.orchestrator import ModelOrchestrator, RunOptions
 from jarvis.chains.scores import PerformanceMonitor
 from jarvis.chains.selection import ModelStats, Request, SelectionEngine
@@ -138,7 +139,7 @@ def ledger_speed() -> None:
         aled = AsyncLedger(tmp / "bench2.db")
         t0 = time.perf_counter()
         for _ in range(n):
-            aled.submit("record_request", row)
+            aled.record_request(row)
         submit_s = time.perf_counter() - t0
         await aled.flush()
         total = time.perf_counter() - t0

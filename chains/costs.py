@@ -23,6 +23,7 @@ def period_start(period: str, now: float | None = None) -> float:
 
 def budget_status(ledger: Ledger, now: float | None = None) -> list[dict[str, object]]:
     out = []
+    now = ledger.clock.time() if now is None else now
     limits = ledger.budgets()
     for period in PERIODS:
         spent = ledger.spent_since(period_start(period, now))

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from jarvis.providers.types import Usage
+
+from .analyzer import Analysis
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "as_json"):
+        return value.as_json()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,14 +27,15 @@ class Event:
         return type(self).__name__
 
     def as_json(self) -> dict[str, Any]:
-        return {"type": self.type, **asdict(self)}
+        """The --json form: nested records (analysis, usage, attempts) as plain objects."""
+        return {"type": self.type, **{f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}}
 
 
 @dataclass(frozen=True, slots=True)
 class RunStarted(Event):
     chain: str
     task: str
-    analysis: dict[str, Any]
+    analysis: Analysis
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +80,9 @@ class StepFinished(Event):
     model_id: str
     status: str
     output: str
-    usage: dict[str, Any] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    #: Why the step failed, as a sentence (None when it completed).
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,14 +1,14 @@
 """Recording feedback, the same for the CLI and the workbench: ratings of runs or steps, votes on comparisons.
 
-Both write the rating or votes and the stored `model.feedback.received` event in one place;
-the workbench then also publishes the event on the in-process bus.
+Like request rows, the rating or votes and their stored `model.feedback.received` event are
+written together, here; `received` gives the typed event the workbench publishes on its bus.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .bus import FEEDBACK_RECEIVED
+from .bus import FEEDBACK_RECEIVED, FeedbackReceived
 from .leaderboard import expand_vote
 from .ledger import Ledger
 
@@ -54,3 +54,12 @@ def feedback_payload(rating: dict[str, Any]) -> dict[str, Any]:
 
 def vote_payload(result: dict[str, Any]) -> dict[str, Any]:
     return {k: result[k] for k in ("compare_id", "winner", "models")}
+
+
+def received(record: dict[str, Any]) -> FeedbackReceived:
+    """The bus event for a rating (from `rate`) or a vote (from `vote`)."""
+    if "compare_id" in record:
+        return FeedbackReceived(record["compare_id"], "compare", record["compare_id"], task_type=record["task_type"],
+                                winner=record["winner"], models=tuple(record["models"]))
+    return FeedbackReceived(record["run_id"], record["target_kind"], record["target_id"], record["model_id"],
+                            record["task_type"], score=record["score"])

@@ -7,50 +7,41 @@ interrupted at the next start. Never an API key: only model ids, counts, timings
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import psutil
 from sqlite_utils import Database
 
+from .bus import REQUEST_COMPLETED, REQUEST_FAILED, RequestRecord
+from .clock import Clock, SystemClock, new_id
 from .migrations import migrate
 
+__all__ = ["Ledger", "new_id", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED"]
+
 RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED = "running", "completed", "failed", "cancelled", "interrupted"
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
-    if pid == os.getpid():
-        return True
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        # A zombie (killed, not yet reaped by its parent) still exists as a pid but runs nothing.
+        return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    # A zombie (killed, not yet reaped by its parent) still answers kill(0).
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
+    except psutil.AccessDenied:
         return True
 
 
 class Ledger:
     """Synchronous access; use from one thread (AsyncLedger gives the event loop a non-blocking face)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, clock: Clock | None = None) -> None:
         self.path = str(path)
+        self.clock: Clock = clock or SystemClock()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.path)
@@ -68,17 +59,20 @@ class Ledger:
         with self.db.conn:
             self.db.execute(sql, params)
 
+    def _scalar(self, sql: str, params: Any = ()) -> Any:
+        return self.db.execute(sql, params).fetchone()[0]
+
     # -- runs and steps -------------------------------------------------
     def recover_interrupted(self) -> list[str]:
         """Mark runs left 'running' by a process that no longer exists as interrupted."""
         rows = self.db.execute("SELECT id, pid FROM runs WHERE status = ?", [RUNNING]).fetchall()
         dead = [rid for rid, pid in rows if not _pid_alive(pid)]
-        now = time.time()
+        now = self.clock.time()
         with self.db.conn:
             for rid in dead:
-                self.db.execute("UPDATE runs SET status=?, finished_at=COALESCE(finished_at, ?), error=COALESCE(error, ?) "
-                                "WHERE id=?", [INTERRUPTED, now, "The process running it stopped before it finished.",
-                                               rid])
+                self.db.execute("UPDATE runs SET status=?, finished_at=COALESCE(finished_at, ?),"
+                                " error=COALESCE(error, ?) WHERE id=?",
+                                [INTERRUPTED, now, "The process running it stopped before it finished.", rid])
                 self.db.execute("UPDATE steps SET status=?, finished_at=COALESCE(finished_at, ?) "
                                 "WHERE run_id=? AND status=?", [INTERRUPTED, now, rid, RUNNING])
         return dead
@@ -88,59 +82,73 @@ class Ledger:
         self._exec(
             "INSERT INTO runs (id, kind, task, chain, task_type, language, status, started_at, pid, options_json,"
             " analysis_json) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [run_id, kind, task, chain, (analysis or {}).get("task_type"), (analysis or {}).get("language"), RUNNING,
-             time.time(), os.getpid(), json.dumps(options or {}), json.dumps(analysis or {})],
+            [run_id, kind, task, chain, (analysis or {}).get("task_type"), (analysis or {}).get("language"),
+             RUNNING, self.clock.time(), os.getpid(), json.dumps(options or {}), json.dumps(analysis or {})],
         )
 
     def finish_run(self, run_id: str, status: str, *, result: dict | None = None, error: str | None = None,
                    error_kind: str | None = None) -> None:
-        cost = self.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE run_id=?", [run_id]).fetchone()[0]
-        self._exec("UPDATE runs SET status=?, finished_at=?, result_json=?, error=?, error_kind=?, cost_usd=? WHERE id=?",
-                   [status, time.time(), json.dumps(result) if result is not None else None, error, error_kind,
-                    cost, run_id])
+        cost = self.spent_for_run(run_id)
+        self._exec("UPDATE runs SET status=?, finished_at=?, result_json=?, error=?, error_kind=?, cost_usd=?"
+                   " WHERE id=?", [status, self.clock.time(), json.dumps(result) if result is not None else None,
+                                   error, error_kind, cost, run_id])
 
     def start_step(self, step_id: str, run_id: str, idx: int, role: str, round_: int, model_id: str | None,
-                   provider: str | None, reason: str | None) -> None:
-        self._exec("INSERT INTO steps (id, run_id, idx, role, round, model_id, provider, status, started_at, reason)"
-                   " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                   [step_id, run_id, idx, role, round_, model_id, provider, RUNNING, time.time(), reason])
+                   provider: str | None, reason: str | None, *, answer: bool = False) -> None:
+        """``answer``: this step's output is (a version of) the run's answer, so a run's rating goes to its model."""
+        self._exec("INSERT INTO steps (id, run_id, idx, role, round, model_id, provider, status, started_at, reason,"
+                   " answer) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                   [step_id, run_id, idx, role, round_, model_id, provider, RUNNING, self.clock.time(), reason,
+                    int(answer)])
 
     def checkpoint_step(self, step_id: str, output: str) -> None:
         """Partial output so far: a killed process keeps what was streamed up to the last checkpoint."""
         self._exec("UPDATE steps SET output=? WHERE id=?", [output, step_id])
 
-    def finish_step(self, step_id: str, status: str, output: str, usage: dict | None, *, model_id: str | None = None,
-                    provider: str | None = None, notices: list[str] | None = None, error: str | None = None) -> None:
-        u = usage or {}
+    def finish_step(self, step_id: str, status: str, output: str, usage: Any = None, *,
+                    model_id: str | None = None, provider: str | None = None, notices: list[str] | None = None,
+                    error: str | None = None, reason: str | None = None) -> None:
+        """``usage``: a providers.types.Usage (or None); ``reason`` replaces the selection's when a fallback answered."""
+        u = usage.as_json() if usage is not None and hasattr(usage, "as_json") else (usage or {})
         self._exec(
             "UPDATE steps SET status=?, finished_at=?, output=?, prompt_tokens=?, completion_tokens=?, ttft_s=?,"
             " tokens_per_s=?, total_s=?, finish_reason=?, notices_json=?, error=?,"
-            " model_id=COALESCE(?, model_id), provider=COALESCE(?, provider) WHERE id=?",
-            [status, time.time(), output, u.get("prompt_tokens"), u.get("completion_tokens"), u.get("ttft_s"),
+            " model_id=COALESCE(?, model_id), provider=COALESCE(?, provider), reason=COALESCE(?, reason) WHERE id=?",
+            [status, self.clock.time(), output, u.get("prompt_tokens"), u.get("completion_tokens"), u.get("ttft_s"),
              u.get("tokens_per_s"), u.get("total_s"), u.get("finish_reason"), json.dumps(notices or []), error,
-             model_id, provider, step_id],
+             model_id, provider, reason, step_id],
         )
 
     # -- requests -------------------------------------------------------
     _REQUEST_SQL = (
         "INSERT INTO requests (run_id, step_id, model_id, provider, task_type, role, prompt_tokens, completion_tokens,"
-        " ttft_s, tokens_per_s, latency_s, cost_usd, status, error_kind, error, partial_text, cached, created_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ttft_s, tokens_per_s, latency_s, cost_usd, status, error_kind, error, partial_text, cached, created_at,"
+        " started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     )
 
-    def record_request(self, row: dict[str, Any]) -> None:
-        self._exec(self._REQUEST_SQL, self._request_params(row))
+    def record_request(self, request: RequestRecord | dict[str, Any]) -> None:
+        """One request (one attempt of a step) and, for answers and failures, its stored event."""
+        row = request.as_row() if isinstance(request, RequestRecord) else request
+        with self.db.conn:
+            self.db.execute(self._REQUEST_SQL, self._request_params(row))
+            if row["status"] in ("ok", "failed"):
+                topic = REQUEST_COMPLETED if row["status"] == "ok" else REQUEST_FAILED
+                # Partial text is already in the requests table; events stay small.
+                public = {k: v for k, v in row.items() if k != "partial_text"}
+                self.add_event(row.get("run_id"), topic, public, commit=False)
 
-    def record_requests(self, rows: list[dict[str, Any]]) -> None:
+    def record_requests(self, requests: list[RequestRecord | dict[str, Any]]) -> None:
+        """Many rows in one transaction, without events (imports, benchmarks)."""
+        rows = [r.as_row() if isinstance(r, RequestRecord) else r for r in requests]
         with self.db.conn:
             self.db.conn.executemany(self._REQUEST_SQL, [self._request_params(r) for r in rows])
 
-    @staticmethod
-    def _request_params(r: dict[str, Any]) -> list[Any]:
-        return [r.get("run_id"), r.get("step_id"), r["model_id"], r.get("provider"), r.get("task_type"), r.get("role"),
-                r.get("prompt_tokens"), r.get("completion_tokens"), r.get("ttft_s"), r.get("tokens_per_s"),
-                r.get("latency_s"), r.get("cost_usd", 0.0), r["status"], r.get("error_kind"), r.get("error"),
-                r.get("partial_text"), int(bool(r.get("cached"))), r.get("created_at") or time.time()]
+    def _request_params(self, r: dict[str, Any]) -> list[Any]:
+        return [r.get("run_id"), r.get("step_id"), r["model_id"], r.get("provider"), r.get("task_type"),
+                r.get("role"), r.get("prompt_tokens"), r.get("completion_tokens"), r.get("ttft_s"),
+                r.get("tokens_per_s"), r.get("latency_s"), r.get("cost_usd", 0.0), r["status"], r.get("error_kind"),
+                r.get("error"), r.get("partial_text"), int(bool(r.get("cached"))),
+                r.get("created_at") or self.clock.time(), r.get("started_at")]
 
     # -- feedback -------------------------------------------------------
     def add_rating(self, target_kind: str, target_id: str, score: int, *, comment: str | None = None,
@@ -150,9 +158,9 @@ class Ledger:
             if row is None:
                 raise KeyError(target_id)
             run_id, task_type = row
+            # The run's rating goes to the model that wrote the answer (its latest version).
             model = self.db.execute("SELECT model_id, role FROM steps WHERE run_id=? AND status='completed' "
-                                    "ORDER BY CASE role WHEN 'executor' THEN 0 ELSE 1 END, idx DESC LIMIT 1",
-                                    [run_id]).fetchone()
+                                    "ORDER BY answer DESC, idx DESC LIMIT 1", [run_id]).fetchone()
             model_id, role = (model[0], model[1]) if model else (None, None)
         else:
             row = self.db.execute("SELECT s.run_id, r.task_type, s.model_id, s.role FROM steps s JOIN runs r "
@@ -162,39 +170,39 @@ class Ledger:
             run_id, task_type, model_id, role = row
         data = {"target_kind": target_kind, "target_id": target_id, "run_id": run_id, "model_id": model_id,
                 "task_type": task_type, "role": role, "score": score, "comment": comment, "correction": correction,
-                "created_at": time.time()}
+                "created_at": self.clock.time()}
         with self.db.conn:
             self.db["ratings"].insert(data)
         return data
 
     def add_votes(self, compare_id: str, pairs: list[tuple[str, str, str]], task_type: str | None) -> None:
-        now = time.time()
+        now = self.clock.time()
         with self.db.conn:
             self.db.conn.executemany(
-                "INSERT INTO votes (compare_id, model_a, model_b, outcome, task_type, created_at) VALUES (?,?,?,?,?,?)",
-                [(compare_id, a, b, outcome, task_type, now) for a, b, outcome in pairs],
-            )
+                "INSERT INTO votes (compare_id, model_a, model_b, outcome, task_type, created_at)"
+                " VALUES (?,?,?,?,?,?)", [(compare_id, a, b, outcome, task_type, now) for a, b, outcome in pairs])
 
-    def add_event(self, run_id: str | None, type_: str, payload: dict[str, Any]) -> None:
-        self._exec("INSERT INTO events (run_id, type, payload_json, created_at) VALUES (?,?,?,?)",
-                   [run_id, type_, json.dumps(payload, default=str), time.time()])
+    def add_event(self, run_id: str | None, type_: str, payload: dict[str, Any], *, commit: bool = True) -> None:
+        params = [run_id, type_, json.dumps(payload, default=str), self.clock.time()]
+        sql = "INSERT INTO events (run_id, type, payload_json, created_at) VALUES (?,?,?,?)"
+        self._exec(sql, params) if commit else self.db.execute(sql, params)
 
     # -- cache ----------------------------------------------------------
     def cache_get(self, key: str) -> dict | None:
         row = self.db.execute("SELECT response_json FROM cache WHERE key=?", [key]).fetchone()
         if row is None:
             return None
-        self._exec("UPDATE cache SET hits = hits + 1, last_hit_at=? WHERE key=?", [time.time(), key])
+        self._exec("UPDATE cache SET hits = hits + 1, last_hit_at=? WHERE key=?", [self.clock.time(), key])
         return json.loads(row[0])
 
     def cache_put(self, key: str, model_id: str, response: dict) -> None:
-        self._exec("INSERT OR REPLACE INTO cache (key, model_id, response_json, created_at, hits) VALUES (?,?,?,?,0)",
-                   [key, model_id, json.dumps(response), time.time()])
+        self._exec("INSERT OR REPLACE INTO cache (key, model_id, response_json, created_at, hits)"
+                   " VALUES (?,?,?,?,0)", [key, model_id, json.dumps(response), self.clock.time()])
 
     def cache_stats(self) -> dict[str, Any]:
         entries, hits = self.db.execute("SELECT COUNT(*), COALESCE(SUM(hits), 0) FROM cache").fetchone()
-        cached_requests = self.db.execute("SELECT COUNT(*) FROM requests WHERE cached=1").fetchone()[0]
-        total = self.db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+        cached_requests = self._scalar("SELECT COUNT(*) FROM requests WHERE cached=1")
+        total = self._scalar("SELECT COUNT(*) FROM requests")
         return {"entries": entries, "hits": hits, "hit_rate": cached_requests / total if total else 0.0}
 
     # -- budgets --------------------------------------------------------
@@ -205,20 +213,27 @@ class Ledger:
         return dict(self.db.execute("SELECT period, limit_usd FROM budgets").fetchall())
 
     def spent_for_run(self, run_id: str) -> float:
-        return self.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE run_id=?", [run_id]).fetchone()[0]
+        return self._scalar("SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE run_id=?", [run_id])
 
     def spent_since(self, since: float) -> float:
-        return self.db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE created_at >= ?",
-                               [since]).fetchone()[0]
+        return self._scalar("SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE created_at >= ?", [since])
 
     # -- reads ----------------------------------------------------------
     def run(self, run_id: str) -> dict[str, Any] | None:
-        row = self._one("SELECT * FROM runs WHERE id=?", [run_id])
+        """A run with its steps (each with its ``attempts``: every model tried, in order), ratings and votes."""
+        row = next(self.db.query("SELECT * FROM runs WHERE id=?", [run_id]), None)
         if row is None:
             return None
-        row["steps"] = self._all("SELECT * FROM steps WHERE run_id=? ORDER BY idx", [run_id])
-        row["ratings"] = self._all("SELECT * FROM ratings WHERE run_id=? ORDER BY id", [run_id])
-        row["votes"] = self._all("SELECT * FROM votes WHERE compare_id=? ORDER BY id", [run_id])
+        row["steps"] = self.query("SELECT * FROM steps WHERE run_id=? ORDER BY idx", [run_id])
+        attempts: dict[str, list[dict[str, Any]]] = {}
+        for r in self.db.query("SELECT step_id, model_id, provider, status, error_kind, error, partial_text,"
+                               " latency_s, started_at, created_at, cached FROM requests WHERE run_id=? ORDER BY id",
+                               [run_id]):
+            attempts.setdefault(r.pop("step_id"), []).append(attempt_json(r))
+        for step in row["steps"]:
+            step["attempts"] = attempts.get(step["id"], [])
+        row["ratings"] = self.query("SELECT * FROM ratings WHERE run_id=? ORDER BY id", [run_id])
+        row["votes"] = self.query("SELECT * FROM votes WHERE compare_id=? ORDER BY id", [run_id])
         return row
 
     def history(self, search: str | None = None, limit: int = 50, kind: str | None = None) -> list[dict[str, Any]]:
@@ -234,7 +249,7 @@ class Ledger:
             params.append(kind)
         sql += " ORDER BY r.started_at DESC LIMIT ?"
         params.append(limit)
-        return self._all(sql, params)
+        return self.query(sql, params)
 
     def delete_run(self, run_id: str) -> bool:
         with self.db.conn:
@@ -244,89 +259,13 @@ class Ledger:
                 self.db.execute(f"DELETE FROM {table} WHERE {col}=?", [run_id])
         return cur.rowcount > 0
 
-    def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        cur = self.db.execute(sql, params)
-        row = cur.fetchone()
-        return dict(zip([d[0] for d in cur.description], row)) if row else None
-
-    def _all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        cur = self.db.execute(sql, params)
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row)) for row in cur.fetchall()]
-
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        return self._all(sql, params)
+        return list(self.db.query(sql, params))
 
 
-class AsyncLedger:
-    """Runs every ledger call on one dedicated thread, so SQLite never blocks the event loop.
-
-    ``submit`` is fire-and-forget: writes queue on the loop and reach the ledger thread as one
-    batch ``coalesce_s`` later, so a burst (run + step + request rows as a request goes out)
-    wakes the thread once instead of competing with the stream for the GIL three times.
-    ``call`` awaits a result, ``flush`` waits until everything submitted so far is written;
-    both send queued writes first, so order is always the order of submission.
-    """
-
-    def __init__(self, path: str | Path, *, coalesce_s: float = 0.005) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jarvis-ledger")
-        self._ledger: Ledger = self._pool.submit(Ledger, path).result()
-        self.coalesce_s = coalesce_s
-        self._pending: list[tuple[Any, tuple, dict]] = []
-        self._drain_handle: asyncio.TimerHandle | None = None
-        self._closed = False
-        self.errors: list[BaseException] = []
-
-    def submit(self, method: str, *args: Any, **kwargs: Any) -> None:
-        self._queue(getattr(self._ledger, method), args, kwargs)
-
-    def submit_fn(self, fn, *args: Any) -> None:
-        """Fire-and-forget ``fn(ledger, *args)`` on the ledger thread."""
-        self._queue(fn, (self._ledger, *args), {})
-
-    def _queue(self, fn, args: tuple, kwargs: dict) -> None:
-        self._pending.append((fn, args, kwargs))
-        if self._drain_handle is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no loop (a plain script): write now
-                self._drain()
-                return
-            self._drain_handle = loop.call_later(self.coalesce_s, self._drain)
-
-    def _drain(self) -> None:
-        if self._drain_handle is not None:
-            self._drain_handle.cancel()
-            self._drain_handle = None
-        batch, self._pending = self._pending, []
-        if batch:
-            self._pool.submit(self._run_batch, batch)
-
-    def _run_batch(self, batch: list[tuple[Any, tuple, dict]]) -> None:
-        for fn, args, kwargs in batch:
-            try:
-                fn(*args, **kwargs)
-            except Exception as err:  # one bad write must not lose the rest of the batch
-                self.errors.append(err)
-
-    async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        self._drain()
-        return await asyncio.wrap_future(self._pool.submit(getattr(self._ledger, method), *args, **kwargs))
-
-    async def call_fn(self, fn, *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn(ledger, *args, **kwargs)`` on the ledger thread (the performance monitor, feedback)."""
-        self._drain()
-        return await asyncio.wrap_future(self._pool.submit(fn, self._ledger, *args, **kwargs))
-
-    async def flush(self) -> None:
-        self._drain()
-        await asyncio.wrap_future(self._pool.submit(lambda: None))
-
-    def close(self) -> None:
-        """Write what is queued and close; closing twice is harmless."""
-        if self._closed:
-            return
-        self._closed = True
-        self._drain()
-        self._pool.submit(self._ledger.close).result()
-        self._pool.shutdown(wait=True)
+def attempt_json(r: dict[str, Any]) -> dict[str, Any]:
+    """One model tried for a step, as run --json, export and History show it."""
+    return {"model": r["model_id"], "provider": r["provider"], "status": r["status"],
+            "error_kind": r["error_kind"], "error": r["error"], "partial_text": r["partial_text"] or "",
+            "started_at": r["started_at"], "finished_at": r["created_at"], "latency_s": r["latency_s"],
+            "cached": bool(r["cached"])}

@@ -60,7 +60,20 @@ def m001_initial(db: Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (m001_initial,)
+def m002_attempts_and_answers(db: Database) -> None:
+    """Every request row is one attempt of a step (when it started, too); a step says if it wrote the answer."""
+    db.executescript(
+        """
+        ALTER TABLE requests ADD COLUMN started_at REAL;
+        CREATE INDEX requests_step ON requests(step_id);
+        ALTER TABLE steps ADD COLUMN answer INTEGER DEFAULT 0;
+        -- Before roles said what they produce, a run's rating went to the shipped chains' 'executor'.
+        UPDATE steps SET answer = 1 WHERE role = 'executor';
+        """
+    )
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (m001_initial, m002_attempts_and_answers)
 
 
 def migrate(db: Database) -> list[str]:

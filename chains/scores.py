@@ -3,7 +3,6 @@ ratings shrunk toward the prior, trends; and the stats snapshot the selection en
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -51,12 +50,12 @@ class PerformanceMonitor:
         """Forget a model's measurements for one task type ('*': all) from now on."""
         with self.ledger.db.conn:
             self.ledger.db.execute("INSERT OR REPLACE INTO score_resets (model_id, task_type, reset_at) VALUES (?,?,?)",
-                                   [model_id, task_type, time.time()])
+                                   [model_id, task_type, self.ledger.clock.time()])
 
     def table(self, task_type: str | None = None, role: str | None = None, since: float | None = None,
               by_role: bool = False) -> list[dict[str, Any]]:
         """One row per model (× task type, × role if asked): the numbers the Stats screen shows."""
-        since = since if since is not None else time.time() - WINDOW_S
+        since = since if since is not None else self.ledger.clock.time() - WINDOW_S
         sql = ("SELECT model_id, task_type, role, status, ttft_s, tokens_per_s, latency_s, created_at FROM requests"
                " WHERE created_at >= ? AND cached = 0")
         params: list[Any] = [since]
@@ -80,12 +79,14 @@ class PerformanceMonitor:
         ratings = self._ratings(task_type, resets)
         rows = []
         for (model, ttype, rrole), g in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-            n = len(g["status"])
+            # The user's cancel is not the model's fault: cancels are counted, not held against reliability.
+            cancelled = g["status"].count("cancelled")
+            n = len(g["status"]) - cancelled
             ok = g["status"].count("ok")
             total, count = ratings.get((model, ttype), (0.0, 0))
             rows.append({
                 "model": model, "task_type": ttype, "role": rrole, "requests": n, "successes": ok,
-                "success_rate": ok / n if n else None,
+                "success_rate": ok / n if n else None, "cancelled": cancelled,
                 "latency_p50": percentile(g["lat"], 0.5), "latency_p95": percentile(g["lat"], 0.95),
                 "latency_p99": percentile(g["lat"], 0.99), "ttft_p50": percentile(g["ttft"], 0.5),
                 "tokens_per_s_p50": percentile(g["tps"], 0.5),
@@ -128,7 +129,9 @@ class PerformanceMonitor:
         if fmt is None:
             raise ValueError("Trend period is day, week or month.")
         sql = (f"SELECT strftime('{fmt}', created_at, 'unixepoch', 'localtime') AS period, model_id AS model,"
-               " COUNT(*) AS requests, AVG(status = 'ok') AS success_rate, AVG(latency_s) AS latency_mean,"
+               " SUM(status != 'cancelled') AS requests, SUM(status = 'cancelled') AS cancelled,"
+               " AVG(CASE WHEN status = 'cancelled' THEN NULL ELSE status = 'ok' END) AS success_rate,"
+               " AVG(latency_s) AS latency_mean,"
                " AVG(tokens_per_s) AS tokens_per_s_mean FROM requests WHERE cached = 0")
         params: list[Any] = []
         if model_id:

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jarvis.providers.types import GenerationOptions
 
@@ -24,10 +24,16 @@ class Selector(BaseModel):
     strategy: Literal["performance", "quality", "cost", "reliability", "balanced"] | None = None
 
 
+Produces = Literal["plan", "code", "review", "text"]
+
+
 class RoleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     kind: Literal["generate", "review"] = "generate"
+    #: What the output is: a plan fills {plan}, code fills {code} (and is what a reviewer reviews and
+    #: sends back), a review decides the revise loop. Inferred when absent (see ChainSpec).
+    produces: Produces | None = None
     select: Selector = Field(default_factory=Selector)
     options: GenerationOptions = Field(default_factory=GenerationOptions)
     system: str = ""
@@ -45,9 +51,37 @@ class ChainSpec(BaseModel):
     max_rounds: int = Field(default=0, ge=0, le=5)
     source: str = "shipped"
 
+    @model_validator(mode="after")
+    def _infer_produces(self) -> "ChainSpec":
+        """Chains written before roles said what they produce keep working: a review role reviews, the
+        role just before a reviewer writes the code, the first role writes the plan a later {plan} asks for."""
+        roles = self.roles
+        for role in roles:
+            if role.produces is None and role.kind == "review":
+                role.produces = "review"
+            elif role.produces == "review":
+                role.kind = "review"
+        review_at = next((i for i, r in enumerate(roles) if r.produces == "review"), None)
+        if review_at and roles[review_at - 1].produces is None and not any(r.produces == "code" for r in roles):
+            roles[review_at - 1].produces = "code"
+        wants_plan = any("{plan}" in r.prompt + (r.revise_prompt or "") for r in roles)
+        if roles and wants_plan and roles[0].produces is None and not any(r.produces == "plan" for r in roles):
+            roles[0].produces = "plan"
+        for role in roles:
+            role.produces = role.produces or "text"
+        return self
+
     @property
     def reviewer(self) -> RoleSpec | None:
-        return next((r for r in self.roles if r.kind == "review"), None)
+        return next((r for r in self.roles if r.produces == "review"), None)
+
+    @property
+    def answer_role(self) -> RoleSpec:
+        """Whose output is the answer: in a reviewed chain the (latest) code, else the last role's output."""
+        if self.reviewer is None:
+            return self.roles[-1]
+        coders = [r for r in self.roles if r.produces == "code"]
+        return (coders or [r for r in self.roles if r.produces != "review"])[-1]
 
 
 class ChainError(Exception):

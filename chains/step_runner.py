@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from jarvis.providers.errors import ProviderError
@@ -12,12 +11,12 @@ from jarvis.providers.registry import ModelEntry, ModelRegistry
 from jarvis.providers.resources import ResourceGuard
 from jarvis.providers.types import Completion, Delta, GenerationOptions, Message
 
-from . import bus as busmod
-from .bus import BusEvent, EventBus
+from .bus import EventBus, RequestCompleted, RequestFailed, RequestRecord
 from .cache import cache_key
+from .clock import Clock, SystemClock
 from .events import Event, FallbackTaken, Notice, TokenDelta
 from .fallback import RETRY, CircuitBreaker, FallbackPolicy
-from .ledger import AsyncLedger
+from .ledger_async import AsyncLedger
 
 
 class Cancelled(Exception):
@@ -31,6 +30,8 @@ class StepContext:
     role: str
     task_type: str | None
     cancel: asyncio.Event
+    #: False: neither read nor write the answer cache for this step (the run's RunOptions.use_cache).
+    use_cache: bool = True
 
 
 @dataclass
@@ -51,7 +52,7 @@ def provider_key(entry: ModelEntry) -> str:
 class StepRunner:
     def __init__(self, registry: ModelRegistry, ledger: AsyncLedger, bus: EventBus, *, policy: FallbackPolicy,
                  breaker: CircuitBreaker, guard: ResourceGuard, use_cache: bool = True,
-                 checkpoint_s: float = 2.0) -> None:
+                 checkpoint_s: float = 2.0, clock: Clock | None = None) -> None:
         self.registry = registry
         self.ledger = ledger
         self.bus = bus
@@ -60,6 +61,7 @@ class StepRunner:
         self.guard = guard
         self.use_cache = use_cache
         self.checkpoint_s = checkpoint_s
+        self.clock: Clock = clock or SystemClock()
 
     def any_cooling(self) -> bool:
         return bool(self.breaker.open_keys())
@@ -70,7 +72,8 @@ class StepRunner:
 
     async def run(self, ctx: StepContext, candidates: Sequence[ModelEntry], messages: list[Message],
                   options: GenerationOptions, est_tokens: int, outcome: StepOutcome,
-                  reselect=None) -> AsyncIterator[Event]:
+                  reselect: Callable[[frozenset[str], int], list[ModelEntry]] | None = None
+                  ) -> AsyncIterator[Event]:
         """Try candidates in order. ``reselect(exclude, min_context)`` may offer more after all fail."""
         queue = list(candidates)
         tried: set[str] = set()
@@ -127,19 +130,20 @@ class StepRunner:
                        est_tokens: int, outcome: StepOutcome) -> AsyncIterator[Event]:
         provider, name = self.registry.provider_for(entry.id)
         self.guard.check_context(entry.info, est_tokens, options.max_tokens, entry.context_length)
-        key = cache_key(entry.id, messages, options) if self.use_cache else None
+        key = cache_key(entry.id, messages, options) if self.use_cache and ctx.use_cache else None
+        started_at = self.clock.time()
         if key is not None:
-            hit = await self.ledger.call("cache_get", key)
+            hit = await self.ledger.cache_get(key)
             if hit is not None:
-                outcome.completion = Completion(**{**hit, "warnings": tuple(hit.get("warnings", ()))})
+                outcome.completion = Completion.from_cache(hit)
                 outcome.cached = True
                 yield Notice(ctx.run_id, ctx.step_id, f"Answer for {entry.id} taken from the cache (same prompt,"
                                                       " deterministic options).")
                 yield TokenDelta(ctx.run_id, ctx.step_id, outcome.completion.text)
-                self._record(ctx, entry, outcome.completion, "ok", cached=True)
+                self._record(ctx, entry, outcome.completion, started_at, cached=True)
                 return
         parts: list[str] = []
-        started = time.perf_counter()
+        started = self.clock.perf_counter()
         next_checkpoint = started + self.checkpoint_s
         stream = provider.stream_chat(name, messages, options)
         # Cancellation without a per-token race: a watcher cancels this task only while it is
@@ -165,20 +169,20 @@ class StepRunner:
                 if isinstance(chunk, Delta):
                     parts.append(chunk.text)
                     yield TokenDelta(ctx.run_id, ctx.step_id, chunk.text)
-                    if time.perf_counter() >= next_checkpoint:
+                    if self.clock.perf_counter() >= next_checkpoint:
                         # A killed process keeps what was streamed up to here.
-                        self.ledger.submit("checkpoint_step", ctx.step_id, "".join(parts))
-                        next_checkpoint = time.perf_counter() + self.checkpoint_s
+                        self.ledger.checkpoint_step(ctx.step_id, "".join(parts))
+                        next_checkpoint = self.clock.perf_counter() + self.checkpoint_s
                 else:
                     outcome.completion = chunk
         except ProviderError as err:
             partial = "".join(parts)
             if partial and not getattr(err, "partial_text", ""):
                 err.partial_text = partial  # keep what the user already saw
-            self._record_failure(ctx, entry, err, time.perf_counter() - started, partial)
+            self._record_failure(ctx, entry, err, started_at, self.clock.perf_counter() - started, partial)
             raise
         except Cancelled:
-            self._record_failure(ctx, entry, None, time.perf_counter() - started, "".join(parts))
+            self._record_failure(ctx, entry, None, started_at, self.clock.perf_counter() - started, "".join(parts))
             raise
         finally:
             watcher.cancel()
@@ -188,33 +192,27 @@ class StepRunner:
         for warning in outcome.completion.warnings:
             outcome.notices.append(warning)
             yield Notice(ctx.run_id, ctx.step_id, warning)
-        self._record(ctx, entry, outcome.completion, "ok")
+        self._record(ctx, entry, outcome.completion, started_at)
         if key is not None:
-            c = outcome.completion
-            self.ledger.submit("cache_put", key, entry.id, {
-                "provider": c.provider, "model": c.model, "text": c.text, "prompt_tokens": c.prompt_tokens,
-                "completion_tokens": c.completion_tokens, "ttft_s": c.ttft_s, "tokens_per_s": c.tokens_per_s,
-                "total_s": c.total_s, "finish_reason": c.finish_reason, "usage_estimated": c.usage_estimated,
-                "cost_usd": c.cost_usd})
+            self.ledger.cache_put(key, entry.id, outcome.completion.cache_record())
 
-    def _record(self, ctx: StepContext, entry: ModelEntry, c: Completion, status: str, cached: bool = False) -> None:
-        row = {"run_id": ctx.run_id, "step_id": ctx.step_id, "model_id": entry.id, "provider": entry.provider,
-               "task_type": ctx.task_type, "role": ctx.role, "prompt_tokens": c.prompt_tokens,
-               "completion_tokens": c.completion_tokens, "ttft_s": c.ttft_s, "tokens_per_s": c.tokens_per_s,
-               "latency_s": c.total_s, "cost_usd": 0.0 if cached else c.cost_usd, "status": status,
-               "cached": cached}
-        self.ledger.submit("record_request", row)
-        self.bus.publish(BusEvent(busmod.REQUEST_COMPLETED, ctx.run_id, row))
+    def _record(self, ctx: StepContext, entry: ModelEntry, c: Completion, started_at: float,
+                cached: bool = False) -> None:
+        # One path for every fact: the ledger writes the row with its event; the bus tells live listeners.
+        record = RequestRecord(entry.id, "ok", ctx.run_id, ctx.step_id, entry.provider, ctx.task_type, ctx.role,
+                               c.usage(cached=cached), c.total_s, started_at)
+        self.ledger.record_request(record)
+        self.bus.publish(RequestCompleted(ctx.run_id, record))
 
-    def _record_failure(self, ctx: StepContext, entry: ModelEntry, err: ProviderError | None, latency: float,
-                        partial: str) -> None:
-        row = {"run_id": ctx.run_id, "step_id": ctx.step_id, "model_id": entry.id, "provider": entry.provider,
-               "task_type": ctx.task_type, "role": ctx.role, "latency_s": latency,
-               "status": "failed" if err else "cancelled", "error_kind": err.kind if err else "cancelled",
-               "error": str(err) if err else "Cancelled by the user.", "partial_text": partial or None}
-        self.ledger.submit("record_request", row)
+    def _record_failure(self, ctx: StepContext, entry: ModelEntry, err: ProviderError | None, started_at: float,
+                        latency: float, partial: str) -> None:
+        record = RequestRecord(entry.id, "failed" if err else "cancelled", ctx.run_id, ctx.step_id, entry.provider,
+                               ctx.task_type, ctx.role, latency_s=latency, started_at=started_at,
+                               error_kind=err.kind if err else "cancelled",
+                               error=str(err) if err else "Cancelled by the user.", partial_text=partial or None)
+        self.ledger.record_request(record)
         if err is not None:
-            self.bus.publish(BusEvent(busmod.REQUEST_FAILED, ctx.run_id, row))
+            self.bus.publish(RequestFailed(ctx.run_id, record))
 
 
 async def _cancel_when_set(cancel: asyncio.Event, state: dict[str, bool], task: asyncio.Task | None) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,6 +50,26 @@ class Delta:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """What one answer cost and how fast it came: the same record in events, ledger rows and JSON output."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    ttft_s: float | None = None
+    tokens_per_s: float | None = None
+    total_s: float | None = None
+    finish_reason: str | None = None
+    #: True when the token counts were estimated because the server gave none.
+    usage_estimated: bool = False
+    cost_usd: float = 0.0
+    #: Served from the answer cache (no model ran).
+    cached: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class Completion:
     """The final record every stream ends with, the same shape for every provider."""
 
@@ -68,6 +88,19 @@ class Completion:
     warnings: tuple[str, ...] = ()
     #: Price of this request in US dollars; local models are free.
     cost_usd: float = 0.0
+
+    def usage(self, *, cached: bool = False) -> Usage:
+        """This answer's numbers; a cached answer cost nothing this time."""
+        return Usage(self.prompt_tokens, self.completion_tokens, self.ttft_s, self.tokens_per_s, self.total_s,
+                     self.finish_reason, self.usage_estimated, 0.0 if cached else self.cost_usd, cached)
+
+    def cache_record(self) -> dict[str, Any]:
+        """What the answer cache keeps (no warnings: they were about the original request)."""
+        return {k: v for k, v in asdict(self).items() if k != "warnings"}
+
+    @classmethod
+    def from_cache(cls, record: dict[str, Any]) -> "Completion":
+        return cls(**{k: v for k, v in record.items() if k != "warnings"})
 
 
 StreamChunk = Delta | Completion

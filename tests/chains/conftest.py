@@ -9,7 +9,7 @@ import pytest
 from jarvis.chains.bus import EventBus
 from jarvis.chains.events import Event, RunFinished, TokenDelta
 from jarvis.chains.fallback import CircuitBreaker, FallbackPolicy
-from jarvis.chains.ledger import AsyncLedger
+from jarvis.chains.ledger_async import AsyncLedger
 from jarvis.chains.orchestrator import ModelOrchestrator
 from jarvis.chains.scores import PerformanceMonitor
 from jarvis.chains.selection import SelectionEngine
@@ -46,19 +46,22 @@ def finished(events: list[Event]) -> RunFinished:
 def make_rig(tmp_path):
     rigs = []
 
-    async def make(providers, *, retry_base: float = 0.01, use_cache: bool = True, policies=None) -> Rig:
+    async def make(providers, *, retry_base: float = 0.01, use_cache: bool = True, policies=None,
+                   user_chains=None, clock=None, ids=None) -> Rig:
+        """``user_chains``: a folder of the user's chain files; ``clock``/``ids``: the engine's (default real)."""
         registry = ModelRegistry(providers, catalog=Catalog.shipped(), timeout=5)
         await registry.refresh()
-        ledger = AsyncLedger(tmp_path / f"ledger{len(rigs)}.db")
+        ledger = AsyncLedger(tmp_path / f"ledger{len(rigs)}.db", clock=clock)
         bus = EventBus()
         breaker = CircuitBreaker()
         runner = StepRunner(registry, ledger, bus, policy=FallbackPolicy(base_delay_s=retry_base), breaker=breaker,
-                            guard=registry.guard, use_cache=use_cache)
+                            guard=registry.guard, use_cache=use_cache, clock=clock)
         selector = SelectionEngine(lambda: registry.models, generation=lambda: registry.generation,
                                    cooling=runner.cooling, any_cooling=runner.any_cooling,
                                    policies=policies)
-        orchestrator = ModelOrchestrator(registry, ledger, selector, runner, chains=ChainLibrary.load(),
-                                         stats=lambda led, t: PerformanceMonitor(led).snapshot(t))
+        orchestrator = ModelOrchestrator(registry, ledger, selector, runner, chains=ChainLibrary.load(user_chains),
+                                         stats=lambda led, t: PerformanceMonitor(led).snapshot(t), clock=clock,
+                                         **({"ids": ids} if ids else {}))
         rig = Rig(registry, ledger, orchestrator, runner, breaker, bus)
         rigs.append(rig)
         return rig

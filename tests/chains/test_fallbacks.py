@@ -43,7 +43,7 @@ def fallbacks(events):
 
 async def rows(rig, run_id):
     await rig.ledger.flush()
-    return await rig.ledger.call("query", "SELECT model_id, status, error_kind, partial_text FROM requests "
+    return await rig.ledger.query("SELECT model_id, status, error_kind, partial_text FROM requests "
                                           "WHERE run_id=? ORDER BY id", [run_id])
 
 
@@ -166,7 +166,7 @@ async def test_every_model_failing_is_a_clear_failure(make_rig, proxy_for, opena
     assert isinstance(failed, RunFailed)
     assert "failed on every model tried" in failed.message and "HTTP 500" in failed.message
     await rig.ledger.flush()
-    assert (await rig.ledger.call("run", failed.run_id))["status"] == "failed"
+    assert (await rig.ledger.run(failed.run_id))["status"] == "failed"
     assert not any(isinstance(e, TokenDelta) for e in events)
 
 

@@ -11,7 +11,8 @@ import sys
 import time
 
 from jarvis.chains.costs import budget_status, cost_report, within_budget
-from jarvis.chains.ledger import INTERRUPTED, AsyncLedger, Ledger
+from jarvis.chains.ledger import INTERRUPTED, Ledger
+from jarvis.chains.ledger_async import AsyncLedger
 from jarvis.chains.migrations import MIGRATIONS, migrate
 
 
@@ -57,14 +58,14 @@ def test_cache_budgets_and_cost_reports():
 
 async def test_async_ledger_keeps_order_off_the_loop(tmp_path):
     ledger = AsyncLedger(tmp_path / "j.db")
-    ledger.submit("start_run", "run_1", "chain", "t", "default", {}, {})
+    ledger.start_run("run_1", "chain", "t", "default", {}, {})
     for i in range(100):
-        ledger.submit("record_request", {"run_id": "run_1", "model_id": "m", "status": "ok", "latency_s": i})
-    ledger.submit("finish_run", "run_1", "completed")
+        ledger.record_request({"run_id": "run_1", "model_id": "m", "status": "ok", "latency_s": i})
+    ledger.finish_run("run_1", "completed")
     await ledger.flush()
-    run = await ledger.call("run", "run_1")
+    run = await ledger.run("run_1")
     assert run["status"] == "completed"
-    rows = await ledger.call("query", "SELECT latency_s FROM requests ORDER BY id")
+    rows = await ledger.query("SELECT latency_s FROM requests ORDER BY id")
     assert [r["latency_s"] for r in rows] == list(range(100))
     assert not ledger.errors
     ledger.close()

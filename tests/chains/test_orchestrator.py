@@ -36,7 +36,7 @@ async def test_code_chain_produces_a_parsed_code_block(embedded_rig):
     # Every event of the run carries the same id, and the ledger agrees with the stream.
     assert {e.run_id for e in events} == {done.run_id}
     await embedded_rig.ledger.flush()
-    run = await embedded_rig.ledger.call("run", done.run_id)
+    run = await embedded_rig.ledger.run(done.run_id)
     assert run["status"] == "completed" and run["chain"] == "code"
     assert [s["role"] for s in run["steps"]][:3] == roles[:3]
     assert all(s["status"] == "completed" for s in run["steps"])
@@ -46,16 +46,16 @@ async def test_code_chain_produces_a_parsed_code_block(embedded_rig):
 
 async def test_default_chain_streams_and_records_requests(embedded_rig):
     events = await embedded_rig.events(embedded_rig.orchestrator.run(TASK, RunOptions(overrides={"max_tokens": 40})))
-    assert isinstance(events[0], RunStarted) and events[0].analysis["task_type"] == "code_generation"
+    assert isinstance(events[0], RunStarted) and events[0].analysis.task_type == "code_generation"
     started = next(e for e in events if isinstance(e, StepStarted))
     assert started.model_id == "embedded/smollm2-135m" and "score" in started.reason
     assert sum(isinstance(e, TokenDelta) for e in events) > 5
     done = finished(events)
     await embedded_rig.ledger.flush()
-    rows = await embedded_rig.ledger.call("query", "SELECT status, task_type, role, completion_tokens FROM requests")
+    rows = await embedded_rig.ledger.query("SELECT status, task_type, role, completion_tokens FROM requests")
+    usage = next(e for e in events if isinstance(e, StepFinished)).usage
     assert rows == [{"status": "ok", "task_type": "code_generation", "role": "executor",
-                     "completion_tokens": next(e for e in events if isinstance(e, StepFinished)).usage[
-                         "completion_tokens"]}]
+                     "completion_tokens": usage.completion_tokens}]
     assert done.cost_usd == 0.0
 
 
@@ -70,7 +70,7 @@ async def test_cancel_mid_stream_stops_promptly_and_is_recorded(embedded_rig):
     assert isinstance(events[-1], RunCancelled)
     assert sum(isinstance(e, TokenDelta) for e in events) < 40, "generation stopped soon after the cancel"
     await embedded_rig.ledger.flush()
-    run = await embedded_rig.ledger.call("run", events[-1].run_id)
+    run = await embedded_rig.ledger.run(events[-1].run_id)
     assert run["status"] == "cancelled" and run["steps"][0]["status"] == "cancelled"
 
 
@@ -84,7 +84,7 @@ async def test_deterministic_repeat_is_served_from_cache(embedded_rig):
     no_cache = await embedded_rig.events(embedded_rig.orchestrator.run(
         "Say hello to Ada.", RunOptions(overrides={"max_tokens": 30, "temperature": 0.9})))
     assert not any(isinstance(e, Notice) and "cache" in e.text for e in no_cache)
-    stats = await embedded_rig.ledger.call("cache_stats")
+    stats = await embedded_rig.ledger.cache_stats()
     assert stats["hits"] == 1
 
 

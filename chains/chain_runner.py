@@ -1,0 +1,140 @@
+"""The chain runner: analyse the task, run the chain's roles in order (with the review → revise loop), synthesize."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from jarvis.providers.errors import ProviderError
+from jarvis.providers.registry import ModelRegistry
+
+from .analyzer import Analysis, TaskAnalyzer
+from .chain_step import ChainRun, ChainStep
+from .clock import Clock, IdSource
+from .events import Event, Notice, RunCancelled, RunFailed, RunFinished, RunStarted, StepFinished
+from .ledger import CANCELLED, COMPLETED, FAILED
+from .ledger_async import AsyncLedger
+from .run_options import RunOptions, StepFailed
+from .selection import ModelStats, NoModelAvailable
+from .specs import ChainLibrary, ChainSpec, RoleSpec
+from .step_runner import Cancelled
+from .synthesizer import ResultSynthesizer, extract_code_blocks, parse_verdict
+
+StatsFor = Callable[[str], Awaitable[dict[str, ModelStats]]]
+
+
+class ChainRunner:
+    def __init__(self, registry: ModelRegistry, ledger: AsyncLedger, step: ChainStep, chains: ChainLibrary, *,
+                 analyzer: TaskAnalyzer, synthesizer: ResultSynthesizer, stats_for: StatsFor,
+                 after_run: Callable[[str], None], clock: Clock, ids: IdSource) -> None:
+        self.registry = registry
+        self.ledger = ledger
+        self.step = step
+        self.chains = chains
+        self.analyzer = analyzer
+        self.synthesizer = synthesizer
+        self.stats_for = stats_for
+        #: Called with the task type when a run ends (the facade refreshes its stats snapshot).
+        self.after_run = after_run
+        self.clock = clock
+        self.ids = ids
+
+    async def run(self, task: str, options: RunOptions | None = None,
+                  cancel: asyncio.Event | None = None) -> AsyncIterator[Event]:
+        options = options or RunOptions()
+        cancel = cancel or asyncio.Event()
+        run_id = self.ids("run")
+        started = self.clock.perf_counter()
+        try:
+            spec = self.chains.get(options.chain)
+        except Exception as err:
+            yield RunFailed(run_id, str(err), "usage")
+            return
+        if options.model:
+            try:
+                self.registry.get(options.model)  # says which provider is down, or suggests a near name
+            except ProviderError as err:
+                yield RunFailed(run_id, str(err), "no_model")
+                return
+        analysis = self.analyzer.analyze(task)
+        self.ledger.start_run(run_id, "chain", task, spec.name, analysis.as_json(),
+                              {"model": options.model, "strategy": options.strategy, "chain": spec.name,
+                               "no_fallback": options.no_fallback, "use_cache": options.use_cache})
+        yield RunStarted(run_id, spec.name, task, analysis)
+        outputs: dict[str, str] = {}
+        try:
+            run = ChainRun(run_id, analysis, options, cancel, await self.stats_for(analysis.task_type),
+                           spec.answer_role.name)
+            async for event in self._roles(run, spec, task, outputs):
+                yield event
+            review = outputs.get(spec.reviewer.name) if spec.reviewer else None
+            result = self.synthesizer.synthesize(outputs, spec.answer_role.name, review, analysis.language)
+            cost = await self.ledger.spent_for_run(run_id)
+            self.ledger.finish_run(run_id, COMPLETED, result=result.as_json())
+            yield RunFinished(run_id, COMPLETED, result.as_json(), self.clock.perf_counter() - started, cost)
+        except Cancelled:
+            self.ledger.finish_run(run_id, CANCELLED, error="Cancelled by the user.")
+            yield RunCancelled(run_id)
+        except (NoModelAvailable, ProviderError, StepFailed) as err:
+            kind = "no_model" if isinstance(err, NoModelAvailable) else getattr(err, "kind", "failed")
+            self.ledger.finish_run(run_id, FAILED, error=str(err), error_kind=kind)
+            yield RunFailed(run_id, str(err), kind)
+        except (GeneratorExit, asyncio.CancelledError):
+            # The consumer went away (window closed, task cancelled): still a consistent record.
+            self.ledger.finish_run(run_id, CANCELLED, error="The run was stopped.")
+            raise
+        finally:
+            self.after_run(analysis.task_type)
+
+    async def _roles(self, run: ChainRun, spec: ChainSpec, task: str,
+                     outputs: dict[str, str]) -> AsyncIterator[Event]:
+        """Each role in order; a reviewer asking for changes sends the work back to the role that wrote the code."""
+        analysis: Analysis = run.analysis
+        values: dict[str, str] = {"task": task, "language": analysis.language or "any"}
+        max_rounds = spec.max_rounds if run.options.max_rounds is None else run.options.max_rounds
+        reviewer = spec.reviewer
+        order = list(spec.roles)
+        idx = round_ = i = 0
+        revise = False
+        while i < len(order):
+            role = order[i]
+            async for event in self.step.run(run, idx, round_, role, values,
+                                             revise=revise and role.revise_prompt is not None):
+                yield event
+                if isinstance(event, StepFinished):
+                    outputs[role.name] = values[role.name] = event.output
+                    if role.produces == "code" or (reviewer and role is not reviewer and "```" in event.output):
+                        values["code"] = _code_or_text(event.output)
+                    if role.produces == "plan":
+                        values["plan"] = event.output
+            idx += 1
+            if reviewer is not None and role is reviewer:
+                verdict = parse_verdict(outputs[role.name])
+                blocks = extract_code_blocks(values.get("code", ""), analysis.language)
+                syntax = [b.syntax_error for b in blocks if b.syntax_error]
+                issues = verdict.issues + [f"Syntax error: {s}" for s in syntax]
+                if (verdict.decision == "revise" or syntax) and round_ < max_rounds:
+                    round_ += 1
+                    revise = True
+                    values["issues"] = "\n".join(f"- {x}" for x in issues) or "- The reviewer asked for changes."
+                    values["review"] = outputs[role.name]
+                    yield Notice(run.run_id, None, f"Round {round_}: the reviewer asked for changes"
+                                                   + (" (the code does not parse)" if syntax else "") + "; revising.")
+                    i = order.index(_reviewed(spec))
+                    continue
+                if verdict.decision == "unclear":
+                    yield Notice(run.run_id, None, "The reviewer gave no clear verdict; keeping the last version.")
+            i += 1
+
+
+def _reviewed(spec: ChainSpec) -> RoleSpec:
+    """The role a reviewer sends work back to: the last one before it that writes code (else the one before it)."""
+    reviewer = spec.reviewer
+    assert reviewer is not None
+    before = spec.roles[:spec.roles.index(reviewer)] or [reviewer]
+    return next((r for r in reversed(before) if r.produces == "code"), before[-1])
+
+
+def _code_or_text(text: str) -> str:
+    blocks = extract_code_blocks(text)
+    return "\n\n".join(f"```{b.language or ''}\n{b.code}\n```" for b in blocks) if blocks else text

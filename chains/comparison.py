@@ -1,0 +1,127 @@
+"""A comparison: one prompt to 2-4 models, side by side when memory allows, else one after another."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from jarvis.providers.errors import ProviderError
+from jarvis.providers.registry import ModelEntry, ModelRegistry
+from jarvis.providers.tokens import estimate_prompt_tokens
+from jarvis.providers.types import GenerationOptions, Message
+
+from .analyzer import TaskAnalyzer
+from .clock import Clock, IdSource
+from .events import Event, Notice, RunCancelled, RunFailed, RunFinished, RunStarted, StepFinished, StepStarted
+from .ledger import CANCELLED, COMPLETED, FAILED
+from .ledger_async import AsyncLedger
+from .step_runner import Cancelled, StepContext, StepOutcome, StepRunner
+
+_DONE = object()
+
+
+class Comparison:
+    def __init__(self, registry: ModelRegistry, ledger: AsyncLedger, runner: StepRunner, *,
+                 analyzer: TaskAnalyzer, clock: Clock, ids: IdSource) -> None:
+        self.registry = registry
+        self.ledger = ledger
+        self.runner = runner
+        self.analyzer = analyzer
+        self.clock = clock
+        self.ids = ids
+
+    async def compare(self, prompt: str, model_ids: Sequence[str], options: GenerationOptions | None = None,
+                      cancel: asyncio.Event | None = None) -> AsyncIterator[Event]:
+        """Events of all models through one queue, in the order they happen."""
+        options = options or GenerationOptions(max_tokens=512)
+        cancel = cancel or asyncio.Event()
+        run_id = self.ids("cmp")
+        started = self.clock.perf_counter()
+        analysis = self.analyzer.analyze(prompt)
+        try:
+            entries = [self.registry.get(m) for m in model_ids]
+        except ProviderError as err:
+            yield RunFailed(run_id, str(err), "no_model")
+            return
+        if not 2 <= len(entries) <= 4:
+            yield RunFailed(run_id, "Compare takes 2 to 4 models.", "usage")
+            return
+        labels = [chr(ord("A") + i) for i in range(len(entries))]
+        n_ctx = options.num_ctx or 4096
+        plan = self.runner.guard.plan_parallel([(e.info, n_ctx) for e in entries],
+                                               [e.provider_kind == "embedded" for e in entries])
+        self.ledger.start_run(run_id, "compare", prompt, None, analysis.as_json(),
+                              {"models": list(model_ids), "parallel": plan.concurrent})
+        yield RunStarted(run_id, "compare", prompt, analysis)
+        yield Notice(run_id, None, ("Running side by side: " if plan.concurrent else "Running one after another: ")
+                     + plan.reason)
+        messages = [Message("user", prompt)]
+        est = estimate_prompt_tokens(messages)
+        answers: dict[str, dict[str, Any]] = {}
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def one(label: str, idx: int, entry: ModelEntry) -> None:
+            step_id = self.ids("step")
+            self.ledger.start_step(step_id, run_id, idx, label, 0, entry.id, entry.provider, "chosen by you")
+            queue.put_nowait(StepStarted(run_id, step_id, label, 0, entry.id, entry.provider, "chosen by you"))
+            outcome = StepOutcome()
+            ctx = StepContext(run_id, step_id, label, analysis.task_type, cancel)
+            try:
+                async for event in self.runner.run(ctx, [entry], messages, options, est, outcome):
+                    queue.put_nowait(event)
+            except Cancelled:
+                self.ledger.finish_step(step_id, CANCELLED, "", None)
+                answers[label] = {"label": label, "model": entry.id, "status": CANCELLED, "output": ""}
+                raise
+            c = outcome.completion
+            if c is None:
+                msg = str(outcome.error) if outcome.error else "failed"
+                self.ledger.finish_step(step_id, FAILED, "", None, error=msg)
+                answers[label] = {"label": label, "model": entry.id, "status": FAILED, "error": msg, "output": ""}
+                queue.put_nowait(StepFinished(run_id, step_id, label, entry.id, FAILED, "", error=msg))
+                return
+            usage = c.usage(cached=outcome.cached)
+            self.ledger.finish_step(step_id, COMPLETED, c.text, usage)
+            answers[label] = {"label": label, "model": entry.id, "status": COMPLETED, "output": c.text,
+                              "usage": {**usage.as_json(), "chars": len(c.text)}, "step_id": step_id}
+            queue.put_nowait(StepFinished(run_id, step_id, label, entry.id, COMPLETED, c.text, usage))
+
+        async def all_models() -> None:
+            try:
+                if plan.concurrent:
+                    async with asyncio.TaskGroup() as group:
+                        for i, (label, entry) in enumerate(zip(labels, entries)):
+                            group.create_task(one(label, i, entry))
+                else:
+                    for i, (label, entry) in enumerate(zip(labels, entries)):
+                        await one(label, i, entry)
+            finally:
+                queue.put_nowait(_DONE)
+
+        producer = asyncio.create_task(all_models())
+        try:
+            while (event := await queue.get()) is not _DONE:
+                yield event
+            try:
+                await producer
+            except* Cancelled:
+                self.ledger.finish_run(run_id, CANCELLED, error="Cancelled by the user.")
+                cancelled = True
+            else:
+                cancelled = False
+        finally:
+            producer.cancel()  # the consumer went away: stop the models too
+        if cancelled:
+            yield RunCancelled(run_id)
+            return
+        result = {"answers": [answers[lab] for lab in labels if lab in answers], "parallel": plan.concurrent,
+                  "reason": plan.reason, "task_type": analysis.task_type}
+        status = COMPLETED if any(a["status"] == COMPLETED for a in result["answers"]) else FAILED
+        self.ledger.finish_run(run_id, status, result=result,
+                               error=None if status == COMPLETED else "Every model failed.")
+        if status == COMPLETED:
+            yield RunFinished(run_id, status, result, self.clock.perf_counter() - started, 0.0)
+        else:
+            yield RunFailed(run_id, "Every model failed: " + "; ".join(a.get("error", "") for a in result["answers"]),
+                            "failed")

@@ -1,0 +1,27 @@
+"""What a caller may ask of one chain run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    chain: str = "default"
+    #: Use this model for every role (it must pass the hard filters).
+    model: str | None = None
+    #: With ``model``: fail the step when that model fails instead of answering with another one.
+    no_fallback: bool = False
+    strategy: str | None = None
+    max_rounds: int | None = None
+    #: False: neither read nor write the answer cache during this run.
+    use_cache: bool = True
+    #: Options that override every role's own (e.g. a seed for repeatable runs).
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+class StepFailed(Exception):
+    def __init__(self, message: str, kind: str = "failed") -> None:
+        super().__init__(message)
+        self.kind = kind

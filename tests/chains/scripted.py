@@ -1,0 +1,49 @@
+"""An in-process provider that answers code-chain roles from a script and records every prompt it gets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+from jarvis.providers.base import Provider
+from jarvis.providers.types import Completion, Delta, GenerationOptions, Message, ModelInfo, StreamChunk
+
+PLAN = "1. Reverse with a slice.\n2. Return it."
+CODE = "```python\ndef reverse(s: str) -> str:\n    return s[::-1]\n```\nSlices reverse."
+FIXED = "```python\ndef reverse(s: str) -> str:\n    \"\"\"Reversed.\"\"\"\n    return s[::-1]\n```\nNow documented."
+REVISE = "VERDICT: REVISE\n- Add a docstring."
+APPROVE = "VERDICT: APPROVE"
+
+
+class ScriptedCoder(Provider):
+    """The planner, coder and reviewer of a code chain: the reviewer asks for one revision, then approves."""
+
+    kind = "scripted"
+
+    def __init__(self, name: str = "script") -> None:
+        super().__init__(name)
+        self.prompts: list[tuple[str, str]] = []  # (system, user) per request
+
+    async def list_models(self) -> list[ModelInfo]:
+        return [ModelInfo(provider=self.name, name="coder-7b", context_length=32768, size_bytes=10**9,
+                          capabilities=frozenset({"chat", "code", "completion"}))]
+
+    def answer(self, system: str) -> str:
+        if "You plan code" in system:
+            return PLAN
+        if "You review code" in system:
+            reviews = sum("You review code" in s for s, _ in self.prompts)
+            return REVISE if reviews == 1 else APPROVE
+        coded = sum("senior software engineer" in s for s, _ in self.prompts)
+        return CODE if coded == 1 else FIXED
+
+    async def stream_chat(self, model: str, messages: Sequence[Message],
+                          options: GenerationOptions | None = None) -> AsyncIterator[StreamChunk]:
+        system = messages[0].content if messages[0].role == "system" else ""
+        self.prompts.append((system, messages[-1].content))
+        text = self.answer(system)
+        for piece in (text[:len(text) // 2], text[len(text) // 2:]):
+            yield Delta(piece)
+            await asyncio.sleep(0)
+        yield Completion(provider=self.name, model=model, text=text, prompt_tokens=30, completion_tokens=12,
+                         ttft_s=0.01, tokens_per_s=100.0, total_s=0.1, finish_reason="stop")
