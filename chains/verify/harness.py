@@ -42,7 +42,8 @@ class CheckResult:
         """One line: ✓ or ✗, the check, and what went wrong."""
         if self.passed:
             return f"✓ {self.check.display}"
-        why = self.error or (f"got {self.actual}" if self.actual is not None else "failed")
+        got = f"got {self.actual}" if self.actual is not None else ""
+        why = f"{self.error} ({got})" if self.error and got else (self.error or got or "failed")
         return f"✗ {self.check.display}: {why}"
 
 

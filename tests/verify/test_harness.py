@@ -80,7 +80,8 @@ async def test_given_test_functions_and_from_solution_imports(sandbox):
     wrong = await run_checks(sandbox, "def is_prime(n):\n    return True\n", checks)
     assert [r.passed for r in wrong.results] == [True, True, False]
     assert wrong.results[2].check.kind == CALL
-    assert wrong.results[2].error == "AssertionError: four is not prime"
+    assert wrong.results[2].error == ("AssertionError: four is not prime "
+                                      "at assert not is_prime(4), 'four is not prime'")
 
 
 async def test_doctest_kinds_are_judged(sandbox):
