@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
+from types import ModuleType
 from typing import Any
 
 from .base import Provider
@@ -14,6 +15,7 @@ from .errors import (
     ContentFiltered,
     ContextOverflow,
     ModelNotFound,
+    Origin,
     ProviderError,
     ProviderTimeout,
     ProviderUnavailable,
@@ -35,7 +37,7 @@ KEY_ENV = {
 }
 
 
-def load_litellm():
+def load_litellm() -> ModuleType:
     """Import litellm (~2 s) with its cost map read from the package, never the network."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
@@ -73,7 +75,7 @@ class CloudProvider(Provider):
         self.api_base = api_base
         self.timeout = timeout
         self._context = dict(context_lengths or {})
-        self._litellm = None
+        self._litellm: ModuleType | None = None
 
     @property
     def address(self) -> str:
@@ -107,7 +109,7 @@ class CloudProvider(Provider):
     async def health(self) -> str | None:
         return None
 
-    def _lib(self):
+    def _lib(self) -> ModuleType:
         if self._litellm is None:
             self._litellm = load_litellm()
         return self._litellm
@@ -116,7 +118,7 @@ class CloudProvider(Provider):
         """By litellm's exception types (its messages vary by backend); a refused connection is a field."""
         lib = self._lib()
         msg = redact(str(err), self._secrets)[:400]
-        kw = {"provider": self.name, "model": model}
+        kw: Origin = {"provider": self.name, "model": model}
         if not partial and is_refused(err):
             # litellm reports a refused connection as an InternalServerError; its cause says which.
             return ProviderUnavailable(f"Could not reach {model}: {msg}", refused=True, **kw)

@@ -6,7 +6,7 @@ import asyncio
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ class EmbeddedProvider(Provider):
         n_ctx: int = 4096,
         n_threads: int | None = None,
         max_loaded: int = 2,
-        admit=None,
+        admit: Callable[[ModelInfo, int], object] | None = None,
     ) -> None:
         super().__init__(name)
         self._models: dict[str, EmbeddedModel] = {}
@@ -63,8 +63,8 @@ class EmbeddedProvider(Provider):
             path = gguf.default_model_path()
             if path is not None:
                 self._models[DEFAULT_MODEL_NAME] = EmbeddedModel(DEFAULT_MODEL_NAME, path)
-        for model_name, path in (models or {}).items():
-            self._models[model_name] = EmbeddedModel(model_name, Path(path).expanduser())
+        for model_name, given in (models or {}).items():
+            self._models[model_name] = EmbeddedModel(model_name, Path(given).expanduser())
         self.n_ctx = n_ctx
         self.n_threads = n_threads or _physical_cores()
         self.max_loaded = max_loaded
@@ -154,15 +154,15 @@ class EmbeddedProvider(Provider):
             while len(self._loaded) >= self.max_loaded:
                 _, old = self._loaded.popitem(last=False)
                 await asyncio.to_thread(_free, old)
-            llm = await asyncio.to_thread(self._construct, info, n_ctx)
+            llm = await asyncio.to_thread(self._construct, info, self._models[model].path, n_ctx)
             loaded = self._loaded[key] = _Loaded(llm, n_ctx)
             return loaded
 
-    def _construct(self, info: ModelInfo, n_ctx: int):
+    def _construct(self, info: ModelInfo, path: Path, n_ctx: int) -> Any:
         from llama_cpp import Llama  # heavy native import: only when a model is first used
 
         try:
-            return Llama(model_path=info.path, n_ctx=n_ctx, n_threads=self.n_threads, verbose=False)
+            return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=self.n_threads, verbose=False)
         except (ValueError, RuntimeError, OSError) as err:
             raise OutOfMemory(
                 f"llama.cpp could not load {info.name} with a {n_ctx}-token context ({err}).",

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import TypedDict
+
+
+class Origin(TypedDict):
+    """Who raised an error: passed on as ``**origin`` by the code that maps a failure."""
+
+    provider: str
+    model: str
 
 
 class ProviderError(Exception):

@@ -6,6 +6,8 @@ import importlib.util
 import mmap
 import struct
 from pathlib import Path
+from typing import Any
+
 from .errors import ModelNotFound
 
 _MAGIC = b"GGUF"
@@ -23,11 +25,11 @@ class _Cursor:
 
     __slots__ = ("buf", "off")
 
-    def __init__(self, buf) -> None:
+    def __init__(self, buf: mmap.mmap) -> None:
         self.buf = buf
         self.off = 0
 
-    def read(self, fmt: str):
+    def read(self, fmt: str) -> Any:
         value = struct.unpack_from(fmt, self.buf, self.off)[0]
         self.off += struct.calcsize(fmt)
         return value

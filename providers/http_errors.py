@@ -14,6 +14,7 @@ from .errors import (
     BadResponse,
     ContextOverflow,
     ModelNotFound,
+    Origin,
     OutOfMemory,
     ProviderError,
     ProviderTimeout,
@@ -62,7 +63,7 @@ def from_status(
 ) -> ProviderError:
     msg = redact(message, secrets)
     low = msg.lower()
-    kw = {"provider": provider, "model": model}
+    kw: Origin = {"provider": provider, "model": model}
     if status == 429:
         wait = retry_after_seconds(retry_after)
         after = f" Try again in {wait:.0f} s." if wait is not None else ""
@@ -111,7 +112,7 @@ def from_transport(
     err: Exception, *, provider: str, model: str, address: str, partial_text: str = "", hint: str = ""
 ) -> ProviderError:
     """Map an httpx (or socket) failure; text already streamed is kept on the error."""
-    kw = {"provider": provider, "model": model}
+    kw: Origin = {"provider": provider, "model": model}
     if is_refused(err) and not partial_text:
         return ProviderUnavailable(f"Could not connect to {provider} at {address}.", hint=hint, refused=True, **kw)
     if isinstance(err, httpx.TimeoutException):

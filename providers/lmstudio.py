@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .errors import ModelNotFound
 from .openai_compat import OpenAICompatProvider, guess_capabilities, is_loopback
 from .types import ModelInfo
@@ -13,7 +15,7 @@ class LMStudioProvider(OpenAICompatProvider):
     kind = "lmstudio"
     start_hint = "Start LM Studio and turn on its local server (Developer tab, or `lms server start`)."
 
-    def __init__(self, name: str = "lmstudio", base_url: str = DEFAULT_LMSTUDIO_URL, **kw) -> None:
+    def __init__(self, name: str = "lmstudio", base_url: str = DEFAULT_LMSTUDIO_URL, **kw: Any) -> None:
         super().__init__(name, base_url, **kw)
 
     async def list_models(self) -> list[ModelInfo]:

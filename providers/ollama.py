@@ -125,15 +125,16 @@ class OllamaProvider(Provider):
         loaded = {m.model: m for m in ps.models}
         sem = asyncio.Semaphore(8)
 
-        async def describe(m) -> ModelInfo:
+        async def describe(name: str, m: ollama.ListResponse.Model) -> ModelInfo:
             async with sem:
                 try:
-                    show = await self._show(m.model, m.digest or "")
+                    show = await self._show(name, m.digest or "")
                 except ProviderError:
                     show = {}
-            return self._info(m.model, m.size, m.details, show, loaded.get(m.model))
+            return self._info(name, m.size, m.details, show, loaded.get(name))
 
-        return list(await asyncio.gather(*(describe(m) for m in tags.models)))
+        # The client types a listed model's name as optional; a nameless entry cannot be asked for.
+        return list(await asyncio.gather(*(describe(m.model, m) for m in tags.models if m.model)))
 
     async def model_info(self, model: str) -> ModelInfo:
         show = await self._show(model)

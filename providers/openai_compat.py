@@ -208,8 +208,9 @@ class OpenAICompatProvider(Provider):
             raise self._transport_error(err, model, clock.text) from None
         yield self._final(clock, model, messages, usage, finish_reason, served_model)
 
-    def _final(self, clock: StreamClock, model: str, messages, usage, finish_reason, served_model) -> Completion:
-        warnings = ()
+    def _final(self, clock: StreamClock, model: str, messages: Sequence[Message], usage: dict[str, Any],
+               finish_reason: str | None, served_model: str | None) -> Completion:
+        warnings: tuple[str, ...] = ()
         if served_model and not _same_model(served_model, model):
             # LM Studio answers with whatever model is loaded (lmstudio-bug-tracker #619).
             warnings = (f"{self.name} answered with '{served_model}', not the requested '{model}'.",)

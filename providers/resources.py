@@ -65,7 +65,7 @@ def cgroup_available() -> int | None:
 def system_available() -> int:
     import psutil
 
-    avail = psutil.virtual_memory().available
+    avail = int(psutil.virtual_memory().available)
     limited = cgroup_available()
     return min(avail, limited) if limited is not None else avail
 
