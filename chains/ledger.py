@@ -129,13 +129,15 @@ class Ledger:
     def record_request(self, request: RequestRecord | dict[str, Any]) -> None:
         """One request (one attempt of a step) and, for answers and failures, its stored event."""
         row = request.as_row() if isinstance(request, RequestRecord) else request
-        with self.db.conn:
-            self.db.execute(self._REQUEST_SQL, self._request_params(row))
+        conn = self.db.conn
+        with conn:
+            conn.execute(self._REQUEST_SQL, self._request_params(row))
             if row["status"] in ("ok", "failed"):
                 topic = REQUEST_COMPLETED if row["status"] == "ok" else REQUEST_FAILED
                 # Partial text is already in the requests table; events stay small.
                 public = {k: v for k, v in row.items() if k != "partial_text"}
-                self.add_event(row.get("run_id"), topic, public, commit=False)
+                conn.execute(self._EVENT_SQL, [row.get("run_id"), topic, json.dumps(public, default=str),
+                                               self.clock.time()])
 
     def record_requests(self, requests: list[RequestRecord | dict[str, Any]]) -> None:
         """Many rows in one transaction, without events (imports, benchmarks)."""
@@ -182,10 +184,10 @@ class Ledger:
                 "INSERT INTO votes (compare_id, model_a, model_b, outcome, task_type, created_at)"
                 " VALUES (?,?,?,?,?,?)", [(compare_id, a, b, outcome, task_type, now) for a, b, outcome in pairs])
 
-    def add_event(self, run_id: str | None, type_: str, payload: dict[str, Any], *, commit: bool = True) -> None:
-        params = [run_id, type_, json.dumps(payload, default=str), self.clock.time()]
-        sql = "INSERT INTO events (run_id, type, payload_json, created_at) VALUES (?,?,?,?)"
-        self._exec(sql, params) if commit else self.db.execute(sql, params)
+    _EVENT_SQL = "INSERT INTO events (run_id, type, payload_json, created_at) VALUES (?,?,?,?)"
+
+    def add_event(self, run_id: str | None, type_: str, payload: dict[str, Any]) -> None:
+        self._exec(self._EVENT_SQL, [run_id, type_, json.dumps(payload, default=str), self.clock.time()])
 
     # -- cache ----------------------------------------------------------
     def cache_get(self, key: str) -> dict | None:

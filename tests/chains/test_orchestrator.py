@@ -128,3 +128,39 @@ async def test_compare_two_embedded_models_runs_one_after_another(embedded_rig):
     assert any(isinstance(e, Notice) and "one after another" in e.text for e in events)
     kinds = [type(e).__name__ for e in events if isinstance(e, (StepStarted, StepFinished))]
     assert kinds == ["StepStarted", "StepFinished", "StepStarted", "StepFinished"]
+
+
+async def test_run_options_turn_the_cache_off(embedded_rig):
+    opts = RunOptions(overrides={"max_tokens": 20, "temperature": 0, "seed": 5})
+    await embedded_rig.events(embedded_rig.orchestrator.run("Say hello to Grace.", opts))
+    again = await embedded_rig.events(embedded_rig.orchestrator.run(
+        "Say hello to Grace.", RunOptions(use_cache=False, overrides=opts.overrides)))
+    assert not any(isinstance(e, Notice) and "cache" in e.text for e in again)
+    assert (await embedded_rig.ledger.cache_stats())["hits"] == 0
+
+
+async def test_the_engine_takes_its_clock_and_ids(make_rig):
+    class Clock:
+        now = 1000.0
+
+        def time(self) -> float:
+            return 1_700_000_000.0 + self.now
+
+        def perf_counter(self) -> float:
+            self.now += 0.5
+            return self.now
+
+    counters: dict[str, int] = {}
+
+    def ids(prefix: str) -> str:
+        counters[prefix] = counters.get(prefix, 0) + 1
+        return f"{prefix}_{counters[prefix]}"
+
+    rig = await make_rig([EmbeddedProvider()], clock=Clock(), ids=ids)
+    events = await rig.events(rig.orchestrator.run(TASK, RunOptions(overrides={"max_tokens": 8})))
+    assert {e.run_id for e in events} == {"run_1"}
+    assert [e.step_id for e in events if isinstance(e, StepStarted)] == ["step_1"]
+    await rig.ledger.flush()
+    run = await rig.ledger.run("run_1")
+    assert 1_700_001_000 < run["started_at"] < run["finished_at"] < 1_700_002_000
+    assert finished(events).total_s % 0.5 == 0

@@ -87,3 +87,14 @@ def test_ratings_are_shrunk_toward_the_prior_and_reset_forgets():
     assert monitor.trends()[0]["requests"] == 1
     monitor.reset("embedded/x", "testing")
     assert monitor.table("testing") == []
+
+
+def test_a_cancel_is_counted_but_not_held_against_the_model():
+    ledger = Ledger(":memory:")
+    for status in ("ok", "cancelled", "cancelled"):
+        ledger.record_request({"model_id": "m", "status": status, "task_type": "chat", "latency_s": 1.0})
+    [row] = PerformanceMonitor(ledger).table("chat")
+    assert (row["requests"], row["successes"], row["success_rate"], row["cancelled"]) == (1, 1, 1.0, 2)
+    assert PerformanceMonitor(ledger).snapshot("chat")["m"].requests == 1
+    [trend] = PerformanceMonitor(ledger).trends()
+    assert trend["success_rate"] == 1.0 and trend["cancelled"] == 2
