@@ -82,7 +82,9 @@ class FallbackPolicy:
             if err.refused:
                 # A refused connection is a dead server: retrying it only delays the failover.
                 return Decision(FAILOVER, provider_down=True)
-            return Decision(RETRY, self.backoff(attempt)) if attempt < self.max_retries else Decision(FAILOVER)
+            if attempt < self.max_retries:
+                return Decision(RETRY, self.backoff(attempt))
+            return Decision(FAILOVER)
         if isinstance(err, RateLimited):
             wait = err.retry_after
             if attempt < self.max_retries and (wait is None or wait <= self.max_retry_after_s):

@@ -82,7 +82,10 @@ class Request:
 
 
 class Candidate:
-    """A model's facts the filters read, gathered once per registry generation (plain slots: read in the hot loop)."""
+    """A model's facts the filters read, gathered once per registry generation.
+
+    Plain slots rather than a dataclass: they are read in the hot loop.
+    """
 
     __slots__ = ("model", "id", "window", "caps", "cloud")
 
@@ -267,7 +270,8 @@ class SelectionEngine:
             return self._ranked
         explore_k = _explore_k(self.exploration, total)
         wq, wp, wr, wc = w["quality"], w["performance"], w["reliability"], w["cost"]
-        pick = ("quality", "performance", "reliability", "cost").index(strategy) if strategy != "balanced" else -1
+        metrics = ("quality", "performance", "reliability", "cost")
+        pick = metrics.index(strategy) if strategy != "balanced" else -1
         ranked: list[tuple[float, Candidate]] = []
         for c in candidates:
             base = memo.get(c.id)
@@ -315,7 +319,8 @@ class SelectionEngine:
     def select(self, req: Request, stats: Mapping[str, ModelStats] | None = None) -> Selection:
         stats = stats if stats is not None else _NO_MEASUREMENTS
         policy: Policy | None = matching_policy(self.policies, req.task_type, req.language, req.role)
-        strategy = req.strategy or (policy.strategy if policy and policy.strategy else None) or self.default_strategy
+        strategy = (req.strategy or (policy.strategy if policy and policy.strategy else None)
+                    or self.default_strategy)
         if strategy not in STRATEGIES:
             raise ValueError(f"Unknown strategy '{strategy}'. Choose one of: {', '.join(STRATEGIES)}.")
         ask = Ask(need=max(req.prompt_tokens + req.max_tokens, req.min_context),
@@ -333,14 +338,17 @@ class SelectionEngine:
 
         def why(mid: str) -> str:
             m = next((x for x in self._models() if x.info.id == mid), None)
-            return rejection(Candidate(m), ask) or "unknown" if m else "not a known model (see `jarvis models`)"
+            if m is None:
+                return "not a known model (see `jarvis models`)"
+            return rejection(Candidate(m), ask) or "unknown"
 
         note = ""
         chosen: tuple[float, ModelEntry] | None
         if req.explicit:
             chosen = next((t for t in scored if t[1].info.id == req.explicit), None)
             if chosen is None:
-                raise NoModelAvailable(f"The requested model {req.explicit} cannot be used: {why(req.explicit)}.")
+                raise NoModelAvailable(
+                    f"The requested model {req.explicit} cannot be used: {why(req.explicit)}.")
             note = "requested explicitly"
         elif policy is not None and policy.prefer:
             chosen = next((t for pref in policy.prefer for t in scored if t[1].info.id == pref), None)

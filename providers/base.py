@@ -68,7 +68,7 @@ class Provider(abc.ABC):
         """Exact token count when the backend's tokenizer is at hand, else None."""
         return None
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional: most providers hold nothing to release
         """Release connections and loaded models."""
 
     def not_found(self, model: str) -> ProviderError:

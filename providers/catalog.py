@@ -32,7 +32,7 @@ class Catalog:
         return None
 
     @classmethod
-    def from_toml(cls, text: str) -> "Catalog":
+    def from_toml(cls, text: str) -> Catalog:
         data = tomllib.loads(text)
         entries = []
         for raw in data.get("models", []):
@@ -43,7 +43,7 @@ class Catalog:
         return cls(tuple(entries))
 
     @classmethod
-    def shipped(cls) -> "Catalog":
+    def shipped(cls) -> Catalog:
         """The catalog inside the installed package (read through importlib.resources)."""
         text = resources.files("jarvis.assets").joinpath("catalog.toml").read_text(encoding="utf-8")
         return cls.from_toml(text)

@@ -70,7 +70,8 @@ class OllamaProvider(Provider):
         self.num_ctx = num_ctx
         self.keep_alive = keep_alive
         extra = {"transport": transport} if transport is not None else {}
-        self._client = ollama.AsyncClient(host=self.host, timeout=httpx.Timeout(timeout, connect=connect_timeout), **extra)
+        timeouts = httpx.Timeout(timeout, connect=connect_timeout)
+        self._client = ollama.AsyncClient(host=self.host, timeout=timeouts, **extra)
         #: model -> (digest, /api/show as JSON); the app may persist it between runs.
         self.show_cache: dict[str, tuple[str, dict[str, Any]]] = {} if show_cache is None else show_cache
 
@@ -86,21 +87,22 @@ class OllamaProvider(Provider):
         if isinstance(err, ollama.ResponseError):
             # A failure mid-stream arrives as {"error": ...} under HTTP 200: the client gives status -1.
             status = err.status_code if err.status_code and err.status_code > 0 else 500
-            detail = err.error if isinstance(err.error, str) else http_errors.error_message(json.dumps({"error": err.error}))
-            mapped = http_errors.from_status(status, detail, provider=self.name, model=model, address=self.address)
+            if isinstance(err.error, str):
+                detail = err.error
+            else:
+                detail = http_errors.error_message(json.dumps({"error": err.error}))
+            mapped = http_errors.from_status(status, detail, provider=self.name, model=model,
+                                             address=self.address)
             if partial and mapped.transient:
-                return BadResponse(
-                    f"{self.name} failed mid-answer: {err.error}", partial_text=partial, provider=self.name, model=model
-                )
+                return BadResponse(f"{self.name} failed mid-answer: {err.error}", partial_text=partial,
+                                   provider=self.name, model=model)
             return mapped
         if isinstance(err, ValueError):  # a line that is not JSON
-            return BadResponse(
-                f"{self.name} sent a malformed stream line.", partial_text=partial, provider=self.name, model=model
-            )
+            return BadResponse(f"{self.name} sent a malformed stream line.", partial_text=partial,
+                               provider=self.name, model=model)
         if isinstance(err, (httpx.HTTPError, ConnectionError, OSError)):
-            return http_errors.from_transport(
-                err, provider=self.name, model=model, address=self.address, partial_text=partial, hint=self.start_hint
-            )
+            return http_errors.from_transport(err, provider=self.name, model=model, address=self.address,
+                                              partial_text=partial, hint=self.start_hint)
         return BadResponse(f"{self.name} answered unexpectedly: {err}", provider=self.name, model=model)
 
     async def _show(self, model: str, digest: str | None = None) -> dict[str, Any]:
@@ -145,7 +147,8 @@ class OllamaProvider(Provider):
             running = None
         return self._info(model, None, show.get("details"), show, running)
 
-    def _info(self, name: str, size: int | None, details: Any, show: dict[str, Any], running: Any) -> ModelInfo:
+    def _info(self, name: str, size: int | None, details: Any, show: dict[str, Any],
+              running: Any) -> ModelInfo:
         geo = gguf.geometry(show.get("modelinfo") or {})
         caps: set[str] = set()
         for c in show.get("capabilities") or ():
@@ -170,7 +173,8 @@ class OllamaProvider(Provider):
             details={"running_size": getattr(running, "size", None), "parameters": show.get("parameters")},
         )
 
-    def choose_num_ctx(self, needed_tokens: int, options: GenerationOptions, context_length: int | None) -> int:
+    def choose_num_ctx(self, needed_tokens: int, options: GenerationOptions,
+                       context_length: int | None) -> int:
         """The num_ctx to send: the caller's, else our default raised to fit the prompt."""
         if options.num_ctx:
             return options.num_ctx

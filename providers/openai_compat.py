@@ -1,4 +1,4 @@
-"""Generic OpenAI-compatible provider over httpx: vLLM, llama-server, a LiteLLM proxy, a GPU box on the LAN."""
+"""Generic OpenAI-compatible provider over httpx: vLLM, llama-server, a LiteLLM proxy, a LAN GPU box."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from .timing import StreamClock
 from .tokens import estimate_prompt_tokens
 from .types import Completion, Delta, GenerationOptions, Message, ModelInfo, StreamChunk
 
-_CODE_WORDS = ("coder", "code", "starcoder", "codestral", "deepseek-coder", "devstral", "codellama", "qwen2.5-coder")
+_CODE_WORDS = ("coder", "code", "starcoder", "codestral", "deepseek-coder", "devstral", "codellama",
+               "qwen2.5-coder")
 
 
 def is_loopback(url: str) -> bool:
@@ -85,9 +86,8 @@ class OpenAICompatProvider(Provider):
         )
 
     def _transport_error(self, err: Exception, model: str, partial: str = "") -> ProviderError:
-        return http_errors.from_transport(
-            err, provider=self.name, model=model, address=self.address, partial_text=partial, hint=self.start_hint
-        )
+        return http_errors.from_transport(err, provider=self.name, model=model, address=self.address,
+                                          partial_text=partial, hint=self.start_hint)
 
     async def _get_json(self, path: str, model: str = "") -> Any:
         try:
@@ -120,7 +120,8 @@ class OpenAICompatProvider(Provider):
                     provider=self.name,
                     name=mid,
                     # vLLM reports max_model_len; llama-server puts n_ctx_train under meta.
-                    context_length=item.get("max_model_len") or meta.get("n_ctx_train") or item.get("context_length"),
+                    context_length=(item.get("max_model_len") or meta.get("n_ctx_train")
+                                    or item.get("context_length")),
                     size_bytes=meta.get("size"),
                     capabilities=guess_capabilities(mid),
                     local=local,
@@ -129,7 +130,8 @@ class OpenAICompatProvider(Provider):
             )
         return self.remember_windows(out)
 
-    def _chat_payload(self, model: str, messages: Sequence[Message], options: GenerationOptions) -> dict[str, Any]:
+    def _chat_payload(self, model: str, messages: Sequence[Message],
+                      options: GenerationOptions) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": model,
             "messages": [m.as_dict() for m in messages],
@@ -152,8 +154,8 @@ class OpenAICompatProvider(Provider):
         window = self._windows.get(model)
         if window and estimate + (options.max_tokens or 0) > window:
             raise ContextOverflow(
-                f"The prompt (about {estimate} tokens) plus {options.max_tokens or 0} answer tokens does not fit"
-                f" {model}'s {window}-token context window.",
+                f"The prompt (about {estimate} tokens) plus {options.max_tokens or 0} answer tokens"
+                f" does not fit {model}'s {window}-token context window.",
                 hint="Shorten the prompt or lower max_tokens.",
                 needed=estimate + (options.max_tokens or 0), window=window, provider=self.name, model=model,
             )
@@ -241,4 +243,5 @@ class OpenAICompatProvider(Provider):
 def _same_model(served: str, asked: str) -> bool:
     # Servers may echo a path or a publisher-prefixed id for the same model.
     s, a = served.lower(), asked.lower()
-    return s == a or s.endswith("/" + a) or a.endswith("/" + s) or s.rsplit("/", 1)[-1] == a.rsplit("/", 1)[-1]
+    return (s == a or s.endswith("/" + a) or a.endswith("/" + s)
+            or s.rsplit("/", 1)[-1] == a.rsplit("/", 1)[-1])

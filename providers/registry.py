@@ -1,4 +1,7 @@
-"""Model registry: discovers every provider's models concurrently and merges them with the catalog and the user's own entries."""
+"""Model registry: discovers every provider's models concurrently.
+
+They are merged with the catalog and the user's own entries.
+"""
 
 from __future__ import annotations
 
@@ -155,7 +158,7 @@ class ModelRegistry:
         hint = getattr(provider, "start_hint", "")
         try:
             return await asyncio.wait_for(provider.list_models(), self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return Unreachable(provider.name, provider.address, f"No answer within {self.timeout:g} s.", hint)
         except ProviderError as err:
             return Unreachable(provider.name, provider.address, err.message, err.hint or hint)
@@ -167,7 +170,7 @@ class ModelRegistry:
         results = await asyncio.gather(*(self._ask(p) for p in providers))
         discovery = Discovery()
         seen: set[str] = set()
-        for provider, result in zip(providers, results):
+        for provider, result in zip(providers, results, strict=True):
             if isinstance(result, Unreachable):
                 discovery.unreachable.append(result)
                 continue
@@ -247,7 +250,10 @@ class ModelRegistry:
         entry = self._by_id.get(model_id)
         if entry is None:
             near = [e.id for e in self.models if model_id.split("/")[-1] in e.id][:3]
-            suggestion = f" Did you mean {', '.join(near)}?" if near else " Run `jarvis models` to see what there is."
+            if near:
+                suggestion = f" Did you mean {', '.join(near)}?"
+            else:
+                suggestion = " Run `jarvis models` to see what there is."
             prov = model_id.split("/", 1)[0]
             down = next((u for u in self.discovery.unreachable if u.provider == prov), None)
             if down is not None:
@@ -260,7 +266,8 @@ class ModelRegistry:
         prov, _, name = model_id.partition("/")
         if prov not in self.providers or not name:
             known = ", ".join(sorted(self.providers))
-            raise ModelNotFound(f"'{model_id}' names no configured provider (configured: {known}).", model=model_id)
+            raise ModelNotFound(f"'{model_id}' names no configured provider (configured: {known}).",
+                                model=model_id)
         return self.providers[prov], name
 
     async def close(self) -> None:

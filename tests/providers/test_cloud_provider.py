@@ -16,7 +16,8 @@ SECRET = "sk-test-Sup3rSecretValue123"
 
 
 async def test_streams_through_litellm(openai_url):
-    provider = CloudProvider("cloud", ["openai/smollm2"], api_keys={"openai": SECRET}, api_base=openai_url + "/v1")
+    provider = CloudProvider("cloud", ["openai/smollm2"], api_keys={"openai": SECRET},
+                             api_base=openai_url + "/v1")
     pieces, final = await collect(provider.stream_chat("openai/smollm2", ask("Say hello."), GREEDY))
     assert "".join(pieces) == final.text and final.text
     assert final.provider == "cloud" and final.completion_tokens > 0

@@ -52,7 +52,8 @@ async def test_max_tokens_stops_with_length(embedded):
 
 
 async def test_cancel_mid_stream_then_model_is_free(embedded):
-    stream = embedded.stream_chat(DEFAULT_MODEL_NAME, ask("Tell a very long story."), GenerationOptions(max_tokens=400))
+    stream = embedded.stream_chat(DEFAULT_MODEL_NAME, ask("Tell a very long story."),
+                                  GenerationOptions(max_tokens=400))
     got = 0
     async for _ in stream:
         got += 1
@@ -60,7 +61,8 @@ async def test_cancel_mid_stream_then_model_is_free(embedded):
             break
     await stream.aclose()
     # The generation thread has stopped and released the model: a new request runs at once.
-    _, final = await asyncio.wait_for(collect(embedded.stream_chat(DEFAULT_MODEL_NAME, ask("hi"), GREEDY)), 30)
+    stream = embedded.stream_chat(DEFAULT_MODEL_NAME, ask("hi"), GREEDY)
+    _, final = await asyncio.wait_for(collect(stream), 30)
     assert final.completion_tokens > 0
 
 
@@ -87,7 +89,8 @@ async def test_counts_tokens_with_real_tokenizer(embedded):
 
 async def test_prompt_larger_than_context_is_a_clear_error(embedded):
     with pytest.raises(ContextOverflow) as err:
-        await collect(embedded.stream_chat(DEFAULT_MODEL_NAME, ask("word " * 6000), GenerationOptions(num_ctx=1024)))
+        await collect(embedded.stream_chat(DEFAULT_MODEL_NAME, ask("word " * 6000),
+                                           GenerationOptions(num_ctx=1024)))
     assert "context" in str(err.value) and "1024" in str(err.value)
 
 
@@ -99,7 +102,8 @@ async def test_unknown_model_is_model_not_found(embedded):
 async def test_bad_gguf_path_is_a_sentence_not_a_traceback(tmp_path):
     not_gguf = tmp_path / "notes.gguf"
     not_gguf.write_text("this is not a model")
-    provider = EmbeddedProvider(models={"broken": not_gguf, "missing": tmp_path / "nope.gguf"}, include_default=False)
+    provider = EmbeddedProvider(models={"broken": not_gguf, "missing": tmp_path / "nope.gguf"},
+                                include_default=False)
     assert await provider.list_models() == []
     problems = dict(provider.broken_models())
     assert "not a readable GGUF model file" in problems["broken"]

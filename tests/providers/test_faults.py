@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from jarvis.providers.errors import BadResponse, ProviderError, ProviderTimeout, ProviderUnavailable, RateLimited
+from jarvis.providers.errors import (
+    BadResponse,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
 from jarvis.providers.lmstudio import LMStudioProvider
 from jarvis.providers.ollama import OllamaProvider
 from jarvis.providers.openai_compat import OpenAICompatProvider
+from jarvis.providers.types import GenerationOptions
 from tests.conftest import dead_url
 from tests.helpers import ask, collect
-from jarvis.providers.types import GenerationOptions
 
 LONG = GenerationOptions(max_tokens=60, temperature=0)
 

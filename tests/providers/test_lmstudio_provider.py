@@ -33,7 +33,8 @@ async def test_lists_state_type_and_context_from_api_v0(lmstudio):
 async def test_falls_back_to_v1_models_without_api_v0(model_path):
     from tests.conftest import run_server
 
-    with run_server("tests.servers.openai_server", "/v1/models", "--model", str(model_path), "--no-v0") as url:
+    args = ("/v1/models", "--model", str(model_path), "--no-v0")
+    with run_server("tests.servers.openai_server", *args) as url:
         provider = LMStudioProvider("lmstudio", url)
         [model] = await provider.list_models()
         assert model.name == MODEL and model.loaded is None

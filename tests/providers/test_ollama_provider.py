@@ -55,7 +55,8 @@ async def test_long_prompt_is_refused_instead_of_silently_truncated(ollama):
 
 async def test_num_ctx_grows_to_fit_a_long_prompt(ollama):
     """A prompt larger than the default num_ctx but within the model's window is sent whole."""
-    prompt = "The quick brown fox jumps over the lazy dog. " * 350  # ~3,500 tokens, above 4096 by our estimate
+    # ~3,500 tokens, above 4096 by our estimate
+    prompt = "The quick brown fox jumps over the lazy dog. " * 350
     _, final = await collect(ollama.stream_chat("smollm2:135m", ask(prompt), GenerationOptions(max_tokens=2)))
     assert final.prompt_tokens > 3000
     assert not final.warnings

@@ -1,4 +1,4 @@
-"""The Ollama test server must speak exactly as Ollama does: checked against the official client's own types."""
+"""The Ollama test server must speak exactly as Ollama does: checked against the official client's types."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def test_tags_show_ps_validate(http):
 
 
 def test_chat_stream_is_ndjson_with_ns_durations_and_omitted_zeros(http):
-    resp = http.post("/api/chat", json={"model": "smollm2:135m", "messages": [{"role": "user", "content": "Say hi"}],
+    hi = [{"role": "user", "content": "Say hi"}]
+    resp = http.post("/api/chat", json={"model": "smollm2:135m", "messages": hi,
                                         "options": {"num_predict": 6, "temperature": 0}})
     lines = ndjson(resp)
     parts = [ChatResponse.model_validate(line) for line in lines]
@@ -50,7 +51,8 @@ def test_chat_stream_is_ndjson_with_ns_durations_and_omitted_zeros(http):
 
 
 def test_generate_stream_validates(http):
-    resp = http.post("/api/generate", json={"model": "smollm2:135m", "prompt": "Say hi", "options": {"num_predict": 3}})
+    resp = http.post("/api/generate",
+                     json={"model": "smollm2:135m", "prompt": "Say hi", "options": {"num_predict": 3}})
     parts = [GenerateResponse.model_validate(line) for line in ndjson(resp)]
     assert parts[-1].done and "".join(p.response for p in parts)
 
@@ -62,7 +64,8 @@ def test_missing_model_is_404_with_error_body(http):
 
 
 def test_oom_is_500_with_ollama_wording(http):
-    resp = http.post("/api/chat", json={"model": "bigcoder:70b", "messages": [{"role": "user", "content": "x"}]})
+    resp = http.post("/api/chat",
+                     json={"model": "bigcoder:70b", "messages": [{"role": "user", "content": "x"}]})
     assert resp.status_code == 500
     assert "requires more system memory" in resp.json()["error"]
 
@@ -70,7 +73,8 @@ def test_oom_is_500_with_ollama_wording(http):
 def test_silent_truncation_trap(http):
     """A prompt longer than num_ctx is answered with 200; only prompt_eval_count shows the cut."""
     long = "The quick brown fox jumps over the lazy dog. " * 200  # ~2,000 tokens
-    resp = http.post("/api/chat", json={"model": "smollm2:135m", "messages": [{"role": "user", "content": long}],
+    messages = [{"role": "user", "content": long}]
+    resp = http.post("/api/chat", json={"model": "smollm2:135m", "messages": messages,
                                         "stream": False, "options": {"num_ctx": 512, "num_predict": 1}})
     assert resp.status_code == 200
     assert resp.json()["prompt_eval_count"] < 512

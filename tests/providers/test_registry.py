@@ -81,7 +81,8 @@ async def test_providers_and_models_are_added_through_the_api_and_each_change_is
     assert registry.generation == 0, "a provider's models arrive with the next refresh, not before"
     await registry.refresh()
     assert registry.generation == 1 and registry.get("lan/smollm2-135m-instruct").status == "available"
-    # A model the server cannot list now, registered by hand: found by id, in listing order, generation bumped.
+    # A model the server cannot list now, registered by hand: found by id, in listing order,
+    # and the generation goes up.
     info = ModelInfo(provider="lan", name="a-model", context_length=4096, capabilities=frozenset({"chat"}))
     registry.add_model(ModelEntry(info, "lmstudio", "available", info.capabilities, 4096, None, 0, ""))
     assert registry.generation == 2 and registry.lookup("lan/a-model") is not None
