@@ -205,7 +205,7 @@ class SelectionEngine:
     """Pure and fast (500 models well under 1 ms); everything it needs is passed in.
 
     ``allow_cloud()`` says whether cloud fallbacks are enabled and within budget;
-    ``cooling(model_id)`` says whether the circuit breaker has the model cooling down;
+    ``cooling(model_id)`` says whether the circuit breaker has the model cooling down (None: never);
     ``generation()`` changes whenever ``models()`` does (the registry's counter): the
     request-independent work is cached per generation. Without it, nothing is cached.
     """
@@ -218,7 +218,7 @@ class SelectionEngine:
         weights: Mapping[str, float] | None = None,
         policies: list[Policy] | None = None,
         allow_cloud: Callable[[], bool] = lambda: False,
-        cooling: Callable[[str], bool] = lambda model_id: False,
+        cooling: Callable[[str], bool] | None = None,
         any_cooling: Callable[[], bool] = lambda: True,
         exploration: float = 0.15,
         default_strategy: str = "balanced",
@@ -325,7 +325,8 @@ class SelectionEngine:
             raise ValueError(f"Unknown strategy '{strategy}'. Choose one of: {', '.join(STRATEGIES)}.")
         ask = Ask(need=max(req.prompt_tokens + req.max_tokens, req.min_context),
                   hard=HARD_CAPABILITIES.intersection(req.capabilities), exclude=req.exclude,
-                  cloud_ok=self.allow_cloud(), cooling=self.cooling if self.any_cooling() else None)
+                  cloud_ok=self.allow_cloud(),
+                  cooling=self.cooling if self.cooling is not None and self.any_cooling() else None)
         code_bonus = CODE_BONUS if "code" in req.capabilities else 0.0
         ranked = self._ranking(self._candidates(), stats, strategy, code_bonus)
         # The fast path: the same filters, without words; most cannot reject anything for a given request.
