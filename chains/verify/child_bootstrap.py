@@ -18,6 +18,8 @@ import os
 import resource
 import signal
 import sys
+import threading
+import time
 import traceback
 
 # The fork budget is split between parent and child at each fork, so however the candidate
@@ -81,8 +83,18 @@ def set_limits(limits: dict) -> list[str]:
         _budget[0] = max(0, int(limits["processes"]) - 1)
         os.register_at_fork(after_in_child=_in_child)
         applied.append("fork_budget")
+    if limits.get("wall_seconds"):
+        # The parent kills us at the wall limit; should the parent die first, this still ends the
+        # whole group a little later (a sleeping candidate uses no CPU, so RLIMIT_CPU never fires).
+        threading.Thread(target=_watchdog, args=(float(limits["wall_seconds"]) + 2,), daemon=True).start()
+        applied.append("watchdog")
     sys.addaudithook(_audit)
     return applied
+
+
+def _watchdog(seconds: float) -> None:
+    time.sleep(seconds)
+    os.killpg(0, signal.SIGKILL)
 
 
 def _short_repr(value: object, limit: int = 400) -> str:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+from dataclasses import replace
 
-from .checks import CALL, COMPARE, EXTRACTED, GIVEN, REPR, STR, TRUTH, Check
+from .checks import CALL, COMPARE, EXTRACTED, GIVEN, MODEL, REPR, STR, TRUTH, Check
 
 _CALL_START = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\(")
 _RETURNS = re.compile(
@@ -291,3 +292,32 @@ def guess_entry_point(task: str, checks: list[Check] | None = None) -> str | Non
         if m := _CALL_START.match(check.expression):
             counts[m.group(1)] = counts.get(m.group(1), 0) + 1
     return max(counts, key=lambda name: counts[name]) if counts else None
+
+
+def _code_of(text: str) -> str:
+    """The fenced code in a model's answer, else the answer itself."""
+    blocks = [m.group(1) for m in _FENCE.finditer(text)]
+    return "\n".join(blocks) if blocks else text
+
+
+def calls_from_text(text: str, entry_point: str, *, limit: int = 10) -> list[str]:
+    """Call expressions a model proposed as inputs (`f(1, 2)`, one a line, fenced or not, optionally
+    numbered or bulleted): only self-contained calls to `entry_point`, no duplicates, at most `limit`."""
+    calls: list[str] = []
+    for line in _code_of(text).splitlines():
+        stripped = re.sub(r"^\s*(?:[-*•]|\d+[.)])?\s*", "", line).strip().strip("`").rstrip(",;").strip()
+        node = _parse_expr(stripped)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point \
+                and _self_contained(node) and stripped not in calls:
+            calls.append(stripped)
+            if len(calls) >= limit:
+                break
+    return calls
+
+
+def model_checks(text: str, *, entry_point: str | None = None) -> list[Check]:
+    """Asserts a model wrote (fenced or not), as checks of source "model": they rank candidates only."""
+    checks = [replace(c, source=MODEL) for c in _assert_lines(_code_of(text))]
+    if entry_point:
+        checks = [c for c in checks if re.match(rf"(?:not\s+)?{re.escape(entry_point)}\s*\(", c.expression)]
+    return _dedupe(checks)

@@ -29,9 +29,10 @@ class Limits:
             if value is None or value <= 0:
                 raise ValueError(f"sandbox limit {name} must be a positive number, not {value!r}")
 
-    def for_child(self, *, nproc_enforced: bool) -> dict[str, int | bool]:
+    def for_child(self, *, nproc_enforced: bool) -> dict[str, float | int | bool]:
         """The limits the child's bootstrap sets on itself, as plain JSON."""
         return {
+            "wall_seconds": self.wall_seconds,
             "cpu_seconds": self.cpu_seconds,
             "memory_bytes": self.memory_bytes,
             "file_bytes": self.file_bytes,

@@ -36,6 +36,10 @@ _READ_TAIL = 512 * 1024  # what we keep of each stream while reading, before the
 _BOOTSTRAP = "child_bootstrap.py"
 
 
+class SandboxUnavailable(RuntimeError):
+    """This system cannot run code in the sandbox at all (the message says why, in one sentence)."""
+
+
 @dataclass(frozen=True)
 class SandboxResult:
     """How one run ended. `reason` is one of passed, assertion, exception, timeout, memory,
@@ -161,6 +165,8 @@ class Sandbox:
     async def run(self, code: str, *, limits: Limits | None = None,
                   files: dict[str, str] | None = None) -> SandboxResult:
         """Run `code` as a script; `files` (name → text) are written beside it first."""
+        if os.name != "posix":
+            raise SandboxUnavailable("running generated code needs Linux or macOS, and this is neither")
         limits = limits or self.limits
         choice = await self.tier()
         workdir = Path(tempfile.mkdtemp(prefix="jarvis-run-"))

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from jarvis.chains.verify.checks import CALL, COMPARE, EXTRACTED, GIVEN, MODEL, REPR, STR, TRUTH, Check
-from jarvis.chains.verify.extract import checks_from_tests, extract_checks, guess_entry_point
+from jarvis.chains.verify.extract import (
+    calls_from_text,
+    checks_from_tests,
+    extract_checks,
+    guess_entry_point,
+    model_checks,
+)
 
 
 def shown(task: str, **kw) -> list[str]:
@@ -163,3 +169,17 @@ def test_nothing_is_evaluated_while_extracting(tmp_path):
     task = f"__import__('pathlib').Path({str(marker)!r}).touch() == None\n>>> open({str(marker)!r}, 'w')\nx\n"
     extract_checks(task)
     assert not marker.exists()
+
+
+def test_calls_a_model_proposed_as_inputs():
+    answer = "Inputs:\n```python\n1. f(1)\n- f([1, 2]),\n`f('a')`\nf(x)\ng(2)\nf(1)\nprint(f(3))\n```"
+    assert calls_from_text(answer, "f") == ["f(1)", "f([1, 2])", "f('a')"]
+    assert calls_from_text("f(1)\nf(2)\nf(3)", "f", limit=2) == ["f(1)", "f(2)"]
+    assert calls_from_text("no calls here", "f") == []
+
+
+def test_asserts_a_model_wrote_are_model_checks_for_its_function_only():
+    checks = model_checks("```\nassert f(1) == 2\nassert g(1)\nassert not f(0)\nassert f(1) == 2\n```",
+                          entry_point="f")
+    assert [c.display for c in checks] == ["f(1) == 2", "not f(0)"]
+    assert all(c.source == MODEL and not c.authoritative for c in checks)

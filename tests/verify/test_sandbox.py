@@ -6,8 +6,11 @@ Each hostile snippet must end in a clear reason, within its limits, with the par
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import socket
+import sys
 import textwrap
 from pathlib import Path
 
@@ -33,6 +36,10 @@ async def sandbox(request):
     yield box
     after = await box.run("print('still fine')")
     assert after.passed and after.stdout.strip() == "still fine", after
+    for _ in range(30):  # a killed bwrap's inner processes go a moment after it (parent-death signal)
+        if not _leftover_children():
+            break
+        await asyncio.sleep(0.1)
     assert not _leftover_children(), "a sandboxed process outlived its run"
 
 
@@ -222,3 +229,52 @@ async def test_without_any_namespace_tier_the_result_warns():
     result = await box.run("print(1)")
     assert result.tier is Tier.LIMITS_ONLY and result.warning == LIMITS_ONLY_WARNING
     assert result.summary().endswith("[limits-only]")
+
+
+@pytest.mark.parametrize("tier", [Tier.UNSHARE, Tier.LIMITS_ONLY], ids=lambda t: t.value)
+async def test_a_sleeping_candidate_dies_even_when_the_parent_does(tier, tmp_path):
+    # bwrap dies with its parent; the other tiers rely on the child's own watchdog (wall + 2 s).
+    # These tiers see the real filesystem, so the candidate can tell us its work dir through a file
+    # (its pid may be 1, in its own pid namespace).
+    if (await Sandbox(tiers=(tier,), probe=PROBE).tier()).tier is not tier:
+        pytest.skip(f"the {tier.value} tier does not work on this machine")
+    pid_file = tmp_path / "pid"
+    script = tmp_path / "parent.py"
+    candidate = f"import os, time\nopen({str(pid_file)!r}, 'w').write(os.getcwd())\ntime.sleep(60)\n"
+    script.write_text(textwrap.dedent(f"""
+        import asyncio
+        from jarvis.chains.verify.limits import Limits
+        from jarvis.chains.verify.sandbox import Sandbox
+        from jarvis.chains.verify.tiers import Tier
+        box = Sandbox(Limits(wall_seconds=3), tiers=(Tier({tier.value!r}),))
+        asyncio.run(box.run({candidate!r}))
+    """))
+    parent = await asyncio.create_subprocess_exec(sys.executable, str(script))
+    for _ in range(100):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        await asyncio.sleep(0.1)
+    parent.kill()
+    await parent.wait()
+    workdir = pid_file.read_text()
+    assert _running_in(workdir), "the candidate should still be asleep"
+    try:
+        for _ in range(120):
+            if not _running_in(workdir):
+                break
+            await asyncio.sleep(0.1)
+        assert not _running_in(workdir), "the orphaned candidate outlived its watchdog"
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # its parent died before it could clean up
+
+
+def _running_in(workdir: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and os.readlink(entry / "cwd") == workdir \
+                    and "State:\tZ" not in (entry / "status").read_text():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
