@@ -73,7 +73,31 @@ def m002_attempts_and_answers(db: Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (m001_initial, m002_attempts_and_answers)
+def m003_eval_runs(db: Database) -> None:
+    """`jarvis eval`: an eval run, and one row per task x model x chain linked to the task's normal run."""
+    db.executescript(
+        """
+        CREATE TABLE eval_runs (
+            id TEXT PRIMARY KEY, suite TEXT NOT NULL, source TEXT, models_json TEXT, chains_json TEXT,
+            task_count INTEGER, tier TEXT, limits_json TEXT, status TEXT NOT NULL, started_at REAL NOT NULL,
+            finished_at REAL, pid INTEGER
+        );
+        CREATE TABLE eval_results (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            eval_id TEXT NOT NULL REFERENCES eval_runs(id) ON DELETE CASCADE,
+            task_id TEXT NOT NULL, model_id TEXT NOT NULL, chain TEXT NOT NULL, run_id TEXT, task_type TEXT,
+            passed INTEGER NOT NULL, reason TEXT, checks_passed INTEGER, checks_total INTEGER, tokens INTEGER,
+            seconds REAL, check_seconds REAL, tier TEXT, created_at REAL NOT NULL
+        );
+        CREATE INDEX eval_results_eval ON eval_results(eval_id);
+        -- The performance scores read a pass as a measured success per model x task type.
+        CREATE INDEX eval_results_model ON eval_results(model_id, task_type, created_at);
+        """
+    )
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (m001_initial, m002_attempts_and_answers,
+                                                      m003_eval_runs)
 
 
 def migrate(db: Database) -> list[str]:

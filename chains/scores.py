@@ -15,6 +15,8 @@ PRIOR_RATING = 3.0
 PRIOR_WEIGHT = 3.0
 #: Only recent requests count for latency and reliability.
 WINDOW_S = 90 * 24 * 3600
+#: The role an eval task's verdict is counted under (by_role tables).
+EVAL_ROLE = "eval"
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -76,6 +78,12 @@ class PerformanceMonitor:
                 for name, v in (("ttft", ttft), ("tps", tps), ("lat", lat)):
                     if v is not None:
                         g[name].append(v)
+        if role in (None, EVAL_ROLE):
+            # A `jarvis eval` task is a measured success (its code passed the suite's checks) or failure.
+            for model, ttype, passed, at in self._eval_results(since, task_type):
+                if at >= _reset_at(resets, model, ttype):
+                    groups[(model, ttype, EVAL_ROLE if by_role else None)]["status"].append(
+                        "ok" if passed else "failed")
         ratings = self._ratings(task_type, resets)
         rows = []
         for (model, ttype, rrole), g in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
@@ -93,6 +101,14 @@ class PerformanceMonitor:
                 "rating_mean": shrunk_mean(total, count), "ratings": count,
             })
         return rows
+
+    def _eval_results(self, since: float, task_type: str | None) -> list[tuple[str, str, int, float]]:
+        sql = "SELECT model_id, task_type, passed, created_at FROM eval_results WHERE created_at >= ?"
+        params: list[Any] = [since]
+        if task_type:
+            sql += " AND task_type = ?"
+            params.append(task_type)
+        return self.ledger.db.execute(sql, params).fetchall()
 
     def _ratings(self, task_type: str | None, resets) -> dict[tuple[str, str | None], tuple[float, int]]:
         sql = "SELECT model_id, task_type, score, created_at FROM ratings WHERE model_id IS NOT NULL"
