@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from .checks import EXTRACTED, GIVEN, MODEL, Check
 from .harness import CandidateRun, InputsRun, run_checks, run_inputs
@@ -59,6 +60,34 @@ class Pick:
         """The winner passes every authoritative check, and there is at least one."""
         run = self.winner.run
         return bool(self.authoritative) and run.passed_authoritative == run.authoritative
+
+    def to_record(self) -> dict[str, Any]:
+        """What the ledger keeps: the checks with their source, each candidate's code hash, per-check
+        results and durations, the tier and limits, the ranking. Never the environment or output."""
+        sandbox = self.winner.run.sandbox
+        return {
+            "status": self.status(),
+            "verified": self.verified,
+            "tier": self.tier.value,
+            "limits": asdict(sandbox.limits),
+            "limits_applied": list(sandbox.limits_applied),
+            "checks": [c.to_json() | {"display": c.display} for c in self.checks],
+            "kept_model_checks": [self.checks.index(c) for c in self.kept_model_checks],
+            "winner": self.ranking.winner,
+            "reason": self.ranking.reason,
+            "order": list(self.ranking.order),
+            "groups": [list(g) for g in self.ranking.groups],
+            "candidates": [{
+                "index": c.index,
+                "code_hash": c.code_hash,
+                "seconds": round(c.run.sandbox.duration, 4),
+                "ended": c.run.sandbox.reason,
+                "load_error": c.run.load_error,
+                "results": [{"passed": r.passed, "actual": r.actual, "error": r.error, "seconds": r.seconds}
+                            for r in c.run.results],
+                "outputs": list(c.inputs.outputs) if c.inputs else [],
+            } for c in self.candidates],
+        }
 
     def status(self) -> str:
         """"verified: N given + M extracted checks passed", or "unverified" and why."""

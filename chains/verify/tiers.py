@@ -73,6 +73,10 @@ def find_bwrap() -> str | None:
         return shutil.which("bwrap")
 
 
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
 def _bwrap_args(binary: str, interp: Interpreter, workdir: Path) -> list[str]:
     args = [binary, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--proc", "/proc", "--dev", "/dev"]
@@ -81,15 +85,31 @@ def _bwrap_args(binary: str, interp: Interpreter, workdir: Path) -> list[str]:
             args += ["--symlink", os.readlink(path), path]
         elif os.path.exists(path):
             args += ["--ro-bind", path, path]
-    if not interp.prefix.startswith("/usr/"):
+    if not _under(interp.prefix, "/usr"):
         args += ["--ro-bind", interp.prefix, interp.prefix]
     exe_dir = os.path.dirname(interp.executable)
-    if not (exe_dir.startswith("/usr/") or exe_dir.startswith(interp.prefix + "/")):
+    if not (_under(exe_dir, "/usr") or _under(exe_dir, interp.prefix)):
         args += ["--ro-bind", exe_dir, exe_dir]
     # The root bwrap builds is a tmpfs: made read-only last, so only the work dir takes writes.
     args += ["--bind", str(workdir), SANDBOX_DIR, "--remount-ro", "/", "--chdir", SANDBOX_DIR,
              "--hostname", "sandbox", "--"]
     return args
+
+
+_CONFINEMENT = {
+    Tier.BWRAP: "bubblewrap: no network, no access to your home or files, a read-only system, "
+                "only its own temporary folder writable",
+    Tier.UNSHARE: "a user and network namespace: no network, but it runs on your real filesystem",
+    Tier.SANDBOX_EXEC: "macOS sandbox-exec: no network, no reading your home, writes only in its folder",
+    Tier.LIMITS_ONLY: "resource limits only: it could read your files and use the network",
+}
+
+
+def confinement_notice(choice: TierChoice, limits_line: str) -> str:
+    """The one-time notice before generated code first runs: what runs, how it is confined."""
+    return (f"Verification runs the generated Python on this machine, in a fresh temporary folder with "
+            f"no API keys in its environment, confined by {_CONFINEMENT[choice.tier]}; "
+            f"limits: {limits_line}.")
 
 
 def _seatbelt_profile(interp: Interpreter, workdir: Path) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from jarvis.chains.verify.extract import calls_from_text, extract_checks, model_checks
@@ -37,6 +39,15 @@ async def test_the_issues_example_picks_a_right_candidate_and_says_verified(sand
     assert "passed 2/2 checks; 2 of 4 candidates agree with it on 4 inputs" in pick.ranking.reason
     assert pick.tier == (await sandbox.tier()).tier
     assert pick.winner.code_hash == code_hash(RIGHT) and len(pick.winner.code_hash) == 16
+    record = pick.to_record()
+    json.dumps(record)  # plain JSON for the ledger
+    assert record["status"] == pick.status() and record["winner"] == 2 and record["tier"] == pick.tier.value
+    assert [c["display"] for c in record["checks"]] == ["is_prime(7) is True", "is_prime(1) is False"]
+    assert record["checks"][0]["source"] == "extracted" and record["limits"]["cpu_seconds"] > 0
+    assert record["candidates"][1]["load_error"].startswith("SyntaxError")
+    odd_on_one = record["candidates"][0]["results"][1]
+    assert odd_on_one == {"passed": False, "actual": "True", "error": "", "seconds": odd_on_one["seconds"]}
+    assert "code" not in record["candidates"][0] and "environ" not in json.dumps(record)
 
 
 async def test_without_examples_agreement_decides_and_the_pick_is_unverified(sandbox):

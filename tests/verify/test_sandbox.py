@@ -18,7 +18,7 @@ import pytest
 
 from jarvis.chains.verify.limits import MB, Limits
 from jarvis.chains.verify.sandbox import ASSERTION, EXCEPTION, FILE_SIZE, MEMORY, PASSED, TIMEOUT, Sandbox
-from jarvis.chains.verify.tiers import LIMITS_ONLY_WARNING, Tier, TierProbe
+from jarvis.chains.verify.tiers import LIMITS_ONLY_WARNING, Interpreter, Tier, TierProbe, confinement_notice
 
 pytestmark = pytest.mark.slow
 
@@ -278,3 +278,10 @@ def _running_in(workdir: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+async def test_the_notice_says_what_runs_and_how_it_is_confined():
+    choice = await PROBE.choose(Interpreter.current(), (Tier.LIMITS_ONLY,))
+    notice = confinement_notice(choice, SHORT.describe())
+    assert "no API keys" in notice and "could read your files and use the network" in notice
+    assert notice.endswith(f"limits: {SHORT.describe()}.")
