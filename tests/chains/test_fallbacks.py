@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -118,17 +119,32 @@ async def test_hang_times_out_and_fails_over(make_rig, proxy_for, openai_url):
     finished(events)
 
 
-async def test_dead_backend_fails_over_fast_then_is_skipped(make_rig):
-    rig = await make_rig([OpenAICompatProvider("flaky", dead_url()), EmbeddedProvider()])
+DEAD_BACKENDS = {
+    "openai": (lambda url: OpenAICompatProvider("flaky", url), "smollm2-135m-instruct"),
+    "ollama": (lambda url: OllamaProvider("flaky", url), "smollm2:135m"),
+    # litellm words a refused connection "Connection error." under an InternalServerError.
+    "cloud": (lambda url: CloudProvider("flaky", ["openai/smollm2"], api_keys={"openai": "sk-test-12345678"},
+                                        api_base=url + "/v1", timeout=5), "openai/smollm2"),
+}
+
+
+@pytest.mark.parametrize("kind", list(DEAD_BACKENDS))
+async def test_dead_backend_fails_over_fast_then_is_skipped(make_rig, kind):
+    """Whichever adapter meets the refused connection, the decision is the same: no retries, the next
+    model at once, and the provider's breaker open for the next run."""
+    make_provider, name = DEAD_BACKENDS[kind]
+    rig = await make_rig([make_provider(dead_url()), EmbeddedProvider()])
     # The registry cannot list a dead server; register its model as the user would.
     from jarvis.providers.registry import ModelEntry
     from jarvis.providers.types import ModelInfo
 
-    info = ModelInfo(provider="flaky", name="smollm2-135m-instruct", context_length=8192,
+    info = ModelInfo(provider="flaky", name=name, context_length=8192,
                      capabilities=frozenset({"chat", "completion"}), local=False)
-    rig.registry.add_model(ModelEntry(info, "openai", "available", info.capabilities, 8192, None, 0, ""))
+    rig.registry.add_model(ModelEntry(info, kind, "available", info.capabilities, 8192, None, 0, ""))
+    rig.orchestrator.selector.allow_cloud = lambda: True
+    primary = info.id
     t0 = time.monotonic()
-    events = await rig.events(rig.orchestrator.run(TASK, OPTS))
+    events = await rig.events(rig.orchestrator.run(TASK, replace(OPTS, model=primary)))
     first_failover = next(e for e in events if isinstance(e, FallbackTaken))
     assert first_failover.error_kind == "unavailable"
     finished(events)
@@ -136,7 +152,7 @@ async def test_dead_backend_fails_over_fast_then_is_skipped(make_rig):
     assert not retries, "no retries of a dead server"
     assert time.monotonic() - t0 < 30
     # The provider's breaker is open: the next run does not even try it.
-    assert rig.runner.cooling(PRIMARY)
+    assert rig.runner.cooling(primary)
     events = await rig.events(rig.orchestrator.run(TASK, RunOptions(overrides={"max_tokens": 20})))
     assert not fallbacks(events)
     assert next(e for e in events if isinstance(e, StepStarted)).model_id == BACKUP
