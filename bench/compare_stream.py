@@ -80,7 +80,8 @@ async def one_round(seconds: float, rate: float, gc_policy: bool) -> dict:
 
     async def factory():
         engine = build_engine(config, resolve_paths({"JARVIS_HOME": str(home)}))
-        engine.registry.providers.update({p.name: p for p in providers})
+        for provider in providers:
+            engine.registry.add_provider(provider)
         return await engine.start()
 
     app = WorkbenchApp(factory)
