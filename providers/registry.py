@@ -137,6 +137,7 @@ class ModelRegistry:
         self.discovery = Discovery()
         self._by_id: dict[str, ModelEntry] = {}
         #: Goes up by one whenever the model list changes; caches built from the list compare it.
+        #: So change the list through refresh() or add_model(), never in place.
         self.generation = 0
 
     def add_provider(self, provider: Provider) -> None:
@@ -144,7 +145,11 @@ class ModelRegistry:
         self.providers[provider.name] = provider
 
     def add_model(self, entry: ModelEntry) -> None:
-        """Add (or replace, by id) one model by hand, e.g. one on a server that cannot list it now."""
+        """Add (or replace, by id) one model by hand, e.g. one on a server that cannot list it now.
+
+        It stays until the next ``refresh()``, which lists what the servers say; a model that must
+        survive refreshes is a ``CustomModel``.
+        """
         models = [m for m in self.discovery.models if m.id != entry.id] + [entry]
         models.sort(key=_listing_order)
         self._publish(Discovery(models, self.discovery.unreachable, self.discovery.notices))
