@@ -59,6 +59,12 @@ def _in_child() -> None:
 def set_limits(limits: dict) -> list[str]:
     """Apply each limit given (soft = hard, so the candidate cannot raise it); name what held."""
     applied = []
+    if limits.get("wall_seconds"):
+        # The parent kills us at the wall limit; should the parent die first, this still ends the
+        # whole group a little later (a sleeping candidate uses no CPU, so RLIMIT_CPU never fires).
+        # Started before RLIMIT_NPROC, which counts threads too.
+        threading.Thread(target=_watchdog, args=(float(limits["wall_seconds"]) + 2,), daemon=True).start()
+        applied.append("watchdog")
     table = {
         "cpu_seconds": resource.RLIMIT_CPU,
         "memory_bytes": resource.RLIMIT_AS,
@@ -83,11 +89,6 @@ def set_limits(limits: dict) -> list[str]:
         _budget[0] = max(0, int(limits["processes"]) - 1)
         os.register_at_fork(after_in_child=_in_child)
         applied.append("fork_budget")
-    if limits.get("wall_seconds"):
-        # The parent kills us at the wall limit; should the parent die first, this still ends the
-        # whole group a little later (a sleeping candidate uses no CPU, so RLIMIT_CPU never fires).
-        threading.Thread(target=_watchdog, args=(float(limits["wall_seconds"]) + 2,), daemon=True).start()
-        applied.append("watchdog")
     sys.addaudithook(_audit)
     return applied
 

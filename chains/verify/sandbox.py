@@ -191,9 +191,13 @@ class Sandbox:
         cmd = [*prefix, self._interp.executable, "-I", _BOOTSTRAP, "config.json"]
         out, err = _Tail(_READ_TAIL), _Tail(_READ_TAIL)
         started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            *cmd, cwd=workdir, env=_child_env(inner_dir), stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *cmd, cwd=workdir, env=_child_env(inner_dir), stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            raise SandboxUnavailable(f"cannot start {cmd[0]} for the sandbox: {why}") from None
         readers = asyncio.gather(_drain(proc.stdout, out), _drain(proc.stderr, err))
         timed_out = False
         try:

@@ -154,20 +154,32 @@ async def _runs(cmd: list[str], cwd: Path) -> bool:
     return proc.returncode == 0 and out.strip() == b"ok"
 
 
+def _nproc_counts_only_the_sandbox() -> bool:
+    """RLIMIT_NPROC counts per user namespace from Linux 5.14 on; before, it counts every process of
+    the user, so a small limit would stop the sandbox starting at all. Root is never limited."""
+    if not hasattr(os, "geteuid") or os.geteuid() == 0:
+        return False
+    try:
+        major, minor = (int(part) for part in os.uname().release.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (5, 14)
+
+
 async def probe(interp: Interpreter, *, allowed: tuple[Tier, ...] = STRENGTH) -> TierChoice:
     """Try each allowed tier, strongest first, by running `print('ok')` in it; the first that works."""
     hello = [interp.executable, "-I", "-c", "print('ok')"]
-    root = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+    nproc = _nproc_counts_only_the_sandbox()
     with tempfile.TemporaryDirectory(prefix="jarvis-probe-") as tmp:
         work = Path(tmp)
         if Tier.BWRAP in allowed and sys.platform.startswith("linux") and (binary := find_bwrap()):
-            choice = TierChoice(Tier.BWRAP, binary, pid_namespace=True, nproc_enforced=not root)
+            choice = TierChoice(Tier.BWRAP, binary, pid_namespace=True, nproc_enforced=nproc)
             if await _runs(wrap(choice, interp, work)[0] + hello, work):
                 return choice
         unshare = shutil.which("unshare") if sys.platform.startswith("linux") else None
         if Tier.UNSHARE in allowed and unshare:
             for pid_ns in (True, False):
-                choice = TierChoice(Tier.UNSHARE, unshare, pid_namespace=pid_ns, nproc_enforced=not root)
+                choice = TierChoice(Tier.UNSHARE, unshare, pid_namespace=pid_ns, nproc_enforced=nproc)
                 if await _runs(wrap(choice, interp, work)[0] + hello, work):
                     return choice
         seatbelt = shutil.which("sandbox-exec") if sys.platform == "darwin" else None

@@ -285,3 +285,12 @@ async def test_the_notice_says_what_runs_and_how_it_is_confined():
     notice = confinement_notice(choice, SHORT.describe())
     assert "no API keys" in notice and "could read your files and use the network" in notice
     assert notice.endswith(f"limits: {SHORT.describe()}.")
+
+
+async def test_a_missing_interpreter_is_one_sentence():
+    from jarvis.chains.verify.sandbox import SandboxUnavailable
+
+    box = Sandbox(SHORT, tiers=(Tier.LIMITS_ONLY,), probe=TierProbe(),
+                  interpreter=Interpreter(executable="/nonexistent/python3", prefix="/nonexistent"))
+    with pytest.raises(SandboxUnavailable, match=r"^cannot start /nonexistent/python3 for the sandbox: "):
+        await box.run("print(1)")
