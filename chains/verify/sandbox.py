@@ -204,6 +204,9 @@ class Sandbox:
             await asyncio.wait_for(proc.wait(), limits.wall_seconds)
         except TimeoutError:
             timed_out = True
+        except asyncio.CancelledError:
+            readers.cancel()  # the caller gave up: the group is killed below, nothing is reported
+            raise
         finally:
             # Also after a normal exit: whatever the code left running goes with the group.
             _kill_group(proc.pid)

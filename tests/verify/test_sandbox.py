@@ -294,3 +294,17 @@ async def test_a_missing_interpreter_is_one_sentence():
                   interpreter=Interpreter(executable="/nonexistent/python3", prefix="/nonexistent"))
     with pytest.raises(SandboxUnavailable, match=r"^cannot start /nonexistent/python3 for the sandbox: "):
         await box.run("print(1)")
+
+
+async def test_cancelling_a_run_kills_the_candidate():
+    box = Sandbox(SHORT, tiers=(Tier.LIMITS_ONLY,), probe=PROBE)
+    task = asyncio.ensure_future(box.run("import time\ntime.sleep(60)\n"))
+    await asyncio.sleep(0.5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(30):
+        if not _leftover_children():
+            break
+        await asyncio.sleep(0.1)
+    assert not _leftover_children()
