@@ -112,12 +112,13 @@ async def _eval(config: Config, paths: Paths, suite: Suite, args: argparse.Names
 
 
 def _progress(event: EvalProgress) -> None:
-    if event.result is None:
-        return
+    """One line a task: its head when it starts (a local model can take a minute), its verdict when graded."""
     r = event.result
-    mark = "✓" if r.passed else "✗"
+    if r is None:
+        print(f"[{event.index}/{event.total}] {event.model} {event.chain} {event.task_id}", end="",
+              file=sys.stderr, flush=True)
+        return
     why = "" if r.passed else f": {r.reason}"
     tier = f" [{r.tier}]" if r.tier else ""
-    print(f"[{event.index}/{event.total}] {event.model} {event.chain} {r.task_id} {mark}{why}{tier}",
-          file=sys.stderr, flush=True)
+    print(f" {'✓' if r.passed else '✗'}{why}{tier}", file=sys.stderr, flush=True)
 

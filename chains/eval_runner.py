@@ -30,6 +30,7 @@ from .events import Event, RunCancelled, RunFailed, RunFinished, RunStarted, Ste
 from .ledger_async import AsyncLedger
 from .run_options import RunOptions
 from .specs import ChainLibrary
+from .verify.checks import CALL
 from .verify.harness import CandidateRun
 from .verify.sandbox import Sandbox
 from .verify.suites import Suite, Task, run_task
@@ -124,7 +125,11 @@ def _reason(run: CandidateRun) -> str:
         why = run.note
     else:
         failures = run.failures()
-        why = f"failed {len(failures)} of {total} checks, first {failures[0].explain().lstrip('✗ ')}"
+        first = failures[0]
+        what = first.check.expression if first.check.kind == CALL else first.check.display
+        got = f" (got {first.actual})" if first.actual is not None else ""
+        detail = f"{what}: {first.error}{got}" if first.error else f"{what}{got}"
+        why = f"{len(failures)} of {total} checks failed, first {detail}"
     return why[:_REASON_CHARS]
 
 
@@ -233,7 +238,7 @@ class EvalRunner:
             elif isinstance(event, StepFinished):
                 tokens += (event.usage.prompt_tokens or 0) + (event.usage.completion_tokens or 0)
             elif isinstance(event, RunFinished):
-                result = event.result
+                result = event.result.as_json()
             elif isinstance(event, RunFailed):
                 failure = f"the run failed: {event.message}"
             elif isinstance(event, RunCancelled):

@@ -137,7 +137,8 @@ async def test_eval_matrix_ledger_and_scores(rig, suite_file):
     assert cells[("script/good", "code")].tokens_per_task == 126
     assert cells[("script/bad", "default")].tokens_per_solved == 126
     bad = {r.task_id: r for r in report.results if r.model == "script/bad" and r.chain == "default"}
-    assert "add(1, 2) == 3" in bad["add"].reason and "-1" in bad["add"].reason
+    assert bad["add"].reason == "2 of 2 checks failed, first add(1, 2) == 3 (got -1)"
+    assert bad["add"].checks_passed == 0 and bad["add"].checks_total == 2
     assert bad["inc"].reason == "the answer has no Python code" and bad["inc"].tier is None
     assert bad["neg"].passed and bad["neg"].tier == report.tier
     assert len(seen) == 24 and seen[-1].index == seen[-1].total == 12 and seen[-1].result is not None
@@ -225,6 +226,7 @@ def test_cli_json_with_smollm2(home, suite_file):
     [cell] = doc["matrix"]
     assert (cell["model"], cell["chain"], cell["tasks"]) == ("embedded/smollm2-135m", "default", 1)
     [row] = doc["results"]
-    assert row["task_id"] == "add" and row["run_id"].startswith("run_") and row["tokens"] > 0
-    assert isinstance(row["passed"], bool) and row["reason"]
+    # SmolLM2 cannot be relied on to write correct code, nor to be admitted on a loaded machine: the shape.
+    assert row["task_id"] == "add" and row["run_id"].startswith("run_"), out.stderr
+    assert isinstance(row["tokens"], int) and isinstance(row["passed"], bool) and row["reason"], out.stderr
     assert "[1/1] embedded/smollm2-135m default add" in out.stderr
