@@ -25,14 +25,22 @@ from jarvis.providers.registry import ModelRegistry
 
 from .clock import Clock, IdSource, SystemClock, new_id
 from .eval_matrix import Cell, TaskResult, matrix
-from .eval_store import CANCELLED, COMPLETED, FAILED, finish_eval, record_eval_result, start_eval
+from .eval_store import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    finish_eval,
+    record_eval_result,
+    recover_interrupted_evals,
+    start_eval,
+)
 from .events import Event, RunCancelled, RunFailed, RunFinished, RunStarted, StepFinished
 from .ledger_async import AsyncLedger
 from .run_options import RunOptions
 from .specs import ChainLibrary
 from .verify.checks import CALL
 from .verify.harness import CandidateRun
-from .verify.sandbox import Sandbox
+from .verify.sandbox import Sandbox, SandboxUnavailable
 from .verify.suites import Suite, Task, run_task
 
 RunFn = Callable[[str, RunOptions, asyncio.Event], AsyncIterator[Event]]
@@ -170,8 +178,8 @@ class EvalRunner:
         """The tier the code will run in, and its warning; EvalError when no code can run at all."""
         try:
             probe = await self.sandbox.run("print('ok')")
-        except OSError as err:
-            raise EvalError(f"no sandbox can run code here: {err}.", "sandbox") from None
+        except (SandboxUnavailable, OSError) as err:
+            raise EvalError(f"no sandbox can run code here: {err}", "sandbox") from None
         if not probe.passed or probe.stdout.strip() != "ok":
             raise EvalError(f"no sandbox can run code here: a test run {probe.summary()}.", "sandbox")
         return probe.tier.value, probe.warning
@@ -184,6 +192,7 @@ class EvalRunner:
         tier, warning = await self.check_sandbox()
         cancel = cancel or asyncio.Event()
         report = EvalReport(self.ids("eval"), suite.name, suite.source, tier, warning)
+        self.ledger.submit_fn(recover_interrupted_evals)
         self.ledger.submit_fn(lambda led: start_eval(
             led, report.eval_id, suite=suite.name, source=suite.source, models=model_ids, chains=chain_names,
             task_count=len(suite.tasks), tier=tier, limits=asdict(self.sandbox.limits)))
@@ -257,5 +266,8 @@ class EvalRunner:
         code = final_code(result, task)
         if code is None:
             return done(False, "the answer has no Python code")
-        graded = await run_task(self.sandbox, task, code)
+        try:
+            graded = await run_task(self.sandbox, task, code)
+        except SandboxUnavailable as err:  # it ran the probe, so something changed under us: stop the eval
+            raise EvalError(f"the sandbox stopped working: {err}", "sandbox") from None
         return done(graded.passed_all, _reason(graded), graded)

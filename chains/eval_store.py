@@ -11,9 +11,31 @@ import json
 import os
 from typing import Any
 
-from .ledger import Ledger
+import psutil
+
+from .ledger import INTERRUPTED, Ledger
 
 RUNNING, COMPLETED, CANCELLED, FAILED = "running", "completed", "cancelled", "failed"
+
+
+def _alive(pid: int | None) -> bool:
+    try:
+        return bool(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
+
+
+def recover_interrupted_evals(ledger: Ledger) -> list[str]:
+    """Evals left running by a process that is gone read as interrupted (their results so far stay)."""
+    rows = ledger.db.execute("SELECT id, pid FROM eval_runs WHERE status = ?", [RUNNING]).fetchall()
+    dead = [eval_id for eval_id, pid in rows if pid != os.getpid() and not _alive(pid)]
+    with ledger.db.conn:
+        for eval_id in dead:
+            ledger.db.execute("UPDATE eval_runs SET status=?, finished_at=? WHERE id=?",
+                              [INTERRUPTED, ledger.clock.time(), eval_id])
+    return dead
 
 
 def start_eval(ledger: Ledger, eval_id: str, *, suite: str, source: str, models: list[str],

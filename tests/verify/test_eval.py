@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
+from jarvis.app.eval_commands import load
 from jarvis.chains.bus import EventBus
 from jarvis.chains.eval_matrix import TaskResult, matrix, wilson
 from jarvis.chains.eval_runner import EvalError, EvalRunner, final_code, model_prompt
-from jarvis.chains.eval_store import eval_run, eval_runs
+from jarvis.chains.eval_store import eval_run, eval_runs, recover_interrupted_evals, start_eval
 from jarvis.chains.fallback import CircuitBreaker, FallbackPolicy
 from jarvis.chains.ledger_async import AsyncLedger
 from jarvis.chains.orchestrator import ModelOrchestrator
@@ -23,7 +24,7 @@ from jarvis.chains.specs import ChainLibrary
 from jarvis.chains.step_runner import StepRunner
 from jarvis.chains.verify.sandbox import Sandbox
 from jarvis.chains.verify.suites import Task, load_jsonl_suite
-from jarvis.chains.verify.tiers import TierProbe
+from jarvis.chains.verify.tiers import Interpreter, Tier, TierProbe
 from jarvis.providers.base import Provider
 from jarvis.providers.catalog import Catalog
 from jarvis.providers.registry import ModelRegistry
@@ -189,6 +190,33 @@ async def test_unknown_model_and_chain_are_refused_before_anything_runs(rig, sui
         await rig.run(suite, ["script/good"], ["nochain"])
     assert err.value.kind == "usage" and "nochain" in str(err.value)
     assert await rig.ledger.call_fn(eval_runs) == []
+
+
+async def test_no_sandbox_is_refused_before_anything_runs(rig, suite_file):
+    nowhere = Interpreter("/nonexistent/python3", "/nonexistent")
+    broken = Sandbox(tiers=(Tier.LIMITS_ONLY,), interpreter=nowhere)
+    runner = EvalRunner(rig._run, registry=rig.registry, chains=rig.chains, ledger=rig.ledger, sandbox=broken)
+    with pytest.raises(EvalError) as err:
+        await runner.run(load_jsonl_suite(suite_file), ["script/good"], ["default"])
+    assert err.value.kind == "sandbox" and str(err.value).startswith("no sandbox can run code here: ")
+    assert await rig.ledger.history() == []
+
+
+async def test_an_eval_whose_process_died_reads_as_interrupted(rig):
+    def left_running(led):
+        start_eval(led, "eval_old", suite="s", source="s.jsonl", models=["m"], chains=["default"],
+                   task_count=1, tier="bwrap", limits={})
+        led.db.execute("UPDATE eval_runs SET pid = 999999999 WHERE id = 'eval_old'")
+        return recover_interrupted_evals(led)
+
+    assert await rig.ledger.call_fn(left_running) == ["eval_old"]
+    assert (await rig.ledger.call_fn(eval_run, "eval_old"))["status"] == "interrupted"
+
+
+def test_every_and_limit_pick_tasks(suite_file):
+    assert [t.id for t in load(str(suite_file), None, 2).tasks] == ["add", "inc"]
+    assert [t.id for t in load(str(suite_file), 1, 2).tasks] == ["add"]
+    assert [t.id for t in load("humaneval", 3, 40).tasks] == ["HumanEval/0", "HumanEval/40", "HumanEval/80"]
 
 
 @pytest.fixture
