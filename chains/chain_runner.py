@@ -71,7 +71,7 @@ class ChainRunner:
             result = self.synthesizer.synthesize(outputs, spec.answer_role.name, review, analysis.language)
             cost = await self.ledger.spent_for_run(run_id)
             self.ledger.finish_run(run_id, COMPLETED, result=result.as_json())
-            yield RunFinished(run_id, COMPLETED, result.as_json(), self.clock.perf_counter() - started, cost)
+            yield RunFinished(run_id, COMPLETED, result, self.clock.perf_counter() - started, cost)
         except Cancelled:
             self.ledger.finish_run(run_id, CANCELLED, error="Cancelled by the user.")
             yield RunCancelled(run_id)

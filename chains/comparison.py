@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from jarvis.providers.errors import ProviderError
 from jarvis.providers.registry import ModelEntry, ModelRegistry
 from jarvis.providers.tokens import estimate_prompt_tokens
-from jarvis.providers.types import GenerationOptions, Message
+from jarvis.providers.types import GenerationOptions, Message, Usage
 
 from .analyzer import TaskAnalyzer
 from .clock import Clock, IdSource
@@ -19,6 +20,40 @@ from .ledger_async import AsyncLedger
 from .step_runner import Cancelled, StepContext, StepOutcome, StepRunner
 
 _DONE = object()
+
+
+@dataclass
+class CompareAnswer:
+    label: str  # A, B, C, D
+    model: str
+    status: str
+    output: str = ""
+    usage: Usage | None = None
+    step_id: str | None = None
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"label": self.label, "model": self.model, "status": self.status,
+                               "output": self.output}
+        if self.error is not None:
+            out["error"] = self.error
+        if self.usage is not None:
+            out["usage"] = {**self.usage.as_json(), "chars": len(self.output)}
+        if self.step_id is not None:
+            out["step_id"] = self.step_id
+        return out
+
+
+@dataclass
+class ComparisonResult:
+    answers: list[CompareAnswer]
+    parallel: bool
+    reason: str
+    task_type: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"answers": [a.as_json() for a in self.answers], "parallel": self.parallel, "reason": self.reason,
+                "task_type": self.task_type}
 
 
 class Comparison:
@@ -58,7 +93,7 @@ class Comparison:
                      + plan.reason)
         messages = [Message("user", prompt)]
         est = estimate_prompt_tokens(messages)
-        answers: dict[str, dict[str, Any]] = {}
+        answers: dict[str, CompareAnswer] = {}
         queue: asyncio.Queue[Any] = asyncio.Queue()
 
         async def one(label: str, idx: int, entry: ModelEntry) -> None:
@@ -72,19 +107,18 @@ class Comparison:
                     queue.put_nowait(event)
             except Cancelled:
                 self.ledger.finish_step(step_id, CANCELLED, "", None)
-                answers[label] = {"label": label, "model": entry.id, "status": CANCELLED, "output": ""}
+                answers[label] = CompareAnswer(label, entry.id, CANCELLED)
                 raise
             c = outcome.completion
             if c is None:
                 msg = str(outcome.error) if outcome.error else "failed"
                 self.ledger.finish_step(step_id, FAILED, "", None, error=msg)
-                answers[label] = {"label": label, "model": entry.id, "status": FAILED, "error": msg, "output": ""}
+                answers[label] = CompareAnswer(label, entry.id, FAILED, error=msg)
                 queue.put_nowait(StepFinished(run_id, step_id, label, entry.id, FAILED, "", error=msg))
                 return
             usage = c.usage(cached=outcome.cached)
             self.ledger.finish_step(step_id, COMPLETED, c.text, usage)
-            answers[label] = {"label": label, "model": entry.id, "status": COMPLETED, "output": c.text,
-                              "usage": {**usage.as_json(), "chars": len(c.text)}, "step_id": step_id}
+            answers[label] = CompareAnswer(label, entry.id, COMPLETED, c.text, usage, step_id)
             queue.put_nowait(StepFinished(run_id, step_id, label, entry.id, COMPLETED, c.text, usage))
 
         async def all_models() -> None:
@@ -115,13 +149,13 @@ class Comparison:
         if cancelled:
             yield RunCancelled(run_id)
             return
-        result = {"answers": [answers[lab] for lab in labels if lab in answers], "parallel": plan.concurrent,
-                  "reason": plan.reason, "task_type": analysis.task_type}
-        status = COMPLETED if any(a["status"] == COMPLETED for a in result["answers"]) else FAILED
-        self.ledger.finish_run(run_id, status, result=result,
+        result = ComparisonResult([answers[lab] for lab in labels if lab in answers], plan.concurrent, plan.reason,
+                                  analysis.task_type)
+        status = COMPLETED if any(a.status == COMPLETED for a in result.answers) else FAILED
+        self.ledger.finish_run(run_id, status, result=result.as_json(),
                                error=None if status == COMPLETED else "Every model failed.")
         if status == COMPLETED:
             yield RunFinished(run_id, status, result, self.clock.perf_counter() - started, 0.0)
         else:
-            yield RunFailed(run_id, "Every model failed: " + "; ".join(a.get("error", "") for a in result["answers"]),
+            yield RunFailed(run_id, "Every model failed: " + "; ".join(a.error or "" for a in result.answers),
                             "failed")

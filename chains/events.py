@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jarvis.providers.types import Usage
 
 from .analyzer import Analysis
+
+if TYPE_CHECKING:
+    from .comparison import ComparisonResult
+    from .synthesizer import SynthesizedResult
 
 
 def _jsonable(value: Any) -> Any:
@@ -88,7 +92,8 @@ class StepFinished(Event):
 @dataclass(frozen=True, slots=True)
 class RunFinished(Event):
     status: str  # completed
-    result: dict[str, Any]
+    #: A chain's synthesized answer, or a comparison's answers; ``as_json()`` is what the ledger keeps.
+    result: SynthesizedResult | ComparisonResult
     total_s: float
     cost_usd: float
 

@@ -64,7 +64,7 @@ async def test_stream_cut_midway_keeps_partial_and_fallback_completes(flaky):
     assert fb.partial_text, "the text streamed before the cut is kept"
     done = finished(events)
     step = next(e for e in events if isinstance(e, StepFinished))
-    assert step.model_id == BACKUP and step.output and done.result["answer"] == step.output
+    assert step.model_id == BACKUP and step.output and done.result.answer == step.output
     # The user saw the partial text, then the backup's answer.
     assert text_of(events).startswith(fb.partial_text)
     recorded = await rows(rig, done.run_id)

@@ -29,10 +29,10 @@ async def test_code_chain_produces_a_parsed_code_block(embedded_rig):
     roles = [e.role for e in events if isinstance(e, StepStarted)]
     assert roles[:3] == ["planner", "executor", "reviewer"]
     done = finished(events)
-    blocks = done.result["code_blocks"]
-    assert blocks and blocks[0]["language"] == "python" and blocks[0]["syntax_error"] is None
-    assert "def " in blocks[0]["code"] and blocks[0]["filename"].endswith(".py")
-    assert done.result["verdict"]["decision"] in ("approve", "revise", "unclear")
+    blocks = done.result.code_blocks
+    assert blocks and blocks[0].language == "python" and blocks[0].syntax_error is None
+    assert "def " in blocks[0].code and blocks[0].filename.endswith(".py")
+    assert done.result.verdict is not None and done.result.verdict.decision in ("approve", "revise", "unclear")
     # Every event of the run carries the same id, and the ledger agrees with the stream.
     assert {e.run_id for e in events} == {done.run_id}
     await embedded_rig.ledger.flush()
@@ -103,7 +103,7 @@ async def test_runs_on_the_loopback_ollama_and_openai_servers(make_rig, ollama_u
         step = next(e for e in events if isinstance(e, StepFinished))
         assert step.model_id == model and step.output
         assert "requested explicitly" in next(e for e in events if isinstance(e, StepStarted)).reason
-        assert done.result["answer"] == step.output
+        assert done.result.answer == step.output
 
 
 async def test_compare_two_models_concurrently_when_they_fit(make_rig, ollama_url, openai_url):
@@ -111,10 +111,12 @@ async def test_compare_two_models_concurrently_when_they_fit(make_rig, ollama_ur
     events = await rig.events(rig.orchestrator.compare(
         "Say hi.", ["ollama/smollm2:135m", "lmstudio/smollm2-135m-instruct"], GenerationOptions(max_tokens=12)))
     done = finished(events)
-    assert done.result["parallel"] is True
-    answers = {a["label"]: a for a in done.result["answers"]}
-    assert answers["A"]["model"] == "ollama/smollm2:135m" and answers["A"]["output"]
-    assert answers["B"]["usage"]["ttft_s"] > 0
+    assert done.result.parallel is True
+    answers = {a.label: a for a in done.result.answers}
+    assert answers["A"].model == "ollama/smollm2:135m" and answers["A"].output
+    assert answers["B"].usage is not None and (answers["B"].usage.ttft_s or 0) > 0
+    # The JSON kept in the ledger (and printed by `compare --json`) keeps its shape.
+    assert done.as_json()["result"]["answers"][1]["usage"]["chars"] == len(answers["B"].output)
     starts = [i for i, e in enumerate(events) if isinstance(e, StepStarted)]
     first_finish = next(i for i, e in enumerate(events) if isinstance(e, StepFinished))
     assert len(starts) == 2 and max(starts) < first_finish, "both started before either finished"
@@ -124,7 +126,7 @@ async def test_compare_two_embedded_models_runs_one_after_another(embedded_rig):
     events = await embedded_rig.events(embedded_rig.orchestrator.compare(
         "Say hi.", ["embedded/smollm2-135m", "embedded/smollm2-135m"], GenerationOptions(max_tokens=8)))
     done = finished(events)
-    assert done.result["parallel"] is False
+    assert done.result.parallel is False
     assert any(isinstance(e, Notice) and "one after another" in e.text for e in events)
     kinds = [type(e).__name__ for e in events if isinstance(e, (StepStarted, StepFinished))]
     assert kinds == ["StepStarted", "StepFinished", "StepStarted", "StepFinished"]

@@ -60,8 +60,8 @@ async def test_renamed_roles_run_like_the_shipped_code_chain(make_rig, tmp_path,
     assert any(isinstance(e, Notice) and "Round 1" in e.text for e in events)
     # The answer is the coder's revised code, reviewed and approved, as with the shipped chain.
     done, shipped_done = finished(events), finished(shipped_events)
-    assert done.result["answer"] == shipped_done.result["answer"] == FIXED
-    assert done.result["verdict"]["decision"] == "approve"
+    assert done.result.answer == shipped_done.result.answer == FIXED
+    assert done.result.verdict is not None and done.result.verdict.decision == "approve"
     # A rating of the run goes to the model that wrote the answer, found without a role name.
     rating = await rig.ledger.call_fn(rate, done.run_id, 5)
     assert rating["role"] == "coder" and rating["model_id"] == "script/coder-7b"
