@@ -157,7 +157,10 @@ def _doctest_checks(text: str) -> list[Check]:
             source += "\n" + lines[i].strip()[3:].lstrip()
             i += 1
         expected: list[str] = []
-        while i < len(lines) and lines[i].strip() and not lines[i].strip().startswith(">>>"):
+        # The output is one line, or more while its brackets are open: a task's prose may follow it
+        # directly, where a docstring would leave a blank line.
+        while i < len(lines) and lines[i].strip() and not lines[i].strip().startswith(">>>") \
+                and (not expected or _open_brackets("\n".join(expected)) > 0):
             expected.append(lines[i].strip())
             i += 1
         check = _doctest_check(source, "\n".join(expected), "\n".join(setup))
@@ -166,6 +169,10 @@ def _doctest_checks(text: str) -> list[Check]:
         elif _is_statement(source):
             setup.append(source)
     return checks
+
+
+def _open_brackets(text: str) -> int:
+    return sum(text.count(c) for c in "([{") - sum(text.count(c) for c in ")]}")
 
 
 def _is_statement(source: str) -> bool:

@@ -183,3 +183,8 @@ def test_asserts_a_model_wrote_are_model_checks_for_its_function_only():
                           entry_point="f")
     assert [c.display for c in checks] == ["f(1) == 2", "not f(0)"]
     assert all(c.source == MODEL and not c.authoritative for c in checks)
+
+
+def test_a_doctest_output_is_one_line_unless_its_brackets_are_open():
+    task = ">>> f(2)\n4\nAlso f(3) == 9.\n>>> grid(2)\n[[0, 0],\n [0, 0]]\nand more prose"
+    assert shown(task) == ["f(2) == 4", "grid(2) shows [[0, 0],\n[0, 0]]", "f(3) == 9"]
