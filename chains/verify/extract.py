@@ -19,9 +19,11 @@ from dataclasses import replace
 from .checks import CALL, COMPARE, EXTRACTED, GIVEN, MODEL, REPR, STR, TRUTH, Check
 
 _CALL_START = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\(")
+# No bare "=": "tri(1) = 3" is as often a definition as an example, and a wrong authoritative check
+# costs more than a missed one.
 _RETURNS = re.compile(
-    r"\s*(?:,\s*)?(?:should\s+return|must\s+return|will\s+return|returns?|should\s+give|gives?|"
-    r"should\s+be|must\s+be|evaluates\s+to|yields|outputs?|->|→|=>|==)\s*:?\s*", re.I)
+    r"\s*(?:,\s*)?(?:#\s*)?(?:should\s+return|must\s+return|will\s+return|returns?|should\s+give|gives?|"
+    r"should\s+be|must\s+be|evaluates\s+to|yields|outputs?|==>|=>|->|→|➞|⇒|==)\s*:?\s*", re.I)
 _FENCE = re.compile(r"```[ \t]*(?:python|py|pycon|python3)?[ \t]*\n(.*?)```", re.S | re.I)
 _OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in",
         ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
@@ -159,7 +161,7 @@ def _doctest_checks(text: str) -> list[Check]:
         expected: list[str] = []
         # The output is one line, or more while its brackets are open: a task's prose may follow it
         # directly, where a docstring would leave a blank line.
-        while i < len(lines) and lines[i].strip() and not lines[i].strip().startswith(">>>") \
+        while i < len(lines) and lines[i].strip() and not lines[i].strip().startswith((">>>", '"""', "'''")) \
                 and (not expected or _open_brackets("\n".join(expected)) > 0):
             expected.append(lines[i].strip())
             i += 1
@@ -185,16 +187,19 @@ def _is_statement(source: str) -> bool:
 
 def _doctest_check(source: str, expected: str, setup: str) -> Check | None:
     node = _parse_expr(source)
+    origin = f">>> {source}"
+    if not expected and isinstance(node, ast.Compare) and isinstance(node.left, ast.Call):
+        return _compare_check(node, source, EXTRACTED, origin, setup)  # `>>> f(1) == 2` as an assert
     if node is None or not expected or expected.startswith("Traceback"):
         return None  # an expected exception is not a check we can state as a value
-    origin = f">>> {source}"
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print" \
             and len(node.args) == 1 and not node.keywords:
         return Check(expression=ast.unparse(node.args[0]), kind=STR, expected=expected, source=EXTRACTED,
                      origin=origin, setup=setup)
-    if "\n" not in expected and _parse_expr(expected) is not None:
-        op = "is" if expected in _SINGLETONS else "=="
-        return Check(expression=source, kind=COMPARE, op=op, expected=expected, source=EXTRACTED,
+    joined = " ".join(expected.split("\n"))  # a pretty-printed value over several lines
+    if _parse_expr(joined) is not None:
+        op = "is" if joined in _SINGLETONS else "=="
+        return Check(expression=source, kind=COMPARE, op=op, expected=joined, source=EXTRACTED,
                      origin=origin, setup=setup)
     return Check(expression=source, kind=REPR, expected=expected, source=EXTRACTED, origin=origin,
                  setup=setup)

@@ -39,6 +39,10 @@ def test_the_issues_example():
      ["split_words('a b') == ['a', 'b']", "split_words('') == []"]),
     ("clamp(5, lo=0, hi=3) evaluates to 3", ["clamp(5, lo=0, hi=3) == 3"]),
     ("f(1.5) == 3.0.", ["f(1.5) == 3.0"]),
+    ("will_it_fly([1, 2], 5) ➞ False", ["will_it_fly([1, 2], 5) is False"]),
+    ("iscube(1) ==> True\niscube(2)==>False", ["iscube(1) is True", "iscube(2) is False"]),
+    ('decimal_to_binary(15)   # returns "db1111db"', ['decimal_to_binary(15) == "db1111db"']),
+    ("file_name_check('a.txt') # => 'Yes'", ["file_name_check('a.txt') == 'Yes'"]),
     ("lookup({'a': 1}, 'a') returns 1 but lookup({}, 'a') returns None",
      ["lookup({'a': 1}, 'a') == 1", "lookup({}, 'a') is None"]),
 ])
@@ -51,6 +55,8 @@ def test_prose_phrasings(task, expected):
     "f(n) returns n squared; f(x) returns x.",           # free names: not a check we can run
     "def square(x) -> int: squares x",                  # a signature's arrow is not "returns"
     "Call print(x) to see it.",
+    "tri(1) = 3 and tri(n) = 1 + n / 2",                 # "=" defines as often as it shows an example
+    "is_simple_power(1, 4) => true",                    # not Python: `true` is a free name
     "",
 ])
 def test_descriptions_are_not_checks(task):
@@ -72,12 +78,16 @@ def test_doctest_lines_with_their_expected_output_and_earlier_statements_as_setu
     >>> pairs(2)
     [(0, 0),
      (1, 1)]
+    >>> shown(1)
+    <Thing 1>
+    >>> f(1) == 2
     """
     checks = extract_checks(task)
     assert [c.display for c in checks] == ["f(2) == 4", "f(len(xs)) == 4", "greet('a') shows hello a",
-                                           "pairs(2) shows [(0, 0),\n(1, 1)]"]
+                                           "pairs(2) == [(0, 0), (1, 1)]", "shown(1) shows <Thing 1>",
+                                           "f(1) == 2"]  # the last: a comparison with no output line
     assert checks[0].setup == "" and checks[1].setup == "xs = [1, 2]"
-    assert checks[2].kind == STR and checks[3].kind == REPR
+    assert checks[2].kind == STR and checks[3].kind == COMPARE and checks[4].kind == REPR
     assert checks[0].origin == ">>> f(2)"
 
 
@@ -187,4 +197,4 @@ def test_asserts_a_model_wrote_are_model_checks_for_its_function_only():
 
 def test_a_doctest_output_is_one_line_unless_its_brackets_are_open():
     task = ">>> f(2)\n4\nAlso f(3) == 9.\n>>> grid(2)\n[[0, 0],\n [0, 0]]\nand more prose"
-    assert shown(task) == ["f(2) == 4", "grid(2) shows [[0, 0],\n[0, 0]]", "f(3) == 9"]
+    assert shown(task) == ["f(2) == 4", "grid(2) == [[0, 0], [0, 0]]", "f(3) == 9"]

@@ -8,6 +8,8 @@ import sys
 import pytest
 
 from jarvis.chains.verify.checks import CALL, COMPARE, GIVEN, TRUTH
+from jarvis.chains.verify.extract import extract_checks
+from jarvis.chains.verify.harness import run_checks
 from jarvis.chains.verify.sandbox import Sandbox
 from jarvis.chains.verify.suites import (
     SuiteError,
@@ -125,3 +127,22 @@ async def test_a_jsonl_task_grades_in_the_sandbox(tmp_path):
     sandbox = Sandbox(probe=PROBE)
     assert (await run_task(sandbox, task, "def inc(x):\n    return x + 1\n")).passed_all
     assert not (await run_task(sandbox, task, "def inc(x):\n    return x\n")).passed_all
+
+
+@pytest.mark.slow
+async def test_examples_extracted_from_humaneval_prompts_hold_for_the_canonical_solutions():
+    # Every 4th problem (the 41): the examples in the docstrings, extracted, are what a user's
+    # task would give us. The canonical solutions must pass them, but for the dataset's own wrong ones.
+    known_wrong = {"HumanEval/116", "HumanEval/148"}  # a docstring example the reference contradicts
+    sandbox = Sandbox(probe=PROBE)
+    with_checks, failing = 0, set()
+    for task in load_humaneval(every=4).tasks:
+        checks = extract_checks(task.task, entry_point=task.entry_point)
+        if not checks:
+            continue
+        with_checks += 1
+        run = await run_checks(sandbox, task.canonical, checks)
+        if run.failures():
+            failing.add(task.id)
+    assert with_checks >= 33, with_checks
+    assert failing <= known_wrong, failing - known_wrong
