@@ -61,7 +61,7 @@ class Engine:
     #: The latest budget re-check after a paid request (kept so it is not garbage-collected mid-way).
     budget_refresh: asyncio.Task | None = None
 
-    async def start(self) -> "Engine":
+    async def start(self) -> Engine:
         """Discover models and mark runs a killed process left behind as interrupted."""
         self.interrupted = await self.ledger.recover_interrupted()
         await self.registry.refresh()
@@ -76,7 +76,7 @@ class Engine:
 
 def build_engine(config: Config, paths: Paths, *, database: str | None = None, clock: Clock | None = None,
                  ids: IdSource = new_id) -> Engine:
-    """``clock`` stamps the ledger and every duration, ``ids`` names runs and steps (defaults: the real ones)."""
+    """``clock`` stamps the ledger and every duration, ``ids`` names runs and steps (defaults: real ones)."""
     registry = build_registry(config)
     ledger = AsyncLedger(database or paths.database, clock=clock)
     bus = EventBus()
@@ -92,7 +92,8 @@ def build_engine(config: Config, paths: Paths, *, database: str | None = None, c
     orchestrator = ModelOrchestrator(registry, ledger, selector, runner, chains=chains,
                                      stats=lambda led, task_type: PerformanceMonitor(led).snapshot(task_type),
                                      clock=clock, ids=ids)
-    engine = Engine(config, paths, registry, ledger, bus, selector, runner, orchestrator, chains, cloud, breaker)
+    engine = Engine(config, paths, registry, ledger, bus, selector, runner, orchestrator, chains, cloud,
+                    breaker)
 
     def on_paid_request(event: RequestCompleted) -> None:
         # Request rows and their events are stored by the step runner (feedback by chains.feedback).

@@ -23,7 +23,8 @@ def run_as_json(run: dict[str, Any]) -> dict[str, Any]:
         "started_at": run["started_at"], "finished_at": run["finished_at"], "cost_usd": run["cost_usd"],
         "steps": steps,
         "result": json.loads(run["result_json"]) if run.get("result_json") else None,
-        "ratings": [{k: r[k] for k in ("target_kind", "target_id", "score", "comment")} for r in run.get("ratings", [])],
+        "ratings": [{k: r[k] for k in ("target_kind", "target_id", "score", "comment")}
+                    for r in run.get("ratings", [])],
     }
     if run.get("error"):
         doc["error"] = {"message": run["error"], "kind": run.get("error_kind")}
@@ -34,7 +35,8 @@ def run_as_markdown(run: dict[str, Any]) -> str:
     when = datetime.fromtimestamp(run["started_at"]).strftime("%Y-%m-%d %H:%M")
     lines = [f"# {run['kind'].title()} {run['id']}", "",
              f"- **Task type:** {run['task_type']}  ", f"- **Chain:** {run['chain'] or '-'}  ",
-             f"- **Status:** {run['status']}  ", f"- **Started:** {when}  ", f"- **Cost:** ${run['cost_usd'] or 0:.4f}",
+             f"- **Status:** {run['status']}  ", f"- **Started:** {when}  ",
+             f"- **Cost:** ${run['cost_usd'] or 0:.4f}",
              "", "## Task", "", run["task"], ""]
     for s in run.get("steps", []):
         head = f"## {s['role']}" + (f" (round {s['round']})" if s["round"] else "") + f" — {s['model_id']}"

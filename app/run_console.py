@@ -79,9 +79,10 @@ def _render(event) -> None:
         kept = f" ({len(event.partial_text)} characters kept)" if event.partial_text else ""
         err.write(f"\n! {event.from_model} failed: {event.message}{kept}; {to}.\n")
     elif isinstance(event, RunFinished):
-        blocks = event.result.get("code_blocks") or event.result.get("answers") or []
+        result = event.result.as_json()
+        blocks = result.get("code_blocks") or result.get("answers") or []
         err.write(f"\n✓ {event.run_id} finished in {event.total_s:.1f} s, cost ${event.cost_usd:.4f}"
-                  f"{f', {len(blocks)} code block(s)' if 'code_blocks' in event.result else ''}."
+                  f"{f', {len(blocks)} code block(s)' if 'code_blocks' in result else ''}."
                   f" Rate it: jarvis rate {event.run_id} 1-5\n")
     elif isinstance(event, RunFailed):
         err.write(f"\n✗ {event.message}\n")

@@ -40,8 +40,9 @@ class RequestRecord:
         u = self.usage
         return {"run_id": self.run_id, "step_id": self.step_id, "model_id": self.model_id,
                 "provider": self.provider, "task_type": self.task_type, "role": self.role,
-                "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "ttft_s": u.ttft_s,
-                "tokens_per_s": u.tokens_per_s, "latency_s": self.latency_s, "cost_usd": u.cost_usd,
+                "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                "ttft_s": u.ttft_s, "tokens_per_s": u.tokens_per_s, "latency_s": self.latency_s,
+                "cost_usd": u.cost_usd,
                 "status": self.status, "cached": u.cached, "started_at": self.started_at,
                 "error_kind": self.error_kind, "error": self.error, "partial_text": self.partial_text}
 
@@ -85,7 +86,8 @@ E = TypeVar("E", bound=BusEvent)
 
 
 class EventBus:
-    """Subscribers are plain callables, by event class; one that raises never stops the others or the publisher."""
+    """Subscribers are plain callables, by event class; one that raises stops neither the others nor the
+    publisher."""
 
     def __init__(self) -> None:
         self._subs: dict[type[BusEvent], list[Callable[[Any], None]]] = defaultdict(list)

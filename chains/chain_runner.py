@@ -1,4 +1,4 @@
-"""The chain runner: analyse the task, run the chain's roles in order (with the review → revise loop), synthesize."""
+"""The chain runner: analyse the task, run the roles in order (with the review → revise loop), synthesize."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ class ChainRunner:
 
     async def _roles(self, run: ChainRun, spec: ChainSpec, task: str,
                      outputs: dict[str, str]) -> AsyncIterator[Event]:
-        """Each role in order; a reviewer asking for changes sends the work back to the role that wrote the code."""
+        """Each role in order; a reviewer asking for changes sends the work back to whoever wrote the code."""
         analysis: Analysis = run.analysis
         values: dict[str, str] = {"task": task, "language": analysis.language or "any"}
         max_rounds = spec.max_rounds if run.options.max_rounds is None else run.options.max_rounds
@@ -103,7 +103,8 @@ class ChainRunner:
                 yield event
                 if isinstance(event, StepFinished):
                     outputs[role.name] = values[role.name] = event.output
-                    if role.produces == "code" or (reviewer and role is not reviewer and "```" in event.output):
+                    fenced = reviewer is not None and role is not reviewer and "```" in event.output
+                    if role.produces == "code" or fenced:
                         values["code"] = _code_or_text(event.output)
                     if role.produces == "plan":
                         values["plan"] = event.output
@@ -116,19 +117,22 @@ class ChainRunner:
                 if (verdict.decision == "revise" or syntax) and round_ < max_rounds:
                     round_ += 1
                     revise = True
-                    values["issues"] = "\n".join(f"- {x}" for x in issues) or "- The reviewer asked for changes."
+                    values["issues"] = ("\n".join(f"- {x}" for x in issues)
+                                        or "- The reviewer asked for changes.")
                     values["review"] = outputs[role.name]
-                    yield Notice(run.run_id, None, f"Round {round_}: the reviewer asked for changes"
-                                                   + (" (the code does not parse)" if syntax else "") + "; revising.")
+                    why = " (the code does not parse)" if syntax else ""
+                    yield Notice(run.run_id, None,
+                                 f"Round {round_}: the reviewer asked for changes{why}; revising.")
                     i = order.index(_reviewed(spec))
                     continue
                 if verdict.decision == "unclear":
-                    yield Notice(run.run_id, None, "The reviewer gave no clear verdict; keeping the last version.")
+                    yield Notice(run.run_id, None,
+                                 "The reviewer gave no clear verdict; keeping the last version.")
             i += 1
 
 
 def _reviewed(spec: ChainSpec) -> RoleSpec:
-    """The role a reviewer sends work back to: the last one before it that writes code (else the one before it)."""
+    """Where a reviewer sends work back: the last role before it that writes code (else the one before it)."""
     reviewer = spec.reviewer
     assert reviewer is not None
     before = spec.roles[:spec.roles.index(reviewer)] or [reviewer]

@@ -34,7 +34,8 @@ class ChainRun:
 
 
 class ChainStep:
-    def __init__(self, ledger: AsyncLedger, selector: SelectionEngine, runner: StepRunner, ids: IdSource) -> None:
+    def __init__(self, ledger: AsyncLedger, selector: SelectionEngine, runner: StepRunner,
+                 ids: IdSource) -> None:
         self.ledger = ledger
         self.selector = selector
         self.runner = runner
@@ -46,14 +47,17 @@ class ChainStep:
         caps = tuple(analysis.capabilities)
         if role.select.capability and role.select.capability not in caps:
             caps += (role.select.capability,)
-        req = Request(task_type=analysis.task_type, language=analysis.language, role=role.name, capabilities=caps,
-                      prompt_tokens=est, max_tokens=max_tokens, strategy=options.strategy or role.select.strategy,
+        req = Request(task_type=analysis.task_type, language=analysis.language, role=role.name,
+                      capabilities=caps, prompt_tokens=est, max_tokens=max_tokens,
+                      strategy=options.strategy or role.select.strategy,
                       explicit=options.model or role.select.model, exclude=exclude, min_context=min_context)
         return self.selector.select(req, run.stats)
 
     async def run(self, run: ChainRun, idx: int, round_: int, role: RoleSpec, values: dict[str, str], *,
                   revise: bool) -> AsyncIterator[Event]:
         options = run.options
+        #: --no-fallback with --model: that model or nothing.
+        pinned = options.no_fallback and options.model is not None
         gen_options = role.options.model_copy(update=options.overrides) if options.overrides else role.options
         max_tokens = gen_options.max_tokens or 512
         draft = prompts.build(role, values, revise=revise)
@@ -61,13 +65,14 @@ class ChainStep:
             selection = self.select(run, role, draft.est_tokens, max_tokens)
         except NoModelAvailable:
             # Perhaps nothing holds the whole history: select for the task alone, then trim to fit.
-            bare = prompts.build(role, {"task": values["task"], "language": values["language"]}, revise=revise)
+            bare = prompts.build(role, {"task": values["task"], "language": values["language"]},
+                                 revise=revise)
             selection = self.select(run, role, bare.est_tokens, max_tokens)
         model = selection.model
         built = prompts.build(role, values, revise=revise, window=model.context_length, max_tokens=max_tokens,
                               model_id=model.id)
         step_id = self.ids("step")
-        fallbacks = [] if options.no_fallback and options.model else list(selection.fallbacks)
+        fallbacks = [] if pinned else list(selection.fallbacks)
         self.ledger.start_step(step_id, run.run_id, idx, role.name, round_, model.id, model.provider,
                                selection.reason, answer=role.name == run.answer_role)
         yield StepStarted(run.run_id, step_id, role.name, round_, model.id, model.provider, selection.reason,
@@ -89,7 +94,7 @@ class ChainStep:
         try:
             async for event in self.runner.run(ctx, [model, *fallbacks], built.messages, gen_options,
                                                built.est_tokens, outcome,
-                                               reselect=None if options.no_fallback and options.model else reselect):
+                                               reselect=None if pinned else reselect):
                 if isinstance(event, FallbackTaken) and first_failure is None:
                     first_failure = event
                 yield event
@@ -101,7 +106,7 @@ class ChainStep:
             err = outcome.error
             self.ledger.finish_step(step_id, FAILED, "", None, notices=outcome.notices,
                                     error=str(err) if err else "failed")
-            why = " (--no-fallback: no other model was tried)" if options.no_fallback and options.model else ""
+            why = " (--no-fallback: no other model was tried)" if pinned else ""
             raise StepFailed(f"The {role.name} step failed on every model tried{why}. Last error: {err}",
                              getattr(err, "kind", "failed"))
         c = outcome.completion

@@ -1,4 +1,4 @@
-"""The engine's clock and id source, passed in (defaults: the real ones) so tests construct them instead of patching."""
+"""The engine's clock and id source, passed in (defaults: the real ones): tests construct them, not patch."""
 
 from __future__ import annotations
 

@@ -52,8 +52,8 @@ class ComparisonResult:
     task_type: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"answers": [a.as_json() for a in self.answers], "parallel": self.parallel, "reason": self.reason,
-                "task_type": self.task_type}
+        return {"answers": [a.as_json() for a in self.answers], "parallel": self.parallel,
+                "reason": self.reason, "task_type": self.task_type}
 
 
 class Comparison:
@@ -89,8 +89,8 @@ class Comparison:
         self.ledger.start_run(run_id, "compare", prompt, None, analysis.as_json(),
                               {"models": list(model_ids), "parallel": plan.concurrent})
         yield RunStarted(run_id, "compare", prompt, analysis)
-        yield Notice(run_id, None, ("Running side by side: " if plan.concurrent else "Running one after another: ")
-                     + plan.reason)
+        how = "Running side by side: " if plan.concurrent else "Running one after another: "
+        yield Notice(run_id, None, how + plan.reason)
         messages = [Message("user", prompt)]
         est = estimate_prompt_tokens(messages)
         answers: dict[str, CompareAnswer] = {}
@@ -99,7 +99,8 @@ class Comparison:
         async def one(label: str, idx: int, entry: ModelEntry) -> None:
             step_id = self.ids("step")
             self.ledger.start_step(step_id, run_id, idx, label, 0, entry.id, entry.provider, "chosen by you")
-            queue.put_nowait(StepStarted(run_id, step_id, label, 0, entry.id, entry.provider, "chosen by you"))
+            queue.put_nowait(StepStarted(run_id, step_id, label, 0, entry.id, entry.provider,
+                                         "chosen by you"))
             outcome = StepOutcome()
             ctx = StepContext(run_id, step_id, label, analysis.task_type, cancel)
             try:
@@ -125,10 +126,10 @@ class Comparison:
             try:
                 if plan.concurrent:
                     async with asyncio.TaskGroup() as group:
-                        for i, (label, entry) in enumerate(zip(labels, entries)):
+                        for i, (label, entry) in enumerate(zip(labels, entries, strict=True)):
                             group.create_task(one(label, i, entry))
                 else:
-                    for i, (label, entry) in enumerate(zip(labels, entries)):
+                    for i, (label, entry) in enumerate(zip(labels, entries, strict=True)):
                         await one(label, i, entry)
             finally:
                 queue.put_nowait(_DONE)
@@ -149,8 +150,8 @@ class Comparison:
         if cancelled:
             yield RunCancelled(run_id)
             return
-        result = ComparisonResult([answers[lab] for lab in labels if lab in answers], plan.concurrent, plan.reason,
-                                  analysis.task_type)
+        result = ComparisonResult([answers[lab] for lab in labels if lab in answers], plan.concurrent,
+                                  plan.reason, analysis.task_type)
         status = COMPLETED if any(a.status == COMPLETED for a in result.answers) else FAILED
         self.ledger.finish_run(run_id, status, result=result.as_json(),
                                error=None if status == COMPLETED else "Every model failed.")

@@ -59,7 +59,8 @@ def vote_payload(result: dict[str, Any]) -> dict[str, Any]:
 def received(record: dict[str, Any]) -> FeedbackReceived:
     """The bus event for a rating (from `rate`) or a vote (from `vote`)."""
     if "compare_id" in record:
-        return FeedbackReceived(record["compare_id"], "compare", record["compare_id"], task_type=record["task_type"],
-                                winner=record["winner"], models=tuple(record["models"]))
+        return FeedbackReceived(record["compare_id"], "compare", record["compare_id"],
+                                task_type=record["task_type"], winner=record["winner"],
+                                models=tuple(record["models"]))
     return FeedbackReceived(record["run_id"], record["target_kind"], record["target_id"], record["model_id"],
                             record["task_type"], score=record["score"])

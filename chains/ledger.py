@@ -15,13 +15,16 @@ from typing import Any
 import psutil
 from sqlite_utils import Database
 
+from jarvis.providers.types import Usage
+
 from .bus import REQUEST_COMPLETED, REQUEST_FAILED, RequestRecord
 from .clock import Clock, SystemClock, new_id
 from .migrations import migrate
 
 __all__ = ["Ledger", "new_id", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED"]
 
-RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED = "running", "completed", "failed", "cancelled", "interrupted"
+RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+CANCELLED, INTERRUPTED = "cancelled", "interrupted"
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -80,8 +83,8 @@ class Ledger:
     def start_run(self, run_id: str, kind: str, task: str, chain: str | None, analysis: dict | None,
                   options: dict | None) -> None:
         self._exec(
-            "INSERT INTO runs (id, kind, task, chain, task_type, language, status, started_at, pid, options_json,"
-            " analysis_json) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO runs (id, kind, task, chain, task_type, language, status, started_at, pid,"
+            " options_json, analysis_json) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [run_id, kind, task, chain, (analysis or {}).get("task_type"), (analysis or {}).get("language"),
              RUNNING, self.clock.time(), os.getpid(), json.dumps(options or {}), json.dumps(analysis or {})],
         )
@@ -89,41 +92,43 @@ class Ledger:
     def finish_run(self, run_id: str, status: str, *, result: dict | None = None, error: str | None = None,
                    error_kind: str | None = None) -> None:
         cost = self.spent_for_run(run_id)
+        result_json = json.dumps(result) if result is not None else None
         self._exec("UPDATE runs SET status=?, finished_at=?, result_json=?, error=?, error_kind=?, cost_usd=?"
-                   " WHERE id=?", [status, self.clock.time(), json.dumps(result) if result is not None else None,
-                                   error, error_kind, cost, run_id])
+                   " WHERE id=?", [status, self.clock.time(), result_json, error, error_kind, cost, run_id])
 
     def start_step(self, step_id: str, run_id: str, idx: int, role: str, round_: int, model_id: str | None,
                    provider: str | None, reason: str | None, *, answer: bool = False) -> None:
-        """``answer``: this step's output is (a version of) the run's answer, so a run's rating goes to its model."""
-        self._exec("INSERT INTO steps (id, run_id, idx, role, round, model_id, provider, status, started_at, reason,"
-                   " answer) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                   [step_id, run_id, idx, role, round_, model_id, provider, RUNNING, self.clock.time(), reason,
-                    int(answer)])
+        """``answer``: this step writes (a version of) the run's answer: a run's rating goes to its model."""
+        self._exec("INSERT INTO steps (id, run_id, idx, role, round, model_id, provider, status, started_at,"
+                   " reason, answer) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                   [step_id, run_id, idx, role, round_, model_id, provider, RUNNING, self.clock.time(),
+                    reason, int(answer)])
 
     def checkpoint_step(self, step_id: str, output: str) -> None:
         """Partial output so far: a killed process keeps what was streamed up to the last checkpoint."""
         self._exec("UPDATE steps SET output=? WHERE id=?", [output, step_id])
 
-    def finish_step(self, step_id: str, status: str, output: str, usage: Any = None, *,
-                    model_id: str | None = None, provider: str | None = None, notices: list[str] | None = None,
-                    error: str | None = None, reason: str | None = None) -> None:
-        """``usage``: a providers.types.Usage (or None); ``reason`` replaces the selection's when a fallback answered."""
-        u = usage.as_json() if usage is not None and hasattr(usage, "as_json") else (usage or {})
+    def finish_step(self, step_id: str, status: str, output: str, usage: Usage | None = None, *,
+                    model_id: str | None = None, provider: str | None = None,
+                    notices: list[str] | None = None, error: str | None = None,
+                    reason: str | None = None) -> None:
+        """``reason`` replaces the selection's when a fallback answered (model_id: the model that did)."""
+        u = usage or Usage()
         self._exec(
-            "UPDATE steps SET status=?, finished_at=?, output=?, prompt_tokens=?, completion_tokens=?, ttft_s=?,"
-            " tokens_per_s=?, total_s=?, finish_reason=?, notices_json=?, error=?,"
-            " model_id=COALESCE(?, model_id), provider=COALESCE(?, provider), reason=COALESCE(?, reason) WHERE id=?",
-            [status, self.clock.time(), output, u.get("prompt_tokens"), u.get("completion_tokens"), u.get("ttft_s"),
-             u.get("tokens_per_s"), u.get("total_s"), u.get("finish_reason"), json.dumps(notices or []), error,
+            "UPDATE steps SET status=?, finished_at=?, output=?, prompt_tokens=?, completion_tokens=?,"
+            " ttft_s=?, tokens_per_s=?, total_s=?, finish_reason=?, notices_json=?, error=?,"
+            " model_id=COALESCE(?, model_id), provider=COALESCE(?, provider), reason=COALESCE(?, reason)"
+            " WHERE id=?",
+            [status, self.clock.time(), output, u.prompt_tokens, u.completion_tokens, u.ttft_s,
+             u.tokens_per_s, u.total_s, u.finish_reason, json.dumps(notices or []), error,
              model_id, provider, reason, step_id],
         )
 
     # -- requests -------------------------------------------------------
     _REQUEST_SQL = (
-        "INSERT INTO requests (run_id, step_id, model_id, provider, task_type, role, prompt_tokens, completion_tokens,"
-        " ttft_s, tokens_per_s, latency_s, cost_usd, status, error_kind, error, partial_text, cached, created_at,"
-        " started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        "INSERT INTO requests (run_id, step_id, model_id, provider, task_type, role, prompt_tokens,"
+        " completion_tokens, ttft_s, tokens_per_s, latency_s, cost_usd, status, error_kind, error,"
+        " partial_text, cached, created_at, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     )
 
     def record_request(self, request: RequestRecord | dict[str, Any]) -> None:
@@ -148,8 +153,8 @@ class Ledger:
     def _request_params(self, r: dict[str, Any]) -> list[Any]:
         return [r.get("run_id"), r.get("step_id"), r["model_id"], r.get("provider"), r.get("task_type"),
                 r.get("role"), r.get("prompt_tokens"), r.get("completion_tokens"), r.get("ttft_s"),
-                r.get("tokens_per_s"), r.get("latency_s"), r.get("cost_usd", 0.0), r["status"], r.get("error_kind"),
-                r.get("error"), r.get("partial_text"), int(bool(r.get("cached"))),
+                r.get("tokens_per_s"), r.get("latency_s"), r.get("cost_usd", 0.0), r["status"],
+                r.get("error_kind"), r.get("error"), r.get("partial_text"), int(bool(r.get("cached"))),
                 r.get("created_at") or self.clock.time(), r.get("started_at")]
 
     # -- feedback -------------------------------------------------------
@@ -171,8 +176,8 @@ class Ledger:
                 raise KeyError(target_id)
             run_id, task_type, model_id, role = row
         data = {"target_kind": target_kind, "target_id": target_id, "run_id": run_id, "model_id": model_id,
-                "task_type": task_type, "role": role, "score": score, "comment": comment, "correction": correction,
-                "created_at": self.clock.time()}
+                "task_type": task_type, "role": role, "score": score, "comment": comment,
+                "correction": correction, "created_at": self.clock.time()}
         with self.db.conn:
             self.db["ratings"].insert(data)
         return data
@@ -182,7 +187,8 @@ class Ledger:
         with self.db.conn:
             self.db.conn.executemany(
                 "INSERT INTO votes (compare_id, model_a, model_b, outcome, task_type, created_at)"
-                " VALUES (?,?,?,?,?,?)", [(compare_id, a, b, outcome, task_type, now) for a, b, outcome in pairs])
+                " VALUES (?,?,?,?,?,?)",
+                [(compare_id, a, b, outcome, task_type, now) for a, b, outcome in pairs])
 
     _EVENT_SQL = "INSERT INTO events (run_id, type, payload_json, created_at) VALUES (?,?,?,?)"
 
@@ -222,15 +228,15 @@ class Ledger:
 
     # -- reads ----------------------------------------------------------
     def run(self, run_id: str) -> dict[str, Any] | None:
-        """A run with its steps (each with its ``attempts``: every model tried, in order), ratings and votes."""
+        """A run with its steps (each with ``attempts``: every model tried, in order), ratings and votes."""
         row = next(self.db.query("SELECT * FROM runs WHERE id=?", [run_id]), None)
         if row is None:
             return None
         row["steps"] = self.query("SELECT * FROM steps WHERE run_id=? ORDER BY idx", [run_id])
         attempts: dict[str, list[dict[str, Any]]] = {}
         for r in self.db.query("SELECT step_id, model_id, provider, status, error_kind, error, partial_text,"
-                               " latency_s, started_at, created_at, cached FROM requests WHERE run_id=? ORDER BY id",
-                               [run_id]):
+                               " latency_s, started_at, created_at, cached FROM requests WHERE run_id=?"
+                               " ORDER BY id", [run_id]):
             attempts.setdefault(r.pop("step_id"), []).append(attempt_json(r))
         for step in row["steps"]:
             step["attempts"] = attempts.get(step["id"], [])
@@ -238,8 +244,10 @@ class Ledger:
         row["votes"] = self.query("SELECT * FROM votes WHERE compare_id=? ORDER BY id", [run_id])
         return row
 
-    def history(self, search: str | None = None, limit: int = 50, kind: str | None = None) -> list[dict[str, Any]]:
-        sql = ("SELECT r.id, r.kind, r.task, r.chain, r.task_type, r.status, r.started_at, r.finished_at, r.cost_usd,"
+    def history(self, search: str | None = None, limit: int = 50,
+                kind: str | None = None) -> list[dict[str, Any]]:
+        sql = ("SELECT r.id, r.kind, r.task, r.chain, r.task_type, r.status, r.started_at, r.finished_at,"
+               " r.cost_usd,"
                " (SELECT GROUP_CONCAT(DISTINCT s.model_id) FROM steps s WHERE s.run_id = r.id) AS models,"
                " (SELECT AVG(score) FROM ratings g WHERE g.run_id = r.id) AS rating FROM runs r WHERE 1=1")
         params: list[Any] = []

@@ -1,4 +1,4 @@
-"""AsyncLedger: the ledger's methods, typed, each run on one dedicated thread so SQLite never blocks the loop."""
+"""AsyncLedger: the ledger's methods, typed, run on one dedicated thread so SQLite never blocks the loop."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _write(method: Callable[Concatenate[Ledger, P], Any]) -> Callable[Concatenate["AsyncLedger", P], None]:
+def _write(method: Callable[Concatenate[Ledger, P], Any]) -> Callable[Concatenate[AsyncLedger, P], None]:
     """A fire-and-forget write: queued now, written in order with the next batch."""
 
     @functools.wraps(method)
@@ -26,7 +26,9 @@ def _write(method: Callable[Concatenate[Ledger, P], Any]) -> Callable[Concatenat
     return queued
 
 
-def _read(method: Callable[Concatenate[Ledger, P], R]) -> Callable[Concatenate["AsyncLedger", P], Awaitable[R]]:
+def _read(
+    method: Callable[Concatenate[Ledger, P], R],
+) -> Callable[Concatenate[AsyncLedger, P], Awaitable[R]]:
     """An awaited call: queued writes go first, so it sees everything submitted before it."""
 
     @functools.wraps(method)

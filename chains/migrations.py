@@ -50,8 +50,8 @@ def m001_initial(db: Database) -> None:
             created_at REAL NOT NULL
         );
         CREATE TABLE cache (
-            key TEXT PRIMARY KEY, model_id TEXT NOT NULL, response_json TEXT NOT NULL, created_at REAL NOT NULL,
-            hits INTEGER DEFAULT 0, last_hit_at REAL
+            key TEXT PRIMARY KEY, model_id TEXT NOT NULL, response_json TEXT NOT NULL,
+            created_at REAL NOT NULL, hits INTEGER DEFAULT 0, last_hit_at REAL
         );
         CREATE TABLE budgets (period TEXT PRIMARY KEY, limit_usd REAL NOT NULL);
         CREATE TABLE score_resets (model_id TEXT NOT NULL, task_type TEXT NOT NULL, reset_at REAL NOT NULL,
@@ -61,7 +61,7 @@ def m001_initial(db: Database) -> None:
 
 
 def m002_attempts_and_answers(db: Database) -> None:
-    """Every request row is one attempt of a step (when it started, too); a step says if it wrote the answer."""
+    """A request row is one attempt of a step (now with its start); a step says if it wrote the answer."""
     db.executescript(
         """
         ALTER TABLE requests ADD COLUMN started_at REAL;

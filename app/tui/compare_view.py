@@ -142,7 +142,7 @@ class CompareView(Vertical):
                     await panes_box.mount(pane)
                 elif isinstance(event, ev.StepFinished):
                     pane = self.panes[event.step_id]
-                    await pane.finish(event.status, event.usage, event.usage.get("error"))
+                    await pane.finish(event.status, event.usage.as_json(), event.error)
                     await pane.mount(RatingBar(event.step_id, label="Rate"))
                 elif isinstance(event, ev.RunFinished):
                     await self._vote_bar(votes)

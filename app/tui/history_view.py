@@ -70,7 +70,7 @@ class HistoryView(Vertical):
         if self.app.engine is None:
             return
         needle = self.query_one("#history-search", Input).value.strip() or None
-        rows = await self.app.engine.ledger.call("history", needle, 200)
+        rows = await self.app.engine.ledger.history(needle, 200)
         table = self.query_one(DataTable)
         table.clear()
         for r in rows:
@@ -88,7 +88,7 @@ class HistoryView(Vertical):
     async def open(self, run_id: str) -> None:
         from ..export import run_as_json, run_as_markdown
 
-        run = await self.app.engine.ledger.call("run", run_id)
+        run = await self.app.engine.ledger.run(run_id)
         if run is None:
             self.app.notify(f"{run_id} is gone.", severity="warning")
             return
@@ -102,6 +102,6 @@ class HistoryView(Vertical):
             path.write_text(run_as_markdown(run) if action == "export-md" else json.dumps(run_as_json(run), indent=2))
             self.app.notify(f"Exported to {path}")
         elif action == "delete":
-            await self.app.engine.ledger.call("delete_run", run_id)
+            await self.app.engine.ledger.delete_run(run_id)
             self.app.notify(f"Deleted {run_id}.")
             self.reload()

@@ -127,8 +127,8 @@ class RunView(Vertical):
         elif isinstance(event, ev.RunStarted):
             self.run_id = event.run_id
             a = event.analysis
-            await steps.mount(Static(f"{event.run_id} · chain {event.chain} · {a['task_type']}"
-                                     f"{' · ' + a['language'] if a.get('language') else ''}", classes="notice"))
+            await steps.mount(Static(f"{event.run_id} · chain {event.chain} · {a.task_type}"
+                                     f"{' · ' + a.language if a.language else ''}", classes="notice"))
         elif isinstance(event, ev.StepStarted):
             round_ = f" (round {event.round})" if event.round else ""
             pane = StepPane(event.step_id, f"{event.role}{round_} · {event.model_id}", event.reason)
@@ -150,10 +150,10 @@ class RunView(Vertical):
                     pane.set_title(f"{pane.title.split(' · ')[0]} · {event.to_model} (fallback)")
         elif isinstance(event, ev.StepFinished):
             pane = self.panes[event.step_id]
-            await pane.finish(event.status, event.usage)
+            await pane.finish(event.status, event.usage.as_json())
             await pane.mount(RatingBar(event.step_id, label=f"Rate {event.role}"))
         elif isinstance(event, ev.RunFinished):
-            self.last_result = event.result
+            self.last_result = event.result.as_json()
             await steps.mount(self._result_panel(event))
             steps.scroll_end(animate=False)
         elif isinstance(event, ev.RunFailed):
@@ -169,7 +169,7 @@ class RunView(Vertical):
             await steps.mount(Static(f"✗ {event.run_id} cancelled.", classes="notice"))
 
     def _result_panel(self, event) -> Vertical:
-        result = event.result
+        result = event.result.as_json()
         verdict = result.get("verdict")
         lines = [f"✓ Finished in {event.total_s:.1f} s · cost ${event.cost_usd:.4f}"]
         if verdict:

@@ -267,10 +267,9 @@ class WorkbenchApp(App[None]):
     @work(group="feedback", exit_on_error=False, description="save a rating")
     async def record_rating(self, target_id: str, score: int, comment: str | None) -> None:
         from jarvis.chains import feedback
-        from jarvis.chains.bus import FEEDBACK_RECEIVED, BusEvent
 
         rating = await self.engine.ledger.call_fn(feedback.rate, target_id, score, comment=comment)
-        self.engine.bus.publish(BusEvent(FEEDBACK_RECEIVED, rating["run_id"], feedback.feedback_payload(rating)))
+        self.engine.bus.publish(feedback.received(rating))
         await self.engine.orchestrator.refresh_stats(rating["task_type"])
         self.notify(f"Rated {score}/5 — {rating['model_id'] or 'run'} for {rating['task_type']}.")
         self.runs_changed()
@@ -278,10 +277,9 @@ class WorkbenchApp(App[None]):
 
     async def record_vote(self, compare_id: str, winner: str) -> dict:
         from jarvis.chains import feedback
-        from jarvis.chains.bus import FEEDBACK_RECEIVED, BusEvent
 
         result = await self.engine.ledger.call_fn(feedback.vote, compare_id, winner)
-        self.engine.bus.publish(BusEvent(FEEDBACK_RECEIVED, compare_id, feedback.vote_payload(result)))
+        self.engine.bus.publish(feedback.received(result))
         await self.engine.orchestrator.refresh_stats(result["task_type"])
         self.runs_changed()
         return result

@@ -28,9 +28,9 @@ def failure_report(run: CandidateRun, *, limit: int = 3, authoritative_only: boo
             lines.append(f"  actual value: {result.actual}")
         if result.error:
             lines.append(f"  error: {result.error}")
-        tail = result.traceback.splitlines()[-_TRACEBACK_LINES:]
-        if tail:
-            lines += ["  traceback (last lines):", *(f"    {line}" for line in tail)]
+        last = result.traceback.splitlines()[-_TRACEBACK_LINES:]
+        if last:
+            lines += ["  traceback (last lines):", *(f"    {line}" for line in last)]
         blocks.append("\n".join(lines))
     more = len(failures) - limit
     if more > 0:

@@ -10,7 +10,8 @@ from jarvis.providers.types import Completion, Delta, GenerationOptions, Message
 
 PLAN = "1. Reverse with a slice.\n2. Return it."
 CODE = "```python\ndef reverse(s: str) -> str:\n    return s[::-1]\n```\nSlices reverse."
-FIXED = "```python\ndef reverse(s: str) -> str:\n    \"\"\"Reversed.\"\"\"\n    return s[::-1]\n```\nNow documented."
+FIXED = ("```python\ndef reverse(s: str) -> str:\n    \"\"\"Reversed.\"\"\"\n    return s[::-1]\n```\n"
+         "Now documented.")
 REVISE = "VERDICT: REVISE\n- Add a docstring."
 APPROVE = "VERDICT: APPROVE"
 

@@ -1,4 +1,4 @@
-"""Every model a step tried is on record (run --json, export, History); --no-fallback keeps a run on one model."""
+"""Every model a step tried is on record (run --json, export, History); --no-fallback keeps one model."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ async def test_a_step_that_failed_over_mid_stream_lists_both_attempts(flaky):
     rig.bus.subscribe(RequestFailed, heard.append)
     rig.bus.subscribe(RequestCompleted, heard.append)
     proxy.mode, proxy.after_lines = "cut", 6
-    events = await rig.events(rig.orchestrator.run(TASK, RunOptions(model=PRIMARY, overrides={"max_tokens": 40})))
+    options = RunOptions(model=PRIMARY, overrides={"max_tokens": 40})
+    events = await rig.events(rig.orchestrator.run(TASK, options))
     [fb] = [e for e in events if isinstance(e, FallbackTaken)]
     done = finished(events)
     await rig.ledger.flush()

@@ -47,12 +47,13 @@ async def run_chain(make_rig, tmp_path, chain: str, user_chain: str | None):
 @pytest.mark.parametrize("say_what_they_produce", [True, False], ids=["produces", "inferred"])
 async def test_renamed_roles_run_like_the_shipped_code_chain(make_rig, tmp_path, say_what_they_produce):
     _, shipped, shipped_events = await run_chain(make_rig, tmp_path, "code", None)
-    rig, mine, events = await run_chain(make_rig, tmp_path, "mine",
-                                        renamed(shipped_code_chain(), say_what_they_produce=say_what_they_produce))
+    user_chain = renamed(shipped_code_chain(), say_what_they_produce=say_what_they_produce)
+    rig, mine, events = await run_chain(make_rig, tmp_path, "mine", user_chain)
     # The same prompts, filled the same way ({plan}, {code}, {issues}), in the same order: one revise round.
     assert mine.prompts == shipped.prompts and len(mine.prompts) == 5
     assert "Plan:\n1. Reverse with a slice." in mine.prompts[1][1]
-    assert "Your previous code:\n```python" in mine.prompts[3][1] and "- Add a docstring." in mine.prompts[3][1]
+    revise = mine.prompts[3][1]
+    assert "Your previous code:\n```python" in revise and "- Add a docstring." in revise
     roles = [e.role for e in events if isinstance(e, StepStarted)]
     assert roles == ["architect", "coder", "critic", "coder", "critic"]
     assert [e.role for e in shipped_events if isinstance(e, StepStarted)] == [

@@ -75,7 +75,7 @@ async def test_cancel_mid_stream(isolated_home):
         [pane] = run.panes.values()
         assert pane.status == "cancelled"
         await app.engine.ledger.flush()
-        assert (await app.engine.ledger.call("run", run.run_id))["status"] == "cancelled"
+        assert (await app.engine.ledger.run(run.run_id))["status"] == "cancelled"
 
 
 async def test_compare_vote_and_leaderboard(isolated_home, ollama_url, openai_url):
@@ -100,7 +100,7 @@ async def test_compare_vote_and_leaderboard(isolated_home, ollama_url, openai_ur
         await wait_until(pilot, lambda: view.voted, 30, "the click to cast the vote")
         await wait_until(pilot, lambda: all(" · " in p.title for p in view.panes.values()), 30, "names revealed")
         await app.engine.ledger.flush()
-        votes = await app.engine.ledger.call("query", "SELECT model_a, model_b, outcome FROM votes")
+        votes = await app.engine.ledger.query("SELECT model_a, model_b, outcome FROM votes")
         assert votes == [{"model_a": "ollama/smollm2:135m", "model_b": "lmstudio/smollm2-135m-instruct",
                           "outcome": "B"}]
         await pilot.press("f6")
