@@ -99,6 +99,8 @@ def _load(seconds: float) -> tuple[dict[str, Any] | None, str, str]:
     """The candidate's namespace, or the error that stopped it loading."""
     try:
         module = _timed(seconds, __import__, "solution")
+    except CheckTimeout as exc:
+        return None, f"loading the code took longer than {seconds:g} s", _tail(exc)
     except BaseException as exc:
         if _is_cpu_limit(exc):
             raise

@@ -108,3 +108,10 @@ async def test_outputs_on_proposed_inputs_are_canonical(sandbox):
     assert slow.outputs == ("timeout", "timeout")
     broken = await run_inputs(sandbox, "def is_prime(", calls[:2])
     assert broken.outputs == ("did not load", "did not load") and broken.load_error.startswith("SyntaxError")
+
+
+async def test_code_that_hangs_while_loading_says_so(sandbox):
+    run = await run_checks(sandbox, "while True:\n    pass\n", CHECKS[:1], per_check_seconds=1,
+                           load_seconds=1)
+    assert run.load_error == "loading the code took longer than 1 s"
+    assert run.results[0].error == "the candidate did not load: loading the code took longer than 1 s"
