@@ -333,3 +333,13 @@ def model_checks(text: str, *, entry_point: str | None = None) -> list[Check]:
     if entry_point:
         checks = [c for c in checks if re.match(rf"(?:not\s+)?{re.escape(entry_point)}\s*\(", c.expression)]
     return _dedupe(checks)
+
+
+def example_check(text: str, *, entry_point: str | None = None) -> Check:
+    """The one example a user types when asked (`--example`, the Run view's prompt): a call and its
+    result, in any of the forms a task may use. Source "given". Raises ValueError with one sentence."""
+    found = [c for c in extract_checks(text, entry_point=entry_point) if c.kind == COMPARE]
+    if not found:
+        name = entry_point or "f"
+        raise ValueError(f"write the example as a call and its result, e.g. {name}(2) -> 4")
+    return replace(found[0], source=GIVEN)

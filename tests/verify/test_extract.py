@@ -8,6 +8,7 @@ from jarvis.chains.verify.checks import CALL, COMPARE, EXTRACTED, GIVEN, MODEL, 
 from jarvis.chains.verify.extract import (
     calls_from_text,
     checks_from_tests,
+    example_check,
     extract_checks,
     guess_entry_point,
     model_checks,
@@ -198,3 +199,18 @@ def test_asserts_a_model_wrote_are_model_checks_for_its_function_only():
 def test_a_doctest_output_is_one_line_unless_its_brackets_are_open():
     task = ">>> f(2)\n4\nAlso f(3) == 9.\n>>> grid(2)\n[[0, 0],\n [0, 0]]\nand more prose"
     assert shown(task) == ["f(2) == 4", "grid(2) == [[0, 0], [0, 0]]", "f(3) == 9"]
+
+
+@pytest.mark.parametrize("typed", ["is_prime(7) -> True", "is_prime(7) is True", ">>> is_prime(7)\nTrue",
+                                   "is_prime(7) returns True", "assert is_prime(7) is True"])
+def test_one_example_the_user_types(typed):
+    check = example_check(typed, entry_point="is_prime")
+    assert check.display == "is_prime(7) is True" and check.source == GIVEN
+
+
+def test_an_example_that_is_not_a_call_and_result_says_how_to_write_one():
+    sentence = r"^write the example as a call and its result, e\.g\. is_prime\(2\) -> 4$"
+    with pytest.raises(ValueError, match=sentence):
+        example_check("seven is prime", entry_point="is_prime")
+    with pytest.raises(ValueError, match=r"e\.g\. f\(2\) -> 4$"):
+        example_check("g(1) -> 2", entry_point="f")
