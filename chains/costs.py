@@ -22,7 +22,7 @@ def period_start(period: str, now: float | None = None) -> float:
 
 
 def budget_status(ledger: Ledger, now: float | None = None) -> list[dict[str, object]]:
-    out = []
+    out: list[dict[str, object]] = []
     now = ledger.clock.time() if now is None else now
     limits = ledger.budgets()
     for period in PERIODS:
@@ -44,5 +44,6 @@ def cost_report(ledger: Ledger, group_by: str = "model", since: float = 0.0) -> 
         raise ValueError("Group costs by model, provider, task_type or day.")
     return ledger.query(
         f"SELECT {column} AS key, COUNT(*) AS requests, ROUND(SUM(cost_usd), 6) AS cost_usd,"
-        " SUM(COALESCE(prompt_tokens,0)) AS prompt_tokens, SUM(COALESCE(completion_tokens,0)) AS completion_tokens"
+        " SUM(COALESCE(prompt_tokens,0)) AS prompt_tokens,"
+        " SUM(COALESCE(completion_tokens,0)) AS completion_tokens"
         " FROM requests WHERE created_at >= ? GROUP BY key ORDER BY cost_usd DESC, requests DESC", [since])

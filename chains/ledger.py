@@ -179,7 +179,7 @@ class Ledger:
                 "task_type": task_type, "role": role, "score": score, "comment": comment,
                 "correction": correction, "created_at": self.clock.time()}
         with self.db.conn:
-            self.db["ratings"].insert(data)
+            self.db.table("ratings").insert(data)
         return data
 
     def add_votes(self, compare_id: str, pairs: list[tuple[str, str, str]], task_type: str | None) -> None:

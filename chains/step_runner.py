@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from jarvis.providers.errors import ProviderError
@@ -43,6 +43,8 @@ class StepOutcome:
     error: ProviderError | None = None
     notices: list[str] = field(default_factory=list)
     cached: bool = False
+    #: What the last failed attempt streamed before it broke (the user already saw it).
+    partial_text: str = ""
 
 
 def provider_key(entry: ModelEntry) -> str:
@@ -68,7 +70,8 @@ class StepRunner:
 
     def cooling(self, model_id: str) -> bool:
         entry = self.registry.lookup(model_id)
-        return self.breaker.is_open(model_id) or (entry is not None and self.breaker.is_open(provider_key(entry)))
+        provider_open = entry is not None and self.breaker.is_open(provider_key(entry))
+        return self.breaker.is_open(model_id) or provider_open
 
     async def run(self, ctx: StepContext, candidates: Sequence[ModelEntry], messages: list[Message],
                   options: GenerationOptions, est_tokens: int, outcome: StepOutcome,
@@ -96,8 +99,8 @@ class StepRunner:
                 return
             except ProviderError as err:
                 last_error = err
-                streamed = bool(getattr(err, "partial_text", ""))
-                decision = self.policy.decide(err, attempt, streamed)
+                partial = outcome.partial_text
+                decision = self.policy.decide(err, attempt, bool(partial))
                 if decision.provider_down:
                     self.breaker.record_failure(provider_key(entry), immediately=True)
                 else:
@@ -115,19 +118,21 @@ class StepRunner:
                     queue.extend(reselect(frozenset(tried), min_context))
                 nxt = next((m for m in queue if m.id not in tried and not self.cooling(m.id)
                             and (m.context_length or 0) >= min_context), None)
-                yield FallbackTaken(ctx.run_id, ctx.step_id, entry.id, nxt.id if nxt else None, err.kind, str(err),
-                                    getattr(err, "partial_text", ""))
+                yield FallbackTaken(ctx.run_id, ctx.step_id, entry.id, nxt.id if nxt else None, err.kind,
+                                    str(err), partial)
         outcome.error = last_error or ProviderError("No model was left to try for this step.")
 
     async def _sleep(self, ctx: StepContext, seconds: float) -> None:
         try:
             await asyncio.wait_for(ctx.cancel.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return
         raise Cancelled
 
-    async def _attempt(self, ctx: StepContext, entry: ModelEntry, messages: list[Message], options: GenerationOptions,
-                       est_tokens: int, outcome: StepOutcome) -> AsyncIterator[Event]:
+    async def _attempt(self, ctx: StepContext, entry: ModelEntry, messages: list[Message],
+                       options: GenerationOptions, est_tokens: int,
+                       outcome: StepOutcome) -> AsyncIterator[Event]:
+        outcome.partial_text = ""
         provider, name = self.registry.provider_for(entry.id)
         self.guard.check_context(entry.info, est_tokens, options.max_tokens, entry.context_length)
         key = cache_key(entry.id, messages, options) if self.use_cache and ctx.use_cache else None
@@ -137,8 +142,8 @@ class StepRunner:
             if hit is not None:
                 outcome.completion = Completion.from_cache(hit)
                 outcome.cached = True
-                yield Notice(ctx.run_id, ctx.step_id, f"Answer for {entry.id} taken from the cache (same prompt,"
-                                                      " deterministic options).")
+                yield Notice(ctx.run_id, ctx.step_id, f"Answer for {entry.id} taken from the cache"
+                                                      " (same prompt, deterministic options).")
                 yield TokenDelta(ctx.run_id, ctx.step_id, outcome.completion.text)
                 self._record(ctx, entry, outcome.completion, started_at, cached=True)
                 return
@@ -176,17 +181,19 @@ class StepRunner:
                 else:
                     outcome.completion = chunk
         except ProviderError as err:
-            partial = "".join(parts)
-            if partial and not getattr(err, "partial_text", ""):
-                err.partial_text = partial  # keep what the user already saw
+            # The adapter's own record of the broken stream, else what reached the user here.
+            partial = getattr(err, "partial_text", "") or "".join(parts)
+            outcome.partial_text = partial
             self._record_failure(ctx, entry, err, started_at, self.clock.perf_counter() - started, partial)
             raise
         except Cancelled:
-            self._record_failure(ctx, entry, None, started_at, self.clock.perf_counter() - started, "".join(parts))
+            took = self.clock.perf_counter() - started
+            self._record_failure(ctx, entry, None, started_at, took, "".join(parts))
             raise
         finally:
             watcher.cancel()
-            await stream.aclose()  # closing the stream stops generation on the backend
+            if isinstance(stream, AsyncGenerator):
+                await stream.aclose()  # closing the stream stops generation on the backend
         if outcome.completion is None:
             raise ProviderError(f"{entry.id} ended without a final record.")
         for warning in outcome.completion.warnings:
@@ -199,17 +206,19 @@ class StepRunner:
     def _record(self, ctx: StepContext, entry: ModelEntry, c: Completion, started_at: float,
                 cached: bool = False) -> None:
         # One path for every fact: the ledger writes the row with its event; the bus tells live listeners.
-        record = RequestRecord(entry.id, "ok", ctx.run_id, ctx.step_id, entry.provider, ctx.task_type, ctx.role,
-                               c.usage(cached=cached), c.total_s, started_at)
+        record = RequestRecord(entry.id, "ok", ctx.run_id, ctx.step_id, entry.provider, ctx.task_type,
+                               ctx.role, c.usage(cached=cached), c.total_s, started_at)
         self.ledger.record_request(record)
         self.bus.publish(RequestCompleted(ctx.run_id, record))
 
-    def _record_failure(self, ctx: StepContext, entry: ModelEntry, err: ProviderError | None, started_at: float,
-                        latency: float, partial: str) -> None:
-        record = RequestRecord(entry.id, "failed" if err else "cancelled", ctx.run_id, ctx.step_id, entry.provider,
-                               ctx.task_type, ctx.role, latency_s=latency, started_at=started_at,
+    def _record_failure(self, ctx: StepContext, entry: ModelEntry, err: ProviderError | None,
+                        started_at: float, latency: float, partial: str) -> None:
+        record = RequestRecord(entry.id, "failed" if err else "cancelled", ctx.run_id, ctx.step_id,
+                               entry.provider, ctx.task_type, ctx.role, latency_s=latency,
+                               started_at=started_at,
                                error_kind=err.kind if err else "cancelled",
-                               error=str(err) if err else "Cancelled by the user.", partial_text=partial or None)
+                               error=str(err) if err else "Cancelled by the user.",
+                               partial_text=partial or None)
         self.ledger.record_request(record)
         if err is not None:
             self.bus.publish(RequestFailed(ctx.run_id, record))
