@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from jarvis.providers.base import Provider
 from jarvis.providers.catalog import Catalog
@@ -13,13 +13,13 @@ from jarvis.providers.lmstudio import LMStudioProvider
 from jarvis.providers.ollama import OllamaProvider
 from jarvis.providers.openai_compat import OpenAICompatProvider
 from jarvis.providers.registry import CustomModel, ModelRegistry
-from jarvis.providers.resources import GiB, ResourceGuard
+from jarvis.providers.resources import GiB, ResourceGuard, system_available
 
 from .config import Config, CustomModelConfig, ollama_hosts
 
 
-def build_guard(config: Config) -> ResourceGuard:
-    return ResourceGuard(reserve_bytes=int(config.resources.reserve_gib * GiB))
+def build_guard(config: Config, available: Callable[[], int] = system_available) -> ResourceGuard:
+    return ResourceGuard(reserve_bytes=int(config.resources.reserve_gib * GiB), available=available)
 
 
 def build_providers(config: Config, guard: ResourceGuard, env: Mapping[str, str] | None = None) -> list[Provider]:
@@ -72,8 +72,9 @@ def custom_model(c: CustomModelConfig) -> CustomModel:
     )
 
 
-def build_registry(config: Config, env: Mapping[str, str] | None = None) -> ModelRegistry:
-    guard = build_guard(config)
+def build_registry(config: Config, env: Mapping[str, str] | None = None, *,
+                   available_memory: Callable[[], int] = system_available) -> ModelRegistry:
+    guard = build_guard(config, available_memory)
     custom = [custom_model(c) for c in config.custom_models]
     return ModelRegistry(
         build_providers(config, guard, env),

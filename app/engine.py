@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from jarvis.chains.bus import EventBus, RequestCompleted
@@ -17,6 +18,7 @@ from jarvis.chains.selection import SelectionEngine
 from jarvis.chains.specs import ChainLibrary
 from jarvis.chains.step_runner import StepRunner
 from jarvis.providers.registry import ModelRegistry
+from jarvis.providers.resources import system_available
 
 from .compose import build_registry
 from .config import Config
@@ -75,9 +77,10 @@ class Engine:
 
 
 def build_engine(config: Config, paths: Paths, *, database: str | None = None, clock: Clock | None = None,
-                 ids: IdSource = new_id) -> Engine:
-    """``clock`` stamps the ledger and every duration, ``ids`` names runs and steps (defaults: real ones)."""
-    registry = build_registry(config)
+                 ids: IdSource = new_id, available_memory: Callable[[], int] = system_available) -> Engine:
+    """``clock`` stamps the ledger and every duration, ``ids`` names runs and steps, ``available_memory``
+    (bytes) is what the memory guard admits models against (defaults: the real ones)."""
+    registry = build_registry(config, available_memory=available_memory)
     ledger = AsyncLedger(database or paths.database, clock=clock)
     bus = EventBus()
     breaker = CircuitBreaker()

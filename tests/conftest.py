@@ -18,6 +18,50 @@ from tests.fault_proxy import FaultProxy, ThreadedFaultProxy
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY", "OLLAMA_HOST")
+#: Fixtures that start a server (a model server process, or a fault proxy listening on loopback).
+SERVER_FIXTURES = frozenset({"ollama_url", "openai_url", "proxy_for", "proxy_for_sync"})
+FAST_TIER_GUARD = pytest.StashKey["FastTierGuard"]()
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the marks must be there when it looks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a server fixture, directly or through another fixture, is `slow`."""
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+class FastTierGuard:
+    """In a run that leaves `slow` tests out, a test that starts a process anyway fails at that
+    moment, saying how to mark it; so the fast tier stays fast without anyone having to check."""
+
+    def __init__(self) -> None:
+        #: The node id of the test running now if it is not marked slow.
+        self.fast_test: str | None = None
+
+    def __call__(self, event: str, args: tuple) -> None:  # a sys.addaudithook hook
+        if event == "subprocess.Popen" and self.fast_test is not None:
+            raise RuntimeError(f"{self.fast_test} started a process ({args[0]}) but is not marked slow: add "
+                               "@pytest.mark.slow to it (or pytestmark = pytest.mark.slow to its module)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "not slow" in (config.option.markexpr or ""):
+        guard = FastTierGuard()
+        config.stash[FAST_TIER_GUARD] = guard
+        sys.addaudithook(guard)  # hooks cannot be removed; this one only acts while a fast test runs
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    guard = item.config.stash.get(FAST_TIER_GUARD, None)
+    if guard is not None and item.get_closest_marker("slow") is None:
+        guard.fast_test = item.nodeid
+    try:
+        yield
+    finally:
+        if guard is not None:
+            guard.fast_test = None
 
 
 @pytest.fixture(autouse=True)

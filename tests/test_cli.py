@@ -7,7 +7,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import dead_url
+
+pytestmark = pytest.mark.slow  # every test runs the jarvis command in a subprocess
 
 
 def jarvis(*args: str, home=None, timeout: float = 60) -> subprocess.CompletedProcess:

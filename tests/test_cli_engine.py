@@ -11,6 +11,8 @@ import pytest
 
 from tests.test_cli import jarvis, write_config
 
+pytestmark = pytest.mark.slow  # every test runs the jarvis command in a subprocess
+
 LOCAL_ONLY = "[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n"
 
 

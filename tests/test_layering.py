@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import jarvis.providers
 from tests.conftest import REPO
 
@@ -49,6 +51,7 @@ def test_the_checker_catches_an_upward_import(tmp_path):
     assert {"textual.app", "jarvis.app.cli"} <= imported_modules(bad)
 
 
+@pytest.mark.slow  # a fresh interpreter, to see what it imports
 def test_importing_the_engine_loads_no_textual_litellm_or_llama_cpp():
     import jarvis.chains
 

@@ -11,10 +11,7 @@ from jarvis.providers.lmstudio import DEFAULT_LMSTUDIO_URL, LMStudioProvider
 from jarvis.providers.ollama import OllamaProvider, normalise_host
 from tests.helpers import GREEDY, ask, collect
 
-pytestmark = pytest.mark.live
-
-# Read once at import: the autouse fixture clears OLLAMA_HOST for the other tests.
-OLLAMA = normalise_host(os.environ.get("OLLAMA_HOST"))
+pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 
 def answers(url: str) -> bool:
@@ -25,9 +22,25 @@ def answers(url: str) -> bool:
         return False
 
 
-@pytest.mark.skipif(not answers(OLLAMA), reason=f"no Ollama at {OLLAMA}")
-async def test_real_ollama_lists_and_chats():
-    provider = OllamaProvider("ollama", OLLAMA)
+@pytest.fixture(scope="session")
+def live_ollama() -> str:
+    """The user's Ollama (OLLAMA_HOST, else the default address); the test is skipped when none answers.
+
+    Session-scoped, so it reads OLLAMA_HOST before the autouse isolated_home clears it for a test."""
+    url = normalise_host(os.environ.get("OLLAMA_HOST"))
+    if not answers(url):
+        pytest.skip(f"no Ollama at {url}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def live_lmstudio() -> None:
+    if not answers(DEFAULT_LMSTUDIO_URL + "/v1/models"):
+        pytest.skip(f"no LM Studio server at {DEFAULT_LMSTUDIO_URL}")
+
+
+async def test_real_ollama_lists_and_chats(live_ollama):
+    provider = OllamaProvider("ollama", live_ollama)
     models = [m for m in await provider.list_models() if "chat" in m.capabilities]
     if not models:
         pytest.skip("Ollama has no chat model pulled")
@@ -38,8 +51,7 @@ async def test_real_ollama_lists_and_chats():
     await provider.close()
 
 
-@pytest.mark.skipif(not answers(DEFAULT_LMSTUDIO_URL + "/v1/models"), reason="no LM Studio server on :1234")
-async def test_real_lmstudio_lists_and_chats():
+async def test_real_lmstudio_lists_and_chats(live_lmstudio):
     provider = LMStudioProvider()
     loaded = [m for m in await provider.list_models() if m.loaded and "chat" in m.capabilities]
     if not loaded:

@@ -61,6 +61,9 @@ class HistoryView(Vertical):
         self.query_one(DataTable).add_columns("id", "when", "chain", "status", "models", "rating", "cost", "task")
         self.app.view_mounted(self)
 
+    def on_worker_state_changed(self, event) -> None:
+        self.app.worker_changed(event)  # worker messages do not bubble: the app says which one failed
+
     @on(Input.Changed, "#history-search")
     def search(self) -> None:
         self.reload()

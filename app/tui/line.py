@@ -17,6 +17,10 @@ class Line(Widget):
         super().__init__(**kw)
         self._text = text
 
+    @property
+    def text(self) -> str:
+        return self._text
+
     def set(self, text: str) -> None:
         if text != self._text:
             self._text = text

@@ -60,6 +60,9 @@ class RegisterModel(ModalScreen[str | None]):
     def show_error(self, text: str) -> None:
         self.query_one("#register-error", Static).update(text)
 
+    def on_worker_state_changed(self, event) -> None:
+        self.app.worker_changed(event)  # worker messages do not bubble: the app says which one failed
+
     @on(Button.Pressed, "#register")
     @on(Input.Submitted)
     def submit(self) -> None:

@@ -54,6 +54,9 @@ class RunView(Vertical):
     def on_mount(self) -> None:
         self.query_one("#task", TextArea).focus()  # a person just starts typing
 
+    def on_worker_state_changed(self, event) -> None:
+        self.app.worker_changed(event)  # worker messages do not bubble: the app says which one failed
+
     def show_problem(self, text: str) -> None:
         self.query_one("#hint", Static).update(f"✗ {text}\nFix it, then restart jarvis.")
 
@@ -131,7 +134,8 @@ class RunView(Vertical):
                                      f"{' · ' + a.language if a.language else ''}", classes="notice"))
         elif isinstance(event, ev.StepStarted):
             round_ = f" (round {event.round})" if event.round else ""
-            pane = StepPane(event.step_id, f"{event.role}{round_} · {event.model_id}", event.reason)
+            pane = StepPane(event.step_id, f"{event.role}{round_} · {event.model_id}", event.reason,
+                            clock=self.app.stopwatch)
             self.panes[event.step_id] = pane
             await steps.mount(pane)
             steps.scroll_end(animate=False)

@@ -49,6 +49,9 @@ class StatsView(VerticalScroll):
         self.query_one("#costs", DataTable).add_columns("model", "requests", "cost $", "tokens in", "tokens out")
         self.app.view_mounted(self)
 
+    def on_worker_state_changed(self, event) -> None:
+        self.app.worker_changed(event)  # worker messages do not bubble: the app says which one failed
+
     @on(Choice.Changed, "#stats-task")
     def task_changed(self) -> None:
         self.reload()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -25,12 +26,15 @@ class StepPane(Vertical):
     """
 
     def __init__(self, step_id: str, title: str, reason: str = "", flush_interval: float = 0.1, *,
-                 fill: bool = False, phase: float = 0.0, **kw) -> None:
+                 fill: bool = False, phase: float = 0.0, clock: Callable[[], float] = time.perf_counter,
+                 **kw) -> None:
+        """`clock` times the live TTFT and token rate (seconds, monotonic; a test passes a scripted one)."""
         super().__init__(**kw)
         self.step_id = step_id
         self.title = title
         self.reason = reason
-        self.started = time.perf_counter()
+        self.clock = clock
+        self.started = clock()
         self.first_token: float | None = None
         self.pieces = 0
         self.flush_interval = flush_interval
@@ -65,7 +69,7 @@ class StepPane(Vertical):
 
     def add_text(self, text: str) -> None:
         if self.first_token is None:
-            self.first_token = time.perf_counter()
+            self.first_token = self.clock()
         self.pieces += 1
         self.stream.append(text)
 
@@ -75,7 +79,7 @@ class StepPane(Vertical):
     def _live_stats(self) -> None:
         if self.status != "running" or self.first_token is None:
             return
-        elapsed = time.perf_counter() - self.first_token
+        elapsed = self.clock() - self.first_token
         rate = (self.pieces - 1) / elapsed if elapsed > 0 and self.pieces > 1 else 0
         self.query_one("#stats", Line).set(
             f"TTFT {1000 * (self.first_token - self.started):.0f} ms · {rate:.0f} tok/s · {self.pieces} tok")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from .choice import Choice
 from .key_line import KeyLine
 from .rating_bar import RatingBar
 from .run_view import RunView
-from .status_bar import StatusBar
+from .status_bar import MemoryReading, StatusBar
 from .tab_line import TabLine
 
 TABS = (("run", "Run F2"), ("compare", "Compare F3"), ("models", "Models F4"), ("history", "History F5"),
@@ -56,12 +57,18 @@ class WorkbenchApp(App[None]):
     ]
 
     def __init__(self, engine_factory: Callable[[], Awaitable[Any]], *, settings_path: Path | None = None,
-                 on_notify: Callable[[str, SeverityLevel], object] | None = None, **kw) -> None:
+                 on_notify: Callable[[str, SeverityLevel], object] | None = None,
+                 stopwatch: Callable[[], float] = time.perf_counter,
+                 read_memory: Callable[[], MemoryReading] | None = None, **kw) -> None:
         """`on_notify` hears every notification (its text and severity) as it is made: a log or a test
-        can follow what the user was told without reading Textual's toast queue."""
+        can follow what the user was told without reading Textual's toast queue. `stopwatch` times the
+        live token stats; `read_memory` gives the status line's figures (default: psutil's). Tests pass
+        scripted ones instead of patching modules."""
         super().__init__(**kw)
         self._engine_factory = engine_factory
         self.on_notify = on_notify
+        self.stopwatch = stopwatch
+        self.read_memory = read_memory
         self.engine = None
         self.settings_path = settings_path
         self.settings: dict[str, Any] = {}
@@ -125,6 +132,10 @@ class WorkbenchApp(App[None]):
 
     # -- one place for every worker's failure ------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.worker_changed(event)
+
+    def worker_changed(self, event: Worker.StateChanged) -> None:
+        """The app's workers and, forwarded by their views, the views' (these messages do not bubble)."""
         if event.state == WorkerState.ERROR:
             err = event.worker.error
             self.notify(f"{event.worker.description or 'A task'} failed: {err}", severity="error", timeout=12)

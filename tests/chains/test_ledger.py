@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from jarvis.chains.costs import budget_status, cost_report, within_budget
 from jarvis.chains.ledger import INTERRUPTED, Ledger
 from jarvis.chains.ledger_async import AsyncLedger
@@ -25,6 +27,7 @@ def test_migrations_are_ordered_named_and_run_once(tmp_path):
     ledger.close()
 
 
+@pytest.mark.slow  # starts a process to have a pid that is surely gone
 def test_runs_of_dead_processes_read_as_interrupted(tmp_path):
     ledger = Ledger(tmp_path / "j.db")
     ledger.start_run("run_dead", "chain", "t", "default", {}, {})
@@ -71,6 +74,7 @@ async def test_async_ledger_keeps_order_off_the_loop(tmp_path):
     ledger.close()
 
 
+@pytest.mark.slow  # the CLI in a subprocess, killed mid-stream
 def test_kill_9_mid_stream_leaves_a_consistent_ledger(isolated_home):
     (isolated_home / "config.toml").write_text("[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n")
     env = {**os.environ, "JARVIS_HOME": str(isolated_home)}

@@ -54,6 +54,7 @@ def test_cost_from_local_price_map():
     assert provider.cost("openai/gpt-4o-mini", 1_000_000, 0) == pytest.approx(0.15, rel=0.5)
 
 
+@pytest.mark.slow  # a fresh interpreter, to see what it imports
 def test_litellm_is_not_imported_until_used():
     code = (
         "import sys; import jarvis.providers.cloud as c; from jarvis.app import compose, cli;"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from textual.errors import NoWidget
 from textual.widget import Widget
 
 from jarvis.app.config import Config
@@ -29,7 +30,18 @@ async def click(pilot, target, offset: tuple[int, int] = (0, 0), timeout: float 
     tab line's "Run". That is how a CI run lost a click on a vote button that had just appeared.
     """
     widget = target if isinstance(target, Widget) else pilot.app.screen.query_one(target)
-    await wait_until(pilot, lambda: widget.region.area > 0, timeout, f"{target} to be laid out")
+
+    def under_the_pointer() -> bool:  # laid out, and (after a scroll_visible) scrolled to where it is shown
+        if widget.region.area == 0:
+            return False
+        spot = widget.region.offset + offset
+        try:
+            hit, _ = pilot.app.screen.get_widget_at(spot.x, spot.y)
+        except NoWidget:
+            return False
+        return hit is widget or widget in hit.ancestors
+
+    await wait_until(pilot, under_the_pointer, timeout, f"{target} to be laid out where the click goes")
     assert await pilot.click(widget, offset=offset), f"the click at {offset} missed {target}"
 
 
@@ -62,12 +74,18 @@ def busy(app) -> list[str]:
 
 
 async def idle(pilot, timeout: float = 30.0) -> None:
-    """Every worker done (views loaded, votes saved) and the messages they sent handled."""
+    """Every worker done (views loaded, votes saved) and the messages they sent handled. Not while a
+    worker waits for a screen to close (History's open does): wait for that screen's content instead."""
     await wait_until(pilot, lambda: not busy(pilot.app), timeout, "the workers to finish")
     await pilot.pause()
 
 
 async def ready(pilot, app) -> None:
     """The engine is up and the views it fills (models, history, stats) have been filled."""
-    await wait_until(pilot, lambda: app.engine is not None, 60, "the engine")
+    from jarvis.app.tui.status_bar import StatusBar
+
+    status = app.query_one(StatusBar)  # says "not started" when the engine failed: stop waiting then
+    await wait_until(pilot, lambda: app.engine is not None or status.providers_note == "not started", 60,
+                     "the engine")
+    assert app.engine is not None, f"the engine did not start: {told_by(app)}"
     await idle(pilot)

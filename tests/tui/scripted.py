@@ -2,7 +2,7 @@
 
 The engine is the real one (registry, selection, orchestrator, ledger, feedback); only what cannot
 repeat itself is replaced: the models' words and timings (ScriptedProvider), the clocks of the modules
-whose numbers reach the screen (ScriptClock), and the memory figures (a fixed psutil reading).
+whose numbers reach the screen (ScriptClock), and the memory figures (a fixed reading).
 Providers that are "not running" point at a closed loopback port, as on a machine without them.
 """
 
@@ -62,10 +62,6 @@ class ScriptClock:
         real_time.sleep(seconds)
 
 
-#: Modules whose clock reaches the screen and that take no clock argument yet (the engine gets
-#: the clock through build_engine: ledger times, run totals, step timings, score windows).
-CLOCKED_MODULES = ("jarvis.providers.timing", "jarvis.app.tui.step_pane")
-
 Memory = namedtuple("Memory", "total available percent used free")
 MEMORY = Memory(64 * GiB, 48 * GiB, 25.0, 16 * GiB, 48 * GiB)
 
@@ -122,15 +118,11 @@ class ScriptedProvider(Provider):
 
 
 def scripted_app(home, monkeypatch, *, gate: bool = False) -> tuple[WorkbenchApp, ScriptedProvider]:
-    """The workbench over the real engine, with scripted models and clocks; call inside a test."""
-    import importlib
+    """The workbench over the real engine, with scripted models and clocks; call inside a test.
 
-    import psutil
-
+    The clock, the ids and the memory figures are passed to what reads them (the engine, the app and
+    the memory guard); only TZ is set, for History's local times."""
     clock = ScriptClock()
-    for name in CLOCKED_MODULES:
-        monkeypatch.setattr(importlib.import_module(name), "time", clock)
-    monkeypatch.setattr(psutil, "virtual_memory", lambda: MEMORY)
     monkeypatch.setenv("TZ", "UTC")
     real_time.tzset()
     counters: dict[str, int] = {}
@@ -147,9 +139,10 @@ def scripted_app(home, monkeypatch, *, gate: bool = False) -> tuple[WorkbenchApp
     paths = resolve_paths({"JARVIS_HOME": str(home)})
 
     async def factory():
-        engine = build_engine(config, paths, clock=clock, ids=new_id)
-        engine.registry.providers[provider.name] = provider
+        engine = build_engine(config, paths, clock=clock, ids=new_id, available_memory=lambda: MEMORY.available)
+        engine.registry.add_provider(provider)
         return await engine.start()
 
-    app = WorkbenchApp(factory, settings_path=paths.tui_settings, on_notify=Told())
+    app = WorkbenchApp(factory, settings_path=paths.tui_settings, on_notify=Told(), stopwatch=clock.perf_counter,
+                       read_memory=lambda: MEMORY)
     return app, provider

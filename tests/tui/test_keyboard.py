@@ -41,3 +41,18 @@ async def test_refreshing_the_models_keeps_the_picks_and_the_highlight(isolated_
         app.refresh_models()
         await wait_until(pilot, lambda: any("model(s) found" in m for m in told_by(app)), 20, "the refresh")
         assert picker.selected == [picked] and picker.highlighted == 0
+
+
+async def test_a_failing_run_says_so_instead_of_ending_silently(isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot, app)
+
+        async def broken(*args, **kwargs):
+            raise RuntimeError("the engine broke")
+            yield
+
+        app.engine.orchestrator.run = broken  # this app's engine only: no module is patched
+        await pilot.press(*"hi", "ctrl+r")
+        await wait_until(pilot, lambda: any("the engine broke" in m for m in told_by(app)), 20, "the failure")
+        assert "run a chain failed: the engine broke" in told_by(app)

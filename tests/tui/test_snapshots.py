@@ -7,17 +7,18 @@ Review a changed snapshot with the HTML report pytest writes on failure; accept 
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input, TextArea
+from textual.widgets import Input, Markdown, TextArea
 
 from jarvis.app.tui.choice import Choice
 from jarvis.app.tui.compare_view import CompareView
+from jarvis.app.tui.help_screen import HelpScreen
 from jarvis.app.tui.history_view import HistoryView, RunDetail
 from jarvis.app.tui.models_view import ModelsView
 from jarvis.app.tui.register_model import RegisterModel
 from jarvis.app.tui.run_view import RunView
 from jarvis.app.tui.stats_view import StatsView
 from jarvis.app.tui.status_bar import StatusBar
-from tests.tui.helpers import click, ready, wait_until
+from tests.tui.helpers import click, idle, ready, wait_until
 from tests.tui.scripted import scripted_app
 
 pytestmark = pytest.mark.snapshot
@@ -46,7 +47,6 @@ def shot(snap_compare, app, size: tuple[int, int], before=None) -> bool:
         no_blink()  # fields mounted since
         app.clear_notifications()
         await wait_until(pilot, lambda: not app.screen.query("Toast"), 30, "the toasts to go")
-        await pilot.pause(0.2)
 
     return snap_compare(app, terminal_size=size, run_before=run_before)
 
@@ -56,8 +56,8 @@ async def settled(pilot) -> None:
     app = pilot.app
     await ready(pilot, app)
     status = app.query_one(StatusBar)
-    await wait_until(pilot, lambda: "model(s) ready" in status._text and "GiB" in status._text, 20, "the status line")
-    await pilot.pause(0.3)
+    await wait_until(pilot, lambda: "model(s) ready" in status.text and "GiB" in status.text, 20, "the status line")
+    await idle(pilot)
     await pilot.wait_for_scheduled_animations()
 
 
@@ -89,9 +89,12 @@ async def history_screen(pilot, rows: int) -> HistoryView:
 
 
 async def flushed(pilot, panes) -> None:
-    """Every pane has shown all it received (flushes run on the panes' timers)."""
-    await wait_until(pilot, lambda: all(not p.stream._buffer and p.pieces for p in panes), 20, "the panes to flush")
-    await pilot.pause(0.6)  # one more stats tick of every pane
+    """Every pane has shown all it received and counted it (flushes and stats run on the panes' timers)."""
+
+    def shown(pane) -> bool:
+        return not pane.stream._buffer and pane.pieces and f" {pane.pieces} tok" in pane.query_one("#stats").text
+
+    await wait_until(pilot, lambda: all(shown(p) for p in panes), 20, "the panes to flush")
 
 
 async def compare(pilot, models: list[str], blind: bool) -> CompareView:
@@ -110,7 +113,7 @@ async def finished_compare(pilot, models: list[str], blind: bool) -> CompareView
     view = await compare(pilot, models, blind)
     await wait_until(pilot, lambda: view.cancel_event is None and bool(view.query("#votes Button")), 30,
                      "the vote bar")
-    await pilot.pause(0.3)
+    await idle(pilot)
     return view
 
 
@@ -124,7 +127,8 @@ def test_help_screen(snap_compare, isolated_home, monkeypatch):
 
     async def before(pilot):
         await pilot.press("f1")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), 20, "the help screen")
+        await idle(pilot)
 
     assert shot(snap_compare, app, (100, 32), before)
 
@@ -146,7 +150,7 @@ def test_code_chain_finished_with_result_and_ratings(snap_compare, isolated_home
 
     async def before(pilot):
         await finished_run(pilot)
-        await pilot.pause(0.5)
+        await idle(pilot)
 
     assert shot(snap_compare, app, (120, 50), before)
 
@@ -180,7 +184,7 @@ def test_compare_after_the_vote_names_are_revealed(snap_compare, isolated_home, 
         view = await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=True)
         await click(pilot, "#vote-A")
         await wait_until(pilot, lambda: "·" in next(iter(view.panes.values())).title, 20, "the names")
-        await pilot.pause(0.3)
+        await idle(pilot)
 
     assert shot(snap_compare, app, (120, 36), before)
 
@@ -199,7 +203,7 @@ def test_models_with_providers_not_running(snap_compare, isolated_home, monkeypa
 
     async def before(pilot):
         await models_screen(pilot)
-        await pilot.pause(0.3)
+        await idle(pilot)
 
     assert shot(snap_compare, app, (140, 32), before)
 
@@ -211,7 +215,7 @@ def test_history_after_a_run_and_a_comparison(snap_compare, isolated_home, monke
         await finished_run(pilot)
         await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=False)
         await history_screen(pilot, rows=2)
-        await pilot.pause(0.3)
+        await idle(pilot)
 
     assert shot(snap_compare, app, (120, 24), before)
 
@@ -224,7 +228,9 @@ def test_history_run_opened_as_it_ran(snap_compare, isolated_home, monkeypatch):
         view = await history_screen(pilot, rows=1)
         view.open("run_1")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunDetail), 20, "the run detail")
-        await pilot.pause(0.5)
+        markdown = pilot.app.screen.query_one(Markdown)  # (not idle(): History's worker waits for this screen)
+        await wait_until(pilot, lambda: bool(markdown.children), 20, "the run's Markdown")
+        await pilot.pause()
 
     assert shot(snap_compare, app, (120, 40), before)
 
@@ -237,11 +243,11 @@ def test_stats_after_votes_and_ratings(snap_compare, isolated_home, monkeypatch)
             view = await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=False)
             await click(pilot, f"#vote-{winner}")
             await wait_until(pilot, lambda: view.voted and view.cancel_event is None, 20, "the vote")
-            await pilot.pause(0.3)
+            await idle(pilot)
         await pilot.press("f6")
         stats = pilot.app.query_one(StatsView)
         await wait_until(pilot, lambda: stats.query_one("#leaderboard").row_count == 2, 20, "the leaderboard")
-        await pilot.pause(0.5)
+        await idle(pilot)
 
     assert shot(snap_compare, app, (130, 50), before)
 
@@ -259,6 +265,6 @@ def test_register_model_form_with_an_error(snap_compare, isolated_home, monkeypa
         await click(pilot, "#register")
         error = form.query_one("#register-error")
         await wait_until(pilot, lambda: "telepathy" in str(error.render()), 30, "the error")
-        await pilot.pause(0.4)
+        await idle(pilot)
 
     assert shot(snap_compare, app, (100, 40), before)

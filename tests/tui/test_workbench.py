@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from textual.widgets import DataTable, SelectionList, Static, TextArea
 
 from jarvis.app.tui.compare_view import CompareView
@@ -16,7 +17,7 @@ from jarvis.app.tui.run_view import RunView
 from jarvis.app.tui.stats_view import StatsView
 from jarvis.chains.ledger import Ledger
 from tests.conftest import dead_url
-from tests.tui.helpers import click, make_app, ready, wait_until
+from tests.tui.helpers import click, make_app, ready, told_by, wait_until
 
 TASK = "Write a Python function that reverses a string."
 
@@ -41,7 +42,6 @@ async def test_run_rate_history_and_stats(isolated_home):
         run_id = run.run_id
         # Rate the whole run 5/5 with the result panel's rating bar (scrolled into view, as a person would).
         app.query_one("#result").scroll_visible(animate=False)
-        await pilot.pause(0.2)
         await click(pilot, "#result #star-5")
         ledger = Ledger(isolated_home / "jarvis.db")
         await wait_until(pilot, lambda: ledger.run(run_id)["ratings"], 30, "the rating to be saved")
@@ -146,8 +146,9 @@ async def test_register_a_custom_model_from_the_models_screen(isolated_home):
         form.query_one("#reg-id").value = "ollama/my-finetune:latest"
         form.query_one("#reg-capabilities").value = "code"
         form.query_one("#reg-context_length").value = "16384"
-        await pilot.pause(0.3)  # a button ignores a second press while it still shows the first
-        await click(pilot, "#register")
+        button = form.query_one("#register")  # it ignores a second press while it still shows the first
+        await wait_until(pilot, lambda: not button.has_class("-active"), 30, "the first press to end")
+        await click(pilot, button)
         await wait_until(pilot, lambda: not isinstance(app.screen, RegisterModel), 30, "the form to close")
         await wait_until(pilot, lambda: table.row_count == 2, 30, "the new row")
         row = next(r for r in rows(table) if r[0] == "ollama/my-finetune:latest")
@@ -162,6 +163,7 @@ async def test_register_a_custom_model_from_the_models_screen(isolated_home):
         await wait_until(pilot, lambda: "already registered" in str(error.render()), 30, "the refusal")
 
 
+@pytest.mark.slow  # starts a process to have a pid that is surely gone
 async def test_interrupted_run_is_shown_as_interrupted(isolated_home):
     ledger = Ledger(isolated_home / "jarvis.db")
     ledger.start_run("run_killed", "chain", "an old task", "default", {"task_type": "chat"}, {})
@@ -176,7 +178,7 @@ async def test_interrupted_run_is_shown_as_interrupted(isolated_home):
         table = app.query_one(HistoryView).query_one(DataTable)
         await wait_until(pilot, lambda: table.row_count == 1, 30, "history")
         assert rows(table)[0][3] == "interrupted"
-        assert any("interrupted" in n.message for n in app._notifications)
+        assert any("interrupted" in message for message in told_by(app))
 
 
 async def test_help_and_bad_input_are_sentences(isolated_home):
@@ -187,13 +189,13 @@ async def test_help_and_bad_input_are_sentences(isolated_home):
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         await pilot.press("ctrl+r")  # nothing typed
-        assert any("Type a task first" in n.message for n in app._notifications)
+        assert any("Type a task first" in message for message in told_by(app))
         run = app.query_one(RunView)
         run.query_one("#task", TextArea).text = "hi"
         run.query_one("#model").value = "ollama/nope:1b"
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: any("No model 'ollama/nope:1b'" in n.message for n in app._notifications),
-                         20, "the error notification")
+        await wait_until(pilot, lambda: any("No model 'ollama/nope:1b'" in m for m in told_by(app)), 20,
+                         "the error notification")
         assert app.current_tab == "run"
 
 
@@ -208,7 +210,7 @@ async def test_compare_with_only_the_embedded_model_says_how_to_get_another(isol
                          "the sentence next to the Compare button")
         view.query_one("#prompt").value = "Say hello."
         await pilot.press("ctrl+r")
-        assert any(n.message.startswith("Compare needs two models") for n in app._notifications)
+        assert any(message.startswith("Compare needs two models") for message in told_by(app))
         assert not view.panes and view.cancel_event is None, "nothing started"
 
 
@@ -217,11 +219,11 @@ async def test_narrow_terminal_stacks_compare_panes(isolated_home):
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot, app)
         await pilot.press("f3")
-        await pilot.pause(0.2)
-        assert app.query_one(CompareView).query_one("#panes").has_class("narrow")
+        await wait_until(pilot, lambda: app.view("compare") is not None, 30, "the Compare view")
+        panes = app.query_one(CompareView).query_one("#panes")
+        await wait_until(pilot, lambda: panes.has_class("narrow"), 30, "80 columns to stack the panes")
         await pilot.resize_terminal(160, 40)
-        await pilot.pause(0.2)
-        assert not app.query_one(CompareView).query_one("#panes").has_class("narrow")
+        await wait_until(pilot, lambda: not panes.has_class("narrow"), 30, "160 columns: side by side")
 
 
 async def test_settings_survive_a_restart(isolated_home):
@@ -243,16 +245,18 @@ async def test_settings_survive_a_restart(isolated_home):
         assert again.query_one(CompareView).query_one("#blind", Switch).value is True
 
 
+@pytest.mark.slow  # a fresh interpreter, to see what it imports
 def test_workbench_never_imports_litellm_without_cloud_models(isolated_home):
     code = """
 import asyncio, sys
-from tests.tui.helpers import make_app, ready
+from tests.tui.helpers import idle, make_app, ready, wait_until
 async def main():
     app = make_app(sys.argv[1])
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot, app)
         await pilot.press("f3", "f4", "f5", "f6")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: app.current_tab == "stats", 30, "the Stats view")
+        await idle(pilot)
     assert "litellm" not in sys.modules, "litellm was imported"
     assert app.engine is not None
 asyncio.run(main())
