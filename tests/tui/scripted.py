@@ -18,6 +18,7 @@ from jarvis.app.engine import build_engine
 from jarvis.app.paths import resolve_paths
 from jarvis.app.tui.workbench import WorkbenchApp
 from jarvis.providers.base import Provider
+from jarvis.providers.errors import BadResponse
 from jarvis.providers.types import Completion, Delta, GenerationOptions, Message, ModelInfo, StreamChunk
 from tests.tui.helpers import Told
 
@@ -67,7 +68,8 @@ MEMORY = Memory(64 * GiB, 48 * GiB, 25.0, 16 * GiB, 48 * GiB)
 
 
 class ScriptedProvider(Provider):
-    """Answers from a script at fixed timings; `gate` (when set) holds every stream halfway."""
+    """Answers from a script at fixed timings; `gate` (when set) holds every stream halfway; a model in
+    `broken` has its stream cut halfway (the words so far are kept, as a real cut stream's are)."""
 
     kind = "scripted"
 
@@ -75,6 +77,7 @@ class ScriptedProvider(Provider):
         super().__init__(name)
         self.clock = clock
         self.gate: asyncio.Event | None = None
+        self.broken: set[str] = set()
         self.halfway = 0  # streams currently held at the gate
 
     @property
@@ -106,6 +109,9 @@ class ScriptedProvider(Provider):
         pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
         self.clock.advance(0.12)
         for i, piece in enumerate(pieces):
+            if i == len(pieces) // 2 and model in self.broken:
+                raise BadResponse("the stream was cut", partial_text="".join(pieces[:i]), provider=self.name,
+                                  model=model)
             if i == len(pieces) // 2 and self.gate is not None:
                 self.halfway += 1
                 await self.gate.wait()
