@@ -28,6 +28,9 @@ def run_as_json(run: dict[str, Any]) -> dict[str, Any]:
     }
     if run.get("error"):
         doc["error"] = {"message": run["error"], "kind": run.get("error_kind")}
+    if run.get("verification"):
+        # A verified run (attached by the caller from the ledger's verifications table).
+        doc["verification"] = run["verification"]
     return doc
 
 
@@ -54,6 +57,8 @@ def run_as_markdown(run: dict[str, Any]) -> str:
             lines += ["> " + ", ".join(meta), ""]
         lines += _attempts_markdown(s.get("attempts", []))
         lines += [s["output"] or f"_({s['status']})_", ""]
+    if run.get("verification"):
+        lines += verification_markdown(run["verification"])
     result = json.loads(run["result_json"]) if run.get("result_json") else None
     if result and result.get("summary_markdown"):
         lines += ["---", "", result["summary_markdown"], ""]
@@ -61,6 +66,35 @@ def run_as_markdown(run: dict[str, Any]) -> str:
         lines.append(f"- Rated {r['score']}/5 ({r['target_kind']} {r['target_id']})" +
                      (f": {r['comment']}" if r.get("comment") else ""))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def verification_markdown(record: dict[str, Any]) -> list[str]:
+    """The verdict, the sandbox, and each kept candidate's per-check ✓/✗ (the winner first)."""
+    lines = ["## Verification", "", f"**{record['status']}**", ""]
+    if record.get("tier"):
+        lines += [f"- **Sandbox:** {record['tier']}  "]
+    if record.get("reason"):
+        lines += [f"- **Why this candidate:** {record['reason']}  "]
+    count = len(record.get("candidates", []))
+    lines += [f"- **Candidates:** {count}, repair rounds: {record.get('rounds', 0)},"
+              f" model calls: {record.get('model_calls', 0)}", ""]
+    checks = record.get("checks", [])
+    candidates = sorted(record.get("candidates", []), key=lambda c: c["index"] != record.get("winner"))
+    for cand in candidates:
+        title = "Winner" if cand["index"] == record.get("winner") else "Candidate"
+        lines += [f"### {title}: candidate {cand['index'] + 1} ({cand.get('origin', 'sample')})", ""]
+        if cand.get("load_error"):
+            lines.append(f"- ✗ the code does not load: {cand['load_error']}")
+        for check, result in zip(checks, cand.get("results", []), strict=False):
+            mark = "✓" if result["passed"] else "✗"
+            why = ""
+            if not result["passed"]:
+                got = f"got {result['actual']}" if result.get("actual") is not None else ""
+                parts = [x for x in (result.get("error"), got) if x]
+                why = ": " + ", ".join(parts) if parts else ""
+            lines.append(f"- {mark} `{check['display']}` ({check['source']}){why}")
+        lines.append("")
+    return lines
 
 
 def _attempts_markdown(attempts: list[dict[str, Any]]) -> list[str]:

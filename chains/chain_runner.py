@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 
 from jarvis.providers.errors import ProviderError
 from jarvis.providers.registry import ModelRegistry
@@ -19,6 +20,10 @@ from .selection import ModelStats, NoModelAvailable
 from .specs import ChainLibrary, ChainSpec, RoleSpec
 from .step_runner import Cancelled
 from .synthesizer import ResultSynthesizer, extract_code_blocks, parse_verdict
+from .verify.sandbox import Sandbox
+from .verify.settings import VerifySettings
+from .verify.store import record_verification
+from .verify.verified_step import VerifiedSession
 
 StatsFor = Callable[[str], Awaitable[dict[str, ModelStats]]]
 
@@ -26,7 +31,8 @@ StatsFor = Callable[[str], Awaitable[dict[str, ModelStats]]]
 class ChainRunner:
     def __init__(self, registry: ModelRegistry, ledger: AsyncLedger, step: ChainStep, chains: ChainLibrary, *,
                  analyzer: TaskAnalyzer, synthesizer: ResultSynthesizer, stats_for: StatsFor,
-                 after_run: Callable[[str], None], clock: Clock, ids: IdSource) -> None:
+                 after_run: Callable[[str], None], clock: Clock, ids: IdSource,
+                 sandbox: Sandbox | None = None) -> None:
         self.registry = registry
         self.ledger = ledger
         self.step = step
@@ -38,6 +44,8 @@ class ChainRunner:
         self.after_run = after_run
         self.clock = clock
         self.ids = ids
+        #: Where verified runs execute code; made on first use (its tier probe runs once per runner).
+        self.sandbox = sandbox
 
     async def run(self, task: str, options: RunOptions | None = None,
                   cancel: asyncio.Event | None = None) -> AsyncIterator[Event]:
@@ -48,6 +56,11 @@ class ChainRunner:
         try:
             spec = self.chains.get(options.chain)
         except Exception as err:
+            yield RunFailed(run_id, str(err), "usage")
+            return
+        try:
+            verify = verify_settings(spec, options)
+        except ValueError as err:
             yield RunFailed(run_id, str(err), "usage")
             return
         if options.model:
@@ -65,7 +78,7 @@ class ChainRunner:
         try:
             run = ChainRun(run_id, analysis, options, cancel, await self.stats_for(analysis.task_type),
                            spec.answer_role.name)
-            async for event in self._roles(run, spec, task, outputs):
+            async for event in self._roles(run, spec, task, outputs, verify):
                 yield event
             review = outputs.get(spec.reviewer.name) if spec.reviewer else None
             result = self.synthesizer.synthesize(outputs, spec.answer_role.name, review, analysis.language)
@@ -86,9 +99,12 @@ class ChainRunner:
         finally:
             self.after_run(analysis.task_type)
 
-    async def _roles(self, run: ChainRun, spec: ChainSpec, task: str,
-                     outputs: dict[str, str]) -> AsyncIterator[Event]:
-        """Each role in order; a reviewer asking for changes sends the work back to whoever wrote the code."""
+    async def _roles(self, run: ChainRun, spec: ChainSpec, task: str, outputs: dict[str, str],
+                     verify: VerifySettings | None = None) -> AsyncIterator[Event]:
+        """Each role in order; a reviewer asking for changes sends the work back to whoever wrote the code.
+
+        With `verify`, the code role's candidates run in the sandbox instead (chains.verify.verified_step):
+        the checks are the gate, so a reviewer sees the test results and does not send the work back."""
         analysis: Analysis = run.analysis
         values: dict[str, str] = {"task": task, "language": analysis.language or "any"}
         max_rounds = spec.max_rounds if run.options.max_rounds is None else run.options.max_rounds
@@ -96,9 +112,30 @@ class ChainRunner:
         order = list(spec.roles)
         idx = round_ = i = 0
         revise = False
+        code_role = verified_role(spec, run.options) if verify else None
+        if verify and code_role is None:
+            yield Notice(run.run_id, None, f"The chain '{spec.name}' has no role that writes code: "
+                                           "nothing was verified.")
+        verified = False
         while i < len(order):
             role = order[i]
-            async for event in self.step.run(run, idx, round_, role, values,
+            if verify is not None and role is code_role and not revise:
+                session = VerifiedSession(self.step, self._sandbox(), verify, run, role, values, idx)
+                async for event in session.events():
+                    yield event
+                idx = session.next_idx
+                outputs[role.name] = values[role.name] = session.output
+                values["code"] = _code_or_text(session.output)
+                values["test_results"] = session.test_results
+                if session.record is not None:
+                    self.ledger.submit_fn(partial(record_verification, run_id=run.run_id,
+                                                  record=session.record, role=role.name,
+                                                  winner_step=session.winner_step))
+                verified = True
+                i += 1
+                continue
+            shown = _with_test_results(role) if verified and role is reviewer else role
+            async for event in self.step.run(run, idx, round_, shown, values,
                                              revise=revise and role.revise_prompt is not None):
                 yield event
                 if isinstance(event, StepFinished):
@@ -109,7 +146,12 @@ class ChainRunner:
                     if role.produces == "plan":
                         values["plan"] = event.output
             idx += 1
-            if reviewer is not None and role is reviewer:
+            if reviewer is not None and role is reviewer and verified:
+                verdict = parse_verdict(outputs[role.name])
+                if verdict.decision == "revise":
+                    yield Notice(run.run_id, None, "The reviewer asked for changes; the code was chosen by "
+                                                   "running it, so it is kept (see the review).")
+            elif reviewer is not None and role is reviewer:
                 verdict = parse_verdict(outputs[role.name])
                 blocks = extract_code_blocks(values.get("code", ""), analysis.language)
                 syntax = [b.syntax_error for b in blocks if b.syntax_error]
@@ -129,6 +171,40 @@ class ChainRunner:
                     yield Notice(run.run_id, None,
                                  "The reviewer gave no clear verdict; keeping the last version.")
             i += 1
+
+
+    def _sandbox(self) -> Sandbox:
+        if self.sandbox is None:
+            self.sandbox = Sandbox()
+        return self.sandbox
+
+
+def verify_settings(spec: ChainSpec, options: RunOptions) -> VerifySettings | None:
+    """The run's verify settings, or None when it is not verified: RunOptions.verify overrides the
+    chain's switch; RunOptions.verify_settings its values. Raises ValueError with one sentence."""
+    on = options.verify if options.verify is not None else bool(spec.verify and spec.verify.enabled)
+    if not on:
+        return None
+    return (spec.verify or VerifySettings()).with_overrides(options.verify_settings)
+
+
+def verified_role(spec: ChainSpec, options: RunOptions) -> RoleSpec | None:
+    """The role whose candidates are verified: the last that writes code; with `--verify` on a chain
+    without one (e.g. `default`), its single answering role."""
+    coders = [r for r in spec.roles if r.produces == "code"]
+    if coders:
+        return coders[-1]
+    if options.verify and spec.reviewer is None and len(spec.roles) == 1:
+        return spec.roles[0]
+    return None
+
+
+def _with_test_results(role: RoleSpec) -> RoleSpec:
+    """A reviewer's prompt that shows the test results (unless its template already asks for them)."""
+    if "{test_results}" in role.prompt:
+        return role
+    return role.model_copy(update={"prompt": role.prompt + "\n\nThe code was run against the task's "
+                                                           "checks:\n{test_results}"})
 
 
 def _reviewed(spec: ChainSpec) -> RoleSpec:

@@ -96,8 +96,22 @@ def m003_eval_runs(db: Database) -> None:
     )
 
 
+def m004_verifications(db: Database) -> None:
+    """A verified run: its checks with their source, each candidate's code hash and per-check results,
+    the sandbox tier and limits, the rounds (chains.verify.store); never the environment or output."""
+    db.executescript(
+        """
+        CREATE TABLE verifications (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE, status TEXT NOT NULL,
+            verified INTEGER NOT NULL, tier TEXT, candidates INTEGER, rounds INTEGER, model_calls INTEGER,
+            exec_seconds REAL, record_json TEXT NOT NULL, created_at REAL NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (m001_initial, m002_attempts_and_answers,
-                                                      m003_eval_runs)
+                                                      m003_eval_runs, m004_verifications)
 
 
 def migrate(db: Database) -> list[str]:

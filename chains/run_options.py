@@ -19,6 +19,15 @@ class RunOptions:
     use_cache: bool = True
     #: Options that override every role's own (e.g. a seed for repeatable runs).
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: Run the code role's candidates in the sandbox: True/False override the chain's `verify`.
+    verify: bool | None = None
+    #: Given tests (a pytest file or snippet) and examples ("is_prime(7) is True"): authoritative checks.
+    tests: str | None = None
+    examples: tuple[str, ...] = ()
+    #: Overrides of the chain's `[verify]` settings (candidates, repair_rounds, ...).
+    verify_settings: dict[str, Any] = field(default_factory=dict)
+    #: Say once how generated code is confined before it first runs (the app remembers it was shown).
+    confinement_notice: bool = False
 
 
 class StepFailed(Exception):

@@ -8,11 +8,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jarvis.providers.types import GenerationOptions
 
 from .toml_errors import KeyLines, NotUTF8, decode, syntax_error, validation_problems
+from .verify.settings import VerifySettings, coerce_verify
 
 
 class Selector(BaseModel):
@@ -49,7 +50,14 @@ class ChainSpec(BaseModel):
     roles: list[RoleSpec]
     #: Review → revise rounds allowed after the first draft.
     max_rounds: int = Field(default=0, ge=0, le=5)
+    #: Run the code role's candidates in the sandbox (`verify = true`, or a `[verify]` table of settings).
+    verify: VerifySettings | None = None
     source: str = "shipped"
+
+    @field_validator("verify", mode="before")
+    @classmethod
+    def _verify_switch(cls, value: object) -> object:
+        return coerce_verify(value)
 
     @model_validator(mode="after")
     def _infer_produces(self) -> "ChainSpec":

@@ -1,0 +1,50 @@
+"""How a verified run samples, checks and repairs: the `[verify]` table of a chain, or `verify = true`.
+
+Each piece can be switched off on its own, so a benchmark can measure what each one adds by running
+chain variants (examples from the task, agreement on model-proposed inputs, repair rounds).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class VerifySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: False keeps the settings but runs the chain unverified (`jarvis run --verify` still turns it on).
+    enabled: bool = True
+    #: Candidates sampled when the first (greedy) one does not pass every check: 1 greedy + the rest.
+    candidates: int = Field(default=4, ge=1, le=8)
+    #: Temperature of the candidates after the greedy one (each with its own seed).
+    temperature: float = Field(default=0.8, ge=0, le=2)
+    #: Repair rounds when no candidate passes every check (each repairs the best one or two).
+    repair_rounds: int = Field(default=2, ge=0, le=2)
+    #: Candidates repaired per round.
+    repair_width: int = Field(default=2, ge=1, le=2)
+    #: Model calls the verification may make in all (candidates, inputs, repairs).
+    max_model_calls: int = Field(default=10, ge=1, le=50)
+    #: Seconds of sandboxed execution in all, over every candidate.
+    exec_seconds: float = Field(default=60.0, gt=0, le=3600)
+    #: Seconds each check (or proposed input) may run.
+    per_check_seconds: float = Field(default=5.0, gt=0, le=120)
+    #: Call expressions the model is asked for when candidates are ranked by agreement.
+    inputs: int = Field(default=6, ge=1, le=20)
+    #: Switches: checks extracted from the task's examples, agreement on proposed inputs, repairs.
+    examples: bool = True
+    agreement: bool = True
+    repair: bool = True
+
+    def with_overrides(self, overrides: dict[str, Any]) -> VerifySettings:
+        """These settings with a caller's overrides (RunOptions.verify_settings), validated again."""
+        return VerifySettings.model_validate({**self.model_dump(), **overrides}) if overrides else self
+
+
+def coerce_verify(value: Any) -> Any:
+    """`verify = true` means the default settings, `verify = false` none; a table is the settings."""
+    if value is True:
+        return {}
+    if value is False:
+        return None
+    return value
