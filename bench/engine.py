@@ -83,14 +83,16 @@ async def orchestrator_overhead(rounds: int) -> None:
     ledger.close()
     await provider.close()
     server.terminate()
-    print(f"\n### Orchestrator overhead: TTFT, zero-latency loopback SSE server, {rounds} interleaved rounds\n")
+    print(f"\n### Orchestrator overhead: TTFT, zero-latency loopback SSE server, {rounds} interleaved"
+          " rounds\n")
     print("| path | TTFT p50 | TTFT p95 |")
     print("|---|---|---|")
     for name, values in results.items():
         print(f"| {name} | {ms(statistics.median(values))} | {ms(pct(values, 0.95))} |")
-    added = statistics.median(results["ModelOrchestrator (default chain)"]) - statistics.median(results["bare provider"])
-    print(f"\nadded at p50: {added * 1000:+.3f} ms (target ≤ 1 ms). The orchestrated path includes task analysis,"
-          " selection, prompt building and the ledger writes for the run, step and request.")
+    added = (statistics.median(results["ModelOrchestrator (default chain)"])
+             - statistics.median(results["bare provider"]))
+    print(f"\nadded at p50: {added * 1000:+.3f} ms (target ≤ 1 ms). The orchestrated path includes task"
+          " analysis, selection, prompt building and the ledger writes for the run, step and request.")
 
 
 def selection_speed() -> None:
@@ -98,7 +100,8 @@ def selection_speed() -> None:
     models = []
     stats = {}
     for i in range(500):
-        info = ModelInfo(provider=f"p{i % 9}", name=f"model-{i}", context_length=rng.choice([2048, 8192, 32768]),
+        info = ModelInfo(provider=f"p{i % 9}", name=f"model-{i}",
+                         context_length=rng.choice([2048, 8192, 32768]),
                          capabilities=frozenset({"chat", "completion"} | ({"code"} if i % 3 == 0 else set())))
         entry = ModelEntry(info, "ollama", "available", info.capabilities, info.context_length, True, 0, "")
         models.append(entry)
@@ -122,9 +125,10 @@ def selection_speed() -> None:
 def ledger_speed() -> None:
     tmp = Path(tempfile.mkdtemp())
     ledger = Ledger(tmp / "bench.db")
-    row = {"run_id": "run_x", "step_id": "step_x", "model_id": "ollama/qwen2.5-coder:7b", "provider": "ollama",
-           "task_type": "code_generation", "role": "executor", "prompt_tokens": 120, "completion_tokens": 300,
-           "ttft_s": 0.21, "tokens_per_s": 42.0, "latency_s": 7.3, "cost_usd": 0.0, "status": "ok"}
+    row = {"run_id": "run_x", "step_id": "step_x", "model_id": "ollama/qwen2.5-coder:7b",
+           "provider": "ollama", "task_type": "code_generation", "role": "executor", "prompt_tokens": 120,
+           "completion_tokens": 300, "ttft_s": 0.21, "tokens_per_s": 42.0, "latency_s": 7.3, "cost_usd": 0.0,
+           "status": "ok"}
     n = 5000
     t0 = time.perf_counter()
     for _ in range(n):
@@ -166,14 +170,17 @@ def bradley_terry_speed() -> None:
     for _ in range(10_000):
         a, b = rng.sample(models, 2)
         r = rng.random()
-        votes.append((a, b, "tie" if r < 0.1 else ("A" if rng.random() < strength[a] / (strength[a] + strength[b])
-                                                    else "B")))
+        if r < 0.1:
+            votes.append((a, b, "tie"))
+        else:  # the second draw only when it is not a tie, as before: the same votes as earlier runs
+            votes.append((a, b, "A" if rng.random() < strength[a] / (strength[a] + strength[b]) else "B"))
     times = []
     for seed in range(3):
         t0 = time.perf_counter()
         standings = bradley_terry(votes, rounds=1000, seed=seed)
         times.append(time.perf_counter() - t0)
-    rank_ok = sum(1 for s, m in zip(standings, sorted(models, key=lambda m: -strength[m])) if s.model == m)
+    truth = sorted(models, key=lambda m: -strength[m])
+    rank_ok = sum(1 for s, m in zip(standings, truth, strict=False) if s.model == m)
     print("\n### Bradley-Terry + 1,000-round bootstrap, 10,000 votes among 20 models (3 runs)\n")
     print(f"median {statistics.median(times):.3f} s, max {max(times):.3f} s (target ≤ 2 s);"
           f" {rank_ok}/20 models in their true rank")

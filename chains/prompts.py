@@ -6,7 +6,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from jarvis.providers.tokens import estimate_prompt_tokens, estimate_text_tokens, CHARS_PER_TOKEN
+from jarvis.providers.tokens import CHARS_PER_TOKEN, estimate_prompt_tokens, estimate_text_tokens
 from jarvis.providers.types import Message
 
 from .specs import RoleSpec

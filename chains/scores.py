@@ -51,15 +51,15 @@ class PerformanceMonitor:
     def reset(self, model_id: str, task_type: str = "*") -> None:
         """Forget a model's measurements for one task type ('*': all) from now on."""
         with self.ledger.db.conn:
-            self.ledger.db.execute("INSERT OR REPLACE INTO score_resets (model_id, task_type, reset_at) VALUES (?,?,?)",
-                                   [model_id, task_type, self.ledger.clock.time()])
+            self.ledger.db.execute("INSERT OR REPLACE INTO score_resets (model_id, task_type, reset_at)"
+                                   " VALUES (?,?,?)", [model_id, task_type, self.ledger.clock.time()])
 
     def table(self, task_type: str | None = None, role: str | None = None, since: float | None = None,
               by_role: bool = False) -> list[dict[str, Any]]:
         """One row per model (× task type, × role if asked): the numbers the Stats screen shows."""
         since = since if since is not None else self.ledger.clock.time() - WINDOW_S
-        sql = ("SELECT model_id, task_type, role, status, ttft_s, tokens_per_s, latency_s, created_at FROM requests"
-               " WHERE created_at >= ? AND cached = 0")
+        sql = ("SELECT model_id, task_type, role, status, ttft_s, tokens_per_s, latency_s, created_at"
+               " FROM requests WHERE created_at >= ? AND cached = 0")
         params: list[Any] = [since]
         if task_type:
             sql += " AND task_type = ?"
@@ -132,7 +132,7 @@ class PerformanceMonitor:
                 "requests": row["requests"], "successes": row["successes"], "ttft_p50": row["ttft_p50"],
                 "tokens_per_s_p50": row["tokens_per_s_p50"], "latency_p50": row["latency_p50"],
             }
-        for (model, ttype), (total, n) in self._ratings(task_type, self._resets()).items():
+        for (model, _), (total, n) in self._ratings(task_type, self._resets()).items():
             stats.setdefault(model, {}).update(rating_mean=shrunk_mean(total, n), ratings=n)
         votes = self.ledger.db.execute("SELECT model_a, model_b, outcome FROM votes WHERE task_type = ?",
                                        [task_type]).fetchall()
@@ -140,7 +140,8 @@ class PerformanceMonitor:
             stats.setdefault(standing.model, {}).update(strength=standing.strength, votes=standing.votes)
         return {m: ModelStats(**v) for m, v in stats.items()}
 
-    def trends(self, model_id: str | None = None, period: str = "day", task_type: str | None = None) -> list[dict]:
+    def trends(self, model_id: str | None = None, period: str = "day",
+               task_type: str | None = None) -> list[dict]:
         fmt = {"day": "%Y-%m-%d", "week": "%Y-W%W", "month": "%Y-%m"}.get(period)
         if fmt is None:
             raise ValueError("Trend period is day, week or month.")
@@ -164,4 +165,5 @@ class PerformanceMonitor:
         if task_type:
             sql += " WHERE task_type = ?"
             params.append(task_type)
-        return [s.as_json() for s in bradley_terry(self.ledger.db.execute(sql, params).fetchall(), rounds=rounds)]
+        votes = self.ledger.db.execute(sql, params).fetchall()
+        return [s.as_json() for s in bradley_terry(votes, rounds=rounds)]

@@ -60,9 +60,9 @@ class ChainSpec(BaseModel):
         return coerce_verify(value)
 
     @model_validator(mode="after")
-    def _infer_produces(self) -> "ChainSpec":
+    def _infer_produces(self) -> ChainSpec:
         """Chains written before roles said what they produce keep working: a review role reviews, the
-        role just before a reviewer writes the code, the first role writes the plan a later {plan} asks for."""
+        role just before a reviewer writes the code, the first role writes the plan a {plan} asks for."""
         roles = self.roles
         for role in roles:
             if role.produces is None and role.kind == "review":
@@ -70,10 +70,12 @@ class ChainSpec(BaseModel):
             elif role.produces == "review":
                 role.kind = "review"
         review_at = next((i for i, r in enumerate(roles) if r.produces == "review"), None)
-        if review_at and roles[review_at - 1].produces is None and not any(r.produces == "code" for r in roles):
+        has_code = any(r.produces == "code" for r in roles)
+        if review_at and roles[review_at - 1].produces is None and not has_code:
             roles[review_at - 1].produces = "code"
         wants_plan = any("{plan}" in r.prompt + (r.revise_prompt or "") for r in roles)
-        if roles and wants_plan and roles[0].produces is None and not any(r.produces == "plan" for r in roles):
+        has_plan = any(r.produces == "plan" for r in roles)
+        if roles and wants_plan and roles[0].produces is None and not has_plan:
             roles[0].produces = "plan"
         for role in roles:
             role.produces = role.produces or "text"

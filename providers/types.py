@@ -27,7 +27,8 @@ class GenerationOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    temperature: float | None = Field(default=None, ge=0, le=2, description="Sampling temperature; 0 is greedy.")
+    temperature: float | None = Field(default=None, ge=0, le=2,
+                                      description="Sampling temperature; 0 is greedy.")
     max_tokens: int | None = Field(default=None, gt=0, description="Upper bound on generated tokens.")
     top_p: float | None = Field(default=None, gt=0, le=1, description="Nucleus sampling mass.")
     stop: tuple[str, ...] | None = Field(default=None, description="Stop sequences.")
@@ -35,7 +36,8 @@ class GenerationOptions(BaseModel):
     num_ctx: int | None = Field(
         default=None,
         gt=0,
-        description="Context window to run the model with. Always sent to Ollama so it never truncates silently.",
+        description="Context window to run the model with. Always sent to Ollama so it never truncates"
+        " silently.",
     )
 
     def is_deterministic(self) -> bool:
@@ -99,7 +101,7 @@ class Completion:
         return {k: v for k, v in asdict(self).items() if k != "warnings"}
 
     @classmethod
-    def from_cache(cls, record: dict[str, Any]) -> "Completion":
+    def from_cache(cls, record: dict[str, Any]) -> Completion:
         return cls(**{k: v for k, v in record.items() if k != "warnings"})
 
 

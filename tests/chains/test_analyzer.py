@@ -55,8 +55,10 @@ def test_capabilities_and_size():
 
 
 def test_context_contributes_language_and_tokens():
-    a = TaskAnalyzer().analyze("Fix the failing test.", context=["def test_x():\n    assert f() == 2  # x.py"])
-    assert a.language == "python" and a.est_tokens > TaskAnalyzer().analyze("Fix the failing test.").est_tokens
+    a = TaskAnalyzer().analyze("Fix the failing test.",
+                               context=["def test_x():\n    assert f() == 2  # x.py"])
+    bare = TaskAnalyzer().analyze("Fix the failing test.")
+    assert a.language == "python" and a.est_tokens > bare.est_tokens
 
 
 async def test_model_assisted_mode_falls_back_to_rules():

@@ -10,7 +10,8 @@ from jarvis.chains.synthesizer import ResultSynthesizer, extract_code_blocks, pa
 def test_shipped_chains_and_user_chains(tmp_path):
     (tmp_path / "mine.toml").write_text('name = "mine"\n[[roles]]\nname = "solo"\nprompt = "Do: {task}"\n')
     (tmp_path / "broken.toml").write_text('name = "broken"\nroles = 3\n')
-    (tmp_path / "default.toml").write_text('name = "default"\ndescription = "mine now"\n[[roles]]\nname = "x"\n')
+    (tmp_path / "default.toml").write_text(
+        'name = "default"\ndescription = "mine now"\n[[roles]]\nname = "x"\n')
     lib = ChainLibrary.load(tmp_path)
     assert {"default", "code", "planning", "analysis", "mine"} <= set(lib.chains)
     code = lib.get("code")
@@ -37,15 +38,16 @@ def test_long_history_is_trimmed_with_a_notice():
 def test_missing_template_fields_read_as_none():
     role = RoleSpec(name="r", system="sys", prompt="{task} / {plan}")
     built = prompts.build(role, {"task": "T"})
-    assert [m.role for m in built.messages] == ["system", "user"] and built.messages[1].content == "T / (none)"
+    assert [m.role for m in built.messages] == ["system", "user"]
+    assert built.messages[1].content == "T / (none)"
 
 
 def test_code_blocks_languages_and_file_names():
-    text = ("Here:\n```python\nclass LRUCache:\n    pass\n```\nand\n```js\n// file: src/util.js\nexport const x = 1\n```"
-            "\n```\nplain\n```")
+    text = ("Here:\n```python\nclass LRUCache:\n    pass\n```\nand\n"
+            "```js\n// file: src/util.js\nexport const x = 1\n```\n```\nplain\n```")
     blocks = extract_code_blocks(text)
-    assert [(b.language, b.filename) for b in blocks] == [("python", "l_r_u_cache.py"), ("javascript", "src/util.js"),
-                                                          (None, "snippet_3.txt")]
+    assert [(b.language, b.filename) for b in blocks] == [
+        ("python", "l_r_u_cache.py"), ("javascript", "src/util.js"), (None, "snippet_3.txt")]
     broken = extract_code_blocks("```python\ndef f(:\n    pass\n```")[0]
     assert broken.syntax_error == "f.py line 1: invalid syntax"
     unterminated = extract_code_blocks("```python\nx = 1\n")
@@ -62,7 +64,8 @@ def test_verdicts():
 
 def test_synthesized_result_summarises_answer_files_and_review():
     result = ResultSynthesizer().synthesize(
-        {"executor": "```python\ndef add(a, b):\n    return a + b\n```"}, "executor", "VERDICT: APPROVE", "python")
+        {"executor": "```python\ndef add(a, b):\n    return a + b\n```"}, "executor", "VERDICT: APPROVE",
+        "python")
     assert result.code_blocks[0].filename == "add.py" and not result.syntax_errors
     assert "## Files" in result.summary_markdown and "## Review: approve" in result.summary_markdown
     assert result.as_json()["verdict"]["decision"] == "approve"

@@ -49,7 +49,8 @@ def test_cache_budgets_and_cost_reports():
     assert ledger.cache_stats()["hits"] == 1
     ledger.record_request({"model_id": "cloud/openai/gpt-4o-mini", "provider": "cloud", "status": "ok",
                            "cost_usd": 0.75, "task_type": "chat"})
-    ledger.record_request({"model_id": "embedded/x", "provider": "embedded", "status": "ok", "task_type": "chat"})
+    ledger.record_request({"model_id": "embedded/x", "provider": "embedded", "status": "ok",
+                           "task_type": "chat"})
     assert within_budget(ledger)
     ledger.set_budget("daily", 0.5)
     assert not within_budget(ledger)
@@ -78,8 +79,9 @@ async def test_async_ledger_keeps_order_off_the_loop(tmp_path):
 def test_kill_9_mid_stream_leaves_a_consistent_ledger(isolated_home):
     (isolated_home / "config.toml").write_text("[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n")
     env = {**os.environ, "JARVIS_HOME": str(isolated_home)}
-    proc = subprocess.Popen([sys.executable, "-m", "jarvis.app.cli", "run", "Write a very long essay about the "
-                             "history of compilers, with many sections.", "--max-tokens", "3000", "--seed", "1"],
+    task = "Write a very long essay about the history of compilers, with many sections."
+    proc = subprocess.Popen([sys.executable, "-m", "jarvis.app.cli", "run", task, "--max-tokens", "3000",
+                             "--seed", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     streamed = b""
     deadline = time.monotonic() + 120

@@ -6,8 +6,15 @@ import asyncio
 
 import pytest
 
-from jarvis.chains.events import (Notice, RunCancelled, RunFailed, RunStarted, StepFinished, StepStarted,
-                                  TokenDelta)
+from jarvis.chains.events import (
+    Notice,
+    RunCancelled,
+    RunFailed,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+    TokenDelta,
+)
 from jarvis.chains.orchestrator import RunOptions
 from jarvis.providers.embedded import EmbeddedProvider
 from jarvis.providers.lmstudio import LMStudioProvider
@@ -32,7 +39,8 @@ async def test_code_chain_produces_a_parsed_code_block(embedded_rig):
     blocks = done.result.code_blocks
     assert blocks and blocks[0].language == "python" and blocks[0].syntax_error is None
     assert "def " in blocks[0].code and blocks[0].filename.endswith(".py")
-    assert done.result.verdict is not None and done.result.verdict.decision in ("approve", "revise", "unclear")
+    verdict = done.result.verdict
+    assert verdict is not None and verdict.decision in ("approve", "revise", "unclear")
     # Every event of the run carries the same id, and the ledger agrees with the stream.
     assert {e.run_id for e in events} == {done.run_id}
     await embedded_rig.ledger.flush()
@@ -45,7 +53,8 @@ async def test_code_chain_produces_a_parsed_code_block(embedded_rig):
 
 
 async def test_default_chain_streams_and_records_requests(embedded_rig):
-    events = await embedded_rig.events(embedded_rig.orchestrator.run(TASK, RunOptions(overrides={"max_tokens": 40})))
+    events = await embedded_rig.events(embedded_rig.orchestrator.run(
+        TASK, RunOptions(overrides={"max_tokens": 40})))
     assert isinstance(events[0], RunStarted) and events[0].analysis.task_type == "code_generation"
     started = next(e for e in events if isinstance(e, StepStarted))
     assert started.model_id == "embedded/smollm2-135m" and "score" in started.reason
@@ -91,14 +100,16 @@ async def test_deterministic_repeat_is_served_from_cache(embedded_rig):
 async def test_unknown_chain_and_model_fail_with_a_sentence(embedded_rig):
     [failed] = await embedded_rig.events(embedded_rig.orchestrator.run(TASK, RunOptions(chain="nope")))
     assert isinstance(failed, RunFailed) and "no chain named 'nope'" in failed.message
-    events = await embedded_rig.events(embedded_rig.orchestrator.run(TASK, RunOptions(model="ollama/qwen:7b")))
+    events = await embedded_rig.events(embedded_rig.orchestrator.run(
+        TASK, RunOptions(model="ollama/qwen:7b")))
     assert isinstance(events[-1], RunFailed) and events[-1].kind == "no_model"
 
 
 async def test_runs_on_the_loopback_ollama_and_openai_servers(make_rig, ollama_url, openai_url):
     rig = await make_rig([OllamaProvider("ollama", ollama_url), LMStudioProvider("lmstudio", openai_url)])
     for model in ("ollama/smollm2:135m", "lmstudio/smollm2-135m-instruct"):
-        events = await rig.events(rig.orchestrator.run(TASK, RunOptions(model=model, overrides={"max_tokens": 40})))
+        options = RunOptions(model=model, overrides={"max_tokens": 40})
+        events = await rig.events(rig.orchestrator.run(TASK, options))
         done = finished(events)
         step = next(e for e in events if isinstance(e, StepFinished))
         assert step.model_id == model and step.output
@@ -109,7 +120,8 @@ async def test_runs_on_the_loopback_ollama_and_openai_servers(make_rig, ollama_u
 async def test_compare_two_models_concurrently_when_they_fit(make_rig, ollama_url, openai_url):
     rig = await make_rig([OllamaProvider("ollama", ollama_url), LMStudioProvider("lmstudio", openai_url)])
     events = await rig.events(rig.orchestrator.compare(
-        "Say hi.", ["ollama/smollm2:135m", "lmstudio/smollm2-135m-instruct"], GenerationOptions(max_tokens=12)))
+        "Say hi.", ["ollama/smollm2:135m", "lmstudio/smollm2-135m-instruct"],
+        GenerationOptions(max_tokens=12)))
     done = finished(events)
     assert done.result.parallel is True
     answers = {a.label: a for a in done.result.answers}

@@ -62,8 +62,8 @@ def test_votes_feed_selection_for_that_task_type():
     engine = SelectionEngine(lambda: models, exploration=0.0)
     monitor = PerformanceMonitor(ledger)
     # Users prefer beta for code, alpha for creative writing.
-    ledger.add_votes("cmp_1", [("ollama/alpha", "lmstudio/beta", "B")] * 12 + [("ollama/alpha", "lmstudio/beta",
-                                                                                "A")] * 2, "code_generation")
+    pair = ("ollama/alpha", "lmstudio/beta")
+    ledger.add_votes("cmp_1", [(*pair, "B")] * 12 + [(*pair, "A")] * 2, "code_generation")
     ledger.add_votes("cmp_2", [("ollama/alpha", "lmstudio/beta", "A")] * 10, "creative")
     code = engine.select(Request("code_generation", strategy="quality"), monitor.snapshot("code_generation"))
     creative = engine.select(Request("creative", strategy="quality"), monitor.snapshot("creative"))
@@ -75,13 +75,14 @@ def test_ratings_are_shrunk_toward_the_prior_and_reset_forgets():
     ledger = Ledger(":memory:")
     ledger.start_run("run_1", "chain", "t", "default", {"task_type": "testing"}, {})
     ledger.start_step("step_1", "run_1", 0, "executor", 0, "embedded/x", "embedded", "")
-    ledger.finish_step("step_1", "completed", "out", {})
-    ledger.record_request({"run_id": "run_1", "model_id": "embedded/x", "task_type": "testing", "status": "ok",
-                           "latency_s": 1.0, "ttft_s": 0.1, "tokens_per_s": 50})
+    ledger.finish_step("step_1", "completed", "out", None)
+    ledger.record_request({"run_id": "run_1", "model_id": "embedded/x", "task_type": "testing",
+                           "status": "ok", "latency_s": 1.0, "ttft_s": 0.1, "tokens_per_s": 50})
     ledger.add_rating("step", "step_1", 5)
     monitor = PerformanceMonitor(ledger)
     [row] = monitor.table("testing")
-    assert row["ratings"] == 1 and row["rating_mean"] == pytest.approx(shrunk_mean(5, 1)) and row["rating_mean"] < 5
+    assert row["ratings"] == 1 and row["rating_mean"] == pytest.approx(shrunk_mean(5, 1))
+    assert row["rating_mean"] < 5
     assert row["success_rate"] == 1.0 and row["latency_p50"] == 1.0
     assert monitor.snapshot("testing")["embedded/x"].rating_mean == row["rating_mean"]
     assert monitor.trends()[0]["requests"] == 1
