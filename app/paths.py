@@ -35,6 +35,11 @@ class Paths:
         return self.data_dir / "tui.json"
 
     @property
+    def verify_notice(self) -> Path:
+        """Exists once the one-time notice on how verified runs confine generated code was shown."""
+        return self.data_dir / "verify-notice-shown"
+
+    @property
     def model_details(self) -> Path:
         """Ollama's per-model details kept between runs (app/details_cache.py)."""
         return self.data_dir / "model-details.json"

@@ -47,6 +47,8 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p = add("export", "a run as Markdown or JSON")
     p.add_argument("run_id")
     p.add_argument("--format", choices=["md", "json"], default="md")
+    p.add_argument("--tests-dir", metavar="DIR",
+                   help="a verified run: write its code (solution.py) and checks (test_solution.py) into DIR")
     p.set_defaults(handler=cmd_export)
 
 
@@ -180,11 +182,24 @@ def cmd_history(config, paths, args) -> int:
 
 
 def cmd_export(config, paths, args) -> int:
+    from jarvis.chains.verify.store import verification_of
+
     from .export import run_as_json, run_as_markdown
 
-    run = open_ledger(paths).run(args.run_id)
+    ledger = open_ledger(paths)
+    run = ledger.run(args.run_id)
     if run is None:
         return fail(f"no run with id {args.run_id} (see `jarvis history`).", EXIT_USAGE)
+    run["verification"] = verification_of(ledger, run["id"])
+    if args.tests_dir:
+        from .verify_export import ExportError, write_tests
+
+        try:
+            written = write_tests(run, args.tests_dir)
+        except ExportError as err:
+            return fail(str(err), EXIT_USAGE)
+        print("\n".join(str(p) for p in written))
+        return EXIT_OK
     as_json = args.format == "json" or args.json
     print(json.dumps(run_as_json(run), indent=2) if as_json else run_as_markdown(run))
     return EXIT_OK

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from .exit_codes import EXIT_USAGE
 from .output import fail
-from .text_input import InputError, text_argument
+from .text_input import InputError, text_argument, text_file
 
 STRATEGIES = ["performance", "quality", "cost", "reliability", "balanced"]
 
@@ -24,6 +24,16 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p.add_argument("--no-cache", action="store_true", help="never answer from the response cache")
     p.add_argument("--no-fallback", action="store_true",
                    help="with --model: fail when that model fails instead of answering with another")
+    v = p.add_argument_group("verification (runs the generated Python in a sandbox; see --chain verified)")
+    v.add_argument("--verify", action="store_true",
+                   help="run the code role's candidates against the task's examples and your tests")
+    v.add_argument("--tests", metavar="FILE",
+                   help="a pytest file or snippet the code must pass (implies --verify)")
+    v.add_argument("--example", action="append", default=[], metavar="CALL",
+                   help='one example call and its result, e.g. "is_prime(7) is True" (repeatable;'
+                        ' implies --verify)')
+    v.add_argument("--candidates", type=int, help="candidates to sample when the first fails (default 4)")
+    v.add_argument("--repair-rounds", type=int, help="repair rounds when none passes (0-2, default 2)")
     p.set_defaults(handler=cmd_run)
 
     p = add("compare", "send one prompt to 2-4 models and show the answers side by side")
@@ -54,9 +64,37 @@ def cmd_run(config, paths, args) -> int:
     from .run_console import run_chain
 
     overrides = {k: v for k, v in (("max_tokens", args.max_tokens), ("seed", args.seed)) if v is not None}
+    try:
+        verify = verify_options(task, args)
+    except (InputError, ValueError) as err:
+        return fail(str(err), EXIT_USAGE)
     options = RunOptions(chain=args.chain, model=args.model, strategy=args.strategy, max_rounds=args.rounds,
-                         use_cache=not args.no_cache, no_fallback=args.no_fallback, overrides=overrides)
+                         use_cache=not args.no_cache, no_fallback=args.no_fallback, overrides=overrides,
+                         **verify)
     return asyncio.run(run_chain(config, paths, task, options, args.json))
+
+
+def verify_options(task: str, args) -> dict:
+    """RunOptions' verification fields from the flags, checked now: a bad test file, example or setting is
+    one sentence before any model loads. Raises InputError or ValueError."""
+    from jarvis.chains.verify.extract import extract_checks, guess_entry_point
+    from jarvis.chains.verify.settings import VerifySettings
+    from jarvis.chains.verify.task_checks import given_checks
+
+    tests = text_file(args.tests) if args.tests else None
+    try:
+        given_checks(tests, args.example, guess_entry_point(task, extract_checks(task)))
+    except ValueError as err:
+        flag = "--tests" if tests is not None and "example" not in str(err) else "--example"
+        raise ValueError(f"{flag}: {err}.") from None
+    settings = {k: v for k, v in (("candidates", args.candidates), ("repair_rounds", args.repair_rounds))
+                if v is not None}
+    try:
+        VerifySettings(**settings)
+    except ValueError:
+        raise ValueError("--candidates must be 1 to 8 and --repair-rounds 0 to 2.") from None
+    on = True if (args.verify or tests is not None or args.example or settings) else None
+    return {"verify": on, "tests": tests, "examples": tuple(args.example), "verify_settings": settings}
 
 
 # -- compare ---------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
 from jarvis.chains.events import (
     FallbackTaken,
@@ -17,6 +18,8 @@ from jarvis.chains.events import (
 )
 from jarvis.chains.orchestrator import RunOptions
 from jarvis.chains.policies import PolicyError
+from jarvis.chains.verify.events import CandidateChecked, ChecksFound, VerificationFinished
+from jarvis.chains.verify.store import verification_of
 
 from .engine import build_engine
 from .exit_codes import EXIT_CANCELLED, EXIT_CONFIG, EXIT_FAILED, EXIT_NO_MODEL, EXIT_OK, EXIT_USAGE
@@ -30,21 +33,39 @@ async def run_chain(config, paths, task: str, options: RunOptions, as_json: bool
     except PolicyError as err:  # policies.toml is read when the engine is built
         return fail(str(err), EXIT_CONFIG)
     last = None
+    # The confinement notice is shown once, before generated code first runs (the engine does no app I/O).
+    options = replace(options, confinement_notice=not paths.verify_notice.exists())
+    verified = False
     try:
         async for event in engine.orchestrator.run(task, options):
             last = event
+            verified = verified or isinstance(event, ChecksFound)
             if not as_json:
                 _render(event)
+            elif isinstance(event, Notice) and event.text.startswith("Verification runs"):
+                sys.stderr.write(f"! {event.text}\n")  # consent matters in a script too
         await engine.ledger.flush()
         run = await engine.ledger.run(last.run_id) if last else None
+        if run is not None:
+            run["verification"] = await engine.ledger.call_fn(verification_of, run["id"])
     finally:
         await engine.close()
+    if verified and options.confinement_notice:
+        _remember_notice(paths.verify_notice)
     if as_json:
         doc = run_as_json(run) if run else {"status": "failed"}
         if isinstance(last, RunFailed):
             doc["error"] = {"message": last.message, "kind": last.kind}
         emit_json(doc)
     return _exit_code(last)
+
+
+def _remember_notice(path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError:
+        pass  # the notice shows again next time: better than failing a finished run
 
 
 def _exit_code(last) -> int:
@@ -88,6 +109,30 @@ def _render(event) -> None:
         err.write(f"\n✗ {event.message}\n")
     elif isinstance(event, RunCancelled):
         err.write(f"\n✗ {event.run_id} cancelled.\n")
+    elif isinstance(event, (ChecksFound, CandidateChecked, VerificationFinished)):
+        _render_verification(event)
+
+
+def _render_verification(event) -> None:
+    """The checks found, each candidate's ✓/✗ per check (with the failure), and the verdict."""
+    err = sys.stderr
+    if isinstance(event, ChecksFound):
+        where = f" of {event.entry_point}()" if event.entry_point else ""
+        err.write(f"\n── checks{where}: {len(event.checks)} · sandbox {event.tier} ──\n")
+        for check in event.checks:
+            err.write(f"   {check['source']:>9}: {check['display']}\n")
+        if not event.checks:
+            err.write("   none found: candidates are ranked by agreement only\n")
+    elif isinstance(event, CandidateChecked):
+        kept = "" if event.kept else f" — not kept: {event.note}"
+        err.write(f"\n   {event.label}: {event.passed}/{event.total} checks passed"
+                  f" in {event.seconds:.2f} s{kept}\n")
+        for line in event.lines:
+            err.write(f"     {line}\n")
+    elif isinstance(event, VerificationFinished):
+        mark = "✓" if event.verified else "!"
+        err.write(f"\n{mark} {event.status}\n   winner: candidate {event.winner + 1} ({event.reason});"
+                  f" {event.candidates} candidate(s), {event.rounds} repair round(s), sandbox {event.tier}\n")
 
 
 async def run_comparison(config, paths, prompt, models, options, as_json: bool) -> int:

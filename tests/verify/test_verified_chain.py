@@ -79,16 +79,17 @@ class ScriptedCoder(Provider):
 
 
 class Rig:
-    def __init__(self, tmp_path, coder: ScriptedCoder) -> None:
+    def __init__(self, tmp_path, coder: ScriptedCoder, db=None) -> None:
         self.tmp_path, self.coder = tmp_path, coder
         self.registry = ModelRegistry([coder], catalog=Catalog.shipped(), timeout=5)
-        self.ledger = AsyncLedger(tmp_path / "ledger.db")
+        self.ledger = AsyncLedger(db or tmp_path / "ledger.db")
         runner = StepRunner(self.registry, self.ledger, EventBus(), policy=FallbackPolicy(base_delay_s=0.01),
                             breaker=CircuitBreaker(), guard=self.registry.guard)
         selector = SelectionEngine(lambda: self.registry.models, generation=lambda: self.registry.generation,
                                    cooling=runner.cooling, any_cooling=runner.any_cooling)
         self.chains = ChainLibrary.load(None)
-        self.orchestrator = ModelOrchestrator(self.registry, self.ledger, selector, runner, chains=self.chains)
+        self.orchestrator = ModelOrchestrator(self.registry, self.ledger, selector, runner,
+                                              chains=self.chains)
         self.orchestrator.chain_runner.sandbox = Sandbox(probe=PROBE)
 
     async def run(self, task: str = TASK, **options) -> list:
@@ -312,3 +313,29 @@ def test_cli_verify_example_with_smollm2(home):
     again = jarvis("run", "Write is_prime(n).", "--verify", "-m", "embedded/smollm2-135m",
                    "--max-tokens", "40", "--json", home=home, timeout=600)
     assert "Verification runs the generated Python" not in again.stderr
+
+
+@pytest.mark.slow
+async def test_cli_export_writes_code_and_checks_that_pytest_runs(home, tmp_path):
+    import subprocess
+    import sys
+
+    rig = Rig(tmp_path, ScriptedCoder("script", [RIGHT]), db=home / "jarvis.db")  # the CLI's ledger
+    try:
+        events = await rig.run(examples=("is_prime(2) is True",))
+        await rig.ledger.flush()
+    finally:
+        rig.ledger.close()
+    run_id = events[0].run_id
+    out = jarvis("export", run_id, "--format", "json", home=home)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["verification"]["verified"] is True
+    folder = tmp_path / "exported"
+    out = jarvis("export", run_id, "--tests-dir", str(folder), home=home)
+    assert out.returncode == 0, out.stderr
+    assert (folder / "solution.py").read_text().startswith("def is_prime")
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
+                           capture_output=True, text=True, cwd=folder, timeout=120)
+    assert "4 passed" in tests.stdout, tests.stdout + tests.stderr
+    out = jarvis("export", "run_nope", "--tests-dir", str(folder), home=home)
+    assert out.returncode == 2
