@@ -29,7 +29,7 @@ class FaultProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> "FaultProxy":
+    async def start(self) -> FaultProxy:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -73,7 +73,8 @@ class FaultProxy:
             await asyncio.sleep(3600)
             return
         if mode == "status500":
-            await self._reply(writer, 500, "Internal Server Error", {"error": "llama runner process has terminated"})
+            await self._reply(writer, 500, "Internal Server Error",
+                              {"error": "llama runner process has terminated"})
             return
         if mode == "status429":
             await self._reply(writer, 429, "Too Many Requests",
@@ -98,7 +99,8 @@ class FaultProxy:
                     writer.transport.abort()  # no terminating chunk: the client sees a broken stream
                     return
                 if mode == "malformed" and count == self.after_lines + 1:
-                    bad = "data: {\"choices\": [{\"delta\": {\"content\": \"oops\n" if sse else '{"model": "x", "message": {'
+                    bad = ("data: {\"choices\": [{\"delta\": {\"content\": \"oops\n" if sse
+                           else '{"model": "x", "message": {')
                     self._chunk(writer, bad + "\n")
                     if sse:
                         self._chunk(writer, "\n")
@@ -114,8 +116,8 @@ class FaultProxy:
     @staticmethod
     async def _reply(writer, status: int, reason: str, payload: dict, extra: dict | None = None) -> None:
         body = json.dumps(payload).encode()
-        head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", f"Content-Length: {len(body)}",
-                "Connection: close"]
+        head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json",
+                f"Content-Length: {len(body)}", "Connection: close"]
         head += [f"{k}: {v}" for k, v in (extra or {}).items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         await writer.drain()
@@ -130,7 +132,8 @@ class ThreadedFaultProxy:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        self.proxy: FaultProxy = asyncio.run_coroutine_threadsafe(self._start(upstream), self._loop).result(10)
+        started = asyncio.run_coroutine_threadsafe(self._start(upstream), self._loop)
+        self.proxy: FaultProxy = started.result(10)
 
     async def _start(self, upstream: str) -> FaultProxy:
         return await FaultProxy(upstream).start()

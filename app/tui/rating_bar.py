@@ -18,7 +18,7 @@ class RatingBar(Horizontal):
     """
 
     class Rated(Message):
-        def __init__(self, bar: "RatingBar", target_id: str, score: int, comment: str | None) -> None:
+        def __init__(self, bar: RatingBar, target_id: str, score: int, comment: str | None) -> None:
             super().__init__()
             self.bar = bar
             self.target_id = target_id

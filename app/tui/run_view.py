@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Input, Static, TextArea
+from textual.widgets import Button, Checkbox, Input, Static, TextArea
 
 from .choice import Choice
 from .rating_bar import RatingBar
 from .step_pane import StepPane
+
+if TYPE_CHECKING:  # the engine's modules are imported once the first frame is up
+    from jarvis.chains.run_options import RunOptions
 
 STRATEGIES = ("balanced", "quality", "performance", "reliability", "cost")
 
@@ -26,6 +30,8 @@ class RunView(Vertical):
     RunView #strategy { width: 26; }
     RunView #options Button { min-width: 10; }
     RunView #options Input { width: 1fr; }
+    RunView #switches { height: 1; }
+    RunView #switches Checkbox { margin-right: 3; }
     RunView #steps { height: 1fr; }
     RunView #result { height: auto; border: round $success; padding: 0 1; }
     RunView .notice { color: $warning; }
@@ -46,9 +52,13 @@ class RunView(Vertical):
             with Horizontal(id="options"):
                 yield Choice([("default", "default")], label="chain", id="chain")
                 yield Choice([(s, s) for s in STRATEGIES], "balanced", label="strategy", id="strategy")
-                yield Input(placeholder="model override (e.g. ollama/qwen2.5-coder:7b), blank = auto", id="model")
+                yield Input(placeholder="model override (e.g. ollama/qwen2.5-coder:7b), blank = auto",
+                            id="model")
                 yield Button("Run", id="run", variant="primary")
                 yield Button("Cancel", id="cancel", variant="error", disabled=True)
+            with Horizontal(id="switches"):
+                yield Checkbox("fresh answer (skip the cache)", id="no-cache", compact=True)
+                yield Checkbox("this model only (no fallback)", id="no-fallback", compact=True)
         yield VerticalScroll(Static("Type a task and press Run.", id="hint"), id="steps")
 
     def on_mount(self) -> None:
@@ -99,22 +109,29 @@ class RunView(Vertical):
         chain = self.query_one("#chain", Choice).value
         strategy = self.query_one("#strategy", Choice).value
         model = self.query_one("#model", Input).value.strip() or None
+        no_fallback = self.query_one("#no-fallback", Checkbox).value
+        if no_fallback and model is None:
+            self.app.notify("'This model only' needs a model in the override field "
+                            "(e.g. ollama/qwen2.5-coder:7b).", severity="warning")
+            return
+        use_cache = not self.query_one("#no-cache", Checkbox).value
         self.app.save_settings(chain=chain, strategy=strategy)
+        from jarvis.chains.run_options import RunOptions
+
         self.cancel_event = asyncio.Event()
         self.query_one("#run", Button).disabled = True
         self.query_one("#cancel", Button).disabled = False
-        self.run_chain(task, chain, strategy, model)
+        self.run_chain(task, RunOptions(chain=chain, strategy=strategy, model=model, no_fallback=no_fallback,
+                                        use_cache=use_cache))
 
     @work(group="run", exclusive=True, exit_on_error=False, description="run a chain")
-    async def run_chain(self, task: str, chain: str, strategy: str, model: str | None) -> None:
+    async def run_chain(self, task: str, options: RunOptions) -> None:
         from jarvis.chains import events as ev
-        from jarvis.chains.orchestrator import RunOptions
 
         steps = self.query_one("#steps", VerticalScroll)
         await steps.remove_children()
         self.panes.clear()
         self.last_result = None
-        options = RunOptions(chain=chain, strategy=strategy, model=model)
         try:
             async for event in self.app.engine.orchestrator.run(task, options, self.cancel_event):
                 await self.render_event(event, ev, steps)

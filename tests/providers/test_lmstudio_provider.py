@@ -30,6 +30,7 @@ async def test_lists_state_type_and_context_from_api_v0(lmstudio):
     assert embed.loaded is False and embed.capabilities == {"embeddings"}
 
 
+@pytest.mark.slow  # starts its own server without /api/v0
 async def test_falls_back_to_v1_models_without_api_v0(model_path):
     from tests.conftest import run_server
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -33,7 +33,7 @@ DEFAULT_NUM_CTX = 4096
 
 def now_rfc3339() -> str:
     # Ollama (Go) prints nanoseconds; Python has microseconds, pad to look the same.
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
 
 
 def omit_empty(d: dict) -> dict:
@@ -81,7 +81,8 @@ class Runner:
             formatted = self.formatter(messages=messages)
             text, stops = formatted.prompt, formatted.stop
         else:
-            msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt or ""}]
+            msgs = (([{"role": "system", "content": system}] if system else [])
+                    + [{"role": "user", "content": prompt or ""}])
             formatted = self.formatter(messages=msgs)
             text, stops = formatted.prompt, formatted.stop
         tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
@@ -102,7 +103,7 @@ def model_details() -> dict:
 
 def make_app(model_path: Path) -> Starlette:
     runner = Runner(model_path)
-    modified = (datetime.now(timezone.utc) - timedelta(days=3)).isoformat()
+    modified = (datetime.now(UTC) - timedelta(days=3)).isoformat()
 
     def not_found(name: str) -> JSONResponse:
         return JSONResponse({"error": f"model '{name}' not found"}, status_code=404)
@@ -121,7 +122,8 @@ def make_app(model_path: Path) -> Starlette:
 
     async def tags(_: Request) -> Response:
         models = []
-        for name, size, digest in ((MODEL_NAME, runner.size, runner.digest), (HUGE_MODEL, HUGE_BYTES, "f" * 64)):
+        listed = ((MODEL_NAME, runner.size, runner.digest), (HUGE_MODEL, HUGE_BYTES, "f" * 64))
+        for name, size, digest in listed:
             models.append({"name": name, "model": name, "modified_at": modified, "size": size,
                            "digest": digest, "details": model_details()})
         return JSONResponse({"models": models})
@@ -137,13 +139,15 @@ def make_app(model_path: Path) -> Starlette:
                 info[key] = value
         if name == HUGE_MODEL:
             info.update({f"{runner.arch}.block_count": 80, f"{runner.arch}.embedding_length": 8192,
-                         f"{runner.arch}.attention.head_count": 64, f"{runner.arch}.attention.head_count_kv": 8,
+                         f"{runner.arch}.attention.head_count": 64,
+                         f"{runner.arch}.attention.head_count_kv": 8,
                          f"{runner.arch}.context_length": 131072})
         return JSONResponse({
             "license": "Apache License 2.0",
             "modelfile": f"FROM {runner.path}\n",
             "parameters": 'stop                           "<|im_end|>"',
-            "template": "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n",
+            "template": ("{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
+                         "<|im_start|>assistant\n"),
             "details": model_details(),
             "model_info": info,
             "capabilities": ["completion"],
@@ -153,7 +157,7 @@ def make_app(model_path: Path) -> Starlette:
     async def ps(_: Request) -> Response:
         models = []
         if runner.llm is not None:
-            expires = datetime.now(timezone.utc) + timedelta(minutes=5)
+            expires = datetime.now(UTC) + timedelta(minutes=5)
             models.append({"name": MODEL_NAME, "model": MODEL_NAME, "size": runner.size + 60_000_000,
                            "digest": runner.digest, "details": model_details(),
                            "expires_at": expires.isoformat(), "size_vram": 0, "context_length": runner.n_ctx})
@@ -163,32 +167,37 @@ def make_app(model_path: Path) -> Starlette:
         try:
             body = await request.json()
         except ValueError:
-            return JSONResponse({"error": "invalid character looking for beginning of value"}, status_code=400)
+            return JSONResponse({"error": "invalid character looking for beginning of value"},
+                                status_code=400)
         raw_name = body.get("model") or ""
         name = known(raw_name)
         if not raw_name:
             return JSONResponse({"error": "model is required"}, status_code=400)
         if name is None:
-            return JSONResponse({"error": f'model "{raw_name}" not found, try pulling it first'}, status_code=404)
+            return JSONResponse({"error": f'model "{raw_name}" not found, try pulling it first'},
+                                status_code=404)
         if name == HUGE_MODEL:
-            return JSONResponse({"error": "model requires more system memory (44.1 GiB) than is available (9.3 GiB)"},
-                                status_code=500)
+            too_big = "model requires more system memory (44.1 GiB) than is available (9.3 GiB)"
+            return JSONResponse({"error": too_big}, status_code=500)
         options = body.get("options") or {}
         num_ctx = int(options.get("num_ctx") or DEFAULT_NUM_CTX)
         events = run_model(name, body, options, num_ctx, chat)
         if body.get("stream", True):
-            return StreamingResponse((json.dumps(e, separators=(",", ":")) + "\n" async for e in events), media_type="application/x-ndjson")
+            lines = (json.dumps(e, separators=(",", ":")) + "\n" async for e in events)
+            return StreamingResponse(lines, media_type="application/x-ndjson")
         text, last = [], None
         async for event in events:
             if "error" in event:
                 return JSONResponse(event, status_code=500)
             last = event
             text.append(event["message"]["content"] if chat else event["response"])
-        last["message" if chat else "response"] = {"role": "assistant", "content": "".join(text)} if chat else "".join(text)
+        answer = "".join(text)
+        last["message" if chat else "response"] = {"role": "assistant", "content": answer} if chat else answer
         return JSONResponse(last)
 
     async def run_model(name: str, body: dict, options: dict, num_ctx: int, chat: bool):
-        """Yields Ollama's stream objects; holds the model for the whole answer, as Ollama's scheduler does."""
+        """Yields Ollama's stream objects; holds the model for the whole answer, as Ollama's scheduler
+        does."""
         async with runner.lock:
             started = time.perf_counter_ns()
             load_ns = await asyncio.to_thread(runner.ensure_loaded, num_ctx)

@@ -55,7 +55,8 @@ def main() -> None:
     parser.add_argument("--no-v0", action="store_true")
     args = parser.parse_args()
     path = args.model or gguf.default_model_path()
-    uvicorn.run(make_app(path, args.alias, not args.no_v0), host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(make_app(path, args.alias, not args.no_v0), host="127.0.0.1", port=args.port,
+                log_level="warning")
 
 
 if __name__ == "__main__":

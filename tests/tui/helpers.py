@@ -18,7 +18,8 @@ async def wait_until(pilot, predicate, timeout: float = 60.0, what: str = "condi
     while not predicate():
         if time.monotonic() > deadline:
             told = told_by(pilot.app)
-            raise AssertionError(f"timed out waiting for {what}" + (f"; the app said: {told[-5:]}" if told else ""))
+            said = f"; the app said: {told[-5:]}" if told else ""
+            raise AssertionError(f"timed out waiting for {what}{said}")
         await pilot.pause(0.05)
 
 

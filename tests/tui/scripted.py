@@ -29,7 +29,8 @@ CLOSED = "http://127.0.0.1:9"
 GiB = 1024 ** 3
 
 PLAN = "1. Take the string.\n2. Return it reversed with a slice.\n3. Add a docstring and a test."
-CODE = ('```python\ndef reverse(text: str) -> str:\n    """Return *text* reversed."""\n    return text[::-1]\n\n\n'
+CODE = ('```python\ndef reverse(text: str) -> str:\n    """Return *text* reversed."""\n'
+        '    return text[::-1]\n\n\n'
         'assert reverse("abc") == "cba"\n```\n\nSlicing with a step of -1 walks the string backwards.')
 VERDICT = "VERDICT: APPROVE\n- Correct and complete; the assert documents the behaviour."
 ANSWERS = {
@@ -140,15 +141,17 @@ def scripted_app(home, monkeypatch, *, gate: bool = False) -> tuple[WorkbenchApp
     provider = ScriptedProvider(clock)
     if gate:
         provider.gate = asyncio.Event()
-    config = Config.model_validate({"embedded": {"enabled": False}, "ollama": {"hosts": [{"name": "ollama", "url": CLOSED}]},
+    config = Config.model_validate({"embedded": {"enabled": False},
+                                    "ollama": {"hosts": [{"name": "ollama", "url": CLOSED}]},
                                     "lmstudio": {"url": CLOSED}})
     paths = resolve_paths({"JARVIS_HOME": str(home)})
 
     async def factory():
-        engine = build_engine(config, paths, clock=clock, ids=new_id, available_memory=lambda: MEMORY.available)
+        engine = build_engine(config, paths, clock=clock, ids=new_id,
+                              available_memory=lambda: MEMORY.available)
         engine.registry.add_provider(provider)
         return await engine.start()
 
-    app = WorkbenchApp(factory, settings_path=paths.tui_settings, on_notify=Told(), stopwatch=clock.perf_counter,
-                       read_memory=lambda: MEMORY)
+    app = WorkbenchApp(factory, settings_path=paths.tui_settings, on_notify=Told(),
+                       stopwatch=clock.perf_counter, read_memory=lambda: MEMORY)
     return app, provider

@@ -30,9 +30,11 @@ async def test_a_run_that_fell_back_lists_its_attempts_when_reopened_from_histor
         assert "[local/tiny-1b failed: bad_response" in pane.stream.text  # the live fallback line
         await pilot.press("f5")
         history = app.query_one(HistoryView)
-        await wait_until(pilot, lambda: history.query_one("#history-table").row_count == 1, 20, "the History row")
+        table = history.query_one("#history-table")
+        await wait_until(pilot, lambda: table.row_count == 1, 20, "the History row")
         history.open(run.run_id)
         await wait_until(pilot, lambda: isinstance(app.screen, RunDetail), 20, "the run detail")
         tried = ["1. local/tiny-1b (local): failed", f"2. {answered} (local): ok"]
-        await wait_until(pilot, lambda: all(t in screen_text(app) for t in tried), 20, "both attempts on screen")
-        assert "bad_response: the stream was cut" in screen_text(app) and "characters kept" in screen_text(app)
+        await wait_until(pilot, lambda: all(t in screen_text(app) for t in tried), 20, "both attempts shown")
+        shown = screen_text(app)
+        assert "bad_response: the stream was cut" in shown and "characters kept" in shown

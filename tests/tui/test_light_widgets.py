@@ -111,7 +111,7 @@ async def test_tab_line_and_key_line_switch_views_with_mouse_and_keys(isolated_h
         await pilot.press("f6")
         await wait_until(pilot, lambda: app.current_tab == "stats", 30, "the Stats view")
         keys = app.query_one(KeyLine)
-        shown = [description for _, _, description in keys.keys()]
+        shown = [description for _, _, description in keys.keys()]  # noqa: SIM118 (KeyLine.keys, not a dict)
         assert shown[:6] == ["Help", "Run", "Compare", "Models", "History", "Stats"]
         assert shown[-2:] == ["Quit", "Commands"]
         await click(pilot, KeyLine, offset=(column_of(keys, "Help"), 0))

@@ -68,7 +68,7 @@ async def test_scrolled_back_reader_is_not_pulled_to_the_end():
         assert live.size.height == 20  # fill: the pane's height, whatever the content
         live.scroll_to(y=0, animate=False, immediate=True)
         await app.stream(pilot, numbered(100, 150))
-        await wait_until(pilot, lambda: live.virtual_size.height == 151, 10, "the scrollbar to know the new rows")
+        await wait_until(pilot, lambda: live.virtual_size.height == 151, 10, "the scrollbar's new rows")
         await wait_until(pilot, lambda: "line 0" in screen_text(app), 10, "the reader's place on screen")
         assert live.scroll_y == 0 and live.size.height == 20 and "line 149" not in screen_text(app)
 

@@ -1,4 +1,5 @@
-"""SVG snapshots of the workbench at fixed sizes, over the real engine with scripted models (tests/tui/scripted.py).
+"""SVG snapshots of the workbench at fixed sizes, over the real engine with scripted models
+(tests/tui/scripted.py).
 
 Review a changed snapshot with the HTML report pytest writes on failure; accept it with
 `.venv/bin/python -m pytest tests/tui/test_snapshots.py --snapshot-update`.
@@ -56,7 +57,8 @@ async def settled(pilot) -> None:
     app = pilot.app
     await ready(pilot, app)
     status = app.query_one(StatusBar)
-    await wait_until(pilot, lambda: "model(s) ready" in status.text and "GiB" in status.text, 20, "the status line")
+    await wait_until(pilot, lambda: "model(s) ready" in status.text and "GiB" in status.text, 20,
+                     "the status line")
     await idle(pilot)
     await pilot.wait_for_scheduled_animations()
 
@@ -84,7 +86,8 @@ async def models_screen(pilot) -> None:
 async def history_screen(pilot, rows: int) -> HistoryView:
     await pilot.press("f5")
     view = pilot.app.query_one(HistoryView)
-    await wait_until(pilot, lambda: view.query_one("#history-table").row_count == rows, 20, "the history rows")
+    table = view.query_one("#history-table")
+    await wait_until(pilot, lambda: table.row_count == rows, 20, "the history rows")
     return view
 
 
@@ -92,7 +95,8 @@ async def flushed(pilot, panes) -> None:
     """Every pane has shown all it received and counted it (flushes and stats run on the panes' timers)."""
 
     def shown(pane) -> bool:
-        return not pane.stream._buffer and pane.pieces and f" {pane.pieces} tok" in pane.query_one("#stats").text
+        counted = f" {pane.pieces} tok" in pane.query_one("#stats").text
+        return not pane.stream._buffer and pane.pieces and counted
 
     await wait_until(pilot, lambda: all(shown(p) for p in panes), 20, "the panes to flush")
 
@@ -138,7 +142,8 @@ def test_code_chain_planner_streaming(snap_compare, isolated_home, monkeypatch):
 
     async def before(pilot):
         run = await run_chain(pilot)
-        await wait_until(pilot, lambda: provider.halfway == 1 and len(run.panes) == 1, 20, "the planner halfway")
+        await wait_until(pilot, lambda: provider.halfway == 1 and len(run.panes) == 1, 20,
+                         "the planner halfway")
         await flushed(pilot, run.panes.values())
 
     assert shot(snap_compare, app, (120, 36), before)
@@ -161,7 +166,8 @@ def test_compare_four_models_blind_streaming(snap_compare, isolated_home, monkey
 
     async def before(pilot):
         view = await compare(pilot, models, blind=True)
-        await wait_until(pilot, lambda: provider.halfway == 4 and len(view.panes) == 4, 20, "four panes halfway")
+        await wait_until(pilot, lambda: provider.halfway == 4 and len(view.panes) == 4, 20,
+                         "four panes halfway")
         await flushed(pilot, view.panes.values())
 
     assert shot(snap_compare, app, (160, 36), before)
@@ -228,7 +234,8 @@ def test_history_run_opened_as_it_ran(snap_compare, isolated_home, monkeypatch):
         view = await history_screen(pilot, rows=1)
         view.open("run_1")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunDetail), 20, "the run detail")
-        markdown = pilot.app.screen.query_one(Markdown)  # (not idle(): History's worker waits for this screen)
+        # Not idle(): History's open worker waits for this screen to close.
+        markdown = pilot.app.screen.query_one(Markdown)
         await wait_until(pilot, lambda: bool(markdown.children), 20, "the run's Markdown")
         await pilot.pause()
 
@@ -242,7 +249,7 @@ def test_stats_after_votes_and_ratings(snap_compare, isolated_home, monkeypatch)
         for winner in ("A", "A", "B"):
             view = await finished_compare(pilot, ["local/coder-7b", "local/writer-3b"], blind=False)
             await click(pilot, f"#vote-{winner}")
-            await wait_until(pilot, lambda: view.voted and view.cancel_event is None, 20, "the vote")
+            await wait_until(pilot, lambda v=view: v.voted and v.cancel_event is None, 20, "the vote")
             await idle(pilot)
         await pilot.press("f6")
         stats = pilot.app.query_one(StatsView)
@@ -265,6 +272,8 @@ def test_register_model_form_with_an_error(snap_compare, isolated_home, monkeypa
         await click(pilot, "#register")
         error = form.query_one("#register-error")
         await wait_until(pilot, lambda: "telepathy" in str(error.render()), 30, "the error")
+        button = form.query_one("#register")  # drawn pressed for a moment after the click
+        await wait_until(pilot, lambda: not button.has_class("-active"), 30, "the button to come back up")
         await idle(pilot)
 
     assert shot(snap_compare, app, (100, 40), before)

@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.slow,
 
 
 def screen(session: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-t", session, "-p"], capture_output=True, text=True).stdout
+    return subprocess.run(["tmux", "capture-pane", "-t", session, "-p"], capture_output=True,
+                          text=True).stdout
 
 
 def wait_for(session: str, needle: str, timeout: float) -> str:
@@ -39,9 +40,10 @@ def test_jarvis_starts_runs_a_task_and_quits(isolated_home, tmp_path):
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command], check=True)
     try:
         wait_for(session, "Run F2", 30)
-        subprocess.run(["tmux", "send-keys", "-t", session, "-l", "Write a Python function that reverses a string."],
-                       check=True)
-        subprocess.run(["tmux", "send-keys", "-t", session, "C-r"], check=True)  # may be before discovery ends
+        task = "Write a Python function that reverses a string."
+        subprocess.run(["tmux", "send-keys", "-t", session, "-l", task], check=True)
+        # The keys may come before discovery ends.
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-r"], check=True)
         wait_for(session, "model(s) ready", 60)
         text = wait_for(session, "Finished in", 120)
         assert "Rate this run" in text and "cost $0.0000" in text  # local models are free

@@ -49,7 +49,8 @@ async def test_run_rate_history_and_stats(isolated_home):
         # History shows it, with its rating; Stats shows the rating against the model.
         await pilot.press("f5")
         history = app.query_one(HistoryView).query_one(DataTable)
-        await wait_until(pilot, lambda: any(r[0] == run_id and r[5] == "5.0" for r in rows(history)), 30, "history")
+        await wait_until(pilot, lambda: any(r[0] == run_id and r[5] == "5.0" for r in rows(history)), 30,
+                         "history")
         await pilot.press("f6")
         perf = app.query_one(StatsView).query_one("#performance", DataTable)
         await wait_until(pilot, lambda: any("(1)" in r[-1] for r in rows(perf)), 30, "the rating in stats")
@@ -98,7 +99,8 @@ async def test_compare_vote_and_leaderboard(isolated_home, ollama_url, openai_ur
         assert "side by side" in str(view.query_one("#plan", Static).render())
         await click(pilot, "#vote-B")
         await wait_until(pilot, lambda: view.voted, 30, "the click to cast the vote")
-        await wait_until(pilot, lambda: all(" · " in p.title for p in view.panes.values()), 30, "names revealed")
+        await wait_until(pilot, lambda: all(" · " in p.title for p in view.panes.values()), 30,
+                         "names revealed")
         await app.engine.ledger.flush()
         votes = await app.engine.ledger.query("SELECT model_a, model_b, outcome FROM votes")
         assert votes == [{"model_a": "ollama/smollm2:135m", "model_b": "lmstudio/smollm2-135m-instruct",

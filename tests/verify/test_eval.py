@@ -225,6 +225,7 @@ def home(isolated_home):
     return isolated_home
 
 
+@pytest.mark.slow  # the jarvis command in a subprocess
 def test_cli_bad_input_sentences(home, tmp_path, suite_file):
     out = jarvis("eval", "nosuite", "-m", "x/y", home=home)
     assert out.returncode == 2 and "no suite named 'nosuite'" in out.stderr and "Traceback" not in out.stderr
