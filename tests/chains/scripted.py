@@ -48,3 +48,29 @@ class ScriptedCoder(Provider):
             await asyncio.sleep(0)
         yield Completion(provider=self.name, model=model, text=text, prompt_tokens=30, completion_tokens=12,
                          ttft_s=0.01, tokens_per_s=100.0, total_s=0.1, finish_reason="stop")
+
+
+class Slow(Provider):
+    """Two small models that stream a long answer, a token every few milliseconds: time to cancel mid-way."""
+
+    kind = "scripted"
+
+    def __init__(self, name: str = "slow") -> None:
+        super().__init__(name)
+        self.open_streams = 0
+
+    async def list_models(self) -> list[ModelInfo]:
+        return [ModelInfo(provider=self.name, name=n, context_length=4096, size_bytes=10**8,
+                          capabilities=frozenset({"chat", "completion"})) for n in ("a-1b", "b-1b")]
+
+    async def stream_chat(self, model: str, messages: Sequence[Message],
+                          options: GenerationOptions | None = None) -> AsyncIterator[StreamChunk]:
+        self.open_streams += 1
+        try:
+            for i in range(500):
+                await asyncio.sleep(0.005)
+                yield Delta(f"{i} ")
+            yield Completion(provider=self.name, model=model, text="", prompt_tokens=5, completion_tokens=500,
+                             ttft_s=0.005, tokens_per_s=200.0, total_s=2.5, finish_reason="length")
+        finally:
+            self.open_streams -= 1

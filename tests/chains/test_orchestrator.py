@@ -16,11 +16,13 @@ from jarvis.chains.events import (
     TokenDelta,
 )
 from jarvis.chains.orchestrator import RunOptions
+from jarvis.chains.scores import PerformanceMonitor
 from jarvis.providers.embedded import EmbeddedProvider
 from jarvis.providers.lmstudio import LMStudioProvider
 from jarvis.providers.ollama import OllamaProvider
 from jarvis.providers.types import GenerationOptions
 from tests.chains.conftest import finished, text_of
+from tests.chains.scripted import Slow
 
 TASK = "Write a Python function that reverses a string."
 
@@ -178,3 +180,37 @@ async def test_the_engine_takes_its_clock_and_ids(make_rig):
     run = await rig.ledger.run("run_1")
     assert 1_700_001_000 < run["started_at"] < run["finished_at"] < 1_700_002_000
     assert finished(events).total_s % 0.5 == 0
+
+
+async def test_a_cancelled_comparison_stops_every_model_and_is_recorded(make_rig):
+    slow = Slow()
+    rig = await make_rig([slow])
+    cancel = asyncio.Event()
+    events = []
+    async for event in rig.orchestrator.compare("Count.", ["slow/a-1b", "slow/b-1b"], cancel=cancel):
+        events.append(event)
+        if sum(isinstance(e, TokenDelta) for e in events) == 6:
+            cancel.set()
+    assert isinstance(events[-1], RunCancelled) and slow.open_streams == 0
+    await rig.ledger.flush()
+    run = await rig.ledger.run(events[-1].run_id)
+    assert run["status"] == "cancelled" and {s["status"] for s in run["steps"]} == {"cancelled"}
+    rows = await rig.ledger.call_fn(lambda led: PerformanceMonitor(led).table())
+    # A cancel is not the models' failure: counted, but no request that counts for reliability.
+    assert [(r["model"], r["cancelled"], r["requests"]) for r in rows] == [
+        ("slow/a-1b", 1, 0), ("slow/b-1b", 1, 0)]
+
+
+async def test_a_comparison_whose_reader_leaves_stops_its_models(make_rig):
+    slow = Slow()
+    rig = await make_rig([slow])
+    stream = rig.orchestrator.compare("Count.", ["slow/a-1b", "slow/b-1b"])
+    async for event in stream:
+        if isinstance(event, TokenDelta):
+            break
+    await stream.aclose()
+    for _ in range(50):
+        if slow.open_streams == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert slow.open_streams == 0
