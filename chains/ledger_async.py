@@ -21,7 +21,8 @@ def _write(method: Callable[Concatenate[Ledger, P], Any]) -> Callable[Concatenat
 
     @functools.wraps(method)
     def queued(self: AsyncLedger, *args: P.args, **kwargs: P.kwargs) -> None:
-        self.submit_fn(lambda led: method(led, *args, **kwargs))
+        # A tuple, not a closure: a burst of writes then makes fewer objects for the garbage collector.
+        self._queue(method, args, kwargs)
 
     return queued
 
@@ -51,7 +52,7 @@ class AsyncLedger:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jarvis-ledger")
         self._ledger: Ledger = self._pool.submit(lambda: Ledger(path, clock=clock)).result()
         self.coalesce_s = coalesce_s
-        self._pending: list[Callable[[Ledger], Any]] = []
+        self._pending: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = []
         self._drain_handle: asyncio.TimerHandle | None = None
         self._closed = False
         self.errors: list[BaseException] = []
@@ -85,7 +86,10 @@ class AsyncLedger:
     # -- anything else, as a function of the ledger -------------------------
     def submit_fn(self, fn: Callable[[Ledger], Any]) -> None:
         """Fire-and-forget ``fn(ledger)`` on the ledger thread."""
-        self._pending.append(fn)
+        self._queue(fn, (), {})
+
+    def _queue(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._pending.append((fn, args, kwargs))
         if self._drain_handle is None:
             try:
                 loop = asyncio.get_running_loop()
@@ -107,10 +111,10 @@ class AsyncLedger:
         if batch:
             self._pool.submit(self._run_batch, batch)
 
-    def _run_batch(self, batch: list[Callable[[Ledger], Any]]) -> None:
-        for fn in batch:
+    def _run_batch(self, batch: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]) -> None:
+        for fn, args, kwargs in batch:
             try:
-                fn(self._ledger)
+                fn(self._ledger, *args, **kwargs)
             except Exception as err:  # one bad write must not lose the rest of the batch
                 self.errors.append(err)
 
