@@ -127,7 +127,8 @@ class CompareView(Vertical):
         self.compare_id = None
         options = GenerationOptions(max_tokens=512)
         try:
-            async for event in self.app.engine.orchestrator.compare(prompt, models, options, self.cancel_event):
+            answers = self.app.engine.orchestrator.compare(prompt, models, options, self.cancel_event)
+            async for event in answers:
                 if isinstance(event, ev.TokenDelta):
                     self.panes[event.step_id].add_text(event.text)
                 elif isinstance(event, ev.RunStarted):
@@ -165,7 +166,8 @@ class CompareView(Vertical):
     async def _vote_bar(self, votes: Horizontal) -> None:
         buttons = [Label("Which was better? ")]
         letters = LABELS[: len(self.models)]
-        buttons += [Button(f"{x} better" if len(self.models) == 2 else f"{x} best", id=f"vote-{x}") for x in letters]
+        word = "better" if len(self.models) == 2 else "best"
+        buttons += [Button(f"{x} {word}", id=f"vote-{x}") for x in letters]
         buttons += [Button("Tie", id="vote-tie"), Button("Both bad", id="vote-bad")]
         await votes.mount_all(buttons)
 

@@ -27,7 +27,8 @@ def pause_during_startup() -> None:
 
 
 def settle_after_startup() -> None:
-    """Collects once, freezes what is left, and turns the collector (back) on with a higher young threshold."""
+    """Collects once, freezes what is left, and turns the collector (back) on with a higher young
+    threshold."""
     gc.collect()  # what startup left behind is garbage: do not freeze it
     gc.freeze()
     _, middle, old = gc.get_threshold()

@@ -1,4 +1,5 @@
-"""History view: every run and comparison, searchable; open one to see it as it ran, re-run, export, delete."""
+"""History view: every run and comparison, searchable; open one to see it as it ran, re-run, export,
+delete."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ class HistoryView(Vertical):
         yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns("id", "when", "chain", "status", "models", "rating", "cost", "task")
+        self.query_one(DataTable).add_columns("id", "when", "chain", "status", "models", "rating", "cost",
+                                              "task")
         self.app.view_mounted(self)
 
     def on_worker_state_changed(self, event) -> None:
@@ -102,7 +104,8 @@ class HistoryView(Vertical):
             folder = Path.cwd() / "jarvis-output"
             folder.mkdir(exist_ok=True)
             path = folder / f"{run_id}.{'md' if action == 'export-md' else 'json'}"
-            path.write_text(run_as_markdown(run) if action == "export-md" else json.dumps(run_as_json(run), indent=2))
+            markdown = action == "export-md"
+            path.write_text(run_as_markdown(run) if markdown else json.dumps(run_as_json(run), indent=2))
             self.app.notify(f"Exported to {path}")
         elif action == "delete":
             await self.app.engine.ledger.delete_run(run_id)

@@ -7,7 +7,8 @@ from textual.widget import Widget
 
 
 class Line(Widget):
-    """Static.update() asks for a layout pass of the whole screen; a fixed-height line only needs a repaint."""
+    """Static.update() asks for a layout pass of the whole screen; a fixed-height line only needs a
+    repaint."""
 
     DEFAULT_CSS = """
     Line { height: 1; width: 1fr; }

@@ -73,7 +73,8 @@ class LiveText(ScrollView, can_focus=False):
             self.scroll_end(animate=False, immediate=not relayout, x_axis=False)
         else:
             changed_from = self._row_start[first_changed] if first_changed < len(self._row_start) else before
-            self.refresh_lines(changed_from - int(self.scroll_offset.y), max(len(self._rows) - changed_from, 1))
+            changed = max(len(self._rows) - changed_from, 1)
+            self.refresh_lines(changed_from - int(self.scroll_offset.y), changed)
 
     def _height_cap(self) -> float:
         """How tall content can make this widget: 0 when its height is set (1fr, cells), else max-height."""

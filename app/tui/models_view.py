@@ -57,19 +57,27 @@ class ModelsView(Vertical):
         for u in discovery.unreachable:
             lines.append(f"✗ {u.provider} not found at {u.address}: {u.reason} {u.hint}".rstrip())
         lines += [f"! {n}" for n in discovery.notices]
-        self.query_one("#unreachable", Static).update("\n".join(lines) or "Every configured provider answered.")
+        self.query_one("#unreachable", Static).update("\n".join(lines)
+                                                      or "Every configured provider answered.")
         self._fill()
 
     def _fill(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
         needle = self.query_one("#models-filter", Input).value.lower().strip()
-        rows = [r for r in self.rows if not needle or needle in " ".join(str(v) for k, v in r.items() if k != "_entry").lower()]
-        rows.sort(key=lambda r: (r[self.sort_key] if not isinstance(r[self.sort_key], str) else r[self.sort_key].lower()),
-                  reverse=self.sort_reverse)
+        def text(r: dict) -> str:
+            return " ".join(str(v) for k, v in r.items() if k != "_entry").lower()
+
+        def order(r: dict):
+            v = r[self.sort_key]
+            return v.lower() if isinstance(v, str) else v
+
+        rows = [r for r in self.rows if not needle or needle in text(r)]
+        rows.sort(key=order, reverse=self.sort_reverse)
         for r in rows:
-            table.add_row(r["model"], r["provider"], str(r["context"] or "-"), _size(r["size"]), r["capabilities"],
-                          r["fits"], r["loaded"], r["status"], r["quality (n)"], key=r["model"])
+            table.add_row(r["model"], r["provider"], str(r["context"] or "-"), _size(r["size"]),
+                          r["capabilities"], r["fits"], r["loaded"], r["status"], r["quality (n)"],
+                          key=r["model"])
 
     @on(Input.Changed, "#models-filter")
     def refilter(self) -> None:
@@ -84,13 +92,16 @@ class ModelsView(Vertical):
 
     @on(DataTable.RowHighlighted, "#models-table")
     def details(self, event: DataTable.RowHighlighted) -> None:
-        row = next((r for r in self.rows if r["model"] == (event.row_key.value if event.row_key else None)), None)
+        key = event.row_key.value if event.row_key else None
+        row = next((r for r in self.rows if r["model"] == key), None)
         if row is None:
             return
         m = row["_entry"]
-        bits = [m.description or "", m.memory_note, f"family {m.info.family or '-'}, {m.info.parameter_size or '?'}"
-                f" parameters, {m.info.quantization or '?'}", f"price in/out per 1K tokens: ${m.cost_in_per_1k}/"
-                f"${m.cost_out_per_1k}" if m.cost_in_per_1k or m.cost_out_per_1k else "free (local)"]
+        bits = [m.description or "", m.memory_note,
+                f"family {m.info.family or '-'}, {m.info.parameter_size or '?'}"
+                f" parameters, {m.info.quantization or '?'}",
+                f"price in/out per 1K tokens: ${m.cost_in_per_1k}/${m.cost_out_per_1k}"
+                if m.cost_in_per_1k or m.cost_out_per_1k else "free (local)"]
         self.query_one("#models-details", Static).update("\n".join(b for b in bits if b))
 
     @on(Button.Pressed, "#models-refresh")

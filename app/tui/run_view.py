@@ -201,8 +201,8 @@ class RunView(Vertical):
                          + (f" — syntax error: {b['syntax_error']}" if b.get("syntax_error") else ""))
         children = [Static("\n".join(lines), markup=False)]
         if blocks:
-            children.append(Horizontal(Button("Copy code", id="copy-code"), Button("Save files", id="save-code"),
-                                       classes="code-actions"))
+            children.append(Horizontal(Button("Copy code", id="copy-code"),
+                                       Button("Save files", id="save-code"), classes="code-actions"))
         children.append(RatingBar(event.run_id, label="Rate this run"))
         return Vertical(*children, id="result")
 

@@ -43,10 +43,12 @@ class StatsView(VerticalScroll):
         yield Static("", id="budget", markup=False)
 
     def on_mount(self) -> None:
-        self.query_one("#leaderboard", DataTable).add_columns("#", "model", "rating", "95% CI", "votes", "wins")
+        self.query_one("#leaderboard", DataTable).add_columns("#", "model", "rating", "95% CI", "votes",
+                                                              "wins")
         self.query_one("#performance", DataTable).add_columns(
             "model", "task", "requests", "ok %", "p50 s", "p95 s", "p99 s", "TTFT ms", "tok/s", "rating (n)")
-        self.query_one("#costs", DataTable).add_columns("model", "requests", "cost $", "tokens in", "tokens out")
+        self.query_one("#costs", DataTable).add_columns("model", "requests", "cost $", "tokens in",
+                                                        "tokens out")
         self.app.view_mounted(self)
 
     def on_worker_state_changed(self, event) -> None:
@@ -81,7 +83,8 @@ class StatsView(VerticalScroll):
         for r in perf:
             pt.add_row(r["model"], r["task_type"] or "-", str(r["requests"]),
                        _f(r["success_rate"] and 100 * r["success_rate"], "{:.0f}"), _f(r["latency_p50"]),
-                       _f(r["latency_p95"]), _f(r["latency_p99"]), _f(r["ttft_p50"] and 1000 * r["ttft_p50"], "{:.0f}"),
+                       _f(r["latency_p95"]), _f(r["latency_p99"]),
+                       _f(r["ttft_p50"] and 1000 * r["ttft_p50"], "{:.0f}"),
                        _f(r["tokens_per_s_p50"], "{:.0f}"),
                        f"{r['rating_mean']:.2f} ({r['ratings']})" if r["rating_mean"] else "-")
         per_day: dict[str, int] = {}
@@ -93,6 +96,9 @@ class StatsView(VerticalScroll):
         for c in costs:
             ct.add_row(str(c["key"]), str(c["requests"]), f"{c['cost_usd']:.4f}", str(c["prompt_tokens"]),
                        str(c["completion_tokens"]))
-        self.query_one("#budget", Static).update(" · ".join(
-            f"{b['period']} budget {'$%.2f' % b['limit_usd'] if b['limit_usd'] is not None else 'none'},"
-            f" spent ${b['spent_usd']:.4f}{' (exhausted)' if b['exhausted'] else ''}" for b in budgets))
+        def budget(b: dict) -> str:
+            limit = "none" if b["limit_usd"] is None else f"${b['limit_usd']:.2f}"
+            return (f"{b['period']} budget {limit}, spent ${b['spent_usd']:.4f}"
+                    + (" (exhausted)" if b["exhausted"] else ""))
+
+        self.query_one("#budget", Static).update(" · ".join(budget(b) for b in budgets))

@@ -47,7 +47,8 @@ class StatusBar(Line):
 
             read = psutil.virtual_memory
         vm = read()
-        text = f"memory {_gib(vm.total - vm.available)}/{_gib(vm.total)} GiB used · {_gib(vm.available)} GiB free"
+        used, free = _gib(vm.total - vm.available), _gib(vm.available)
+        text = f"memory {used}/{_gib(vm.total)} GiB used · {free} GiB free"
         if self.loaded:
             text += " · loaded: " + ", ".join(self.loaded)
         if self.providers_note:

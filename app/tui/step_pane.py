@@ -1,4 +1,5 @@
-"""StepPane: one chain step (or one compared answer) streaming live, headed by model, reason and live stats."""
+"""StepPane: one chain step (or one compared answer) streaming live, headed by model, reason and live
+stats."""
 
 from __future__ import annotations
 

@@ -175,7 +175,8 @@ class WorkbenchApp(App[None]):
     @work(group="models", exclusive=True, exit_on_error=False, description="list models")
     async def show_models(self) -> None:
         def quality(ledger):
-            rows = ledger.query("SELECT model_id, AVG(score) AS mean, COUNT(*) AS n FROM ratings GROUP BY model_id")
+            rows = ledger.query("SELECT model_id, AVG(score) AS mean, COUNT(*) AS n FROM ratings"
+                                " GROUP BY model_id")
             return {r["model_id"]: (r["mean"], r["n"]) for r in rows}
 
         q = await self.engine.ledger.call_fn(quality)

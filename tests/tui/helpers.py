@@ -32,7 +32,7 @@ async def click(pilot, target, offset: tuple[int, int] = (0, 0), timeout: float 
     """
     widget = target if isinstance(target, Widget) else pilot.app.screen.query_one(target)
 
-    def under_the_pointer() -> bool:  # laid out, and (after a scroll_visible) scrolled to where it is shown
+    def under_the_pointer() -> bool:  # what Pilot will find at the spot (it wants the widget itself)
         if widget.region.area == 0:
             return False
         spot = widget.region.offset + offset
@@ -40,9 +40,20 @@ async def click(pilot, target, offset: tuple[int, int] = (0, 0), timeout: float 
             hit, _ = pilot.app.screen.get_widget_at(spot.x, spot.y)
         except NoWidget:
             return False
-        return hit is widget or widget in hit.ancestors
+        return hit is widget
 
-    await wait_until(pilot, under_the_pointer, timeout, f"{target} to be laid out where the click goes")
+    # Pilot reads the region, lets the app run, then looks under that spot: a panel still being
+    # mounted or scrolled (a run's result, scroll_visible) moves the widget away in between. So
+    # click once it is under the pointer and stays put across a turn of the app.
+    deadline = time.monotonic() + timeout
+    while True:
+        region = widget.region
+        await pilot.pause()
+        if under_the_pointer() and widget.region == region:
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {target} to be laid out where the click goes")
+        await pilot.pause(0.05)
     assert await pilot.click(widget, offset=offset), f"the click at {offset} missed {target}"
 
 
