@@ -94,7 +94,10 @@ def verification_markdown(record: dict[str, Any]) -> list[str]:
                 why = ": " + ", ".join(parts) if parts else ""
             lines.append(f"- {mark} `{check['display']}` ({check['source']}){why}")
         lines.append("")
-    return lines
+    for rejected in record.get("rejected_repairs", []):
+        lines.append(f"- Repair of candidate {rejected['repair_of'] + 1} (round {rejected['round']})"
+                     f" not kept: {rejected['why']}")
+    return lines + ([""] if record.get("rejected_repairs") else [])
 
 
 def _attempts_markdown(attempts: list[dict[str, Any]]) -> list[str]:

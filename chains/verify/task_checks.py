@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Sequence
 
 from ..synthesizer import extract_code_blocks
 from .checks import Check
 from .extract import _dedupe, checks_from_tests, example_check, extract_checks, guess_entry_point
+
+_TASK_FENCE = re.compile(r"^[ \t]*```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)^[ \t]*```", re.S | re.M | re.I)
 
 
 def given_checks(tests: str | None, examples: Sequence[str], entry_point: str | None) -> list[Check]:
@@ -35,18 +38,30 @@ def gather_checks(task: str, *, tests: str | None = None, examples: Sequence[str
     """Given checks first, then those extracted from the task (unless `extract` is off), no duplicates;
     and the function they call. Raises ValueError (one sentence) for tests or examples it cannot use."""
     extracted = extract_checks(task) if extract else []
-    given = given_checks(tests, examples, guess_entry_point(task, extracted))
+    # Code to complete names its function last (helpers first, as in HumanEval).
+    entry = _last_function(task_prelude(task)) or guess_entry_point(task, extracted)
+    given = given_checks(tests, examples, entry)
     checks = _dedupe(given + extracted)
-    return checks, guess_entry_point(task, checks)
+    return checks, entry or guess_entry_point(task, checks)
 
 
 def task_prelude(task: str) -> str:
     """Python the task itself gives (a signature with its imports, as HumanEval does): the candidate
     runs after it, so its imports and helpers are there and the candidate's definitions win."""
-    for block in extract_code_blocks(task, "python"):
-        if block.language == "python" and block.syntax_error is None and _defines(block.code):
-            return block.code
+    # A fence is a line of its own: "answer in one ```python block." in the prose opens nothing.
+    for match in _TASK_FENCE.finditer(task):
+        if _defines(match.group(1)):
+            return match.group(1).strip("\n")
     return ""
+
+
+def _last_function(code: str) -> str | None:
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+    names = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return names[-1] if names else None
 
 
 def _defines(code: str) -> bool:

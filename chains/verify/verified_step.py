@@ -57,6 +57,20 @@ class _Candidate:
     outputs: tuple[str, ...] = ()
 
 
+def _reason(ranked: str, winner: _Candidate) -> str:
+    """The ranking's reason, its last part naming the winner as the user saw it ("candidate 3")."""
+    parts = ranked.split("; ")
+    tail = parts.pop() if parts and parts[-1].startswith(("the greedy sample", "sample ")) else ""
+    ties = ", first among equals" if "first among equals" in tail else ""
+    if winner.origin == "greedy":
+        who = "the greedy candidate"
+    elif winner.origin == "sample":
+        who = f"candidate {winner.index + 1}, sampled"
+    else:
+        who = f"candidate {winner.index + 1}, a {winner.origin}"
+    return "; ".join([*parts, who + ties])
+
+
 class BudgetSpent(Exception):
     """The verification's model calls or execution seconds are used up (the message says which)."""
 
@@ -339,7 +353,7 @@ class VerifiedSession:
         why = "it breaks a check that passed before" if broke else "it passes no more checks than before"
         self.rejected.append({"repair_of": base.index, "round": round_, "code_hash": code_hash(cand.code),
                               "passed": cand.run.passed_authoritative, "why": why, "step_id": cand.step_id})
-        yield self._checked(replace(cand, origin=f"{origin}, not kept"), kept=False, note=why)
+        yield self._checked(cand, kept=False, note=why)
 
     # -- the verdict ---------------------------------------------------------------------------------
     def _ranking(self):
@@ -360,9 +374,7 @@ class VerifiedSession:
         status = pick.status()
         if not pick.verified and self.stopped:
             status += f" ({self.stopped})"
-        reason = pick.ranking.reason
-        if winner.origin.startswith("repair"):
-            reason = f"{winner.origin}; {reason}"
+        reason = _reason(pick.ranking.reason, winner)
         assert winner.run is not None
         self.test_results = "\n".join([status, *(r.explain() for r in winner.run.results)])
         record = pick.to_record() | {

@@ -186,7 +186,7 @@ async def test_right_sample_beats_wrong_greedy_with_a_reason(make_rig):
     assert failed[1] == "✗ is_prime(1) is False: got True"
     [done] = of(events, VerificationFinished)
     assert done.verified and done.winner == 2 and done.reason.startswith("passed 3/3 checks")
-    assert "sample 2" in done.reason
+    assert done.reason == "passed 3/3 checks; candidate 3, sampled"
     assert "n ** 0.5" in events[-1].result.answer
 
 
@@ -203,9 +203,43 @@ async def test_repair_that_fixes_is_kept_and_one_that_breaks_is_not(make_rig):
     assert done.verified and done.rounds == 2 and done.record["rejected_repairs"][0]["repair_of"] == 1
     winner = done.record["candidates"][done.winner]
     assert winner["origin"] == "repair of 2 (round 2)"
-    assert done.reason.startswith("repair of 2 (round 2); passed 3/3")
+    assert done.reason == "passed 3/3 checks; candidate 3, a repair of 2 (round 2)"
     rounds = [e.round for e in of(events, StepStarted)]
     assert rounds == [0, 0, 1, 2]
+
+
+@pytest.mark.slow
+async def test_console_and_markdown_show_checks_marks_and_the_verdict(make_rig, capsys):
+    from jarvis.app.export import verification_markdown
+    from jarvis.app.run_console import _render
+
+    rig = make_rig(answers=[ODD, ODD_BUT_ONE], repairs=[NEVER, RIGHT])
+    events = await rig.run(verify_settings={"candidates": 2, "repair_width": 1, "agreement": False})
+    for event in events:
+        if not isinstance(event, StepStarted):
+            _render(event)
+    err = capsys.readouterr().err
+    assert "── checks of is_prime(): 3 · sandbox " in err and "extracted: is_prime(9) is False" in err
+    assert "candidate 1/2: 1/3 checks passed" in err and "✗ is_prime(9) is False: got True" in err
+    assert "not kept: it breaks a check that passed before" in err
+    assert "✓ verified: 0 given + 3 extracted checks passed" in err and "winner: candidate 3" in err
+    [done] = of(events, VerificationFinished)
+    text = "\n".join(verification_markdown(done.record))
+    assert "### Winner: candidate 3 (repair of 2 (round 2))" in text
+    assert "- ✓ `is_prime(7) is True` (extracted)" in text
+    assert "Repair of candidate 2 (round 1) not kept: it breaks a check that passed before" in text
+
+
+def test_bench_ablation_chains_each_turn_one_piece_off():
+    from pathlib import Path
+
+    lib = ChainLibrary.load(Path(__file__).parents[2] / "bench" / "chains")
+    assert not lib.problems
+    pieces = {name: (s.verify.candidates, s.verify.examples, s.verify.agreement, s.verify.repair)
+              for name, s in lib.chains.items() if s.verify}
+    assert pieces == {"verified": (4, True, True, True), "verified-examples": (4, True, False, False),
+                      "verified-agreement": (4, False, True, False),
+                      "verified-repair": (1, True, False, True), "verified-no-repair": (4, True, True, False)}
 
 
 @pytest.mark.slow
