@@ -328,6 +328,7 @@ def home(isolated_home):
     return isolated_home
 
 
+@pytest.mark.slow  # the jarvis command in a subprocess
 def test_cli_bad_example_is_one_sentence(home):
     out = jarvis("run", "write f(x)", "--verify", "--example", "seven", home=home)
     assert out.returncode == 2 and "Traceback" not in out.stderr and "--example" in out.stderr
