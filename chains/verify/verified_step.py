@@ -23,13 +23,14 @@ from ..chain_step import ChainRun, ChainStep
 from ..events import Event, Notice, StepFinished, StepStarted
 from ..run_options import StepFailed
 from ..specs import RoleSpec
+from ..step_runner import Cancelled
 from .checks import Check
 from .events import CandidateChecked, ChecksFound, VerificationFinished
 from .extract import calls_from_text
 from .feedback import failure_report, repair_keeps_passes
 from .harness import CandidateRun, run_checks, run_inputs
 from .pick import CandidateReport, Pick, code_hash
-from .rank import Candidate, rank_candidates
+from .rank import Candidate, Ranking, rank_candidates
 from .sandbox import Sandbox, SandboxUnavailable
 from .settings import VerifySettings
 from .task_checks import candidate_code, gather_checks, task_prelude
@@ -259,6 +260,8 @@ class VerifiedSession:
         self.exec_seconds += seconds
 
     def _exec_left(self) -> None:
+        if self.run.cancel.is_set():
+            raise Cancelled()  # between sandbox runs, as the step runner does between chunks
         if self.exec_seconds >= self.settings.exec_seconds:
             raise BudgetSpent(f"the budget of {self.settings.exec_seconds:g} s of execution is used up")
 
@@ -356,7 +359,7 @@ class VerifiedSession:
         yield self._checked(cand, kept=False, note=why)
 
     # -- the verdict ---------------------------------------------------------------------------------
-    def _ranking(self):
+    def _ranking(self) -> Ranking:
         return rank_candidates([
             Candidate(index=c.index, passed=c.run.passed_authoritative if c.run else 0,
                       total=c.run.authoritative if c.run else 0, outputs=c.outputs) for c in self.kept])

@@ -55,6 +55,7 @@ class ScriptedCoder(Provider):
         super().__init__(name)
         self.answers, self.repairs, self.inputs = list(answers), list(repairs), inputs
         self.calls: list[tuple[str, GenerationOptions | None]] = []
+        self.prompts: list[str] = []
 
     async def list_models(self) -> list[ModelInfo]:
         return [ModelInfo(provider=self.name, name="coder", context_length=32768, size_bytes=10**9,
@@ -72,6 +73,7 @@ class ScriptedCoder(Provider):
         else:
             kind, text = "code", fenced(self.answers.pop(0))
         self.calls.append((kind, options))
+        self.prompts.append(prompt)
         yield Delta(text)
         await asyncio.sleep(0)
         yield Completion(provider=self.name, model=model, text=text, prompt_tokens=30, completion_tokens=12,
@@ -243,6 +245,23 @@ def test_bench_ablation_chains_each_turn_one_piece_off():
 
 
 @pytest.mark.slow
+async def test_cancel_between_candidates_ends_the_run_cancelled(make_rig):
+    from jarvis.chains.events import RunCancelled
+
+    rig = make_rig(answers=[ODD, NEVER, RIGHT, ODD])
+    await rig.registry.refresh()
+    cancel = asyncio.Event()
+    events = []
+    opts = RunOptions(chain="verified", model="script/coder", use_cache=False)
+    async for event in rig.orchestrator.run(TASK, opts, cancel):
+        events.append(event)
+        if isinstance(event, CandidateChecked):
+            cancel.set()
+    assert isinstance(events[-1], RunCancelled) and len(of(events, CandidateChecked)) == 1
+    assert not of(events, VerificationFinished)
+
+
+@pytest.mark.slow
 async def test_budget_of_model_calls_is_respected(make_rig):
     rig = make_rig(answers=[ODD, NEVER, ODD_BUT_ONE, ODD])
     events = await rig.run(verify_settings={"max_model_calls": 2})
@@ -284,6 +303,9 @@ async def test_verify_on_a_chain_with_a_reviewer_shows_it_the_results(make_rig):
     # planner, executor (verified: passes), reviewer asks for changes but nothing is sent back.
     assert [e.role for e in of(events, StepStarted)] == ["planner", "executor", "reviewer"]
     assert any("it is kept" in e.text for e in of(events, Notice))
+    review_prompt = rig.coder.prompts[-1]
+    assert "The code was run against the task's checks:\nverified: 1 given + 3 extracted" in review_prompt
+    assert "✓ is_prime(4) is False" in review_prompt
     [found] = of(events, ChecksFound)
     assert [c["source"] for c in found.checks] == ["given", "extracted", "extracted", "extracted"]
 
