@@ -122,7 +122,7 @@ def _render_verification(event) -> None:
         for check in event.checks:
             err.write(f"   {check['source']:>9}: {check['display']}\n")
         if not event.checks:
-            err.write("   none found: candidates are ranked by agreement only\n")
+            err.write("   none found: the code cannot be verified, only compared between candidates\n")
     elif isinstance(event, CandidateChecked):
         kept = "" if event.kept else f" — not kept: {event.note}"
         err.write(f"\n   {event.label}: {event.passed}/{event.total} checks passed"

@@ -80,6 +80,16 @@ class ScriptedCoder(Provider):
                          ttft_s=0.01, tokens_per_s=100.0, total_s=0.1, finish_reason="stop")
 
 
+class CountingSandbox(Sandbox):
+    """The real sandbox, counting its runs (opt-in: nothing runs without verify)."""
+
+    runs = 0
+
+    async def run(self, code, **kwargs):
+        self.runs += 1
+        return await super().run(code, **kwargs)
+
+
 class Rig:
     def __init__(self, tmp_path, coder: ScriptedCoder, db=None) -> None:
         self.tmp_path, self.coder = tmp_path, coder
@@ -92,7 +102,8 @@ class Rig:
         self.chains = ChainLibrary.load(None)
         self.orchestrator = ModelOrchestrator(self.registry, self.ledger, selector, runner,
                                               chains=self.chains)
-        self.orchestrator.chain_runner.sandbox = Sandbox(probe=PROBE)
+        self.sandbox = CountingSandbox(probe=PROBE)
+        self.orchestrator.chain_runner.sandbox = self.sandbox
 
     async def run(self, task: str = TASK, **options) -> list:
         await self.registry.refresh()
@@ -288,12 +299,16 @@ async def test_opt_in_nothing_runs_without_verify(make_rig):
     rig = make_rig(answers=[ODD])
     events = await rig.run(chain="default")
     assert not of(events, ChecksFound) and not of(events, VerificationFinished)
-    assert rig.orchestrator.chain_runner.sandbox is not None  # set by the rig, but never used:
+    assert rig.sandbox.runs == 0
     assert await rig.ledger.call_fn(verification_of, events[0].run_id) is None
     # `verified` with verify off by the caller: one plain step.
     rig2 = make_rig(answers=[ODD])
     events = await rig2.run(verify=False)
-    assert rig2.kinds() == ["code"] and not of(events, CandidateChecked)
+    assert rig2.kinds() == ["code"] and not of(events, CandidateChecked) and rig2.sandbox.runs == 0
+    # --verify on `default` (one role writing text): that role's answer is verified.
+    rig3 = make_rig(answers=[RIGHT])
+    events = await rig3.run(chain="default", verify=True)
+    assert of(events, VerificationFinished)[0].verified and rig3.sandbox.runs == 1
 
 
 @pytest.mark.slow
@@ -331,6 +346,8 @@ async def test_ledger_record_and_json(make_rig):
     doc = run_as_json(run)
     assert doc["verification"]["status"] == record["status"]
     assert "verified: 1 given + 3 extracted checks passed" in run_as_markdown(run)
+    assert await rig.ledger.call_fn(lambda led: led.delete_run(run_id))
+    assert await rig.ledger.call_fn(verification_of, run_id) is None  # deleted with its run
 
 
 @pytest.mark.slow
