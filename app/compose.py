@@ -22,7 +22,8 @@ def build_guard(config: Config, available: Callable[[], int] = system_available)
     return ResourceGuard(reserve_bytes=int(config.resources.reserve_gib * GiB), available=available)
 
 
-def build_providers(config: Config, guard: ResourceGuard, env: Mapping[str, str] | None = None) -> list[Provider]:
+def build_providers(config: Config, guard: ResourceGuard,
+                    env: Mapping[str, str] | None = None) -> list[Provider]:
     env = os.environ if env is None else env
     providers: list[Provider] = []
     if config.embedded.enabled:
@@ -39,8 +40,8 @@ def build_providers(config: Config, guard: ResourceGuard, env: Mapping[str, str]
     if config.ollama.enabled:
         for host in ollama_hosts(config.ollama, dict(env)):
             providers.append(
-                OllamaProvider(host.name, host.url, timeout=config.ollama.timeout, num_ctx=config.ollama.num_ctx,
-                               keep_alive=config.ollama.keep_alive)
+                OllamaProvider(host.name, host.url, timeout=config.ollama.timeout,
+                               num_ctx=config.ollama.num_ctx, keep_alive=config.ollama.keep_alive)
             )
     if config.lmstudio.enabled:
         providers.append(LMStudioProvider("lmstudio", config.lmstudio.url, timeout=config.lmstudio.timeout))
