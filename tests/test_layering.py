@@ -20,16 +20,33 @@ FORBIDDEN = {
 }
 
 
+def _package_of(path: Path) -> list[str] | None:
+    """The dotted package a file of a layer folder is installed as (chains/verify/x.py -> jarvis.chains.verify)."""
+    try:
+        parts = path.resolve().relative_to(REPO).parts[:-1]
+    except ValueError:
+        return None
+    return ["jarvis", *parts]
+
+
 def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, relative imports resolved against its package; '..' for one that
+    reaches above its layer (e.g. `from .. import x` in chains/x.py)."""
     tree = ast.parse(path.read_text(), str(path))
+    package = _package_of(path)
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module)
-        elif isinstance(node, ast.ImportFrom) and node.level > 1:
-            found.add("..")  # reaching above its own package
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            # The layer is jarvis.<layer>: going up to it is fine, above it is not.
+            if package is None or node.level > len(package) - 1:
+                found.add("..")
+                continue
+            base = package[: len(package) - node.level + 1]
+            found.add(".".join(base + ([node.module] if node.module else [])))
     return found
 
 
@@ -51,13 +68,21 @@ def test_the_checker_catches_an_upward_import(tmp_path):
     assert {"textual.app", "jarvis.app.cli"} <= imported_modules(bad)
 
 
+def test_relative_imports_resolve_within_the_layer():
+    # chains/verify/ may import its parent package chains/, which is not reaching above the layer.
+    found = imported_modules(REPO / "chains" / "verify" / "verified_step.py")
+    assert ".." not in found and any(m.startswith("jarvis.chains.") for m in found)
+    top = imported_modules(REPO / "chains" / "orchestrator.py")
+    assert ".." not in top and "jarvis.chains.run_options" in top
+
+
 @pytest.mark.slow  # a fresh interpreter, to see what it imports
 def test_importing_the_engine_loads_no_textual_litellm_or_llama_cpp():
     import jarvis.chains
 
-    names = [f"{pkg.__name__}.{m.name}" for pkg in (jarvis.providers, jarvis.chains)
-             for m in pkgutil.iter_modules(pkg.__path__)]
-    assert "jarvis.providers.ollama" in names and "jarvis.chains.orchestrator" in names
+    names = [m.name for pkg in (jarvis.providers, jarvis.chains)
+             for m in pkgutil.walk_packages(pkg.__path__, f"{pkg.__name__}.")]
+    assert {"jarvis.providers.ollama", "jarvis.chains.orchestrator", "jarvis.chains.verify.sandbox"} <= set(names)
     code = (
         "import importlib, sys\n"
         f"for name in {names!r}: importlib.import_module(name)\n"
