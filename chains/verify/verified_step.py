@@ -192,12 +192,14 @@ class VerifiedSession:
 
     def _needs_agreement(self, authoritative: bool) -> bool:
         """Agreement ranks when there are no checks, or when several candidates share the best count."""
-        if len(self.kept) < 2:
-            return False
+        loading = [c for c in self.kept if c.run is not None and not c.run.load_error]
+        if len(loading) < 2:
+            return False  # code that does not load has no outputs to agree on
         if not authoritative:
             return True
         scores = [c.run.passed_authoritative for c in self.kept if c.run is not None]
-        return scores.count(max(scores)) > 1
+        best = max(scores)
+        return sum(c.run.passed_authoritative == best for c in loading if c.run is not None) > 1
 
     # -- model calls ---------------------------------------------------------------------------------
     def _spend_call(self) -> None:

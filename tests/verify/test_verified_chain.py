@@ -295,6 +295,20 @@ async def test_no_checks_ranks_by_agreement(make_rig):
 
 
 @pytest.mark.slow
+async def test_a_tie_on_the_checks_is_broken_by_agreement(make_rig):
+    rig = make_rig(answers=[ODD, NEVER, ODD], inputs="is_prime(3)\nis_prime(4)")
+    events = await rig.run(verify_settings={"candidates": 3, "repair": False})
+    # 1/3, 2/3, 1/3: one best, no inputs needed.
+    assert rig.kinds() == ["code"] * 3 and not of(events, VerificationFinished)[0].verified
+    rig = make_rig(answers=[NEVER, ODD_BUT_ONE, ODD_BUT_ONE], inputs="is_prime(3)\nis_prime(4)")
+    events = await rig.run(verify_settings={"candidates": 3, "repair": False})
+    # 2/3 each: the two that agree on the inputs beat the greedy one.
+    assert rig.kinds() == ["code"] * 3 + ["inputs"]
+    [done] = of(events, VerificationFinished)
+    assert done.winner == 1 and "2 of 3 candidates agree with it on 2 inputs" in done.reason
+
+
+@pytest.mark.slow
 async def test_opt_in_nothing_runs_without_verify(make_rig):
     rig = make_rig(answers=[ODD])
     events = await rig.run(chain="default")
