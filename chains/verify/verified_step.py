@@ -283,8 +283,9 @@ class VerifiedSession:
         run = cand.run
         assert run is not None
         lines = tuple(r.explain() for r in run.results)
-        if run.load_error:
-            lines = (f"✗ the code does not load: {run.load_error}", *lines)
+        if run.load_error:  # one reason for every check: say it once
+            lines = (f"✗ the code does not load: {run.load_error}",
+                     *(f"✗ {r.check.display}" for r in run.results))
         total = self.settings.candidates
         label = (f"candidate {cand.index + 1}/{total}" if cand.origin in ("greedy", "sample")
                  else f"candidate {cand.index + 1}: {cand.origin}")
