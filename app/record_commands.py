@@ -131,11 +131,12 @@ def cmd_stats(config, paths, args) -> int:
         emit_json(doc)
         return EXIT_OK
     print("Performance" + (f" ({args.task_type})" if args.task_type else ""))
-    rows = [("MODEL", "TASK", "REQ", "OK%", "P50 s", "P95 s", "TTFT ms", "TOK/S", "RATING (n)")]
+    # Cancels are the user's, not the model's: their own column, outside REQ and OK%.
+    rows = [("MODEL", "TASK", "REQ", "OK%", "CANCELLED", "P50 s", "P95 s", "TTFT ms", "TOK/S", "RATING (n)")]
     for r in doc["performance"]:
         rows.append((r["model"], r["task_type"] or "-", str(r["requests"]),
                      f"{100 * r['success_rate']:.0f}" if r["success_rate"] is not None else "-",
-                     _f(r["latency_p50"]), _f(r["latency_p95"]),
+                     str(r.get("cancelled") or 0), _f(r["latency_p50"]), _f(r["latency_p95"]),
                      f"{r['ttft_p50'] * 1000:.0f}" if r["ttft_p50"] else "-", _f(r["tokens_per_s_p50"], 0),
                      f"{r['rating_mean']:.2f} ({r['ratings']})" if r["rating_mean"] else "-"))
     print_table(rows)

@@ -139,3 +139,18 @@ def test_a_broken_policies_file_is_a_config_error_with_its_line(home, args):
     assert out.returncode == 3, out.stderr
     assert "policies.toml has a problem: 'policies[0].prefer' (line 3)" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_stats_shows_cancels_in_their_own_column_not_as_failures(home):
+    from jarvis.chains.ledger import Ledger
+
+    ledger = Ledger(home / "jarvis.db")
+    for status in ("ok", "cancelled", "cancelled"):
+        ledger.record_request({"model_id": "embedded/smollm2-135m", "status": status, "task_type": "chat",
+                               "latency_s": 1.0})
+    ledger.close()
+    out = jarvis("stats", home=home)
+    assert out.returncode == 0, out.stderr
+    header, row = [line.split() for line in out.stdout.splitlines()[1:3]]
+    cells = dict(zip(header, row, strict=False))
+    assert (cells["REQ"], cells["OK%"], cells["CANCELLED"]) == ("1", "100", "2")
