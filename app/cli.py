@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jarvis",
         description="Jarvis Workbench: run code-generation chains on local models, compare them,"
-                    " rate the answers. With no command, opens the workbench.",
+        " rate the answers. With no command, opens the workbench.",
     )
     parser.add_argument("--version", action="version", version=f"jarvis {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

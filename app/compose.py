@@ -22,8 +22,9 @@ def build_guard(config: Config, available: Callable[[], int] = system_available)
     return ResourceGuard(reserve_bytes=int(config.resources.reserve_gib * GiB), available=available)
 
 
-def build_providers(config: Config, guard: ResourceGuard,
-                    env: Mapping[str, str] | None = None) -> list[Provider]:
+def build_providers(
+    config: Config, guard: ResourceGuard, env: Mapping[str, str] | None = None
+) -> list[Provider]:
     env = os.environ if env is None else env
     providers: list[Provider] = []
     if config.embedded.enabled:
@@ -40,8 +41,13 @@ def build_providers(config: Config, guard: ResourceGuard,
     if config.ollama.enabled:
         for host in ollama_hosts(config.ollama, dict(env)):
             providers.append(
-                OllamaProvider(host.name, host.url, timeout=config.ollama.timeout,
-                               num_ctx=config.ollama.num_ctx, keep_alive=config.ollama.keep_alive)
+                OllamaProvider(
+                    host.name,
+                    host.url,
+                    timeout=config.ollama.timeout,
+                    num_ctx=config.ollama.num_ctx,
+                    keep_alive=config.ollama.keep_alive,
+                )
             )
     if config.lmstudio.enabled:
         providers.append(LMStudioProvider("lmstudio", config.lmstudio.url, timeout=config.lmstudio.timeout))
@@ -73,8 +79,12 @@ def custom_model(c: CustomModelConfig) -> CustomModel:
     )
 
 
-def build_registry(config: Config, env: Mapping[str, str] | None = None, *,
-                   available_memory: Callable[[], int] = system_available) -> ModelRegistry:
+def build_registry(
+    config: Config,
+    env: Mapping[str, str] | None = None,
+    *,
+    available_memory: Callable[[], int] = system_available,
+) -> ModelRegistry:
     guard = build_guard(config, available_memory)
     custom = [custom_model(c) for c in config.custom_models]
     return ModelRegistry(

@@ -36,8 +36,11 @@ def parse_fields(fields: dict[str, str]) -> CustomModelConfig:
     if unknown:
         raise RegistrationError(f"Unknown capability {', '.join(unknown)}; use {', '.join(CAPABILITIES)}.")
     data["capabilities"] = caps
-    for key, label in (("context_length", "Context length"), ("cost_in_per_1k", "Price per 1K prompt tokens"),
-                       ("cost_out_per_1k", "Price per 1K completion tokens")):
+    for key, label in (
+        ("context_length", "Context length"),
+        ("cost_in_per_1k", "Price per 1K prompt tokens"),
+        ("cost_out_per_1k", "Price per 1K completion tokens"),
+    ):
         text = fields.get(key, "").strip().replace("_", "").lstrip("$")
         if not text:
             continue

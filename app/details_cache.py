@@ -1,4 +1,5 @@
-"""Per-model details (Ollama's /api/show) kept between runs, keyed by digest, so listing many models stays fast."""
+"""Per-model details (Ollama's /api/show) kept between runs, keyed by digest, so listing many models
+stays fast."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ def load_into(providers: list[Provider], path: Path) -> None:
         return
     for p in providers:
         if isinstance(p, OllamaProvider) and isinstance(data.get(p.address), dict):
-            p.show_cache.update({k: tuple(v) for k, v in data[p.address].items() if isinstance(v, list) and len(v) == 2})
+            p.show_cache.update(
+                {k: tuple(v) for k, v in data[p.address].items() if isinstance(v, list) and len(v) == 2}
+            )
 
 
 def save_from(providers: list[Provider], path: Path) -> None:

@@ -76,8 +76,15 @@ class Engine:
         self.ledger.close()
 
 
-def build_engine(config: Config, paths: Paths, *, database: str | None = None, clock: Clock | None = None,
-                 ids: IdSource = new_id, available_memory: Callable[[], int] = system_available) -> Engine:
+def build_engine(
+    config: Config,
+    paths: Paths,
+    *,
+    database: str | None = None,
+    clock: Clock | None = None,
+    ids: IdSource = new_id,
+    available_memory: Callable[[], int] = system_available,
+) -> Engine:
     """``clock`` stamps the ledger and every duration, ``ids`` names runs and steps, ``available_memory``
     (bytes) is what the memory guard admits models against (defaults: the real ones)."""
     registry = build_registry(config, available_memory=available_memory)
@@ -86,17 +93,31 @@ def build_engine(config: Config, paths: Paths, *, database: str | None = None, c
     breaker = CircuitBreaker()
     cloud = CloudGate(config.cloud.enabled, ledger)
     policies = load_policies(paths.policies_file)
-    runner = StepRunner(registry, ledger, bus, policy=FallbackPolicy(), breaker=breaker, guard=registry.guard,
-                        clock=clock)
-    selector = SelectionEngine(lambda: registry.models, generation=lambda: registry.generation,
-                               policies=policies, allow_cloud=cloud.allowed,
-                               cooling=runner.cooling, any_cooling=runner.any_cooling)
+    runner = StepRunner(
+        registry, ledger, bus, policy=FallbackPolicy(), breaker=breaker, guard=registry.guard, clock=clock
+    )
+    selector = SelectionEngine(
+        lambda: registry.models,
+        generation=lambda: registry.generation,
+        policies=policies,
+        allow_cloud=cloud.allowed,
+        cooling=runner.cooling,
+        any_cooling=runner.any_cooling,
+    )
     chains = ChainLibrary.load(paths.user_chains)
-    orchestrator = ModelOrchestrator(registry, ledger, selector, runner, chains=chains,
-                                     stats=lambda led, task_type: PerformanceMonitor(led).snapshot(task_type),
-                                     clock=clock, ids=ids)
-    engine = Engine(config, paths, registry, ledger, bus, selector, runner, orchestrator, chains, cloud,
-                    breaker)
+    orchestrator = ModelOrchestrator(
+        registry,
+        ledger,
+        selector,
+        runner,
+        chains=chains,
+        stats=lambda led, task_type: PerformanceMonitor(led).snapshot(task_type),
+        clock=clock,
+        ids=ids,
+    )
+    engine = Engine(
+        config, paths, registry, ledger, bus, selector, runner, orchestrator, chains, cloud, breaker
+    )
 
     def on_paid_request(event: RequestCompleted) -> None:
         # Request rows and their events are stored by the step runner (feedback by chains.feedback).

@@ -12,19 +12,41 @@ def run_as_json(run: dict[str, Any]) -> dict[str, Any]:
     for s in run.get("steps", []):
         usage = {k: s.get(k) for k in ("prompt_tokens", "completion_tokens")}
         timings = {k: s.get(k) for k in ("ttft_s", "tokens_per_s", "total_s")}
-        steps.append({"step_id": s["id"], "role": s["role"], "round": s["round"], "model": s["model_id"],
-                      "provider": s["provider"], "status": s["status"], "output": s["output"], "usage": usage,
-                      "timings": timings, "finish_reason": s.get("finish_reason"), "reason": s.get("reason"),
-                      "notices": json.loads(s["notices_json"]) if s.get("notices_json") else [],
-                      "error": s.get("error"), "attempts": s.get("attempts", [])})
+        steps.append(
+            {
+                "step_id": s["id"],
+                "role": s["role"],
+                "round": s["round"],
+                "model": s["model_id"],
+                "provider": s["provider"],
+                "status": s["status"],
+                "output": s["output"],
+                "usage": usage,
+                "timings": timings,
+                "finish_reason": s.get("finish_reason"),
+                "reason": s.get("reason"),
+                "notices": json.loads(s["notices_json"]) if s.get("notices_json") else [],
+                "error": s.get("error"),
+                "attempts": s.get("attempts", []),
+            }
+        )
     doc = {
-        "run_id": run["id"], "kind": run["kind"], "chain": run["chain"], "status": run["status"],
-        "task": run["task"], "task_type": run["task_type"], "language": run["language"],
-        "started_at": run["started_at"], "finished_at": run["finished_at"], "cost_usd": run["cost_usd"],
+        "run_id": run["id"],
+        "kind": run["kind"],
+        "chain": run["chain"],
+        "status": run["status"],
+        "task": run["task"],
+        "task_type": run["task_type"],
+        "language": run["language"],
+        "started_at": run["started_at"],
+        "finished_at": run["finished_at"],
+        "cost_usd": run["cost_usd"],
         "steps": steps,
         "result": json.loads(run["result_json"]) if run.get("result_json") else None,
-        "ratings": [{k: r[k] for k in ("target_kind", "target_id", "score", "comment")}
-                    for r in run.get("ratings", [])],
+        "ratings": [
+            {k: r[k] for k in ("target_kind", "target_id", "score", "comment")}
+            for r in run.get("ratings", [])
+        ],
     }
     if run.get("error"):
         doc["error"] = {"message": run["error"], "kind": run.get("error_kind")}
@@ -36,11 +58,20 @@ def run_as_json(run: dict[str, Any]) -> dict[str, Any]:
 
 def run_as_markdown(run: dict[str, Any]) -> str:
     when = datetime.fromtimestamp(run["started_at"]).strftime("%Y-%m-%d %H:%M")
-    lines = [f"# {run['kind'].title()} {run['id']}", "",
-             f"- **Task type:** {run['task_type']}  ", f"- **Chain:** {run['chain'] or '-'}  ",
-             f"- **Status:** {run['status']}  ", f"- **Started:** {when}  ",
-             f"- **Cost:** ${run['cost_usd'] or 0:.4f}",
-             "", "## Task", "", run["task"], ""]
+    lines = [
+        f"# {run['kind'].title()} {run['id']}",
+        "",
+        f"- **Task type:** {run['task_type']}  ",
+        f"- **Chain:** {run['chain'] or '-'}  ",
+        f"- **Status:** {run['status']}  ",
+        f"- **Started:** {when}  ",
+        f"- **Cost:** ${run['cost_usd'] or 0:.4f}",
+        "",
+        "## Task",
+        "",
+        run["task"],
+        "",
+    ]
     for s in run.get("steps", []):
         head = f"## {s['role']}" + (f" (round {s['round']})" if s["round"] else "") + f" — {s['model_id']}"
         lines += [head, ""]
@@ -63,8 +94,10 @@ def run_as_markdown(run: dict[str, Any]) -> str:
     if result and result.get("summary_markdown"):
         lines += ["---", "", result["summary_markdown"], ""]
     for r in run.get("ratings", []):
-        lines.append(f"- Rated {r['score']}/5 ({r['target_kind']} {r['target_id']})" +
-                     (f": {r['comment']}" if r.get("comment") else ""))
+        lines.append(
+            f"- Rated {r['score']}/5 ({r['target_kind']} {r['target_id']})"
+            + (f": {r['comment']}" if r.get("comment") else "")
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -76,8 +109,11 @@ def verification_markdown(record: dict[str, Any]) -> list[str]:
     if record.get("reason"):
         lines += [f"- **Why this candidate:** {record['reason']}  "]
     count = len(record.get("candidates", []))
-    lines += [f"- **Candidates:** {count}, repair rounds: {record.get('rounds', 0)},"
-              f" model calls: {record.get('model_calls', 0)}", ""]
+    lines += [
+        f"- **Candidates:** {count}, repair rounds: {record.get('rounds', 0)},"
+        f" model calls: {record.get('model_calls', 0)}",
+        "",
+    ]
     checks = record.get("checks", [])
     candidates = sorted(record.get("candidates", []), key=lambda c: c["index"] != record.get("winner"))
     for cand in candidates:
@@ -95,8 +131,10 @@ def verification_markdown(record: dict[str, Any]) -> list[str]:
             lines.append(f"- {mark} `{check['display']}` ({check['source']}){why}")
         lines.append("")
     for rejected in record.get("rejected_repairs", []):
-        lines.append(f"- Repair of candidate {rejected['repair_of'] + 1} (round {rejected['round']})"
-                     f" not kept: {rejected['why']}")
+        lines.append(
+            f"- Repair of candidate {rejected['repair_of'] + 1} (round {rejected['round']})"
+            f" not kept: {rejected['why']}"
+        )
     return lines + ([""] if record.get("rejected_repairs") else [])
 
 

@@ -13,14 +13,18 @@ from .text_input import InputError, text_argument
 
 def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p = add("models", "list every model the configured providers offer")
-    p.add_argument("--refresh", action="store_true",
-                   help="re-read every model's details instead of the cached ones")
+    p.add_argument(
+        "--refresh", action="store_true", help="re-read every model's details instead of the cached ones"
+    )
     p.set_defaults(handler=cmd_models)
 
     p = add("analyze", "classify a task: type, language, capabilities, size")
     p.add_argument("text", help="the task, or - to read it from standard input")
-    p.add_argument("--assist", action="store_true",
-                   help="also ask the embedded model; the rules decide when it answers nonsense")
+    p.add_argument(
+        "--assist",
+        action="store_true",
+        help="also ask the embedded model; the rules decide when it answers nonsense",
+    )
     p.set_defaults(handler=cmd_analyze)
 
 
@@ -61,8 +65,9 @@ async def _assisted_analysis(text: str):
     provider = EmbeddedProvider()
 
     async def ask(prompt: str) -> str:
-        async for chunk in provider.stream_chat(DEFAULT_MODEL_NAME, [Message("user", prompt)],
-                                                GenerationOptions(max_tokens=8, temperature=0)):
+        async for chunk in provider.stream_chat(
+            DEFAULT_MODEL_NAME, [Message("user", prompt)], GenerationOptions(max_tokens=8, temperature=0)
+        ):
             if isinstance(chunk, Completion):
                 return chunk.text
         return ""
@@ -109,8 +114,16 @@ async def _models(config, args, paths) -> int:
     for m in discovery.models:
         fits = {True: "yes", False: "NO", None: "-"}[m.fits_memory]
         status = m.status + (" (loaded)" if m.info.loaded else "")
-        rows.append((m.id, str(m.context_length or "-"), _size(m.info.size_bytes),
-                     ",".join(sorted(m.capabilities)), fits, status))
+        rows.append(
+            (
+                m.id,
+                str(m.context_length or "-"),
+                _size(m.info.size_bytes),
+                ",".join(sorted(m.capabilities)),
+                fits,
+                status,
+            )
+        )
     print_table(rows)
     if not discovery.models:
         print("No models found.")

@@ -35,8 +35,9 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p = add("stats", "performance, leaderboard, costs and budgets")
     p.add_argument("--task-type")
     p.add_argument("--since", help="YYYY-MM-DD, or a number of days (e.g. 7)")
-    p.add_argument("--by", default="model", choices=["model", "provider", "task_type", "day"],
-                   help="group costs by")
+    p.add_argument(
+        "--by", default="model", choices=["model", "provider", "task_type", "day"], help="group costs by"
+    )
     p.set_defaults(handler=cmd_stats)
 
     p = add("history", "past runs and comparisons, newest first")
@@ -47,8 +48,11 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p = add("export", "a run as Markdown or JSON")
     p.add_argument("run_id")
     p.add_argument("--format", choices=["md", "json"], default="md")
-    p.add_argument("--tests-dir", metavar="DIR",
-                   help="a verified run: write its code (solution.py) and checks (test_solution.py) into DIR")
+    p.add_argument(
+        "--tests-dir",
+        metavar="DIR",
+        help="a verified run: write its code (solution.py) and checks (test_solution.py) into DIR",
+    )
     p.set_defaults(handler=cmd_export)
 
 
@@ -72,8 +76,9 @@ def cmd_rate(config, paths, args) -> int:
         except InputError as err:
             return fail(str(err), EXIT_USAGE)
     try:
-        rating = feedback.rate(open_ledger(paths), args.target, args.score, comment=args.comment,
-                               correction=correction)
+        rating = feedback.rate(
+            open_ledger(paths), args.target, args.score, comment=args.comment, correction=correction
+        )
     except feedback.FeedbackError as err:
         return fail(str(err), EXIT_USAGE)
     if args.json:
@@ -134,23 +139,35 @@ def cmd_stats(config, paths, args) -> int:
     # Cancels are the user's, not the model's: their own column, outside REQ and OK%.
     rows = [("MODEL", "TASK", "REQ", "OK%", "CANCELLED", "P50 s", "P95 s", "TTFT ms", "TOK/S", "RATING (n)")]
     for r in doc["performance"]:
-        rows.append((r["model"], r["task_type"] or "-", str(r["requests"]),
-                     f"{100 * r['success_rate']:.0f}" if r["success_rate"] is not None else "-",
-                     str(r.get("cancelled") or 0), _f(r["latency_p50"]), _f(r["latency_p95"]),
-                     f"{r['ttft_p50'] * 1000:.0f}" if r["ttft_p50"] else "-", _f(r["tokens_per_s_p50"], 0),
-                     f"{r['rating_mean']:.2f} ({r['ratings']})" if r["rating_mean"] else "-"))
+        rows.append(
+            (
+                r["model"],
+                r["task_type"] or "-",
+                str(r["requests"]),
+                f"{100 * r['success_rate']:.0f}" if r["success_rate"] is not None else "-",
+                str(r.get("cancelled") or 0),
+                _f(r["latency_p50"]),
+                _f(r["latency_p95"]),
+                f"{r['ttft_p50'] * 1000:.0f}" if r["ttft_p50"] else "-",
+                _f(r["tokens_per_s_p50"], 0),
+                f"{r['rating_mean']:.2f} ({r['ratings']})" if r["rating_mean"] else "-",
+            )
+        )
     print_table(rows)
     print("\nLeaderboard (Bradley-Terry, 95 % interval)")
     rows = [("MODEL", "RATING", "95% CI", "VOTES")]
-    rows += [(s["model"], f"{s['rating']:.0f}", f"{s['ci95'][0]:.0f}-{s['ci95'][1]:.0f}", str(s["votes"]))
-             for s in doc["leaderboard"]]
+    rows += [
+        (s["model"], f"{s['rating']:.0f}", f"{s['ci95'][0]:.0f}-{s['ci95'][1]:.0f}", str(s["votes"]))
+        for s in doc["leaderboard"]
+    ]
     if len(rows) > 1:
         print_table(rows)
     else:
         print("  no votes yet: jarvis compare ... then jarvis vote")
     print(f"\nCosts by {args.by}")
-    rows = [("KEY", "REQUESTS", "COST $")] + [(str(c["key"]), str(c["requests"]), f"{c['cost_usd']:.4f}")
-                                               for c in doc["costs"]]
+    rows = [("KEY", "REQUESTS", "COST $")] + [
+        (str(c["key"]), str(c["requests"]), f"{c['cost_usd']:.4f}") for c in doc["costs"]
+    ]
     print_table(rows)
     for b in doc["budgets"]:
         limit = f"${b['limit_usd']:.2f}" if b["limit_usd"] is not None else "no limit"

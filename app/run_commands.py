@@ -22,24 +22,36 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p.add_argument("--max-tokens", type=int, help="cap every step's answer length")
     p.add_argument("--seed", type=int, help="sampling seed, for repeatable runs")
     p.add_argument("--no-cache", action="store_true", help="never answer from the response cache")
-    p.add_argument("--no-fallback", action="store_true",
-                   help="with --model: fail when that model fails instead of answering with another")
+    p.add_argument(
+        "--no-fallback",
+        action="store_true",
+        help="with --model: fail when that model fails instead of answering with another",
+    )
     v = p.add_argument_group("verification (runs the generated Python in a sandbox; see --chain verified)")
-    v.add_argument("--verify", action="store_true",
-                   help="run the code role's candidates against the task's examples and your tests")
-    v.add_argument("--tests", metavar="FILE",
-                   help="a pytest file or snippet the code must pass (implies --verify)")
-    v.add_argument("--example", action="append", default=[], metavar="CALL",
-                   help='one example call and its result, e.g. "is_prime(7) is True" (repeatable;'
-                        ' implies --verify)')
+    v.add_argument(
+        "--verify",
+        action="store_true",
+        help="run the code role's candidates against the task's examples and your tests",
+    )
+    v.add_argument(
+        "--tests", metavar="FILE", help="a pytest file or snippet the code must pass (implies --verify)"
+    )
+    v.add_argument(
+        "--example",
+        action="append",
+        default=[],
+        metavar="CALL",
+        help='one example call and its result, e.g. "is_prime(7) is True" (repeatable; implies --verify)',
+    )
     v.add_argument("--candidates", type=int, help="candidates to sample when the first fails (default 4)")
     v.add_argument("--repair-rounds", type=int, help="repair rounds when none passes (0-2, default 2)")
     p.set_defaults(handler=cmd_run)
 
     p = add("compare", "send one prompt to 2-4 models and show the answers side by side")
     p.add_argument("prompt", help="the prompt, or - to read it from standard input")
-    p.add_argument("-m", "--model", action="append", required=True, dest="models",
-                   help="a model id (2-4 times)")
+    p.add_argument(
+        "-m", "--model", action="append", required=True, dest="models", help="a model id (2-4 times)"
+    )
     p.add_argument("--max-tokens", type=int, default=512)
     p.add_argument("--temperature", type=float)
     p.add_argument("--seed", type=int)
@@ -68,9 +80,16 @@ def cmd_run(config, paths, args) -> int:
         verify = verify_options(task, args)
     except (InputError, ValueError) as err:
         return fail(str(err), EXIT_USAGE)
-    options = RunOptions(chain=args.chain, model=args.model, strategy=args.strategy, max_rounds=args.rounds,
-                         use_cache=not args.no_cache, no_fallback=args.no_fallback, overrides=overrides,
-                         **verify)
+    options = RunOptions(
+        chain=args.chain,
+        model=args.model,
+        strategy=args.strategy,
+        max_rounds=args.rounds,
+        use_cache=not args.no_cache,
+        no_fallback=args.no_fallback,
+        overrides=overrides,
+        **verify,
+    )
     return asyncio.run(run_chain(config, paths, task, options, args.json))
 
 
@@ -87,8 +106,11 @@ def verify_options(task: str, args) -> dict:
     except ValueError as err:
         flag = "--tests" if tests is not None and "example" not in str(err) else "--example"
         raise ValueError(f"{flag}: {err}.") from None
-    settings = {k: v for k, v in (("candidates", args.candidates), ("repair_rounds", args.repair_rounds))
-                if v is not None}
+    settings = {
+        k: v
+        for k, v in (("candidates", args.candidates), ("repair_rounds", args.repair_rounds))
+        if v is not None
+    }
     try:
         VerifySettings(**settings)
     except ValueError:

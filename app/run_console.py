@@ -102,9 +102,11 @@ def _render(event) -> None:
     elif isinstance(event, RunFinished):
         result = event.result.as_json()
         blocks = result.get("code_blocks") or result.get("answers") or []
-        err.write(f"\n✓ {event.run_id} finished in {event.total_s:.1f} s, cost ${event.cost_usd:.4f}"
-                  f"{f', {len(blocks)} code block(s)' if 'code_blocks' in result else ''}."
-                  f" Rate it: jarvis rate {event.run_id} 1-5\n")
+        err.write(
+            f"\n✓ {event.run_id} finished in {event.total_s:.1f} s, cost ${event.cost_usd:.4f}"
+            f"{f', {len(blocks)} code block(s)' if 'code_blocks' in result else ''}."
+            f" Rate it: jarvis rate {event.run_id} 1-5\n"
+        )
     elif isinstance(event, RunFailed):
         err.write(f"\n✗ {event.message}\n")
     elif isinstance(event, RunCancelled):
@@ -125,14 +127,17 @@ def _render_verification(event) -> None:
             err.write("   none found: the code cannot be verified, only compared between candidates\n")
     elif isinstance(event, CandidateChecked):
         kept = "" if event.kept else f" — not kept: {event.note}"
-        err.write(f"\n   {event.label}: {event.passed}/{event.total} checks passed"
-                  f" in {event.seconds:.2f} s{kept}\n")
+        err.write(
+            f"\n   {event.label}: {event.passed}/{event.total} checks passed in {event.seconds:.2f} s{kept}\n"
+        )
         for line in event.lines:
             err.write(f"     {line}\n")
     elif isinstance(event, VerificationFinished):
         mark = "✓" if event.verified else "!"
-        err.write(f"\n{mark} {event.status}\n   winner: candidate {event.winner + 1} ({event.reason});"
-                  f" {event.candidates} candidate(s), {event.rounds} repair round(s), sandbox {event.tier}\n")
+        err.write(
+            f"\n{mark} {event.status}\n   winner: candidate {event.winner + 1} ({event.reason});"
+            f" {event.candidates} candidate(s), {event.rounds} repair round(s), sandbox {event.tier}\n"
+        )
 
 
 async def run_comparison(config, paths, prompt, models, options, as_json: bool) -> int:
@@ -158,13 +163,22 @@ async def run_comparison(config, paths, prompt, models, options, as_json: bool) 
         await engine.close()
     result = json.loads(run["result_json"]) if run and run.get("result_json") else {"answers": []}
     if as_json:
-        emit_json({"compare_id": last.run_id if last else None, "status": run["status"] if run else "failed",
-                   **result})
+        emit_json(
+            {
+                "compare_id": last.run_id if last else None,
+                "status": run["status"] if run else "failed",
+                **result,
+            }
+        )
         return _exit_code(last)
     for a in result["answers"]:
         u = a.get("usage") or {}
-        stats = (f"first token {u['ttft_s'] * 1000:.0f} ms, {u.get('tokens_per_s') or 0:.0f} tok/s, "
-                 f"{u.get('completion_tokens')} tokens" if u.get("ttft_s") else a.get("error", ""))
+        stats = (
+            f"first token {u['ttft_s'] * 1000:.0f} ms, {u.get('tokens_per_s') or 0:.0f} tok/s, "
+            f"{u.get('completion_tokens')} tokens"
+            if u.get("ttft_s")
+            else a.get("error", "")
+        )
         print(f"\n=== {a['label']}: {a['model']} ({a['status']}; {stats}) ===\n{a['output']}")
     if isinstance(last, RunFinished):
         print(f"\nVote: jarvis vote {last.run_id} A|B|tie|bad")

@@ -53,9 +53,16 @@ def cmd_policy(config, paths, args) -> int:
     except PolicyError as err:
         return fail(str(err), EXIT_CONFIG)
     if args.action == "add":
-        policy = Policy(name=args.name, task_type=args.task_type, language=args.language, role=args.role,
-                        prefer=args.prefer, fallbacks=args.fallback, strategy=args.strategy,
-                        priority=args.priority)
+        policy = Policy(
+            name=args.name,
+            task_type=args.task_type,
+            language=args.language,
+            role=args.role,
+            prefer=args.prefer,
+            fallbacks=args.fallback,
+            strategy=args.strategy,
+            priority=args.priority,
+        )
         policies = [p for p in policies if p.name != args.name] + [policy]
         save_policies(path, policies)
     elif args.action == "remove":
@@ -67,10 +74,18 @@ def cmd_policy(config, paths, args) -> int:
         emit_json({"policies": [p.model_dump() for p in policies], "file": str(path)})
     elif args.action == "list":
         for p in sorted(policies, key=lambda p: -p.priority):
-            when = ", ".join(f"{k}={'/'.join(getattr(p, k))}" for k in ("task_type", "language", "role")
-                             if getattr(p, k)) or "always"
-            print(f"{p.name} (priority {p.priority}): when {when} → prefer {', '.join(p.prefer) or '-'}"
-                  f"{'; strategy ' + p.strategy if p.strategy else ''}")
+            when = (
+                ", ".join(
+                    f"{k}={'/'.join(getattr(p, k))}"
+                    for k in ("task_type", "language", "role")
+                    if getattr(p, k)
+                )
+                or "always"
+            )
+            print(
+                f"{p.name} (priority {p.priority}): when {when} → prefer {', '.join(p.prefer) or '-'}"
+                f"{'; strategy ' + p.strategy if p.strategy else ''}"
+            )
         if not policies:
             print(f"No policies ({path}).")
     else:
@@ -92,6 +107,8 @@ def cmd_budget(config, paths, args) -> int:
     else:
         for b in status:
             limit = f"${b['limit_usd']:.2f}" if b["limit_usd"] is not None else "no limit"
-            print(f"{b['period']}: {limit}, spent ${b['spent_usd']:.4f}" + (" — cloud fallbacks blocked"
-                                                                            if b["exhausted"] else ""))
+            print(
+                f"{b['period']}: {limit}, spent ${b['spent_usd']:.4f}"
+                + (" — cloud fallbacks blocked" if b["exhausted"] else "")
+            )
     return EXIT_OK

@@ -23,11 +23,14 @@ def write_tests(run: dict[str, Any], directory: str) -> list[Path]:
     """Write solution.py and test_solution.py into `directory` (made if missing); the paths written."""
     record = run.get("verification")
     if not record:
-        raise ExportError(f"run {run['id']} was not verified: it has no checks to write "
-                          "(run it with --verify or --chain verified).")
+        raise ExportError(
+            f"run {run['id']} was not verified: it has no checks to write "
+            "(run it with --verify or --chain verified)."
+        )
     result = json.loads(run["result_json"]) if run.get("result_json") else {}
-    code = candidate_code(str(result.get("answer") or ""), record.get("entry_point"),
-                          prelude=task_prelude(run["task"]))
+    code = candidate_code(
+        str(result.get("answer") or ""), record.get("entry_point"), prelude=task_prelude(run["task"])
+    )
     if not code.strip():
         raise ExportError(f"run {run['id']} has no Python code in its answer.")
     checks = [Check.from_json(c) for c in record.get("checks", [])]

@@ -30,7 +30,8 @@ def timed(cmd: list[str], env: dict) -> float:
 def main(runs: int) -> None:
     home = tempfile.mkdtemp()
     Path(home, "config.toml").write_text(
-        f'[ollama]\nhosts = [{{name = "ollama", url = "{dead_url()}"}}]\n[lmstudio]\nurl = "{dead_url()}"\n')
+        f'[ollama]\nhosts = [{{name = "ollama", url = "{dead_url()}"}}]\n[lmstudio]\nurl = "{dead_url()}"\n'
+    )
     env = {**os.environ, "JARVIS_HOME": home, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     commands = {
         "jarvis --version": [str(BIN / "jarvis"), "--version"],

@@ -52,11 +52,19 @@ class SyntheticProvider(Provider):
         self.rate = rate
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(provider=self.name, name="stream", context_length=8192,
-                          capabilities=frozenset({"chat", "completion"}), local=False)]
+        return [
+            ModelInfo(
+                provider=self.name,
+                name="stream",
+                context_length=8192,
+                capabilities=frozenset({"chat", "completion"}),
+                local=False,
+            )
+        ]
 
-    async def stream_chat(self, model: str, messages: Sequence[Message],
-                          options: GenerationOptions | None = None) -> AsyncIterator[StreamChunk]:
+    async def stream_chat(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
         clock = StreamClock()
         start = time.perf_counter()
         sent = 0
@@ -67,16 +75,18 @@ class SyntheticProvider(Provider):
                 clock.mark(self.tokens[sent])
                 yield Delta(self.tokens[sent])
                 sent += 1
-        yield clock.finish(provider=self.name, model=model, prompt_tokens=5, completion_tokens=sent,
-                           finish_reason="stop")
+        yield clock.finish(
+            provider=self.name, model=model, prompt_tokens=5, completion_tokens=sent, finish_reason="stop"
+        )
 
 
 async def one_round(seconds: float, rate: float, gc_policy: bool) -> dict:
     home = Path(tempfile.mkdtemp())
     providers = [SyntheticProvider(f"synth{i}", i, rate, seconds) for i in range(4)]
     # The engine `jarvis` builds, with the synthetic providers as its only ones.
-    config = Config.model_validate({"embedded": {"enabled": False}, "ollama": {"enabled": False},
-                                    "lmstudio": {"enabled": False}})
+    config = Config.model_validate(
+        {"embedded": {"enabled": False}, "ollama": {"enabled": False}, "lmstudio": {"enabled": False}}
+    )
 
     async def factory():
         engine = build_engine(config, resolve_paths({"JARVIS_HOME": str(home)}))
@@ -116,25 +126,47 @@ async def one_round(seconds: float, rate: float, gc_policy: bool) -> dict:
         ticker.stop()
         panes = list(view.panes.values())
         ok = []
-        for pane, provider in zip(panes, providers):
+        for pane, provider in zip(panes, providers, strict=True):
             expected = "".join(provider.tokens)
             ok.append(pane.stream.text == expected)
         tokens = sum(len(p.tokens) for p in providers)
-    return {"elapsed": elapsed, "tokens": tokens, "ok": sum(ok), "p50": statistics.median(streaming_lags),
-            "p99": pct(streaming_lags, 0.99), "max": max(streaming_lags), "p99_all": pct(lags, 0.99)}
+    return {
+        "elapsed": elapsed,
+        "tokens": tokens,
+        "ok": sum(ok),
+        "p50": statistics.median(streaming_lags),
+        "p99": pct(streaming_lags, 0.99),
+        "max": max(streaming_lags),
+        "p99_all": pct(lags, 0.99),
+    }
 
 
 def main(seconds: float, rate: float, rounds: int) -> None:
     results: dict[str, list[dict]] = {"launcher": [], "default": []}
     for i in range(rounds):
         for setting in ("launcher", "default") if i % 2 == 0 else ("default", "launcher"):
-            out = subprocess.run([sys.executable, "-m", "bench.compare_stream", "--one", setting,
-                                  "--seconds", str(seconds), "--rate", str(rate)],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.compare_stream",
+                    "--one",
+                    setting,
+                    "--seconds",
+                    str(seconds),
+                    "--rate",
+                    str(rate),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             results[setting].append(json.loads(out.stdout.strip().splitlines()[-1]))
     first = results["launcher"][0]
-    print(f"4 panes x {rate:.0f} tokens/s for {seconds:.0f} s ({first['tokens']:,} tokens in all), "
-          f"{rounds} fresh process(es) per setting, medians over rounds")
+    print(
+        f"4 panes x {rate:.0f} tokens/s for {seconds:.0f} s ({first['tokens']:,} tokens in all), "
+        f"{rounds} fresh process(es) per setting, medians over rounds"
+    )
 
     def med(setting: str, key: str, scale: float = 1000) -> str:
         return f"{statistics.median(r[key] for r in results[setting]) * scale:.1f}"
@@ -142,14 +174,24 @@ def main(seconds: float, rate: float, rounds: int) -> None:
     print("| measurement | jarvis GC settings | Python defaults |")
     print("|---|---|---|")
     print(f"| streamed in (s) | {med('launcher', 'elapsed', 1)} | {med('default', 'elapsed', 1)} |")
-    print(f"| event-loop lag while streaming, p50 (ms) | {med('launcher', 'p50')} | {med('default', 'p50')} |")
-    print(f"| event-loop lag while streaming, p99 (ms, target ≤ 50) | {med('launcher', 'p99')} | "
-          f"{med('default', 'p99')} |")
-    print(f"| event-loop lag while streaming, max (ms) | {med('launcher', 'max')} | {med('default', 'max')} |")
-    print(f"| lag p99 including the finish (panes become Markdown) (ms) | {med('launcher', 'p99_all')} | "
-          f"{med('default', 'p99_all')} |")
-    print(f"| panes whose final text equals the source | "
-          f"{min(r['ok'] for r in results['launcher'])}/4 | {min(r['ok'] for r in results['default'])}/4 |")
+    print(
+        f"| event-loop lag while streaming, p50 (ms) | {med('launcher', 'p50')} | {med('default', 'p50')} |"
+    )
+    print(
+        f"| event-loop lag while streaming, p99 (ms, target ≤ 50) | {med('launcher', 'p99')} | "
+        f"{med('default', 'p99')} |"
+    )
+    print(
+        f"| event-loop lag while streaming, max (ms) | {med('launcher', 'max')} | {med('default', 'max')} |"
+    )
+    print(
+        f"| lag p99 including the finish (panes become Markdown) (ms) | {med('launcher', 'p99_all')} | "
+        f"{med('default', 'p99_all')} |"
+    )
+    print(
+        f"| panes whose final text equals the source | "
+        f"{min(r['ok'] for r in results['launcher'])}/4 | {min(r['ok'] for r in results['default'])}/4 |"
+    )
 
 
 if __name__ == "__main__":

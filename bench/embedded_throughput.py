@@ -22,8 +22,9 @@ def raw(llm, tokens: int) -> tuple[int, float]:
     """Decode rate the way our provider measures it: pieces after the first, over the time after the first."""
     first = last = None
     n = 0
-    for chunk in llm.create_chat_completion(messages=[{"role": "user", "content": PROMPT}], stream=True,
-                                            max_tokens=tokens, temperature=0, seed=7):
+    for chunk in llm.create_chat_completion(
+        messages=[{"role": "user", "content": PROMPT}], stream=True, max_tokens=tokens, temperature=0, seed=7
+    ):
         if chunk["choices"][0]["delta"].get("content"):
             now = time.perf_counter()
             first = first or now
@@ -45,7 +46,9 @@ async def main(rounds: int, tokens: int) -> None:
     from llama_cpp import Llama
 
     provider = EmbeddedProvider(n_ctx=4096)
-    llm = Llama(model_path=str(gguf.default_model_path()), n_ctx=4096, n_threads=provider.n_threads, verbose=False)
+    llm = Llama(
+        model_path=str(gguf.default_model_path()), n_ctx=4096, n_threads=provider.n_threads, verbose=False
+    )
     raw(llm, 16)
     await ours(provider, 16)
     r_rates, o_rates, counts = [], [], set()

@@ -44,12 +44,26 @@ async def orchestrator_overhead(rounds: int) -> None:
     registry = ModelRegistry([provider], catalog=Catalog.shipped())
     await registry.refresh()
     ledger = AsyncLedger(tmp / "bench.db")
-    runner = StepRunner(registry, ledger, EventBus(), policy=FallbackPolicy(), breaker=CircuitBreaker(),
-                        guard=registry.guard, use_cache=False)
-    selector = SelectionEngine(lambda: registry.models, generation=lambda: registry.generation,
-                               cooling=runner.cooling)
-    orch = ModelOrchestrator(registry, ledger, selector, runner, chains=ChainLibrary.load(),
-                             stats=lambda led, t: PerformanceMonitor(led).snapshot(t))
+    runner = StepRunner(
+        registry,
+        ledger,
+        EventBus(),
+        policy=FallbackPolicy(),
+        breaker=CircuitBreaker(),
+        guard=registry.guard,
+        use_cache=False,
+    )
+    selector = SelectionEngine(
+        lambda: registry.models, generation=lambda: registry.generation, cooling=runner.cooling
+    )
+    orch = ModelOrchestrator(
+        registry,
+        ledger,
+        selector,
+        runner,
+        chains=ChainLibrary.load(),
+        stats=lambda led, t: PerformanceMonitor(led).snapshot(t),
+    )
     task = "Write a Python function that reverses a string."
     spec = orch.chains.get("default").roles[0]
     messages = [Message("system", spec.system), Message("user", task)]
@@ -77,23 +91,27 @@ async def orchestrator_overhead(rounds: int) -> None:
     results = {"bare provider": [], "ModelOrchestrator (default chain)": []}
     for r in range(rounds):
         pair = [("bare provider", bare), ("ModelOrchestrator (default chain)", orchestrated)]
-        for name, fn in (pair if r % 2 == 0 else pair[::-1]):
+        for name, fn in pair if r % 2 == 0 else pair[::-1]:
             await asyncio.sleep(0.02)
             results[name].append(await fn())
     await ledger.flush()
     ledger.close()
     await provider.close()
     server.terminate()
-    print(f"\n### Orchestrator overhead: TTFT, zero-latency loopback SSE server, {rounds} interleaved"
-          " rounds\n")
+    print(
+        f"\n### Orchestrator overhead: TTFT, zero-latency loopback SSE server, {rounds} interleaved rounds\n"
+    )
     print("| path | TTFT p50 | TTFT p95 |")
     print("|---|---|---|")
     for name, values in results.items():
         print(f"| {name} | {ms(statistics.median(values))} | {ms(pct(values, 0.95))} |")
-    added = (statistics.median(results["ModelOrchestrator (default chain)"])
-             - statistics.median(results["bare provider"]))
-    print(f"\nadded at p50: {added * 1000:+.3f} ms (target ≤ 1 ms). The orchestrated path includes task"
-          " analysis, selection, prompt building and the ledger writes for the run, step and request.")
+    added = statistics.median(results["ModelOrchestrator (default chain)"]) - statistics.median(
+        results["bare provider"]
+    )
+    print(
+        f"\nadded at p50: {added * 1000:+.3f} ms (target ≤ 1 ms). The orchestrated path includes task"
+        " analysis, selection, prompt building and the ledger writes for the run, step and request."
+    )
 
 
 def selection_speed() -> None:
@@ -101,17 +119,31 @@ def selection_speed() -> None:
     models = []
     stats = {}
     for i in range(500):
-        info = ModelInfo(provider=f"p{i % 9}", name=f"model-{i}",
-                         context_length=rng.choice([2048, 8192, 32768]),
-                         capabilities=frozenset({"chat", "completion"} | ({"code"} if i % 3 == 0 else set())))
+        info = ModelInfo(
+            provider=f"p{i % 9}",
+            name=f"model-{i}",
+            context_length=rng.choice([2048, 8192, 32768]),
+            capabilities=frozenset({"chat", "completion"} | ({"code"} if i % 3 == 0 else set())),
+        )
         entry = ModelEntry(info, "ollama", "available", info.capabilities, info.context_length, True, 0, "")
         models.append(entry)
-        stats[entry.id] = ModelStats(requests=rng.randint(0, 200), successes=rng.randint(0, 200),
-                                     tokens_per_s_p50=rng.uniform(5, 150), ttft_p50=rng.uniform(0.05, 2),
-                                     rating_mean=rng.uniform(1, 5), ratings=rng.randint(0, 40))
+        stats[entry.id] = ModelStats(
+            requests=rng.randint(0, 200),
+            successes=rng.randint(0, 200),
+            tokens_per_s_p50=rng.uniform(5, 150),
+            ttft_p50=rng.uniform(0.05, 2),
+            rating_mean=rng.uniform(1, 5),
+            ratings=rng.randint(0, 40),
+        )
     engine = SelectionEngine(lambda: models, generation=lambda: 0)  # a fixed list: one generation
-    req = Request("code_generation", language="python", role="executor", capabilities=("code",),
-                  prompt_tokens=1500, max_tokens=512)
+    req = Request(
+        "code_generation",
+        language="python",
+        role="executor",
+        capabilities=("code",),
+        prompt_tokens=1500,
+        max_tokens=512,
+    )
     for _ in range(50):
         engine.select(req, stats)
     times = []
@@ -126,10 +158,21 @@ def selection_speed() -> None:
 def ledger_speed() -> None:
     tmp = Path(tempfile.mkdtemp())
     ledger = Ledger(tmp / "bench.db")
-    row = {"run_id": "run_x", "step_id": "step_x", "model_id": "ollama/qwen2.5-coder:7b",
-           "provider": "ollama", "task_type": "code_generation", "role": "executor", "prompt_tokens": 120,
-           "completion_tokens": 300, "ttft_s": 0.21, "tokens_per_s": 42.0, "latency_s": 7.3, "cost_usd": 0.0,
-           "status": "ok"}
+    row = {
+        "run_id": "run_x",
+        "step_id": "step_x",
+        "model_id": "ollama/qwen2.5-coder:7b",
+        "provider": "ollama",
+        "task_type": "code_generation",
+        "role": "executor",
+        "prompt_tokens": 120,
+        "completion_tokens": 300,
+        "ttft_s": 0.21,
+        "tokens_per_s": 42.0,
+        "latency_s": 7.3,
+        "cost_usd": 0.0,
+        "status": "ok",
+    }
     n = 5000
     t0 = time.perf_counter()
     for _ in range(n):
@@ -167,7 +210,7 @@ def ledger_speed() -> None:
 def bradley_terry_speed() -> None:
     rng = random.Random(1)
     models = [f"m{i:02d}" for i in range(20)]
-    strength = {m: 1.2 ** i for i, m in enumerate(models)}
+    strength = {m: 1.2**i for i, m in enumerate(models)}
     votes = []
     for _ in range(10_000):
         a, b = rng.sample(models, 2)
@@ -184,8 +227,10 @@ def bradley_terry_speed() -> None:
     truth = sorted(models, key=lambda m: -strength[m])
     rank_ok = sum(1 for s, m in zip(standings, truth, strict=False) if s.model == m)
     print("\n### Bradley-Terry + 1,000-round bootstrap, 10,000 votes among 20 models (3 runs)\n")
-    print(f"median {statistics.median(times):.3f} s, max {max(times):.3f} s (target ≤ 2 s);"
-          f" {rank_ok}/20 models in their true rank")
+    print(
+        f"median {statistics.median(times):.3f} s, max {max(times):.3f} s (target ≤ 2 s);"
+        f" {rank_ok}/20 models in their true rank"
+    )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,9 @@ def one(home: str, command: list[str] | None = None) -> tuple[float, float | Non
     os.set_blocking(master, False)
     env = {**os.environ, "JARVIS_HOME": home, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
     t0 = time.perf_counter()
-    proc = subprocess.Popen(command or [str(BIN)], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    proc = subprocess.Popen(
+        command or [str(BIN)], stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True
+    )
     os.close(slave)
     seen = b""
     painted = ready = None
@@ -72,7 +74,8 @@ def one(home: str, command: list[str] | None = None) -> tuple[float, float | Non
 def main(runs: int) -> None:
     home = tempfile.mkdtemp()
     Path(home, "config.toml").write_text(
-        f'[ollama]\nhosts = [{{name = "ollama", url = "{dead_url()}"}}]\n[lmstudio]\nurl = "{dead_url()}"\n')
+        f'[ollama]\nhosts = [{{name = "ollama", url = "{dead_url()}"}}]\n[lmstudio]\nurl = "{dead_url()}"\n'
+    )
     bare = [sys.executable, "-c", BARE_APP]
     one(home)  # warm the page cache
     one(home, bare)
@@ -84,13 +87,22 @@ def main(runs: int) -> None:
         bare_paints.append(one(home, bare)[0])
     print(f"| measurement (n={runs}) | p50 | min | max |")
     print("|---|---|---|---|")
-    print(f"| bare Textual app, first paint (reference) | {statistics.median(bare_paints):.3f} s |"
-          f" {min(bare_paints):.3f} s | {max(bare_paints):.3f} s |")
-    print(f"| first paint (whole first screen) | {statistics.median(paints):.3f} s | {min(paints):.3f} s |"
-          f" {max(paints):.3f} s |")
-    print(f"| models discovered (status bar says ready) | {statistics.median(readies):.3f} s | {min(readies):.3f} s |"
-          f" {max(readies):.3f} s |")
-    print(f"\njarvis first paint / bare Textual app, medians: {statistics.median(paints) / statistics.median(bare_paints):.2f}")
+    print(
+        f"| bare Textual app, first paint (reference) | {statistics.median(bare_paints):.3f} s |"
+        f" {min(bare_paints):.3f} s | {max(bare_paints):.3f} s |"
+    )
+    print(
+        f"| first paint (whole first screen) | {statistics.median(paints):.3f} s | {min(paints):.3f} s |"
+        f" {max(paints):.3f} s |"
+    )
+    print(
+        f"| models discovered (status bar says ready) | {statistics.median(readies):.3f} s |"
+        f" {min(readies):.3f} s | {max(readies):.3f} s |"
+    )
+    print(
+        "\njarvis first paint / bare Textual app, medians: "
+        f"{statistics.median(paints) / statistics.median(bare_paints):.2f}"
+    )
 
 
 if __name__ == "__main__":

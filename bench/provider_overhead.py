@@ -27,8 +27,13 @@ OPTIONS = GenerationOptions(max_tokens=8, temperature=0)
 
 
 async def direct_httpx(client: httpx.AsyncClient, model: str) -> tuple[float, float]:
-    body = {"model": model, "messages": [m.as_dict() for m in MESSAGES], "stream": True, "max_tokens": 8,
-            "temperature": 0}
+    body = {
+        "model": model,
+        "messages": [m.as_dict() for m in MESSAGES],
+        "stream": True,
+        "max_tokens": 8,
+        "temperature": 0,
+    }
     t0 = time.perf_counter()
     first = None
     async with client.stream("POST", "/v1/chat/completions", json=body) as resp:
@@ -57,9 +62,16 @@ async def ours(provider: OpenAICompatProvider, model: str) -> tuple[float, float
 async def via_litellm(litellm, base: str, model: str) -> tuple[float, float]:
     t0 = time.perf_counter()
     first = None
-    resp = await litellm.acompletion(model=f"openai/{model}", api_base=base + "/v1", api_key="x",
-                                     messages=[m.as_dict() for m in MESSAGES], stream=True, max_tokens=8,
-                                     temperature=0, num_retries=0)
+    resp = await litellm.acompletion(
+        model=f"openai/{model}",
+        api_base=base + "/v1",
+        api_key="x",
+        messages=[m.as_dict() for m in MESSAGES],
+        stream=True,
+        max_tokens=8,
+        temperature=0,
+        num_retries=0,
+    )
     async for chunk in resp:
         if chunk.choices and chunk.choices[0].delta.content and first is None:
             first = time.perf_counter()
@@ -85,7 +97,7 @@ async def measure(base: str, model: str, rounds: int) -> dict:
         # Interleaved, and rotated each round: litellm leaves background work (logging
         # workers) running after each call, which slowed whichever request came next by
         # ~2 ms. The idle gap lets it finish, so each request is timed on a quiet loop.
-        for name in names[r % len(names):] + names[: r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             await asyncio.sleep(0.03)
             a, b = await contenders[name]()
             ttft[name].append(a)
@@ -119,14 +131,18 @@ def main() -> None:
     args = parser.parse_args()
     proc, base = sse_server.start(8)
     try:
-        report("Zero-latency loopback SSE server (8 tokens): pure client overhead",
-               asyncio.run(measure(base, "bench", args.rounds)))
+        report(
+            "Zero-latency loopback SSE server (8 tokens): pure client overhead",
+            asyncio.run(measure(base, "bench", args.rounds)),
+        )
     finally:
         proc.terminate()
     if args.real:
         with run_server("tests.servers.openai_server", "/v1/models") as url:
-            report("llama-cpp-python OpenAI-compatible server, SmolLM2-135M, max_tokens 8",
-                   asyncio.run(measure(url, "smollm2-135m-instruct", max(args.rounds // 2, 30))))
+            report(
+                "llama-cpp-python OpenAI-compatible server, SmolLM2-135M, max_tokens 8",
+                asyncio.run(measure(url, "smollm2-135m-instruct", max(args.rounds // 2, 30))),
+            )
 
 
 if __name__ == "__main__":

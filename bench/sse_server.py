@@ -12,21 +12,43 @@ import sys
 
 def sse_body(tokens: int) -> bytes:
     def chunk(delta: dict, finish=None) -> str:
-        return "data: " + json.dumps({"id": "x", "object": "chat.completion.chunk", "model": "bench",
-                                      "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
+        return (
+            "data: "
+            + json.dumps(
+                {
+                    "id": "x",
+                    "object": "chat.completion.chunk",
+                    "model": "bench",
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+            )
+            + "\n\n"
+        )
 
     parts = [chunk({"role": "assistant"})] + [chunk({"content": f" t{i}"}) for i in range(tokens)]
     parts.append(chunk({}, "length"))
-    parts.append("data: " + json.dumps({"id": "x", "object": "chat.completion.chunk", "model": "bench", "choices": [],
-                                        "usage": {"prompt_tokens": 5, "completion_tokens": tokens,
-                                                  "total_tokens": tokens + 5}}) + "\n\n")
+    parts.append(
+        "data: "
+        + json.dumps(
+            {
+                "id": "x",
+                "object": "chat.completion.chunk",
+                "model": "bench",
+                "choices": [],
+                "usage": {"prompt_tokens": 5, "completion_tokens": tokens, "total_tokens": tokens + 5},
+            }
+        )
+        + "\n\n"
+    )
     parts.append("data: [DONE]\n\n")
     return "".join(parts).encode()
 
 
 async def main(port: int, tokens: int) -> None:
     body = sse_body(tokens)
-    models = json.dumps({"object": "list", "data": [{"id": "bench", "object": "model", "owned_by": "me"}]}).encode()
+    models = json.dumps(
+        {"object": "list", "data": [{"id": "bench", "object": "model", "owned_by": "me"}]}
+    ).encode()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -39,11 +61,19 @@ async def main(port: int, tokens: int) -> None:
                 if length:
                     await reader.readexactly(length)
                 if head.startswith(b"GET /v1/models"):
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                                 + str(len(models)).encode() + b"\r\n\r\n" + models)
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                        + str(len(models)).encode()
+                        + b"\r\n\r\n"
+                        + models
+                    )
                 else:
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: "
-                                 + str(len(body)).encode() + b"\r\n\r\n" + body)
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: "
+                        + str(len(body)).encode()
+                        + b"\r\n\r\n"
+                        + body
+                    )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()

@@ -1,1 +1,3 @@
-"""Chains layer: the orchestration engine (analysis, selection, chains, fallbacks, ledger, scores). Never imports Textual."""
+"""Chains layer: the orchestration engine (analysis, selection, chains, fallbacks, ledger, scores).
+
+Never imports Textual."""

@@ -14,8 +14,16 @@ from dataclasses import dataclass, field
 from jarvis.providers.tokens import estimate_text_tokens
 
 TASK_TYPES = (
-    "code_generation", "code_review", "debugging", "refactoring", "testing",
-    "planning", "analysis", "reasoning", "creative", "chat",
+    "code_generation",
+    "code_review",
+    "debugging",
+    "refactoring",
+    "testing",
+    "planning",
+    "analysis",
+    "reasoning",
+    "creative",
+    "chat",
 )
 CODE_TASKS = frozenset({"code_generation", "code_review", "debugging", "refactoring", "testing"})
 #: Above this many estimated tokens a task needs a long-context model.
@@ -62,47 +70,142 @@ def _rule(task: str, weight: float, why: str, words: str = "", phrases: tuple[st
 
 # Weights are additive; the highest total wins. Words are lower-case whole tokens.
 RULES: tuple[Rule, ...] = (
-    _rule("debugging", 2.5, "words about a failure",
-          "bug bugs crash crashes crashing fix fixes broken fail fails failing debug error errors exception "
-          "hang hangs leak leaks regression unexpected unexpectedly segfault oom",
-          ("doesn't work", "doesnt work", "not working", "isn't working", "isnt working", "what's wrong",
-           "whats wrong", "never terminates", "never returns", "never finishes", "infinite loop",
-           "wrong result", "wrong output", "wrong answer", "off by one", "off-by-one", "matches too much",
-           "matches too little", "stack trace")),
-    _rule("code_review", 3.0, "asks for a review",
-          "review reviews critique audit lgtm pr",
-          ("code review", "feedback on", "any issues with", "is this code", "look over", "pull request")),
-    _rule("refactoring", 3.0, "asks to restructure code",
-          "refactor refactoring refactored simplify restructure rename decouple modernize tidy dry idiomatic",
-          ("clean up", "cleanup", "extract a method", "extract a function", "extract a helper", "extract method",
-           "extract function", "more readable", "reduce duplication", "split this", "into smaller")),
-    _rule("testing", 3.0, "asks for tests",
-          "test tests pytest unittest jest mocha coverage hypothesis testing junit",
-          ("test case", "test suite", "property-based", "property based")),
-    _rule("code_generation", 2.0, "asks for code",
-          "write implement create build generate code function class script program endpoint cli parser module "
-          "regex algorithm snippet method component",
-          ("sql query",)),
-    _rule("planning", 3.0, "asks for a plan",
-          "plan planning roadmap milestone milestones strategy timeline phases phase prioritize prioritise",
-          ("steps to", "step plan", "break this down", "break it down", "architecture for", "design the architecture",
-           "design a system", "migration plan", "how should we structure", "how should i structure",
-           "how should we organize", "how should i approach")),
-    _rule("analysis", 2.5, "asks for an analysis or explanation",
-          "analyze analyse analysis explain compare comparison evaluate assess summarize summarise interpret "
-          "breakdown tradeoffs",
-          ("what does this", "what does the", "trade-off", "pros and cons", "difference between", "differences between",
-           "complexity of", "what is the difference")),
-    _rule("reasoning", 3.0, "a problem to reason through",
-          "prove proof puzzle riddle logic deduce probability calculate solve math equation",
-          ("how many", "which is larger", "step by step", "step-by-step", "how much is", "how much does",
-           "how far", "how long does it take", "catch up")),
-    _rule("creative", 3.0, "asks for creative writing",
-          "poem story haiku lyrics song slogan tagline joke limerick fiction creative tweet essay",
-          ("brainstorm names", "name ideas", "blog post")),
+    _rule(
+        "debugging",
+        2.5,
+        "words about a failure",
+        "bug bugs crash crashes crashing fix fixes broken fail fails failing debug error errors exception "
+        "hang hangs leak leaks regression unexpected unexpectedly segfault oom",
+        (
+            "doesn't work",
+            "doesnt work",
+            "not working",
+            "isn't working",
+            "isnt working",
+            "what's wrong",
+            "whats wrong",
+            "never terminates",
+            "never returns",
+            "never finishes",
+            "infinite loop",
+            "wrong result",
+            "wrong output",
+            "wrong answer",
+            "off by one",
+            "off-by-one",
+            "matches too much",
+            "matches too little",
+            "stack trace",
+        ),
+    ),
+    _rule(
+        "code_review",
+        3.0,
+        "asks for a review",
+        "review reviews critique audit lgtm pr",
+        ("code review", "feedback on", "any issues with", "is this code", "look over", "pull request"),
+    ),
+    _rule(
+        "refactoring",
+        3.0,
+        "asks to restructure code",
+        "refactor refactoring refactored simplify restructure rename decouple modernize tidy dry idiomatic",
+        (
+            "clean up",
+            "cleanup",
+            "extract a method",
+            "extract a function",
+            "extract a helper",
+            "extract method",
+            "extract function",
+            "more readable",
+            "reduce duplication",
+            "split this",
+            "into smaller",
+        ),
+    ),
+    _rule(
+        "testing",
+        3.0,
+        "asks for tests",
+        "test tests pytest unittest jest mocha coverage hypothesis testing junit",
+        ("test case", "test suite", "property-based", "property based"),
+    ),
+    _rule(
+        "code_generation",
+        2.0,
+        "asks for code",
+        "write implement create build generate code function class script program endpoint cli parser module "
+        "regex algorithm snippet method component",
+        ("sql query",),
+    ),
+    _rule(
+        "planning",
+        3.0,
+        "asks for a plan",
+        "plan planning roadmap milestone milestones strategy timeline phases phase prioritize prioritise",
+        (
+            "steps to",
+            "step plan",
+            "break this down",
+            "break it down",
+            "architecture for",
+            "design the architecture",
+            "design a system",
+            "migration plan",
+            "how should we structure",
+            "how should i structure",
+            "how should we organize",
+            "how should i approach",
+        ),
+    ),
+    _rule(
+        "analysis",
+        2.5,
+        "asks for an analysis or explanation",
+        "analyze analyse analysis explain compare comparison evaluate assess summarize summarise interpret "
+        "breakdown tradeoffs",
+        (
+            "what does this",
+            "what does the",
+            "trade-off",
+            "pros and cons",
+            "difference between",
+            "differences between",
+            "complexity of",
+            "what is the difference",
+        ),
+    ),
+    _rule(
+        "reasoning",
+        3.0,
+        "a problem to reason through",
+        "prove proof puzzle riddle logic deduce probability calculate solve math equation",
+        (
+            "how many",
+            "which is larger",
+            "step by step",
+            "step-by-step",
+            "how much is",
+            "how much does",
+            "how far",
+            "how long does it take",
+            "catch up",
+        ),
+    ),
+    _rule(
+        "creative",
+        3.0,
+        "asks for creative writing",
+        "poem story haiku lyrics song slogan tagline joke limerick fiction creative tweet essay",
+        ("brainstorm names", "name ideas", "blog post"),
+    ),
 )
 
-def _index(rules: tuple[Rule, ...]) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[tuple[int, str], ...]]]:
+
+def _index(
+    rules: tuple[Rule, ...],
+) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[tuple[int, str], ...]]]:
     """word -> rules using it; first word of a phrase -> (rule, phrase): work follows the prompt's length."""
     words: dict[str, list[int]] = {}
     phrases: dict[str, list[tuple[int, str]]] = {}
@@ -116,33 +219,95 @@ def _index(rules: tuple[Rule, ...]) -> tuple[dict[str, tuple[int, ...]], dict[st
 
 
 #: Structural evidence, checked as substrings (fast C search) on the whole text.
-TRACE_MARKERS = ("Traceback (most recent call last)", "Error: ", "Exception: ", "panicked at", "Segmentation fault",
-                 "NullPointerException", "undefined is not a function", ".java:", "Exception in thread")
-_CHAT_OPENERS = re.compile(r"(hi|hello|hey|thanks|thank you|good (morning|evening|afternoon)|how are you|who are you|"
-                           r"what can you do|nice to meet)\b")
+TRACE_MARKERS = (
+    "Traceback (most recent call last)",
+    "Error: ",
+    "Exception: ",
+    "panicked at",
+    "Segmentation fault",
+    "NullPointerException",
+    "undefined is not a function",
+    ".java:",
+    "Exception in thread",
+)
+_CHAT_OPENERS = re.compile(
+    r"(hi|hello|hey|thanks|thank you|good (morning|evening|afternoon)|how are you|who are you|"
+    r"what can you do|nice to meet)\b"
+)
 
 _LANG_BY_FENCE = {
-    "py": "python", "python": "python", "js": "javascript", "javascript": "javascript", "ts": "typescript",
-    "typescript": "typescript", "rs": "rust", "rust": "rust", "go": "go", "golang": "go", "java": "java",
-    "c": "c", "cpp": "cpp", "c++": "cpp", "cs": "csharp", "csharp": "csharp", "rb": "ruby", "ruby": "ruby",
-    "php": "php", "sh": "bash", "bash": "bash", "shell": "bash", "sql": "sql", "kotlin": "kotlin", "kt": "kotlin",
-    "swift": "swift", "scala": "scala", "html": "html", "css": "css", "lua": "lua", "r": "r", "haskell": "haskell",
+    "py": "python",
+    "python": "python",
+    "js": "javascript",
+    "javascript": "javascript",
+    "ts": "typescript",
+    "typescript": "typescript",
+    "rs": "rust",
+    "rust": "rust",
+    "go": "go",
+    "golang": "go",
+    "java": "java",
+    "c": "c",
+    "cpp": "cpp",
+    "c++": "cpp",
+    "cs": "csharp",
+    "csharp": "csharp",
+    "rb": "ruby",
+    "ruby": "ruby",
+    "php": "php",
+    "sh": "bash",
+    "bash": "bash",
+    "shell": "bash",
+    "sql": "sql",
+    "kotlin": "kotlin",
+    "kt": "kotlin",
+    "swift": "swift",
+    "scala": "scala",
+    "html": "html",
+    "css": "css",
+    "lua": "lua",
+    "r": "r",
+    "haskell": "haskell",
 }
 _LANG_BY_EXT = {
-    "py": "python", "js": "javascript", "mjs": "javascript", "jsx": "javascript", "ts": "typescript",
-    "tsx": "typescript", "rs": "rust", "go": "go", "java": "java", "c": "c", "h": "c", "cpp": "cpp", "cc": "cpp",
-    "hpp": "cpp", "cs": "csharp", "rb": "ruby", "php": "php", "sh": "bash", "sql": "sql", "kt": "kotlin",
-    "swift": "swift", "scala": "scala", "lua": "lua", "hs": "haskell",
+    "py": "python",
+    "js": "javascript",
+    "mjs": "javascript",
+    "jsx": "javascript",
+    "ts": "typescript",
+    "tsx": "typescript",
+    "rs": "rust",
+    "go": "go",
+    "java": "java",
+    "c": "c",
+    "h": "c",
+    "cpp": "cpp",
+    "cc": "cpp",
+    "hpp": "cpp",
+    "cs": "csharp",
+    "rb": "ruby",
+    "php": "php",
+    "sh": "bash",
+    "sql": "sql",
+    "kt": "kotlin",
+    "swift": "swift",
+    "scala": "scala",
+    "lua": "lua",
+    "hs": "haskell",
 }
 # (language, whole words, substrings) in priority order.
 _LANG_WORDS: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = tuple(
-    (lang, frozenset(words.split()), phrases) for lang, words, phrases in (
+    (lang, frozenset(words.split()), phrases)
+    for lang, words, phrases in (
         ("python", "python django flask fastapi pandas numpy pytest asyncio pip hypothesis", ()),
         ("typescript", "typescript ts tsx angular deno", ()),
         ("javascript", "javascript node node.js react vue express npm jest js", ()),
         ("rust", "rust cargo tokio crate", ("borrow checker",)),
-        ("go", "golang goroutine goroutines", ("go program", "go function", "go code", "go service", "go module",
-                                              "go http", "in go ")),
+        (
+            "go",
+            "golang goroutine goroutines",
+            ("go program", "go function", "go code", "go service", "go module", "go http", "in go "),
+        ),
         ("java", "java spring maven gradle junit", ()),
         ("cpp", "cpp", ("c++", "std::")),
         ("csharp", "csharp dotnet", ("c#", ".net")),
@@ -158,8 +323,9 @@ _LANG_WORDS: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = tuple(
 _WORD = re.compile(r"[a-z0-9_.+#']+")
 _FENCE = re.compile(r"```([\w+#-]*)")
 _FILE = re.compile(r"\b[\w/-]+\.(" + "|".join(_LANG_BY_EXT) + r")\b")
-_CODE_SHAPES = re.compile(r"^[ \t]*(?:def |class |function |fn |func |public |import |#include|SELECT |const |let )",
-                          re.MULTILINE)
+_CODE_SHAPES = re.compile(
+    r"^[ \t]*(?:def |class |function |fn |func |public |import |#include|SELECT |const |let )", re.MULTILINE
+)
 
 
 def _counts(low: str) -> dict[str, int]:
@@ -277,11 +443,14 @@ class TaskAnalyzer:
     async def analyze_with_model(
         self, text: str, ask_model: Callable[[str], Awaitable[str]], context: Sequence[str] = ()
     ) -> Analysis:
-        """Ask a small local model for the task type; fall back to the rules if it answers nonsense or fails."""
+        """Ask a small local model for the task type; fall back to the rules if it answers nonsense
+        or fails."""
         rules = self.analyze(text, context)
         prompt = (
-            "Classify the request into exactly one of: " + ", ".join(TASK_TYPES)
-            + ".\nAnswer with the category name only.\n\nRequest:\n" + text[:2000]
+            "Classify the request into exactly one of: "
+            + ", ".join(TASK_TYPES)
+            + ".\nAnswer with the category name only.\n\nRequest:\n"
+            + text[:2000]
         )
         try:
             answer = (await ask_model(prompt)).strip().lower()
@@ -291,9 +460,18 @@ class TaskAnalyzer:
         if found is None:
             return rules
         if found == rules.task_type:
-            return Analysis(**{**rules.__dict__, "confidence": max(rules.confidence, 0.9), "method": "model+rules"})
+            return Analysis(
+                **{**rules.__dict__, "confidence": max(rules.confidence, 0.9), "method": "model+rules"}
+            )
         # Disagreement: trust the model only when the rules were unsure.
         if rules.confidence < 0.6:
-            return Analysis(**{**rules.__dict__, "task_type": found, "confidence": 0.6, "method": "model",
-                               "reasons": ("the model's classification",)})
+            return Analysis(
+                **{
+                    **rules.__dict__,
+                    "task_type": found,
+                    "confidence": 0.6,
+                    "method": "model",
+                    "reasons": ("the model's classification",),
+                }
+            )
         return rules

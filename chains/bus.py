@@ -38,13 +38,26 @@ class RequestRecord:
 
     def as_row(self) -> dict[str, Any]:
         u = self.usage
-        return {"run_id": self.run_id, "step_id": self.step_id, "model_id": self.model_id,
-                "provider": self.provider, "task_type": self.task_type, "role": self.role,
-                "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                "ttft_s": u.ttft_s, "tokens_per_s": u.tokens_per_s, "latency_s": self.latency_s,
-                "cost_usd": u.cost_usd,
-                "status": self.status, "cached": u.cached, "started_at": self.started_at,
-                "error_kind": self.error_kind, "error": self.error, "partial_text": self.partial_text}
+        return {
+            "run_id": self.run_id,
+            "step_id": self.step_id,
+            "model_id": self.model_id,
+            "provider": self.provider,
+            "task_type": self.task_type,
+            "role": self.role,
+            "prompt_tokens": u.prompt_tokens,
+            "completion_tokens": u.completion_tokens,
+            "ttft_s": u.ttft_s,
+            "tokens_per_s": u.tokens_per_s,
+            "latency_s": self.latency_s,
+            "cost_usd": u.cost_usd,
+            "status": self.status,
+            "cached": u.cached,
+            "started_at": self.started_at,
+            "error_kind": self.error_kind,
+            "error": self.error,
+            "partial_text": self.partial_text,
+        }
 
 
 @dataclass(frozen=True)

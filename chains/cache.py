@@ -13,6 +13,9 @@ def cache_key(model_id: str, messages: Sequence[Message], options: GenerationOpt
     """None when the request is not deterministic and must not be cached."""
     if not options.is_deterministic():
         return None
-    payload = json.dumps([model_id, [m.as_dict() for m in messages], options.model_dump(mode="json")],
-                         sort_keys=True, separators=(",", ":"))
+    payload = json.dumps(
+        [model_id, [m.as_dict() for m in messages], options.model_dump(mode="json")],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(payload.encode()).hexdigest()

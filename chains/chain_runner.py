@@ -29,10 +29,21 @@ StatsFor = Callable[[str], Awaitable[dict[str, ModelStats]]]
 
 
 class ChainRunner:
-    def __init__(self, registry: ModelRegistry, ledger: AsyncLedger, step: ChainStep, chains: ChainLibrary, *,
-                 analyzer: TaskAnalyzer, synthesizer: ResultSynthesizer, stats_for: StatsFor,
-                 after_run: Callable[[str], None], clock: Clock, ids: IdSource,
-                 sandbox: Sandbox | None = None) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        ledger: AsyncLedger,
+        step: ChainStep,
+        chains: ChainLibrary,
+        *,
+        analyzer: TaskAnalyzer,
+        synthesizer: ResultSynthesizer,
+        stats_for: StatsFor,
+        after_run: Callable[[str], None],
+        clock: Clock,
+        ids: IdSource,
+        sandbox: Sandbox | None = None,
+    ) -> None:
         self.registry = registry
         self.ledger = ledger
         self.step = step
@@ -47,8 +58,9 @@ class ChainRunner:
         #: Where verified runs execute code; made on first use (its tier probe runs once per runner).
         self.sandbox = sandbox
 
-    async def run(self, task: str, options: RunOptions | None = None,
-                  cancel: asyncio.Event | None = None) -> AsyncIterator[Event]:
+    async def run(
+        self, task: str, options: RunOptions | None = None, cancel: asyncio.Event | None = None
+    ) -> AsyncIterator[Event]:
         options = options or RunOptions()
         cancel = cancel or asyncio.Event()
         run_id = self.ids("run")
@@ -70,14 +82,31 @@ class ChainRunner:
                 yield RunFailed(run_id, str(err), "no_model")
                 return
         analysis = self.analyzer.analyze(task)
-        self.ledger.start_run(run_id, "chain", task, spec.name, analysis.as_json(),
-                              {"model": options.model, "strategy": options.strategy, "chain": spec.name,
-                               "no_fallback": options.no_fallback, "use_cache": options.use_cache})
+        self.ledger.start_run(
+            run_id,
+            "chain",
+            task,
+            spec.name,
+            analysis.as_json(),
+            {
+                "model": options.model,
+                "strategy": options.strategy,
+                "chain": spec.name,
+                "no_fallback": options.no_fallback,
+                "use_cache": options.use_cache,
+            },
+        )
         yield RunStarted(run_id, spec.name, task, analysis)
         outputs: dict[str, str] = {}
         try:
-            run = ChainRun(run_id, analysis, options, cancel, await self.stats_for(analysis.task_type),
-                           spec.answer_role.name)
+            run = ChainRun(
+                run_id,
+                analysis,
+                options,
+                cancel,
+                await self.stats_for(analysis.task_type),
+                spec.answer_role.name,
+            )
             async for event in self._roles(run, spec, task, outputs, verify):
                 yield event
             review = outputs.get(spec.reviewer.name) if spec.reviewer else None
@@ -99,8 +128,14 @@ class ChainRunner:
         finally:
             self.after_run(analysis.task_type)
 
-    async def _roles(self, run: ChainRun, spec: ChainSpec, task: str, outputs: dict[str, str],
-                     verify: VerifySettings | None = None) -> AsyncIterator[Event]:
+    async def _roles(
+        self,
+        run: ChainRun,
+        spec: ChainSpec,
+        task: str,
+        outputs: dict[str, str],
+        verify: VerifySettings | None = None,
+    ) -> AsyncIterator[Event]:
         """Each role in order; a reviewer asking for changes sends the work back to whoever wrote the code.
 
         With `verify`, the code role's candidates run in the sandbox instead (chains.verify.verified_step):
@@ -114,8 +149,11 @@ class ChainRunner:
         revise = False
         code_role = verified_role(spec, run.options) if verify else None
         if verify and code_role is None:
-            yield Notice(run.run_id, None, f"The chain '{spec.name}' has no role that writes code: "
-                                           "nothing was verified.")
+            yield Notice(
+                run.run_id,
+                None,
+                f"The chain '{spec.name}' has no role that writes code: nothing was verified.",
+            )
         verified = False
         while i < len(order):
             role = order[i]
@@ -128,15 +166,22 @@ class ChainRunner:
                 values["code"] = _code_or_text(session.output)
                 values["test_results"] = session.test_results
                 if session.record is not None:
-                    self.ledger.submit_fn(partial(record_verification, run_id=run.run_id,
-                                                  record=session.record, role=role.name,
-                                                  winner_step=session.winner_step))
+                    self.ledger.submit_fn(
+                        partial(
+                            record_verification,
+                            run_id=run.run_id,
+                            record=session.record,
+                            role=role.name,
+                            winner_step=session.winner_step,
+                        )
+                    )
                 verified = True
                 i += 1
                 continue
             shown = _with_test_results(role) if verified and role is reviewer else role
-            async for event in self.step.run(run, idx, round_, shown, values,
-                                             revise=revise and role.revise_prompt is not None):
+            async for event in self.step.run(
+                run, idx, round_, shown, values, revise=revise and role.revise_prompt is not None
+            ):
                 yield event
                 if isinstance(event, StepFinished):
                     outputs[role.name] = values[role.name] = event.output
@@ -149,8 +194,12 @@ class ChainRunner:
             if reviewer is not None and role is reviewer and verified:
                 verdict = parse_verdict(outputs[role.name])
                 if verdict.decision == "revise":
-                    yield Notice(run.run_id, None, "The reviewer asked for changes; the code was chosen by "
-                                                   "running it, so it is kept (see the review).")
+                    yield Notice(
+                        run.run_id,
+                        None,
+                        "The reviewer asked for changes; the code was chosen by "
+                        "running it, so it is kept (see the review).",
+                    )
             elif reviewer is not None and role is reviewer:
                 verdict = parse_verdict(outputs[role.name])
                 blocks = extract_code_blocks(values.get("code", ""), analysis.language)
@@ -159,19 +208,21 @@ class ChainRunner:
                 if (verdict.decision == "revise" or syntax) and round_ < max_rounds:
                     round_ += 1
                     revise = True
-                    values["issues"] = ("\n".join(f"- {x}" for x in issues)
-                                        or "- The reviewer asked for changes.")
+                    values["issues"] = (
+                        "\n".join(f"- {x}" for x in issues) or "- The reviewer asked for changes."
+                    )
                     values["review"] = outputs[role.name]
                     why = " (the code does not parse)" if syntax else ""
-                    yield Notice(run.run_id, None,
-                                 f"Round {round_}: the reviewer asked for changes{why}; revising.")
+                    yield Notice(
+                        run.run_id, None, f"Round {round_}: the reviewer asked for changes{why}; revising."
+                    )
                     i = order.index(_reviewed(spec))
                     continue
                 if verdict.decision == "unclear":
-                    yield Notice(run.run_id, None,
-                                 "The reviewer gave no clear verdict; keeping the last version.")
+                    yield Notice(
+                        run.run_id, None, "The reviewer gave no clear verdict; keeping the last version."
+                    )
             i += 1
-
 
     def _sandbox(self) -> Sandbox:
         if self.sandbox is None:
@@ -203,15 +254,16 @@ def _with_test_results(role: RoleSpec) -> RoleSpec:
     """A reviewer's prompt that shows the test results (unless its template already asks for them)."""
     if "{test_results}" in role.prompt:
         return role
-    return role.model_copy(update={"prompt": role.prompt + "\n\nThe code was run against the task's "
-                                                           "checks:\n{test_results}"})
+    return role.model_copy(
+        update={"prompt": role.prompt + "\n\nThe code was run against the task's checks:\n{test_results}"}
+    )
 
 
 def _reviewed(spec: ChainSpec) -> RoleSpec:
     """Where a reviewer sends work back: the last role before it that writes code (else the one before it)."""
     reviewer = spec.reviewer
     assert reviewer is not None
-    before = spec.roles[:spec.roles.index(reviewer)] or [reviewer]
+    before = spec.roles[: spec.roles.index(reviewer)] or [reviewer]
     return next((r for r in reversed(before) if r.produces == "code"), before[-1])
 
 

@@ -34,27 +34,44 @@ class ChainRun:
 
 
 class ChainStep:
-    def __init__(self, ledger: AsyncLedger, selector: SelectionEngine, runner: StepRunner,
-                 ids: IdSource) -> None:
+    def __init__(
+        self, ledger: AsyncLedger, selector: SelectionEngine, runner: StepRunner, ids: IdSource
+    ) -> None:
         self.ledger = ledger
         self.selector = selector
         self.runner = runner
         self.ids = ids
 
-    def select(self, run: ChainRun, role: RoleSpec, est: int, max_tokens: int,
-               exclude: frozenset[str] = frozenset(), min_context: int = 0) -> Selection:
+    def select(
+        self,
+        run: ChainRun,
+        role: RoleSpec,
+        est: int,
+        max_tokens: int,
+        exclude: frozenset[str] = frozenset(),
+        min_context: int = 0,
+    ) -> Selection:
         analysis, options = run.analysis, run.options
         caps = tuple(analysis.capabilities)
         if role.select.capability and role.select.capability not in caps:
             caps += (role.select.capability,)
-        req = Request(task_type=analysis.task_type, language=analysis.language, role=role.name,
-                      capabilities=caps, prompt_tokens=est, max_tokens=max_tokens,
-                      strategy=options.strategy or role.select.strategy,
-                      explicit=options.model or role.select.model, exclude=exclude, min_context=min_context)
+        req = Request(
+            task_type=analysis.task_type,
+            language=analysis.language,
+            role=role.name,
+            capabilities=caps,
+            prompt_tokens=est,
+            max_tokens=max_tokens,
+            strategy=options.strategy or role.select.strategy,
+            explicit=options.model or role.select.model,
+            exclude=exclude,
+            min_context=min_context,
+        )
         return self.selector.select(req, run.stats)
 
-    async def run(self, run: ChainRun, idx: int, round_: int, role: RoleSpec, values: dict[str, str], *,
-                  revise: bool) -> AsyncIterator[Event]:
+    async def run(
+        self, run: ChainRun, idx: int, round_: int, role: RoleSpec, values: dict[str, str], *, revise: bool
+    ) -> AsyncIterator[Event]:
         options = run.options
         #: --no-fallback with --model: that model or nothing.
         pinned = options.no_fallback and options.model is not None
@@ -65,23 +82,43 @@ class ChainStep:
             selection = self.select(run, role, draft.est_tokens, max_tokens)
         except NoModelAvailable:
             # Perhaps nothing holds the whole history: select for the task alone, then trim to fit.
-            bare = prompts.build(role, {"task": values["task"], "language": values["language"]},
-                                 revise=revise)
+            bare = prompts.build(
+                role, {"task": values["task"], "language": values["language"]}, revise=revise
+            )
             selection = self.select(run, role, bare.est_tokens, max_tokens)
         model = selection.model
-        built = prompts.build(role, values, revise=revise, window=model.context_length, max_tokens=max_tokens,
-                              model_id=model.id)
+        built = prompts.build(
+            role, values, revise=revise, window=model.context_length, max_tokens=max_tokens, model_id=model.id
+        )
         step_id = self.ids("step")
         fallbacks = [] if pinned else list(selection.fallbacks)
-        self.ledger.start_step(step_id, run.run_id, idx, role.name, round_, model.id, model.provider,
-                               selection.reason, answer=role.name == run.answer_role)
-        yield StepStarted(run.run_id, step_id, role.name, round_, model.id, model.provider, selection.reason,
-                          tuple(f.id for f in fallbacks))
+        self.ledger.start_step(
+            step_id,
+            run.run_id,
+            idx,
+            role.name,
+            round_,
+            model.id,
+            model.provider,
+            selection.reason,
+            answer=role.name == run.answer_role,
+        )
+        yield StepStarted(
+            run.run_id,
+            step_id,
+            role.name,
+            round_,
+            model.id,
+            model.provider,
+            selection.reason,
+            tuple(f.id for f in fallbacks),
+        )
         for text in built.notices:
             yield Notice(run.run_id, step_id, text)
         outcome = StepOutcome(notices=list(built.notices))
-        ctx = StepContext(run.run_id, step_id, role.name, run.analysis.task_type, run.cancel,
-                          use_cache=options.use_cache)
+        ctx = StepContext(
+            run.run_id, step_id, role.name, run.analysis.task_type, run.cancel, use_cache=options.use_cache
+        )
 
         def reselect(exclude: frozenset[str], min_context: int) -> list[ModelEntry]:
             try:
@@ -92,32 +129,51 @@ class ChainStep:
 
         first_failure: FallbackTaken | None = None
         try:
-            async for event in self.runner.run(ctx, [model, *fallbacks], built.messages, gen_options,
-                                               built.est_tokens, outcome,
-                                               reselect=None if pinned else reselect):
+            async for event in self.runner.run(
+                ctx,
+                [model, *fallbacks],
+                built.messages,
+                gen_options,
+                built.est_tokens,
+                outcome,
+                reselect=None if pinned else reselect,
+            ):
                 if isinstance(event, FallbackTaken) and first_failure is None:
                     first_failure = event
                 yield event
         except Cancelled:
-            self.ledger.finish_step(step_id, CANCELLED, "", None, notices=outcome.notices,
-                                    error="Cancelled by the user.")
+            self.ledger.finish_step(
+                step_id, CANCELLED, "", None, notices=outcome.notices, error="Cancelled by the user."
+            )
             raise
         if outcome.completion is None:
             err = outcome.error
-            self.ledger.finish_step(step_id, FAILED, "", None, notices=outcome.notices,
-                                    error=str(err) if err else "failed")
+            self.ledger.finish_step(
+                step_id, FAILED, "", None, notices=outcome.notices, error=str(err) if err else "failed"
+            )
             why = " (--no-fallback: no other model was tried)" if pinned else ""
-            raise StepFailed(f"The {role.name} step failed on every model tried{why}. Last error: {err}",
-                             getattr(err, "kind", "failed"))
+            raise StepFailed(
+                f"The {role.name} step failed on every model tried{why}. Last error: {err}",
+                getattr(err, "kind", "failed"),
+            )
         c = outcome.completion
         usage = c.usage(cached=outcome.cached)
         final = outcome.model or model
         reason = None
         if first_failure is not None and final.id != model.id:
             # The selection's reason explained the first model; say why another one answered.
-            reason = (f"fallback: {first_failure.from_model} failed ({first_failure.error_kind}), {final.id}"
-                      f" answered; first choice because {selection.reason}")
-        self.ledger.finish_step(step_id, COMPLETED, c.text, usage, model_id=final.id, provider=final.provider,
-                                notices=outcome.notices, reason=reason)
+            reason = (
+                f"fallback: {first_failure.from_model} failed ({first_failure.error_kind}), {final.id}"
+                f" answered; first choice because {selection.reason}"
+            )
+        self.ledger.finish_step(
+            step_id,
+            COMPLETED,
+            c.text,
+            usage,
+            model_id=final.id,
+            provider=final.provider,
+            notices=outcome.notices,
+            reason=reason,
+        )
         yield StepFinished(run.run_id, step_id, role.name, final.id, COMPLETED, c.text, usage)
-

@@ -33,8 +33,12 @@ class CompareAnswer:
     error: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"label": self.label, "model": self.model, "status": self.status,
-                               "output": self.output}
+        out: dict[str, Any] = {
+            "label": self.label,
+            "model": self.model,
+            "status": self.status,
+            "output": self.output,
+        }
         if self.error is not None:
             out["error"] = self.error
         if self.usage is not None:
@@ -52,13 +56,25 @@ class ComparisonResult:
     task_type: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"answers": [a.as_json() for a in self.answers], "parallel": self.parallel,
-                "reason": self.reason, "task_type": self.task_type}
+        return {
+            "answers": [a.as_json() for a in self.answers],
+            "parallel": self.parallel,
+            "reason": self.reason,
+            "task_type": self.task_type,
+        }
 
 
 class Comparison:
-    def __init__(self, registry: ModelRegistry, ledger: AsyncLedger, runner: StepRunner, *,
-                 analyzer: TaskAnalyzer, clock: Clock, ids: IdSource) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        ledger: AsyncLedger,
+        runner: StepRunner,
+        *,
+        analyzer: TaskAnalyzer,
+        clock: Clock,
+        ids: IdSource,
+    ) -> None:
         self.registry = registry
         self.ledger = ledger
         self.runner = runner
@@ -66,8 +82,13 @@ class Comparison:
         self.clock = clock
         self.ids = ids
 
-    async def compare(self, prompt: str, model_ids: Sequence[str], options: GenerationOptions | None = None,
-                      cancel: asyncio.Event | None = None) -> AsyncIterator[Event]:
+    async def compare(
+        self,
+        prompt: str,
+        model_ids: Sequence[str],
+        options: GenerationOptions | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> AsyncIterator[Event]:
         """Events of all models through one queue, in the order they happen."""
         options = options or GenerationOptions(max_tokens=512)
         cancel = cancel or asyncio.Event()
@@ -84,10 +105,17 @@ class Comparison:
             return
         labels = [chr(ord("A") + i) for i in range(len(entries))]
         n_ctx = options.num_ctx or 4096
-        plan = self.runner.guard.plan_parallel([(e.info, n_ctx) for e in entries],
-                                               [e.provider_kind == "embedded" for e in entries])
-        self.ledger.start_run(run_id, "compare", prompt, None, analysis.as_json(),
-                              {"models": list(model_ids), "parallel": plan.concurrent})
+        plan = self.runner.guard.plan_parallel(
+            [(e.info, n_ctx) for e in entries], [e.provider_kind == "embedded" for e in entries]
+        )
+        self.ledger.start_run(
+            run_id,
+            "compare",
+            prompt,
+            None,
+            analysis.as_json(),
+            {"models": list(model_ids), "parallel": plan.concurrent},
+        )
         yield RunStarted(run_id, "compare", prompt, analysis)
         how = "Running side by side: " if plan.concurrent else "Running one after another: "
         yield Notice(run_id, None, how + plan.reason)
@@ -99,8 +127,9 @@ class Comparison:
         async def one(label: str, idx: int, entry: ModelEntry) -> None:
             step_id = self.ids("step")
             self.ledger.start_step(step_id, run_id, idx, label, 0, entry.id, entry.provider, "chosen by you")
-            queue.put_nowait(StepStarted(run_id, step_id, label, 0, entry.id, entry.provider,
-                                         "chosen by you"))
+            queue.put_nowait(
+                StepStarted(run_id, step_id, label, 0, entry.id, entry.provider, "chosen by you")
+            )
             outcome = StepOutcome()
             ctx = StepContext(run_id, step_id, label, analysis.task_type, cancel)
             try:
@@ -150,13 +179,22 @@ class Comparison:
         if cancelled:
             yield RunCancelled(run_id)
             return
-        result = ComparisonResult([answers[lab] for lab in labels if lab in answers], plan.concurrent,
-                                  plan.reason, analysis.task_type)
+        result = ComparisonResult(
+            [answers[lab] for lab in labels if lab in answers],
+            plan.concurrent,
+            plan.reason,
+            analysis.task_type,
+        )
         status = COMPLETED if any(a.status == COMPLETED for a in result.answers) else FAILED
-        self.ledger.finish_run(run_id, status, result=result.as_json(),
-                               error=None if status == COMPLETED else "Every model failed.")
+        self.ledger.finish_run(
+            run_id,
+            status,
+            result=result.as_json(),
+            error=None if status == COMPLETED else "Every model failed.",
+        )
         if status == COMPLETED:
             yield RunFinished(run_id, status, result, self.clock.perf_counter() - started, 0.0)
         else:
-            yield RunFailed(run_id, "Every model failed: " + "; ".join(a.error or "" for a in result.answers),
-                            "failed")
+            yield RunFailed(
+                run_id, "Every model failed: " + "; ".join(a.error or "" for a in result.answers), "failed"
+            )

@@ -28,8 +28,14 @@ def budget_status(ledger: Ledger, now: float | None = None) -> list[dict[str, ob
     for period in PERIODS:
         spent = ledger.spent_since(period_start(period, now))
         limit = limits.get(period)
-        out.append({"period": period, "limit_usd": limit, "spent_usd": round(spent, 6),
-                    "exhausted": limit is not None and spent >= limit})
+        out.append(
+            {
+                "period": period,
+                "limit_usd": limit,
+                "spent_usd": round(spent, 6),
+                "exhausted": limit is not None and spent >= limit,
+            }
+        )
     return out
 
 
@@ -38,12 +44,18 @@ def within_budget(ledger: Ledger, now: float | None = None) -> bool:
 
 
 def cost_report(ledger: Ledger, group_by: str = "model", since: float = 0.0) -> list[dict[str, object]]:
-    column = {"model": "model_id", "provider": "provider", "task_type": "task_type",
-              "day": "date(created_at, 'unixepoch', 'localtime')"}.get(group_by)
+    column = {
+        "model": "model_id",
+        "provider": "provider",
+        "task_type": "task_type",
+        "day": "date(created_at, 'unixepoch', 'localtime')",
+    }.get(group_by)
     if column is None:
         raise ValueError("Group costs by model, provider, task_type or day.")
     return ledger.query(
         f"SELECT {column} AS key, COUNT(*) AS requests, ROUND(SUM(cost_usd), 6) AS cost_usd,"
         " SUM(COALESCE(prompt_tokens,0)) AS prompt_tokens,"
         " SUM(COALESCE(completion_tokens,0)) AS completion_tokens"
-        " FROM requests WHERE created_at >= ? GROUP BY key ORDER BY cost_usd DESC, requests DESC", [since])
+        " FROM requests WHERE created_at >= ? GROUP BY key ORDER BY cost_usd DESC, requests DESC",
+        [since],
+    )

@@ -72,17 +72,33 @@ class Cell:
         return self.passed / self.tasks if self.tasks else None
 
     def as_json(self) -> dict[str, Any]:
-        return {"model": self.model, "chain": self.chain, "tasks": self.tasks, "passed": self.passed,
-                "pass_rate": self.pass_rate, "ci95": [self.ci_low, self.ci_high],
-                "tokens_per_task": self.tokens_per_task, "tokens_per_solved": self.tokens_per_solved,
-                "median_s": self.median_s}
+        return {
+            "model": self.model,
+            "chain": self.chain,
+            "tasks": self.tasks,
+            "passed": self.passed,
+            "pass_rate": self.pass_rate,
+            "ci95": [self.ci_low, self.ci_high],
+            "tokens_per_task": self.tokens_per_task,
+            "tokens_per_solved": self.tokens_per_solved,
+            "median_s": self.median_s,
+        }
 
     def row(self) -> tuple[str, ...]:
         """The cells of this line in the human table."""
-        rate = "-" if self.pass_rate is None else (
-            f"{self.passed}/{self.tasks} {self.pass_rate:.0%} [{self.ci_low:.0%}-{self.ci_high:.0%}]")
-        return (self.model, self.chain, rate, _num(self.tokens_per_task), _num(self.tokens_per_solved),
-                "-" if self.median_s is None else f"{self.median_s:.1f}")
+        rate = (
+            "-"
+            if self.pass_rate is None
+            else (f"{self.passed}/{self.tasks} {self.pass_rate:.0%} [{self.ci_low:.0%}-{self.ci_high:.0%}]")
+        )
+        return (
+            self.model,
+            self.chain,
+            rate,
+            _num(self.tokens_per_task),
+            _num(self.tokens_per_solved),
+            "-" if self.median_s is None else f"{self.median_s:.1f}",
+        )
 
 
 MATRIX_HEADER = ("model", "chain", "pass rate [95% CI]", "tokens/task", "tokens/solved", "median s")
@@ -102,9 +118,18 @@ def matrix(results: Sequence[TaskResult]) -> list[Cell]:
         passed = sum(r.passed for r in rows)
         tokens = sum(r.tokens for r in rows)
         low, high = wilson(passed, len(rows))
-        cells.append(Cell(model, chain, len(rows), passed, low, high,
-                          tokens_per_task=tokens / len(rows) if rows else None,
-                          # Tokens spent on the whole suite per task solved: what a pass costs.
-                          tokens_per_solved=tokens / passed if passed else None,
-                          median_s=statistics.median(r.seconds for r in rows) if rows else None))
+        cells.append(
+            Cell(
+                model,
+                chain,
+                len(rows),
+                passed,
+                low,
+                high,
+                tokens_per_task=tokens / len(rows) if rows else None,
+                # Tokens spent on the whole suite per task solved: what a pass costs.
+                tokens_per_solved=tokens / passed if passed else None,
+                median_s=statistics.median(r.seconds for r in rows) if rows else None,
+            )
+        )
     return cells

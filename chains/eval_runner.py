@@ -81,17 +81,25 @@ class EvalReport:
         return matrix(self.results)
 
     def as_json(self) -> dict[str, Any]:
-        return {"eval_id": self.eval_id, "suite": {"name": self.suite, "source": self.source},
-                "status": self.status, "tier": self.tier, "warning": self.warning,
-                "matrix": [c.as_json() for c in self.cells()], "results": [r.as_json() for r in self.results]}
+        return {
+            "eval_id": self.eval_id,
+            "suite": {"name": self.suite, "source": self.source},
+            "status": self.status,
+            "tier": self.tier,
+            "warning": self.warning,
+            "matrix": [c.as_json() for c in self.cells()],
+            "results": [r.as_json() for r in self.results],
+        }
 
 
 def model_prompt(task: Task) -> str:
     """What the model is asked: code to complete (HumanEval) is framed so; a missing entry point is named."""
     text = task.task
     if _is_python(text):
-        return ("Complete this Python code. Answer with the complete function in one ```python block.\n\n"
-                f"```python\n{text.rstrip()}\n```")
+        return (
+            "Complete this Python code. Answer with the complete function in one ```python block.\n\n"
+            f"```python\n{text.rstrip()}\n```"
+        )
     if task.entry_point and not re.search(rf"\b{re.escape(task.entry_point)}\b", text):
         text += f"\n\nName the function `{task.entry_point}`."
     return text
@@ -142,9 +150,19 @@ def _reason(run: CandidateRun) -> str:
 
 
 class EvalRunner:
-    def __init__(self, run: RunFn, *, registry: ModelRegistry, chains: ChainLibrary, ledger: AsyncLedger,
-                 sandbox: Sandbox, clock: Clock | None = None, ids: IdSource = new_id,
-                 overrides: dict[str, Any] | None = None, use_cache: bool = False) -> None:
+    def __init__(
+        self,
+        run: RunFn,
+        *,
+        registry: ModelRegistry,
+        chains: ChainLibrary,
+        ledger: AsyncLedger,
+        sandbox: Sandbox,
+        clock: Clock | None = None,
+        ids: IdSource = new_id,
+        overrides: dict[str, Any] | None = None,
+        use_cache: bool = False,
+    ) -> None:
         """``overrides``: generation options for every step (a seed, max tokens); ``use_cache``: False
         measures the model afresh, True reuses cached answers (a faster rerun)."""
         self._run = run
@@ -184,18 +202,34 @@ class EvalRunner:
             raise EvalError(f"no sandbox can run code here: a test run {probe.summary()}.", "sandbox")
         return probe.tier.value, probe.warning
 
-    async def run(self, suite: Suite, models: Sequence[str], chains: Sequence[str], *,
-                  on_progress: Callable[[EvalProgress], None] | None = None,
-                  cancel: asyncio.Event | None = None) -> EvalReport:
+    async def run(
+        self,
+        suite: Suite,
+        models: Sequence[str],
+        chains: Sequence[str],
+        *,
+        on_progress: Callable[[EvalProgress], None] | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> EvalReport:
         """Run the suite; raises EvalError before the first task if a model, chain or the sandbox is wrong."""
         model_ids, chain_names = self.resolve(models, chains)
         tier, warning = await self.check_sandbox()
         cancel = cancel or asyncio.Event()
         report = EvalReport(self.ids("eval"), suite.name, suite.source, tier, warning)
         self.ledger.submit_fn(recover_interrupted_evals)
-        self.ledger.submit_fn(lambda led: start_eval(
-            led, report.eval_id, suite=suite.name, source=suite.source, models=model_ids, chains=chain_names,
-            task_count=len(suite.tasks), tier=tier, limits=asdict(self.sandbox.limits)))
+        self.ledger.submit_fn(
+            lambda led: start_eval(
+                led,
+                report.eval_id,
+                suite=suite.name,
+                source=suite.source,
+                models=model_ids,
+                chains=chain_names,
+                task_count=len(suite.tasks),
+                tier=tier,
+                limits=asdict(self.sandbox.limits),
+            )
+        )
         total = len(suite.tasks) * len(model_ids) * len(chain_names)
         index = 0
         try:
@@ -234,8 +268,9 @@ class EvalRunner:
 
     async def run_one(self, task: Task, model: str, chain: str, cancel: asyncio.Event) -> TaskResult | None:
         """One task by one model in one chain, graded; None when the user cancelled it."""
-        options = RunOptions(chain=chain, model=model, no_fallback=True, use_cache=self.use_cache,
-                             overrides=self.overrides)
+        options = RunOptions(
+            chain=chain, model=model, no_fallback=True, use_cache=self.use_cache, overrides=self.overrides
+        )
         started = self.clock.perf_counter()
         tokens, run_id, task_type = 0, None, None
         result: dict[str, Any] | None = None
@@ -255,11 +290,20 @@ class EvalRunner:
 
         def done(passed: bool, reason: str, graded: CandidateRun | None = None) -> TaskResult:
             return TaskResult(
-                task.id, model, chain, passed, reason[:_REASON_CHARS], tokens,
+                task.id,
+                model,
+                chain,
+                passed,
+                reason[:_REASON_CHARS],
+                tokens,
                 seconds=self.clock.perf_counter() - started,
                 check_seconds=graded.sandbox.duration if graded else 0.0,
-                tier=graded.sandbox.tier.value if graded else None, run_id=run_id, task_type=task_type,
-                checks_passed=graded.passed if graded else 0, checks_total=len(task.checks))
+                tier=graded.sandbox.tier.value if graded else None,
+                run_id=run_id,
+                task_type=task_type,
+                checks_passed=graded.passed if graded else 0,
+                checks_total=len(task.checks),
+            )
 
         if result is None:
             return done(False, failure)

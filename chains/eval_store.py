@@ -33,19 +33,43 @@ def recover_interrupted_evals(ledger: Ledger) -> list[str]:
     dead = [eval_id for eval_id, pid in rows if pid != os.getpid() and not _alive(pid)]
     with ledger.db.conn:
         for eval_id in dead:
-            ledger.db.execute("UPDATE eval_runs SET status=?, finished_at=? WHERE id=?",
-                              [INTERRUPTED, ledger.clock.time(), eval_id])
+            ledger.db.execute(
+                "UPDATE eval_runs SET status=?, finished_at=? WHERE id=?",
+                [INTERRUPTED, ledger.clock.time(), eval_id],
+            )
     return dead
 
 
-def start_eval(ledger: Ledger, eval_id: str, *, suite: str, source: str, models: list[str],
-               chains: list[str], task_count: int, tier: str, limits: dict[str, Any]) -> None:
+def start_eval(
+    ledger: Ledger,
+    eval_id: str,
+    *,
+    suite: str,
+    source: str,
+    models: list[str],
+    chains: list[str],
+    task_count: int,
+    tier: str,
+    limits: dict[str, Any],
+) -> None:
     with ledger.db.conn:
         ledger.db.execute(
             "INSERT INTO eval_runs (id, suite, source, models_json, chains_json, task_count, tier,"
             " limits_json, status, started_at, pid) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [eval_id, suite, source, json.dumps(models), json.dumps(chains), task_count, tier,
-             json.dumps(limits), RUNNING, ledger.clock.time(), os.getpid()])
+            [
+                eval_id,
+                suite,
+                source,
+                json.dumps(models),
+                json.dumps(chains),
+                task_count,
+                tier,
+                json.dumps(limits),
+                RUNNING,
+                ledger.clock.time(),
+                os.getpid(),
+            ],
+        )
 
 
 def record_eval_result(ledger: Ledger, eval_id: str, row: dict[str, Any]) -> None:
@@ -55,15 +79,31 @@ def record_eval_result(ledger: Ledger, eval_id: str, row: dict[str, Any]) -> Non
             "INSERT INTO eval_results (eval_id, task_id, model_id, chain, run_id, task_type, passed, reason,"
             " checks_passed, checks_total, tokens, seconds, check_seconds, tier, created_at)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [eval_id, row["task_id"], row["model"], row["chain"], row["run_id"], row["task_type"],
-             int(row["passed"]), row["reason"], row["checks_passed"], row["checks_total"], row["tokens"],
-             row["seconds"], row["check_seconds"], row["tier"], ledger.clock.time()])
+            [
+                eval_id,
+                row["task_id"],
+                row["model"],
+                row["chain"],
+                row["run_id"],
+                row["task_type"],
+                int(row["passed"]),
+                row["reason"],
+                row["checks_passed"],
+                row["checks_total"],
+                row["tokens"],
+                row["seconds"],
+                row["check_seconds"],
+                row["tier"],
+                ledger.clock.time(),
+            ],
+        )
 
 
 def finish_eval(ledger: Ledger, eval_id: str, status: str) -> None:
     with ledger.db.conn:
-        ledger.db.execute("UPDATE eval_runs SET status=?, finished_at=? WHERE id=?",
-                          [status, ledger.clock.time(), eval_id])
+        ledger.db.execute(
+            "UPDATE eval_runs SET status=?, finished_at=? WHERE id=?", [status, ledger.clock.time(), eval_id]
+        )
 
 
 def eval_run(ledger: Ledger, eval_id: str) -> dict[str, Any] | None:
@@ -74,8 +114,10 @@ def eval_run(ledger: Ledger, eval_id: str) -> dict[str, Any] | None:
     row["models"] = json.loads(row.pop("models_json") or "[]")
     row["chains"] = json.loads(row.pop("chains_json") or "[]")
     row["limits"] = json.loads(row.pop("limits_json") or "{}")
-    row["results"] = [{**r, "passed": bool(r["passed"])} for r in ledger.db.query(
-        "SELECT * FROM eval_results WHERE eval_id=? ORDER BY id", [eval_id])]
+    row["results"] = [
+        {**r, "passed": bool(r["passed"])}
+        for r in ledger.db.query("SELECT * FROM eval_results WHERE eval_id=? ORDER BY id", [eval_id])
+    ]
     return row
 
 
@@ -85,4 +127,6 @@ def eval_runs(ledger: Ledger, limit: int = 20) -> list[dict[str, Any]]:
         "SELECT e.id, e.suite, e.status, e.tier, e.started_at, e.finished_at, e.task_count,"
         " (SELECT COUNT(*) FROM eval_results r WHERE r.eval_id = e.id) AS results,"
         " (SELECT COALESCE(SUM(passed), 0) FROM eval_results r WHERE r.eval_id = e.id) AS passed"
-        " FROM eval_runs e ORDER BY e.started_at DESC LIMIT ?", [limit])
+        " FROM eval_runs e ORDER BY e.started_at DESC LIMIT ?",
+        [limit],
+    )

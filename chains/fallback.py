@@ -74,7 +74,7 @@ class FallbackPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter."""
-        return self.rng.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** attempt))
+        return self.rng.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
 
     def decide(self, err: ProviderError, attempt: int, streamed_text: bool) -> Decision:
         """Decided by the error's type and fields only: adapters word their messages differently."""

@@ -17,8 +17,9 @@ class FeedbackError(Exception):
     """Feedback that cannot be recorded; the message says why, in a sentence."""
 
 
-def rate(ledger: Ledger, target_id: str, score: int, *, comment: str | None = None,
-         correction: str | None = None) -> dict[str, Any]:
+def rate(
+    ledger: Ledger, target_id: str, score: int, *, comment: str | None = None, correction: str | None = None
+) -> dict[str, Any]:
     """Rate a run (run_...) or one of its steps (step_...) from 1 to 5; returns the stored rating."""
     if not 1 <= score <= 5:
         raise FeedbackError(f"a rating is 1 to 5, not {score}.")
@@ -42,8 +43,13 @@ def vote(ledger: Ledger, compare_id: str, winner: str) -> dict[str, Any]:
     except ValueError as err:
         raise FeedbackError(str(err)) from None
     ledger.add_votes(compare_id, pairs, run["task_type"])
-    result = {"compare_id": compare_id, "winner": winner, "models": models, "task_type": run["task_type"],
-              "pairs": [list(p) for p in pairs]}
+    result = {
+        "compare_id": compare_id,
+        "winner": winner,
+        "models": models,
+        "task_type": run["task_type"],
+        "pairs": [list(p) for p in pairs],
+    }
     ledger.add_event(compare_id, FEEDBACK_RECEIVED, vote_payload(result))
     return result
 
@@ -59,8 +65,19 @@ def vote_payload(result: dict[str, Any]) -> dict[str, Any]:
 def received(record: dict[str, Any]) -> FeedbackReceived:
     """The bus event for a rating (from `rate`) or a vote (from `vote`)."""
     if "compare_id" in record:
-        return FeedbackReceived(record["compare_id"], "compare", record["compare_id"],
-                                task_type=record["task_type"], winner=record["winner"],
-                                models=tuple(record["models"]))
-    return FeedbackReceived(record["run_id"], record["target_kind"], record["target_id"], record["model_id"],
-                            record["task_type"], score=record["score"])
+        return FeedbackReceived(
+            record["compare_id"],
+            "compare",
+            record["compare_id"],
+            task_type=record["task_type"],
+            winner=record["winner"],
+            models=tuple(record["models"]),
+        )
+    return FeedbackReceived(
+        record["run_id"],
+        record["target_kind"],
+        record["target_id"],
+        record["model_id"],
+        record["task_type"],
+        score=record["score"],
+    )

@@ -29,9 +29,14 @@ class Standing:
     wins: float
 
     def as_json(self) -> dict[str, object]:
-        return {"model": self.model, "rating": round(self.rating, 1), "ci95": [round(self.ci_low, 1),
-                round(self.ci_high, 1)], "strength": round(self.strength, 4), "votes": self.votes,
-                "wins": self.wins}
+        return {
+            "model": self.model,
+            "rating": round(self.rating, 1),
+            "ci95": [round(self.ci_low, 1), round(self.ci_high, 1)],
+            "strength": round(self.strength, 4),
+            "votes": self.votes,
+            "wins": self.wins,
+        }
 
 
 def _fit(wins: np.ndarray, games: np.ndarray, iters: int = 200, tol: float = 1e-8) -> np.ndarray:
@@ -53,7 +58,9 @@ def _fit(wins: np.ndarray, games: np.ndarray, iters: int = 200, tol: float = 1e-
     return np.log(p)
 
 
-def bradley_terry(votes: Sequence[tuple[str, str, str]], *, rounds: int = 1000, seed: int = 0) -> list[Standing]:
+def bradley_terry(
+    votes: Sequence[tuple[str, str, str]], *, rounds: int = 1000, seed: int = 0
+) -> list[Standing]:
     """``votes``: (model_a, model_b, outcome in A|B|tie|bad). Standings best first."""
     votes = [(a, b, o) for a, b, o in votes if a != b and o in OUTCOME_SCORE]
     if not votes:
@@ -62,8 +69,8 @@ def bradley_terry(votes: Sequence[tuple[str, str, str]], *, rounds: int = 1000, 
     index = {m: i for i, m in enumerate(models)}
     k = len(models)
     kinds: dict[tuple[int, int, float], int] = {}
-    for a, b, o in votes:
-        key = (index[a], index[b], OUTCOME_SCORE[o])
+    for first, second, outcome in votes:
+        key = (index[first], index[second], OUTCOME_SCORE[outcome])
         kinds[key] = kinds.get(key, 0) + 1
     keys = list(kinds)
     counts = np.array([kinds[key] for key in keys], dtype=float)

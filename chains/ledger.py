@@ -32,7 +32,7 @@ def _pid_alive(pid: int | None) -> bool:
         return False
     try:
         # A zombie (killed, not yet reaped by its parent) still exists as a pid but runs nothing.
-        return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
     except psutil.AccessDenied:
@@ -73,45 +73,111 @@ class Ledger:
         now = self.clock.time()
         with self.db.conn:
             for rid in dead:
-                self.db.execute("UPDATE runs SET status=?, finished_at=COALESCE(finished_at, ?),"
-                                " error=COALESCE(error, ?) WHERE id=?",
-                                [INTERRUPTED, now, "The process running it stopped before it finished.", rid])
-                self.db.execute("UPDATE steps SET status=?, finished_at=COALESCE(finished_at, ?) "
-                                "WHERE run_id=? AND status=?", [INTERRUPTED, now, rid, RUNNING])
+                self.db.execute(
+                    "UPDATE runs SET status=?, finished_at=COALESCE(finished_at, ?),"
+                    " error=COALESCE(error, ?) WHERE id=?",
+                    [INTERRUPTED, now, "The process running it stopped before it finished.", rid],
+                )
+                self.db.execute(
+                    "UPDATE steps SET status=?, finished_at=COALESCE(finished_at, ?) "
+                    "WHERE run_id=? AND status=?",
+                    [INTERRUPTED, now, rid, RUNNING],
+                )
         return dead
 
-    def start_run(self, run_id: str, kind: str, task: str, chain: str | None, analysis: dict | None,
-                  options: dict | None) -> None:
+    def start_run(
+        self,
+        run_id: str,
+        kind: str,
+        task: str,
+        chain: str | None,
+        analysis: dict | None,
+        options: dict | None,
+    ) -> None:
         self._exec(
             "INSERT INTO runs (id, kind, task, chain, task_type, language, status, started_at, pid,"
             " options_json, analysis_json) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [run_id, kind, task, chain, (analysis or {}).get("task_type"), (analysis or {}).get("language"),
-             RUNNING, self.clock.time(), os.getpid(), json.dumps(options or {}), json.dumps(analysis or {})],
+            [
+                run_id,
+                kind,
+                task,
+                chain,
+                (analysis or {}).get("task_type"),
+                (analysis or {}).get("language"),
+                RUNNING,
+                self.clock.time(),
+                os.getpid(),
+                json.dumps(options or {}),
+                json.dumps(analysis or {}),
+            ],
         )
 
-    def finish_run(self, run_id: str, status: str, *, result: dict | None = None, error: str | None = None,
-                   error_kind: str | None = None) -> None:
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        result: dict | None = None,
+        error: str | None = None,
+        error_kind: str | None = None,
+    ) -> None:
         cost = self.spent_for_run(run_id)
         result_json = json.dumps(result) if result is not None else None
-        self._exec("UPDATE runs SET status=?, finished_at=?, result_json=?, error=?, error_kind=?, cost_usd=?"
-                   " WHERE id=?", [status, self.clock.time(), result_json, error, error_kind, cost, run_id])
+        self._exec(
+            "UPDATE runs SET status=?, finished_at=?, result_json=?, error=?, error_kind=?, cost_usd=?"
+            " WHERE id=?",
+            [status, self.clock.time(), result_json, error, error_kind, cost, run_id],
+        )
 
-    def start_step(self, step_id: str, run_id: str, idx: int, role: str, round_: int, model_id: str | None,
-                   provider: str | None, reason: str | None, *, answer: bool = False) -> None:
+    def start_step(
+        self,
+        step_id: str,
+        run_id: str,
+        idx: int,
+        role: str,
+        round_: int,
+        model_id: str | None,
+        provider: str | None,
+        reason: str | None,
+        *,
+        answer: bool = False,
+    ) -> None:
         """``answer``: this step writes (a version of) the run's answer: a run's rating goes to its model."""
-        self._exec("INSERT INTO steps (id, run_id, idx, role, round, model_id, provider, status, started_at,"
-                   " reason, answer) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                   [step_id, run_id, idx, role, round_, model_id, provider, RUNNING, self.clock.time(),
-                    reason, int(answer)])
+        self._exec(
+            "INSERT INTO steps (id, run_id, idx, role, round, model_id, provider, status, started_at,"
+            " reason, answer) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                step_id,
+                run_id,
+                idx,
+                role,
+                round_,
+                model_id,
+                provider,
+                RUNNING,
+                self.clock.time(),
+                reason,
+                int(answer),
+            ],
+        )
 
     def checkpoint_step(self, step_id: str, output: str) -> None:
         """Partial output so far: a killed process keeps what was streamed up to the last checkpoint."""
         self._exec("UPDATE steps SET output=? WHERE id=?", [output, step_id])
 
-    def finish_step(self, step_id: str, status: str, output: str, usage: Usage | None = None, *,
-                    model_id: str | None = None, provider: str | None = None,
-                    notices: list[str] | None = None, error: str | None = None,
-                    reason: str | None = None) -> None:
+    def finish_step(
+        self,
+        step_id: str,
+        status: str,
+        output: str,
+        usage: Usage | None = None,
+        *,
+        model_id: str | None = None,
+        provider: str | None = None,
+        notices: list[str] | None = None,
+        error: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         """``reason`` replaces the selection's when a fallback answered (model_id: the model that did)."""
         u = usage or Usage()
         self._exec(
@@ -119,9 +185,23 @@ class Ledger:
             " ttft_s=?, tokens_per_s=?, total_s=?, finish_reason=?, notices_json=?, error=?,"
             " model_id=COALESCE(?, model_id), provider=COALESCE(?, provider), reason=COALESCE(?, reason)"
             " WHERE id=?",
-            [status, self.clock.time(), output, u.prompt_tokens, u.completion_tokens, u.ttft_s,
-             u.tokens_per_s, u.total_s, u.finish_reason, json.dumps(notices or []), error,
-             model_id, provider, reason, step_id],
+            [
+                status,
+                self.clock.time(),
+                output,
+                u.prompt_tokens,
+                u.completion_tokens,
+                u.ttft_s,
+                u.tokens_per_s,
+                u.total_s,
+                u.finish_reason,
+                json.dumps(notices or []),
+                error,
+                model_id,
+                provider,
+                reason,
+                step_id,
+            ],
         )
 
     # -- requests -------------------------------------------------------
@@ -141,8 +221,10 @@ class Ledger:
                 topic = REQUEST_COMPLETED if row["status"] == "ok" else REQUEST_FAILED
                 # Partial text is already in the requests table; events stay small.
                 public = {k: v for k, v in row.items() if k != "partial_text"}
-                conn.execute(self._EVENT_SQL, [row.get("run_id"), topic, json.dumps(public, default=str),
-                                               self.clock.time()])
+                conn.execute(
+                    self._EVENT_SQL,
+                    [row.get("run_id"), topic, json.dumps(public, default=str), self.clock.time()],
+                )
 
     def record_requests(self, requests: list[RequestRecord | dict[str, Any]]) -> None:
         """Many rows in one transaction, without events (imports, benchmarks)."""
@@ -151,33 +233,71 @@ class Ledger:
             self.db.conn.executemany(self._REQUEST_SQL, [self._request_params(r) for r in rows])
 
     def _request_params(self, r: dict[str, Any]) -> list[Any]:
-        return [r.get("run_id"), r.get("step_id"), r["model_id"], r.get("provider"), r.get("task_type"),
-                r.get("role"), r.get("prompt_tokens"), r.get("completion_tokens"), r.get("ttft_s"),
-                r.get("tokens_per_s"), r.get("latency_s"), r.get("cost_usd", 0.0), r["status"],
-                r.get("error_kind"), r.get("error"), r.get("partial_text"), int(bool(r.get("cached"))),
-                r.get("created_at") or self.clock.time(), r.get("started_at")]
+        return [
+            r.get("run_id"),
+            r.get("step_id"),
+            r["model_id"],
+            r.get("provider"),
+            r.get("task_type"),
+            r.get("role"),
+            r.get("prompt_tokens"),
+            r.get("completion_tokens"),
+            r.get("ttft_s"),
+            r.get("tokens_per_s"),
+            r.get("latency_s"),
+            r.get("cost_usd", 0.0),
+            r["status"],
+            r.get("error_kind"),
+            r.get("error"),
+            r.get("partial_text"),
+            int(bool(r.get("cached"))),
+            r.get("created_at") or self.clock.time(),
+            r.get("started_at"),
+        ]
 
     # -- feedback -------------------------------------------------------
-    def add_rating(self, target_kind: str, target_id: str, score: int, *, comment: str | None = None,
-                   correction: str | None = None) -> dict[str, Any]:
+    def add_rating(
+        self,
+        target_kind: str,
+        target_id: str,
+        score: int,
+        *,
+        comment: str | None = None,
+        correction: str | None = None,
+    ) -> dict[str, Any]:
         if target_kind == "run":
             row = self.db.execute("SELECT id, task_type FROM runs WHERE id=?", [target_id]).fetchone()
             if row is None:
                 raise KeyError(target_id)
             run_id, task_type = row
             # The run's rating goes to the model that wrote the answer (its latest version).
-            model = self.db.execute("SELECT model_id, role FROM steps WHERE run_id=? AND status='completed' "
-                                    "ORDER BY answer DESC, idx DESC LIMIT 1", [run_id]).fetchone()
+            model = self.db.execute(
+                "SELECT model_id, role FROM steps WHERE run_id=? AND status='completed' "
+                "ORDER BY answer DESC, idx DESC LIMIT 1",
+                [run_id],
+            ).fetchone()
             model_id, role = (model[0], model[1]) if model else (None, None)
         else:
-            row = self.db.execute("SELECT s.run_id, r.task_type, s.model_id, s.role FROM steps s JOIN runs r "
-                                  "ON r.id = s.run_id WHERE s.id=?", [target_id]).fetchone()
+            row = self.db.execute(
+                "SELECT s.run_id, r.task_type, s.model_id, s.role FROM steps s JOIN runs r "
+                "ON r.id = s.run_id WHERE s.id=?",
+                [target_id],
+            ).fetchone()
             if row is None:
                 raise KeyError(target_id)
             run_id, task_type, model_id, role = row
-        data = {"target_kind": target_kind, "target_id": target_id, "run_id": run_id, "model_id": model_id,
-                "task_type": task_type, "role": role, "score": score, "comment": comment,
-                "correction": correction, "created_at": self.clock.time()}
+        data = {
+            "target_kind": target_kind,
+            "target_id": target_id,
+            "run_id": run_id,
+            "model_id": model_id,
+            "task_type": task_type,
+            "role": role,
+            "score": score,
+            "comment": comment,
+            "correction": correction,
+            "created_at": self.clock.time(),
+        }
         with self.db.conn:
             self.db.table("ratings").insert(data)
         return data
@@ -188,7 +308,8 @@ class Ledger:
             self.db.conn.executemany(
                 "INSERT INTO votes (compare_id, model_a, model_b, outcome, task_type, created_at)"
                 " VALUES (?,?,?,?,?,?)",
-                [(compare_id, a, b, outcome, task_type, now) for a, b, outcome in pairs])
+                [(compare_id, a, b, outcome, task_type, now) for a, b, outcome in pairs],
+            )
 
     _EVENT_SQL = "INSERT INTO events (run_id, type, payload_json, created_at) VALUES (?,?,?,?)"
 
@@ -201,11 +322,15 @@ class Ledger:
         if row is None:
             return None
         self._exec("UPDATE cache SET hits = hits + 1, last_hit_at=? WHERE key=?", [self.clock.time(), key])
-        return json.loads(row[0])
+        response: dict = json.loads(row[0])
+        return response
 
     def cache_put(self, key: str, model_id: str, response: dict) -> None:
-        self._exec("INSERT OR REPLACE INTO cache (key, model_id, response_json, created_at, hits)"
-                   " VALUES (?,?,?,?,0)", [key, model_id, json.dumps(response), self.clock.time()])
+        self._exec(
+            "INSERT OR REPLACE INTO cache (key, model_id, response_json, created_at, hits)"
+            " VALUES (?,?,?,?,0)",
+            [key, model_id, json.dumps(response), self.clock.time()],
+        )
 
     def cache_stats(self) -> dict[str, Any]:
         entries, hits = self.db.execute("SELECT COUNT(*), COALESCE(SUM(hits), 0) FROM cache").fetchone()
@@ -221,10 +346,12 @@ class Ledger:
         return dict(self.db.execute("SELECT period, limit_usd FROM budgets").fetchall())
 
     def spent_for_run(self, run_id: str) -> float:
-        return self._scalar("SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE run_id=?", [run_id])
+        return float(self._scalar("SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE run_id=?", [run_id]))
 
     def spent_since(self, since: float) -> float:
-        return self._scalar("SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE created_at >= ?", [since])
+        return float(
+            self._scalar("SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE created_at >= ?", [since])
+        )
 
     # -- reads ----------------------------------------------------------
     def run(self, run_id: str) -> dict[str, Any] | None:
@@ -234,9 +361,12 @@ class Ledger:
             return None
         row["steps"] = self.query("SELECT * FROM steps WHERE run_id=? ORDER BY idx", [run_id])
         attempts: dict[str, list[dict[str, Any]]] = {}
-        for r in self.db.query("SELECT step_id, model_id, provider, status, error_kind, error, partial_text,"
-                               " latency_s, started_at, created_at, cached FROM requests WHERE run_id=?"
-                               " ORDER BY id", [run_id]):
+        for r in self.db.query(
+            "SELECT step_id, model_id, provider, status, error_kind, error, partial_text,"
+            " latency_s, started_at, created_at, cached FROM requests WHERE run_id=?"
+            " ORDER BY id",
+            [run_id],
+        ):
             attempts.setdefault(r.pop("step_id"), []).append(attempt_json(r))
         for step in row["steps"]:
             step["attempts"] = attempts.get(step["id"], [])
@@ -244,12 +374,15 @@ class Ledger:
         row["votes"] = self.query("SELECT * FROM votes WHERE compare_id=? ORDER BY id", [run_id])
         return row
 
-    def history(self, search: str | None = None, limit: int = 50,
-                kind: str | None = None) -> list[dict[str, Any]]:
-        sql = ("SELECT r.id, r.kind, r.task, r.chain, r.task_type, r.status, r.started_at, r.finished_at,"
-               " r.cost_usd,"
-               " (SELECT GROUP_CONCAT(DISTINCT s.model_id) FROM steps s WHERE s.run_id = r.id) AS models,"
-               " (SELECT AVG(score) FROM ratings g WHERE g.run_id = r.id) AS rating FROM runs r WHERE 1=1")
+    def history(
+        self, search: str | None = None, limit: int = 50, kind: str | None = None
+    ) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT r.id, r.kind, r.task, r.chain, r.task_type, r.status, r.started_at, r.finished_at,"
+            " r.cost_usd,"
+            " (SELECT GROUP_CONCAT(DISTINCT s.model_id) FROM steps s WHERE s.run_id = r.id) AS models,"
+            " (SELECT AVG(score) FROM ratings g WHERE g.run_id = r.id) AS rating FROM runs r WHERE 1=1"
+        )
         params: list[Any] = []
         if search:
             sql += " AND (r.task LIKE ? OR r.id LIKE ? OR r.chain LIKE ?)"
@@ -264,8 +397,12 @@ class Ledger:
     def delete_run(self, run_id: str) -> bool:
         with self.db.conn:
             cur = self.db.execute("DELETE FROM runs WHERE id=?", [run_id])
-            for table, col in (("steps", "run_id"), ("ratings", "run_id"), ("votes", "compare_id"),
-                               ("events", "run_id")):
+            for table, col in (
+                ("steps", "run_id"),
+                ("ratings", "run_id"),
+                ("votes", "compare_id"),
+                ("events", "run_id"),
+            ):
                 self.db.execute(f"DELETE FROM {table} WHERE {col}=?", [run_id])
         return cur.rowcount > 0
 
@@ -275,7 +412,15 @@ class Ledger:
 
 def attempt_json(r: dict[str, Any]) -> dict[str, Any]:
     """One model tried for a step, as run --json, export and History show it."""
-    return {"model": r["model_id"], "provider": r["provider"], "status": r["status"],
-            "error_kind": r["error_kind"], "error": r["error"], "partial_text": r["partial_text"] or "",
-            "started_at": r["started_at"], "finished_at": r["created_at"], "latency_s": r["latency_s"],
-            "cached": bool(r["cached"])}
+    return {
+        "model": r["model_id"],
+        "provider": r["provider"],
+        "status": r["status"],
+        "error_kind": r["error_kind"],
+        "error": r["error"],
+        "partial_text": r["partial_text"] or "",
+        "started_at": r["started_at"],
+        "finished_at": r["created_at"],
+        "latency_s": r["latency_s"],
+        "cached": bool(r["cached"]),
+    }

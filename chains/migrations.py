@@ -110,8 +110,12 @@ def m004_verifications(db: Database) -> None:
     )
 
 
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (m001_initial, m002_attempts_and_answers,
-                                                      m003_eval_runs, m004_verifications)
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (
+    m001_initial,
+    m002_attempts_and_answers,
+    m003_eval_runs,
+    m004_verifications,
+)
 
 
 def migrate(db: Database) -> list[str]:

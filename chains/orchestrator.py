@@ -57,18 +57,32 @@ class ModelOrchestrator:
         self._stats_fn = stats
         self._stats: dict[str, dict[str, ModelStats]] = {}
         self._pending_refresh: asyncio.Task | None = None
-        self.chain_runner = ChainRunner(registry, ledger, ChainStep(ledger, selector, runner, ids), chains,
-                                        analyzer=analyzer, synthesizer=synthesizer or ResultSynthesizer(),
-                                        stats_for=self.stats_for, after_run=self._refresh_later,
-                                        clock=self.clock, ids=ids)
+        self.chain_runner = ChainRunner(
+            registry,
+            ledger,
+            ChainStep(ledger, selector, runner, ids),
+            chains,
+            analyzer=analyzer,
+            synthesizer=synthesizer or ResultSynthesizer(),
+            stats_for=self.stats_for,
+            after_run=self._refresh_later,
+            clock=self.clock,
+            ids=ids,
+        )
         self.comparison = Comparison(registry, ledger, runner, analyzer=analyzer, clock=self.clock, ids=ids)
 
-    def run(self, task: str, options: RunOptions | None = None,
-            cancel: asyncio.Event | None = None) -> AsyncIterator[Event]:
+    def run(
+        self, task: str, options: RunOptions | None = None, cancel: asyncio.Event | None = None
+    ) -> AsyncIterator[Event]:
         return self.chain_runner.run(task, options, cancel)
 
-    def compare(self, prompt: str, model_ids: Sequence[str], options: GenerationOptions | None = None,
-                cancel: asyncio.Event | None = None) -> AsyncIterator[Event]:
+    def compare(
+        self,
+        prompt: str,
+        model_ids: Sequence[str],
+        options: GenerationOptions | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> AsyncIterator[Event]:
         return self.comparison.compare(prompt, model_ids, options, cancel)
 
     # -- stats snapshot (kept fresh after each run, off the first-token path) --
@@ -82,7 +96,7 @@ class ModelOrchestrator:
     async def refresh_stats(self, task_type: str | None = None) -> None:
         if self._stats_fn is None:
             return
-        for t in ([task_type] if task_type else list(self._stats)):
+        for t in [task_type] if task_type else list(self._stats):
             self._stats[t] = await self.ledger.call_fn(self._stats_fn, t)
 
     def _refresh_later(self, task_type: str) -> None:

@@ -25,9 +25,11 @@ class Policy(BaseModel):
     priority: int = 0
 
     def matches(self, task_type: str | None, language: str | None, role: str | None) -> bool:
-        return ((not self.task_type or task_type in self.task_type)
-                and (not self.language or language in self.language)
-                and (not self.role or role in self.role))
+        return (
+            (not self.task_type or task_type in self.task_type)
+            and (not self.language or language in self.language)
+            and (not self.role or role in self.role)
+        )
 
 
 class _PolicyFile(BaseModel):
@@ -83,7 +85,8 @@ def save_policies(path: Path, policies: list[Policy]) -> None:
     tmp.replace(path)
 
 
-def matching_policy(policies: list[Policy], task_type: str | None, language: str | None,
-                    role: str | None) -> Policy | None:
+def matching_policy(
+    policies: list[Policy], task_type: str | None, language: str | None, role: str | None
+) -> Policy | None:
     hits = [p for p in policies if p.matches(task_type, language, role)]
     return max(hits, key=lambda p: p.priority) if hits else None

@@ -36,20 +36,32 @@ def _trim(text: str, keep_tokens: int) -> str:
         return text
     head = keep_chars // 3
     tail = keep_chars - head
-    dropped = estimate_text_tokens(text[head:len(text) - tail])
+    dropped = estimate_text_tokens(text[head : len(text) - tail])
     return f"{text[:head]}\n…[{dropped} tokens trimmed to fit the context window]…\n{text[-tail:]}"
 
 
-def build(role: RoleSpec, values: Mapping[str, str], *, revise: bool = False, window: int | None = None,
-          max_tokens: int = 0, model_id: str = "") -> BuiltPrompt:
+def build(
+    role: RoleSpec,
+    values: Mapping[str, str],
+    *,
+    revise: bool = False,
+    window: int | None = None,
+    max_tokens: int = 0,
+    model_id: str = "",
+) -> BuiltPrompt:
     template = role.revise_prompt if revise and role.revise_prompt else role.prompt
     values = dict(values)
     messages = _messages(role, template, values)
     est = estimate_prompt_tokens(messages)
     notices: list[str] = []
     if window and est + max_tokens > window:
-        budget = window - max_tokens - estimate_prompt_tokens(_messages(role, template, {**values, **{
-            k: "" for k in fields_of(template) if k != "task"}}))
+        budget = (
+            window
+            - max_tokens
+            - estimate_prompt_tokens(
+                _messages(role, template, {**values, **{k: "" for k in fields_of(template) if k != "task"}})
+            )
+        )
         trimmable = [k for k in fields_of(template) if k != "task" and values.get(k)]
         if budget > 0 and trimmable:
             share = budget // len(trimmable)
@@ -63,9 +75,12 @@ def build(role: RoleSpec, values: Mapping[str, str], *, revise: bool = False, wi
                 if est + max_tokens <= window:
                     break
                 share -= (est + max_tokens - window) // len(trimmable) + 1
-            notices = [f"Trimmed '{k}' from about {estimate_text_tokens(originals[k])} to"
-                       f" {estimate_text_tokens(values[k])} tokens to fit {model_id}'s {window}-token window."
-                       for k in trimmable if values[k] != originals[k]]
+            notices = [
+                f"Trimmed '{k}' from about {estimate_text_tokens(originals[k])} to"
+                f" {estimate_text_tokens(values[k])} tokens to fit {model_id}'s {window}-token window."
+                for k in trimmable
+                if values[k] != originals[k]
+            ]
     return BuiltPrompt(messages, est, notices)
 
 

@@ -45,21 +45,34 @@ class PerformanceMonitor:
         self.ledger = ledger
 
     def _resets(self) -> dict[tuple[str, str], float]:
-        return {(m, t): at for m, t, at in self.ledger.db.execute(
-            "SELECT model_id, task_type, reset_at FROM score_resets").fetchall()}
+        return {
+            (m, t): at
+            for m, t, at in self.ledger.db.execute(
+                "SELECT model_id, task_type, reset_at FROM score_resets"
+            ).fetchall()
+        }
 
     def reset(self, model_id: str, task_type: str = "*") -> None:
         """Forget a model's measurements for one task type ('*': all) from now on."""
         with self.ledger.db.conn:
-            self.ledger.db.execute("INSERT OR REPLACE INTO score_resets (model_id, task_type, reset_at)"
-                                   " VALUES (?,?,?)", [model_id, task_type, self.ledger.clock.time()])
+            self.ledger.db.execute(
+                "INSERT OR REPLACE INTO score_resets (model_id, task_type, reset_at) VALUES (?,?,?)",
+                [model_id, task_type, self.ledger.clock.time()],
+            )
 
-    def table(self, task_type: str | None = None, role: str | None = None, since: float | None = None,
-              by_role: bool = False) -> list[dict[str, Any]]:
+    def table(
+        self,
+        task_type: str | None = None,
+        role: str | None = None,
+        since: float | None = None,
+        by_role: bool = False,
+    ) -> list[dict[str, Any]]:
         """One row per model (× task type, × role if asked): the numbers the Stats screen shows."""
         since = since if since is not None else self.ledger.clock.time() - WINDOW_S
-        sql = ("SELECT model_id, task_type, role, status, ttft_s, tokens_per_s, latency_s, created_at"
-               " FROM requests WHERE created_at >= ? AND cached = 0")
+        sql = (
+            "SELECT model_id, task_type, role, status, ttft_s, tokens_per_s, latency_s, created_at"
+            " FROM requests WHERE created_at >= ? AND cached = 0"
+        )
         params: list[Any] = [since]
         if task_type:
             sql += " AND task_type = ?"
@@ -83,7 +96,8 @@ class PerformanceMonitor:
             for model, ttype, passed, at in self._eval_results(since, task_type):
                 if at >= _reset_at(resets, model, ttype):
                     groups[(model, ttype, EVAL_ROLE if by_role else None)]["status"].append(
-                        "ok" if passed else "failed")
+                        "ok" if passed else "failed"
+                    )
         ratings = self._ratings(task_type, resets)
         rows = []
         for (model, ttype, rrole), g in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
@@ -92,14 +106,24 @@ class PerformanceMonitor:
             n = len(g["status"]) - cancelled
             ok = g["status"].count("ok")
             total, count = ratings.get((model, ttype), (0.0, 0))
-            rows.append({
-                "model": model, "task_type": ttype, "role": rrole, "requests": n, "successes": ok,
-                "success_rate": ok / n if n else None, "cancelled": cancelled,
-                "latency_p50": percentile(g["lat"], 0.5), "latency_p95": percentile(g["lat"], 0.95),
-                "latency_p99": percentile(g["lat"], 0.99), "ttft_p50": percentile(g["ttft"], 0.5),
-                "tokens_per_s_p50": percentile(g["tps"], 0.5),
-                "rating_mean": shrunk_mean(total, count), "ratings": count,
-            })
+            rows.append(
+                {
+                    "model": model,
+                    "task_type": ttype,
+                    "role": rrole,
+                    "requests": n,
+                    "successes": ok,
+                    "success_rate": ok / n if n else None,
+                    "cancelled": cancelled,
+                    "latency_p50": percentile(g["lat"], 0.5),
+                    "latency_p95": percentile(g["lat"], 0.95),
+                    "latency_p99": percentile(g["lat"], 0.99),
+                    "ttft_p50": percentile(g["ttft"], 0.5),
+                    "tokens_per_s_p50": percentile(g["tps"], 0.5),
+                    "rating_mean": shrunk_mean(total, count),
+                    "ratings": count,
+                }
+            )
         return rows
 
     def _eval_results(self, since: float, task_type: str | None) -> list[tuple[str, str, int, float]]:
@@ -110,7 +134,9 @@ class PerformanceMonitor:
             params.append(task_type)
         return self.ledger.db.execute(sql, params).fetchall()
 
-    def _ratings(self, task_type: str | None, resets) -> dict[tuple[str, str | None], tuple[float, int]]:
+    def _ratings(
+        self, task_type: str | None, resets: dict[tuple[str, str], float]
+    ) -> dict[tuple[str, str | None], tuple[float, int]]:
         sql = "SELECT model_id, task_type, score, created_at FROM ratings WHERE model_id IS NOT NULL"
         params: list[Any] = []
         if task_type:
@@ -129,27 +155,34 @@ class PerformanceMonitor:
         stats: dict[str, dict[str, Any]] = {}
         for row in self.table(task_type):
             stats[row["model"]] = {
-                "requests": row["requests"], "successes": row["successes"], "ttft_p50": row["ttft_p50"],
-                "tokens_per_s_p50": row["tokens_per_s_p50"], "latency_p50": row["latency_p50"],
+                "requests": row["requests"],
+                "successes": row["successes"],
+                "ttft_p50": row["ttft_p50"],
+                "tokens_per_s_p50": row["tokens_per_s_p50"],
+                "latency_p50": row["latency_p50"],
             }
         for (model, _), (total, n) in self._ratings(task_type, self._resets()).items():
             stats.setdefault(model, {}).update(rating_mean=shrunk_mean(total, n), ratings=n)
-        votes = self.ledger.db.execute("SELECT model_a, model_b, outcome FROM votes WHERE task_type = ?",
-                                       [task_type]).fetchall()
+        votes = self.ledger.db.execute(
+            "SELECT model_a, model_b, outcome FROM votes WHERE task_type = ?", [task_type]
+        ).fetchall()
         for standing in bradley_terry(votes, rounds=0):
             stats.setdefault(standing.model, {}).update(strength=standing.strength, votes=standing.votes)
         return {m: ModelStats(**v) for m, v in stats.items()}
 
-    def trends(self, model_id: str | None = None, period: str = "day",
-               task_type: str | None = None) -> list[dict]:
+    def trends(
+        self, model_id: str | None = None, period: str = "day", task_type: str | None = None
+    ) -> list[dict]:
         fmt = {"day": "%Y-%m-%d", "week": "%Y-W%W", "month": "%Y-%m"}.get(period)
         if fmt is None:
             raise ValueError("Trend period is day, week or month.")
-        sql = (f"SELECT strftime('{fmt}', created_at, 'unixepoch', 'localtime') AS period, model_id AS model,"
-               " SUM(status != 'cancelled') AS requests, SUM(status = 'cancelled') AS cancelled,"
-               " AVG(CASE WHEN status = 'cancelled' THEN NULL ELSE status = 'ok' END) AS success_rate,"
-               " AVG(latency_s) AS latency_mean,"
-               " AVG(tokens_per_s) AS tokens_per_s_mean FROM requests WHERE cached = 0")
+        sql = (
+            f"SELECT strftime('{fmt}', created_at, 'unixepoch', 'localtime') AS period, model_id AS model,"
+            " SUM(status != 'cancelled') AS requests, SUM(status = 'cancelled') AS cancelled,"
+            " AVG(CASE WHEN status = 'cancelled' THEN NULL ELSE status = 'ok' END) AS success_rate,"
+            " AVG(latency_s) AS latency_mean,"
+            " AVG(tokens_per_s) AS tokens_per_s_mean FROM requests WHERE cached = 0"
+        )
         params: list[Any] = []
         if model_id:
             sql += " AND model_id = ?"

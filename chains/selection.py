@@ -50,9 +50,16 @@ class Selection:
     parts: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
-        return {"model": self.model.id, "fallbacks": [f.id for f in self.fallbacks], "reason": self.reason,
-                "strategy": self.strategy, "score": round(self.score, 4), "est_cost_usd": self.est_cost_usd,
-                "est_latency_s": self.est_latency_s, "parts": {k: round(v, 4) for k, v in self.parts.items()}}
+        return {
+            "model": self.model.id,
+            "fallbacks": [f.id for f in self.fallbacks],
+            "reason": self.reason,
+            "strategy": self.strategy,
+            "score": round(self.score, 4),
+            "est_cost_usd": self.est_cost_usd,
+            "est_latency_s": self.est_latency_s,
+            "parts": {k: round(v, 4) for k, v in self.parts.items()},
+        }
 
 
 _NO_STATS = ModelStats()
@@ -152,18 +159,35 @@ def _cooling_test(ask: Ask) -> Reject | None:
 #: In the order a refusal is explained: the first filter that rejects a model names the reason.
 HARD_FILTERS: tuple[HardFilter, ...] = (
     HardFilter("already failed", _exclude_test, lambda c, ask: "already failed"),
-    HardFilter("not available", lambda ask: lambda c: c.model.status != "available",
-               lambda c, ask: c.model.status, static=True),
-    HardFilter("not a chat model", lambda ask: lambda c: "chat" not in c.caps,
-               lambda c, ask: "not a chat model", static=True),
-    HardFilter("lacks a capability", _capability_test,
-               lambda c, ask: "lacks " + ", ".join(sorted(ask.hard - c.caps))),
-    HardFilter("context too small", _context_test,
-               lambda c, ask: f"context {c.window} < {ask.need} tokens needed"),
-    HardFilter("does not fit in memory", lambda ask: lambda c: c.model.fits_memory is False,
-               lambda c, ask: "does not fit in memory now", static=True),
-    HardFilter("cloud not allowed", lambda ask: None if ask.cloud_ok else (lambda c: c.cloud),
-               lambda c, ask: "cloud disabled or over budget"),
+    HardFilter(
+        "not available",
+        lambda ask: lambda c: c.model.status != "available",
+        lambda c, ask: c.model.status,
+        static=True,
+    ),
+    HardFilter(
+        "not a chat model",
+        lambda ask: lambda c: "chat" not in c.caps,
+        lambda c, ask: "not a chat model",
+        static=True,
+    ),
+    HardFilter(
+        "lacks a capability", _capability_test, lambda c, ask: "lacks " + ", ".join(sorted(ask.hard - c.caps))
+    ),
+    HardFilter(
+        "context too small", _context_test, lambda c, ask: f"context {c.window} < {ask.need} tokens needed"
+    ),
+    HardFilter(
+        "does not fit in memory",
+        lambda ask: lambda c: c.model.fits_memory is False,
+        lambda c, ask: "does not fit in memory now",
+        static=True,
+    ),
+    HardFilter(
+        "cloud not allowed",
+        lambda ask: None if ask.cloud_ok else (lambda c: c.cloud),
+        lambda c, ask: "cloud disabled or over budget",
+    ),
     HardFilter("cooling down", _cooling_test, lambda c, ask: "cooling down after failures"),
 )
 _STATIC_ASK = Ask(0, frozenset(), frozenset(), True, None)
@@ -192,8 +216,9 @@ def _explore_k(exploration: float, total_samples: int) -> float:
     return exploration * math.sqrt(math.log(total_samples + 2)) / 3
 
 
-def _adjusted(base: Base, code_bonus: float, caps: frozenset[str], explore_k: float,
-              exploration: float) -> tuple[float, float, float, float, float]:
+def _adjusted(
+    base: Base, code_bonus: float, caps: frozenset[str], explore_k: float, exploration: float
+) -> tuple[float, float, float, float, float]:
     """(quality, performance, reliability, cost, explore) for one request: base plus the two bonuses."""
     q, p, r, c, samples = base
     if code_bonus and "code" in caps:
@@ -260,8 +285,9 @@ class SelectionEngine:
             self._memo_total = sum(s.samples for s in stats.values())
         return self._memo, self._memo_total
 
-    def _ranking(self, candidates: list[Candidate], stats: Mapping[str, ModelStats], strategy: str,
-                 code_bonus: float) -> list[tuple[float, Candidate]]:
+    def _ranking(
+        self, candidates: list[Candidate], stats: Mapping[str, ModelStats], strategy: str, code_bonus: float
+    ) -> list[tuple[float, Candidate]]:
         """Every static candidate with its score, best first; cached until the inputs change."""
         memo, total = self._memo_base(stats)
         w = self._norm_weights()
@@ -319,14 +345,18 @@ class SelectionEngine:
     def select(self, req: Request, stats: Mapping[str, ModelStats] | None = None) -> Selection:
         stats = stats if stats is not None else _NO_MEASUREMENTS
         policy: Policy | None = matching_policy(self.policies, req.task_type, req.language, req.role)
-        strategy = (req.strategy or (policy.strategy if policy and policy.strategy else None)
-                    or self.default_strategy)
+        strategy = (
+            req.strategy or (policy.strategy if policy and policy.strategy else None) or self.default_strategy
+        )
         if strategy not in STRATEGIES:
             raise ValueError(f"Unknown strategy '{strategy}'. Choose one of: {', '.join(STRATEGIES)}.")
-        ask = Ask(need=max(req.prompt_tokens + req.max_tokens, req.min_context),
-                  hard=HARD_CAPABILITIES.intersection(req.capabilities), exclude=req.exclude,
-                  cloud_ok=self.allow_cloud(),
-                  cooling=self.cooling if self.cooling is not None and self.any_cooling() else None)
+        ask = Ask(
+            need=max(req.prompt_tokens + req.max_tokens, req.min_context),
+            hard=HARD_CAPABILITIES.intersection(req.capabilities),
+            exclude=req.exclude,
+            cloud_ok=self.allow_cloud(),
+            cooling=self.cooling if self.cooling is not None and self.any_cooling() else None,
+        )
         code_bonus = CODE_BONUS if "code" in req.capabilities else 0.0
         ranked = self._ranking(self._candidates(), stats, strategy, code_bonus)
         # The fast path: the same filters, without words; most cannot reject anything for a given request.
@@ -349,7 +379,8 @@ class SelectionEngine:
             chosen = next((t for t in scored if t[1].info.id == req.explicit), None)
             if chosen is None:
                 raise NoModelAvailable(
-                    f"The requested model {req.explicit} cannot be used: {why(req.explicit)}.")
+                    f"The requested model {req.explicit} cannot be used: {why(req.explicit)}."
+                )
             note = "requested explicitly"
         elif policy is not None and policy.prefer:
             chosen = next((t for pref in policy.prefer for t in scored if t[1].info.id == pref), None)
@@ -358,16 +389,18 @@ class SelectionEngine:
             elif scored:
                 chosen = scored[0]
                 passed = {m.info.id for _, m in scored}
-                unusable = "; ".join(f"{pref}: {why(pref) if pref not in passed else 'unknown'}"
-                                     for pref in policy.prefer)
+                unusable = "; ".join(
+                    f"{pref}: {why(pref) if pref not in passed else 'unknown'}" for pref in policy.prefer
+                )
                 note = f"policy '{policy.name}' prefers {unusable}, so"
         else:
             chosen = scored[0] if scored else None
         if chosen is None:
             models = list(self._models())[:6]
             summary = "; ".join(f"{m.info.id}: {rejection(Candidate(m), ask)}" for m in models)
-            raise NoModelAvailable(f"No model can take this {req.role or 'request'} "
-                                   f"({summary or 'no models are known'}).")
+            raise NoModelAvailable(
+                f"No model can take this {req.role or 'request'} ({summary or 'no models are known'})."
+            )
         score, model = chosen
         parts = self._parts(model, stats, code_bonus)
         fallbacks = self._fallbacks(model, scored, policy)
@@ -382,13 +415,15 @@ class SelectionEngine:
     def _parts(self, m: ModelEntry, stats: Mapping[str, ModelStats], code_bonus: float) -> dict[str, float]:
         memo, total = self._memo_base(stats)
         base = memo.get(m.id) or self._base(m, stats.get(m.id))
-        q, p, r, c, explore = _adjusted(base, code_bonus, m.capabilities, _explore_k(self.exploration, total),
-                                        self.exploration)
+        q, p, r, c, explore = _adjusted(
+            base, code_bonus, m.capabilities, _explore_k(self.exploration, total), self.exploration
+        )
         return {"quality": q, "performance": p, "reliability": r, "cost": c, "explore": explore}
 
     @staticmethod
-    def _fallbacks(chosen: ModelEntry, scored: Sequence[tuple[float, ModelEntry]], policy: Policy | None,
-                   count: int = 3) -> list[ModelEntry]:
+    def _fallbacks(
+        chosen: ModelEntry, scored: Sequence[tuple[float, ModelEntry]], policy: Policy | None, count: int = 3
+    ) -> list[ModelEntry]:
         out: list[ModelEntry] = []
         if policy is not None and policy.fallbacks:
             wanted = set(policy.fallbacks)

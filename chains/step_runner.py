@@ -52,9 +52,19 @@ def provider_key(entry: ModelEntry) -> str:
 
 
 class StepRunner:
-    def __init__(self, registry: ModelRegistry, ledger: AsyncLedger, bus: EventBus, *, policy: FallbackPolicy,
-                 breaker: CircuitBreaker, guard: ResourceGuard, use_cache: bool = True,
-                 checkpoint_s: float = 2.0, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        ledger: AsyncLedger,
+        bus: EventBus,
+        *,
+        policy: FallbackPolicy,
+        breaker: CircuitBreaker,
+        guard: ResourceGuard,
+        use_cache: bool = True,
+        checkpoint_s: float = 2.0,
+        clock: Clock | None = None,
+    ) -> None:
         self.registry = registry
         self.ledger = ledger
         self.bus = bus
@@ -73,10 +83,16 @@ class StepRunner:
         provider_open = entry is not None and self.breaker.is_open(provider_key(entry))
         return self.breaker.is_open(model_id) or provider_open
 
-    async def run(self, ctx: StepContext, candidates: Sequence[ModelEntry], messages: list[Message],
-                  options: GenerationOptions, est_tokens: int, outcome: StepOutcome,
-                  reselect: Callable[[frozenset[str], int], list[ModelEntry]] | None = None
-                  ) -> AsyncIterator[Event]:
+    async def run(
+        self,
+        ctx: StepContext,
+        candidates: Sequence[ModelEntry],
+        messages: list[Message],
+        options: GenerationOptions,
+        est_tokens: int,
+        outcome: StepOutcome,
+        reselect: Callable[[frozenset[str], int], list[ModelEntry]] | None = None,
+    ) -> AsyncIterator[Event]:
         """Try candidates in order. ``reselect(exclude, min_context)`` may offer more after all fail."""
         queue = list(candidates)
         tried: set[str] = set()
@@ -85,8 +101,12 @@ class StepRunner:
         last_error: ProviderError | None = None
         while queue:
             entry = queue[0]
-            if entry.id in tried and attempt == 0 or self.cooling(entry.id) or (
-                    min_context and (entry.context_length or 0) < min_context):
+            if (
+                entry.id in tried
+                and attempt == 0
+                or self.cooling(entry.id)
+                or (min_context and (entry.context_length or 0) < min_context)
+            ):
                 queue.pop(0)
                 continue
             tried.add(entry.id)
@@ -107,8 +127,11 @@ class StepRunner:
                     self.breaker.record_failure(entry.id)
                 if decision.action == RETRY and not self.cooling(entry.id):
                     attempt += 1
-                    yield Notice(ctx.run_id, ctx.step_id,
-                                 f"{entry.id}: {err.message} Retrying in {decision.delay_s:.1f} s.")
+                    yield Notice(
+                        ctx.run_id,
+                        ctx.step_id,
+                        f"{entry.id}: {err.message} Retrying in {decision.delay_s:.1f} s.",
+                    )
                     await self._sleep(ctx, decision.delay_s)
                     continue
                 attempt = 0
@@ -116,10 +139,19 @@ class StepRunner:
                 queue.pop(0)
                 if not queue and reselect is not None:
                     queue.extend(reselect(frozenset(tried), min_context))
-                nxt = next((m for m in queue if m.id not in tried and not self.cooling(m.id)
-                            and (m.context_length or 0) >= min_context), None)
-                yield FallbackTaken(ctx.run_id, ctx.step_id, entry.id, nxt.id if nxt else None, err.kind,
-                                    str(err), partial)
+                nxt = next(
+                    (
+                        m
+                        for m in queue
+                        if m.id not in tried
+                        and not self.cooling(m.id)
+                        and (m.context_length or 0) >= min_context
+                    ),
+                    None,
+                )
+                yield FallbackTaken(
+                    ctx.run_id, ctx.step_id, entry.id, nxt.id if nxt else None, err.kind, str(err), partial
+                )
         outcome.error = last_error or ProviderError("No model was left to try for this step.")
 
     async def _sleep(self, ctx: StepContext, seconds: float) -> None:
@@ -129,9 +161,15 @@ class StepRunner:
             return
         raise Cancelled
 
-    async def _attempt(self, ctx: StepContext, entry: ModelEntry, messages: list[Message],
-                       options: GenerationOptions, est_tokens: int,
-                       outcome: StepOutcome) -> AsyncIterator[Event]:
+    async def _attempt(
+        self,
+        ctx: StepContext,
+        entry: ModelEntry,
+        messages: list[Message],
+        options: GenerationOptions,
+        est_tokens: int,
+        outcome: StepOutcome,
+    ) -> AsyncIterator[Event]:
         outcome.partial_text = ""
         provider, name = self.registry.provider_for(entry.id)
         self.guard.check_context(entry.info, est_tokens, options.max_tokens, entry.context_length)
@@ -142,8 +180,11 @@ class StepRunner:
             if hit is not None:
                 outcome.completion = Completion.from_cache(hit)
                 outcome.cached = True
-                yield Notice(ctx.run_id, ctx.step_id, f"Answer for {entry.id} taken from the cache"
-                                                      " (same prompt, deterministic options).")
+                yield Notice(
+                    ctx.run_id,
+                    ctx.step_id,
+                    f"Answer for {entry.id} taken from the cache (same prompt, deterministic options).",
+                )
                 yield TokenDelta(ctx.run_id, ctx.step_id, outcome.completion.text)
                 self._record(ctx, entry, outcome.completion, started_at, cached=True)
                 return
@@ -203,22 +244,48 @@ class StepRunner:
         if key is not None:
             self.ledger.cache_put(key, entry.id, outcome.completion.cache_record())
 
-    def _record(self, ctx: StepContext, entry: ModelEntry, c: Completion, started_at: float,
-                cached: bool = False) -> None:
+    def _record(
+        self, ctx: StepContext, entry: ModelEntry, c: Completion, started_at: float, cached: bool = False
+    ) -> None:
         # One path for every fact: the ledger writes the row with its event; the bus tells live listeners.
-        record = RequestRecord(entry.id, "ok", ctx.run_id, ctx.step_id, entry.provider, ctx.task_type,
-                               ctx.role, c.usage(cached=cached), c.total_s, started_at)
+        record = RequestRecord(
+            entry.id,
+            "ok",
+            ctx.run_id,
+            ctx.step_id,
+            entry.provider,
+            ctx.task_type,
+            ctx.role,
+            c.usage(cached=cached),
+            c.total_s,
+            started_at,
+        )
         self.ledger.record_request(record)
         self.bus.publish(RequestCompleted(ctx.run_id, record))
 
-    def _record_failure(self, ctx: StepContext, entry: ModelEntry, err: ProviderError | None,
-                        started_at: float, latency: float, partial: str) -> None:
-        record = RequestRecord(entry.id, "failed" if err else "cancelled", ctx.run_id, ctx.step_id,
-                               entry.provider, ctx.task_type, ctx.role, latency_s=latency,
-                               started_at=started_at,
-                               error_kind=err.kind if err else "cancelled",
-                               error=str(err) if err else "Cancelled by the user.",
-                               partial_text=partial or None)
+    def _record_failure(
+        self,
+        ctx: StepContext,
+        entry: ModelEntry,
+        err: ProviderError | None,
+        started_at: float,
+        latency: float,
+        partial: str,
+    ) -> None:
+        record = RequestRecord(
+            entry.id,
+            "failed" if err else "cancelled",
+            ctx.run_id,
+            ctx.step_id,
+            entry.provider,
+            ctx.task_type,
+            ctx.role,
+            latency_s=latency,
+            started_at=started_at,
+            error_kind=err.kind if err else "cancelled",
+            error=str(err) if err else "Cancelled by the user.",
+            partial_text=partial or None,
+        )
         self.ledger.record_request(record)
         if err is not None:
             self.bus.publish(RequestFailed(ctx.run_id, record))
@@ -228,4 +295,3 @@ async def _cancel_when_set(cancel: asyncio.Event, state: dict[str, bool], task: 
     await cancel.wait()
     if state["in_stream"] and task is not None:
         task.cancel()
-

@@ -9,10 +9,30 @@ from dataclasses import asdict, dataclass, field
 _BLOCK = re.compile(r"```([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _FILE_HINT = re.compile(r"^\s*(?:#|//|--)\s*(?:file(?:name)?:)?\s*([\w./-]+\.\w{1,5})\s*$", re.IGNORECASE)
 _NAME = re.compile(r"^\s*(?:async\s+)?(?:def|class|fn|func|function)\s+([A-Za-z_]\w*)", re.MULTILINE)
-_EXT = {"python": "py", "py": "py", "javascript": "js", "js": "js", "typescript": "ts", "ts": "ts",
-        "rust": "rs", "go": "go", "java": "java", "c": "c", "cpp": "cpp", "c++": "cpp", "csharp": "cs",
-        "ruby": "rb", "bash": "sh", "sh": "sh", "sql": "sql", "kotlin": "kt", "swift": "swift", "php": "php",
-        "html": "html", "css": "css"}
+_EXT = {
+    "python": "py",
+    "py": "py",
+    "javascript": "js",
+    "js": "js",
+    "typescript": "ts",
+    "ts": "ts",
+    "rust": "rs",
+    "go": "go",
+    "java": "java",
+    "c": "c",
+    "cpp": "cpp",
+    "c++": "cpp",
+    "csharp": "cs",
+    "ruby": "rb",
+    "bash": "sh",
+    "sh": "sh",
+    "sql": "sql",
+    "kotlin": "kt",
+    "swift": "swift",
+    "php": "php",
+    "html": "html",
+    "css": "css",
+}
 _CANON = {"py": "python", "js": "javascript", "ts": "typescript", "sh": "bash", "c++": "cpp", "rs": "rust"}
 
 
@@ -90,8 +110,9 @@ def parse_verdict(text: str) -> Verdict:
 
 
 class ResultSynthesizer:
-    def synthesize(self, outputs: dict[str, str], final_role: str, review: str | None,
-                   language: str | None) -> SynthesizedResult:
+    def synthesize(
+        self, outputs: dict[str, str], final_role: str, review: str | None, language: str | None
+    ) -> SynthesizedResult:
         """``outputs``: each role's latest output; ``final_role``: whose output is the answer."""
         answer = outputs.get(final_role, "")
         blocks = extract_code_blocks(answer, language)
@@ -101,7 +122,8 @@ class ResultSynthesizer:
             lines += ["", "## Files", ""] + [
                 f"- `{b.filename}` ({b.language or 'text'}, {len(b.code.splitlines())} lines)"
                 + (f" — syntax error: {b.syntax_error}" if b.syntax_error else "")
-                for b in blocks]
+                for b in blocks
+            ]
         if verdict is not None:
             lines += ["", f"## Review: {verdict.decision}"] + [f"- {i}" for i in verdict.issues]
         return SynthesizedResult(answer, blocks, verdict, "\n".join(lines))

@@ -31,9 +31,10 @@ def decode(data: bytes, origin: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        line = data[:err.start].count(b"\n") + 1
-        raise NotUTF8(f"{origin} line {line} is not UTF-8 text (byte 0x{data[err.start]:02x});"
-                      " save it as UTF-8.") from None
+        line = data[: err.start].count(b"\n") + 1
+        raise NotUTF8(
+            f"{origin} line {line} is not UTF-8 text (byte 0x{data[err.start]:02x}); save it as UTF-8."
+        ) from None
 
 
 def syntax_error(origin: str, err: tomllib.TOMLDecodeError, text: str) -> str:
@@ -75,8 +76,10 @@ def validation_problems(text: str, err: ValidationError, limit: int = 5) -> list
         dotted = lines.dotted_key_under(loc)
         if dotted:
             what = "model names" if loc[:-1] == ("embedded", "models") else "keys"
-            msg += (f" (TOML reads the dots in {dotted} as nested keys); quote {what} that contain dots:"
-                    f' "{dotted}" = "…"')
+            msg += (
+                f" (TOML reads the dots in {dotted} as nested keys); quote {what} that contain dots:"
+                f' "{dotted}" = "…"'
+            )
         # An error about the file as a whole (a model validator's) has no key to name.
         problems.append(f"'{display_loc(loc)}'{where}: {msg}" if loc else msg)
     return problems
@@ -108,8 +111,8 @@ def parse_key(text: str) -> tuple[list[str], bool, int] | None:
                 end = text.find(quote, end + 1)
             if end < 0:
                 return None
-            raw = text[i + 1:end]
-            parts.append(next(iter(tomllib.loads(f"{text[i:end + 1]} = 0"))) if "\\" in raw else raw)
+            raw = text[i + 1 : end]
+            parts.append(next(iter(tomllib.loads(f"{text[i : end + 1]} = 0"))) if "\\" in raw else raw)
             i, all_bare = end + 1, False
         else:
             m = _BARE.match(text, i)
@@ -179,7 +182,7 @@ class _Scanner:
             line = self._line()
             if self.text.startswith("[", self.pos):
                 is_array = self.text.startswith("[[", self.pos)
-                parsed = parse_key(self.text[self.pos + (2 if is_array else 1):self._eol()])
+                parsed = parse_key(self.text[self.pos + (2 if is_array else 1) : self._eol()])
                 self.pos = self._eol()
                 if parsed is None:
                     continue
@@ -221,11 +224,11 @@ class _Scanner:
 
     def _key(self, base: Loc, line: int) -> Loc | None:
         self._blank()
-        parsed = parse_key(self.text[self.pos:self._eol()])
+        parsed = parse_key(self.text[self.pos : self._eol()])
         if parsed is None:
             return None
         parts, dotted, end = parsed
-        raw = self.text[self.pos:self.pos + end].strip()
+        raw = self.text[self.pos : self.pos + end].strip()
         self.pos += end
         path = (*base, *parts)
         for depth in range(len(base) + 1, len(path) + 1):

@@ -138,8 +138,15 @@ class CloudProvider(Provider):
             return ContentFiltered(f"{model} refused the content: {msg}", **kw)
         if partial:
             return BadResponse(f"The stream from {model} broke: {msg}", partial_text=partial, **kw)
-        if isinstance(err, (lib.APIConnectionError, lib.ServiceUnavailableError, lib.InternalServerError,
-                            lib.BadGatewayError)):
+        if isinstance(
+            err,
+            (
+                lib.APIConnectionError,
+                lib.ServiceUnavailableError,
+                lib.InternalServerError,
+                lib.BadGatewayError,
+            ),
+        ):
             return ProviderUnavailable(f"Could not reach {model}: {msg}", **kw)
         return BadResponse(f"{model} failed: {type(err).__name__}: {msg}", **kw)
 
@@ -156,8 +163,9 @@ class CloudProvider(Provider):
             )
         key = self._key_for(model)
         if key is None and self.api_base is None:
-            raise AuthenticationFailed(f"No API key for {model}.", hint=_key_hint(model), provider=self.name,
-                                       model=model)
+            raise AuthenticationFailed(
+                f"No API key for {model}.", hint=_key_hint(model), provider=self.name, model=model
+            )
         litellm = self._lib()
         kwargs: dict[str, Any] = {
             "model": model,
@@ -210,8 +218,9 @@ class CloudProvider(Provider):
     def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
         """Price from litellm's local cost map; unknown models cost 0 (and say nothing)."""
         try:
-            p, c = self._lib().cost_per_token(model=model, prompt_tokens=prompt_tokens,
-                                              completion_tokens=completion_tokens)
+            p, c = self._lib().cost_per_token(
+                model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            )
             return float(p + c)
         except Exception:
             return 0.0

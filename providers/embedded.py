@@ -265,8 +265,9 @@ class EmbeddedProvider(Provider):
             )
         if isinstance(err, ProviderError):
             return err
-        return ProviderError(f"llama.cpp failed while generating with {model}: {text}", provider=self.name,
-                             model=model)
+        return ProviderError(
+            f"llama.cpp failed while generating with {model}: {text}", provider=self.name, model=model
+        )
 
     async def close(self) -> None:
         while self._loaded:
@@ -290,8 +291,23 @@ def _physical_cores() -> int:
 
 
 # llama.cpp's LLAMA_FTYPE values for the quantisations people meet most.
-_FTYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
-           12: "Q3_K_M", 15: "Q4_K_M", 14: "Q4_K_S", 17: "Q5_K_M", 16: "Q5_K_S", 18: "Q6_K", 32: "BF16"}
+_FTYPES = {
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    12: "Q3_K_M",
+    15: "Q4_K_M",
+    14: "Q4_K_S",
+    17: "Q5_K_M",
+    16: "Q5_K_S",
+    18: "Q6_K",
+    32: "BF16",
+}
 
 
 def _file_type_name(value: object) -> str | None:

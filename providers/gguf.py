@@ -12,8 +12,19 @@ from .errors import ModelNotFound
 
 _MAGIC = b"GGUF"
 # value type -> struct format for scalars
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q",
-            12: "<d"}
+_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
 _STRING, _ARRAY = 8, 9
 
 
@@ -39,7 +50,7 @@ class _Cursor:
         n = self.read("<Q")
         if self.off + n > len(self.buf):
             raise EOFError
-        data = bytes(self.buf[self.off:self.off + n])
+        data = bytes(self.buf[self.off : self.off + n])
         self.off += n
         return data
 

@@ -78,11 +78,13 @@ def from_status(
             **kw,
         )
     if "memory" in low and ("requires more" in low or "out of memory" in low or "oom" in low):
-        return OutOfMemory(f"{provider} cannot load {model}: {msg}",
-                           hint="Pick a smaller model or free memory.", **kw)
+        return OutOfMemory(
+            f"{provider} cannot load {model}: {msg}", hint="Pick a smaller model or free memory.", **kw
+        )
     if "context" in low and any(w in low for w in ("exceed", "too long", "overflow", "length", "window")):
-        return ContextOverflow(f"The prompt does not fit {model}'s context window: {msg}",
-                               hint="Shorten the prompt.", **kw)
+        return ContextOverflow(
+            f"The prompt does not fit {model}'s context window: {msg}", hint="Shorten the prompt.", **kw
+        )
     if status == 404 or "not found" in low or "no models loaded" in low or "model_not_found" in low:
         return ModelNotFound(
             f"{provider} at {address} has no model '{model}' ({msg}).",
@@ -119,8 +121,9 @@ def from_transport(
     """Map an httpx (or socket) failure; text already streamed is kept on the error."""
     kw: Origin = {"provider": provider, "model": model}
     if is_refused(err) and not partial_text:
-        return ProviderUnavailable(f"Could not connect to {provider} at {address}.", hint=hint, refused=True,
-                                   **kw)
+        return ProviderUnavailable(
+            f"Could not connect to {provider} at {address}.", hint=hint, refused=True, **kw
+        )
     if isinstance(err, httpx.TimeoutException):
         what = "connecting to" if isinstance(err, httpx.ConnectTimeout) else "waiting for"
         return ProviderTimeout(
@@ -134,5 +137,6 @@ def from_transport(
             partial_text=partial_text,
             **kw,
         )
-    return ProviderUnavailable(f"{provider} at {address} dropped the connection ({type(err).__name__}).",
-                               hint=hint, **kw)
+    return ProviderUnavailable(
+        f"{provider} at {address} dropped the connection ({type(err).__name__}).", hint=hint, **kw
+    )

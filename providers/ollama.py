@@ -91,18 +91,33 @@ class OllamaProvider(Provider):
                 detail = err.error
             else:
                 detail = http_errors.error_message(json.dumps({"error": err.error}))
-            mapped = http_errors.from_status(status, detail, provider=self.name, model=model,
-                                             address=self.address)
+            mapped = http_errors.from_status(
+                status, detail, provider=self.name, model=model, address=self.address
+            )
             if partial and mapped.transient:
-                return BadResponse(f"{self.name} failed mid-answer: {err.error}", partial_text=partial,
-                                   provider=self.name, model=model)
+                return BadResponse(
+                    f"{self.name} failed mid-answer: {err.error}",
+                    partial_text=partial,
+                    provider=self.name,
+                    model=model,
+                )
             return mapped
         if isinstance(err, ValueError):  # a line that is not JSON
-            return BadResponse(f"{self.name} sent a malformed stream line.", partial_text=partial,
-                               provider=self.name, model=model)
+            return BadResponse(
+                f"{self.name} sent a malformed stream line.",
+                partial_text=partial,
+                provider=self.name,
+                model=model,
+            )
         if isinstance(err, (httpx.HTTPError, ConnectionError, OSError)):
-            return http_errors.from_transport(err, provider=self.name, model=model, address=self.address,
-                                              partial_text=partial, hint=self.start_hint)
+            return http_errors.from_transport(
+                err,
+                provider=self.name,
+                model=model,
+                address=self.address,
+                partial_text=partial,
+                hint=self.start_hint,
+            )
         return BadResponse(f"{self.name} answered unexpectedly: {err}", provider=self.name, model=model)
 
     async def _show(self, model: str, digest: str | None = None) -> dict[str, Any]:
@@ -147,8 +162,9 @@ class OllamaProvider(Provider):
             running = None
         return self._info(model, None, show.get("details"), show, running)
 
-    def _info(self, name: str, size: int | None, details: Any, show: dict[str, Any],
-              running: Any) -> ModelInfo:
+    def _info(
+        self, name: str, size: int | None, details: Any, show: dict[str, Any], running: Any
+    ) -> ModelInfo:
         geo = gguf.geometry(show.get("modelinfo") or {})
         caps: set[str] = set()
         for c in show.get("capabilities") or ():
@@ -173,8 +189,9 @@ class OllamaProvider(Provider):
             details={"running_size": getattr(running, "size", None), "parameters": show.get("parameters")},
         )
 
-    def choose_num_ctx(self, needed_tokens: int, options: GenerationOptions,
-                       context_length: int | None) -> int:
+    def choose_num_ctx(
+        self, needed_tokens: int, options: GenerationOptions, context_length: int | None
+    ) -> int:
         """The num_ctx to send: the caller's, else our default raised to fit the prompt."""
         if options.num_ctx:
             return options.num_ctx
@@ -199,11 +216,18 @@ class OllamaProvider(Provider):
                 f"The prompt (about {estimate} tokens) does not fit {model}'s {num_ctx}-token context;"
                 " Ollama would silently drop its beginning.",
                 hint="Shorten the prompt or raise num_ctx.",
-                needed=needed, window=num_ctx, provider=self.name, model=model,
+                needed=needed,
+                window=num_ctx,
+                provider=self.name,
+                model=model,
             )
         opts: dict[str, Any] = {"num_ctx": num_ctx}
-        for field, key in (("temperature", "temperature"), ("top_p", "top_p"), ("seed", "seed"),
-                           ("max_tokens", "num_predict")):
+        for field, key in (
+            ("temperature", "temperature"),
+            ("top_p", "top_p"),
+            ("seed", "seed"),
+            ("max_tokens", "num_predict"),
+        ):
             value = getattr(options, field)
             if value is not None:
                 opts[key] = value
@@ -213,7 +237,10 @@ class OllamaProvider(Provider):
         final = None
         try:
             stream = await self._client.chat(
-                model=model, messages=[m.as_dict() for m in messages], stream=True, options=opts,
+                model=model,
+                messages=[m.as_dict() for m in messages],
+                stream=True,
+                options=opts,
                 keep_alive=self.keep_alive,
             )
             async for part in stream:
@@ -229,12 +256,16 @@ class OllamaProvider(Provider):
         if final is None:
             raise BadResponse(
                 f"The stream from {self.name} ended before the answer was complete.",
-                partial_text=clock.text, provider=self.name, model=model,
+                partial_text=clock.text,
+                provider=self.name,
+                model=model,
             )
         warnings: tuple[str, ...] = ()
         if final.prompt_eval_count and final.prompt_eval_count < estimate * 0.4 and estimate > 64:
-            warnings = (f"Ollama evaluated {final.prompt_eval_count} prompt tokens where about {estimate}"
-                        " were sent: the prompt may have been truncated.",)
+            warnings = (
+                f"Ollama evaluated {final.prompt_eval_count} prompt tokens where about {estimate}"
+                " were sent: the prompt may have been truncated.",
+            )
         decode_s = final.eval_duration / 1e9 if final.eval_duration else None
         yield clock.finish(
             provider=self.name,

@@ -15,8 +15,16 @@ from .timing import StreamClock
 from .tokens import estimate_prompt_tokens
 from .types import Completion, Delta, GenerationOptions, Message, ModelInfo, StreamChunk
 
-_CODE_WORDS = ("coder", "code", "starcoder", "codestral", "deepseek-coder", "devstral", "codellama",
-               "qwen2.5-coder")
+_CODE_WORDS = (
+    "coder",
+    "code",
+    "starcoder",
+    "codestral",
+    "deepseek-coder",
+    "devstral",
+    "codellama",
+    "qwen2.5-coder",
+)
 
 
 def is_loopback(url: str) -> bool:
@@ -86,8 +94,14 @@ class OpenAICompatProvider(Provider):
         )
 
     def _transport_error(self, err: Exception, model: str, partial: str = "") -> ProviderError:
-        return http_errors.from_transport(err, provider=self.name, model=model, address=self.address,
-                                          partial_text=partial, hint=self.start_hint)
+        return http_errors.from_transport(
+            err,
+            provider=self.name,
+            model=model,
+            address=self.address,
+            partial_text=partial,
+            hint=self.start_hint,
+        )
 
     async def _get_json(self, path: str, model: str = "") -> Any:
         try:
@@ -99,8 +113,10 @@ class OpenAICompatProvider(Provider):
         try:
             return resp.json()
         except ValueError:
-            raise BadResponse(f"{self.name} at {self.address} sent something that is not JSON for {path}.",
-                              provider=self.name) from None
+            raise BadResponse(
+                f"{self.name} at {self.address} sent something that is not JSON for {path}.",
+                provider=self.name,
+            ) from None
 
     def remember_windows(self, models: list[ModelInfo]) -> list[ModelInfo]:
         self._windows = {m.name: m.context_length for m in models if m.context_length}
@@ -120,8 +136,9 @@ class OpenAICompatProvider(Provider):
                     provider=self.name,
                     name=mid,
                     # vLLM reports max_model_len; llama-server puts n_ctx_train under meta.
-                    context_length=(item.get("max_model_len") or meta.get("n_ctx_train")
-                                    or item.get("context_length")),
+                    context_length=(
+                        item.get("max_model_len") or meta.get("n_ctx_train") or item.get("context_length")
+                    ),
                     size_bytes=meta.get("size"),
                     capabilities=guess_capabilities(mid),
                     local=local,
@@ -130,8 +147,9 @@ class OpenAICompatProvider(Provider):
             )
         return self.remember_windows(out)
 
-    def _chat_payload(self, model: str, messages: Sequence[Message],
-                      options: GenerationOptions) -> dict[str, Any]:
+    def _chat_payload(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": model,
             "messages": [m.as_dict() for m in messages],
@@ -157,7 +175,10 @@ class OpenAICompatProvider(Provider):
                 f"The prompt (about {estimate} tokens) plus {options.max_tokens or 0} answer tokens"
                 f" does not fit {model}'s {window}-token context window.",
                 hint="Shorten the prompt or lower max_tokens.",
-                needed=estimate + (options.max_tokens or 0), window=window, provider=self.name, model=model,
+                needed=estimate + (options.max_tokens or 0),
+                window=window,
+                provider=self.name,
+                model=model,
             )
         body = self._chat_payload(model, messages, options)
         clock = StreamClock()
@@ -179,12 +200,18 @@ class OpenAICompatProvider(Provider):
                     except ValueError:
                         raise BadResponse(
                             f"{self.name} sent a malformed stream line: {data[:80]!r}.",
-                            partial_text=clock.text, provider=self.name, model=model,
+                            partial_text=clock.text,
+                            provider=self.name,
+                            model=model,
                         ) from None
                     if "error" in chunk:
                         raise http_errors.from_status(
-                            500, http_errors.error_message(data), provider=self.name, model=model,
-                            address=self.address, secrets=self._secrets,
+                            500,
+                            http_errors.error_message(data),
+                            provider=self.name,
+                            model=model,
+                            address=self.address,
+                            secrets=self._secrets,
                         )
                     served_model = served_model or chunk.get("model")
                     if chunk.get("usage"):
@@ -200,18 +227,33 @@ class OpenAICompatProvider(Provider):
                     if finish_reason is None:
                         # Ended without [DONE] or a finish reason: the stream was cut. llama.cpp's
                         # server does this, under HTTP 200, when the prompt exceeds its context.
-                        why = ("closed the stream without answering (it may have rejected the prompt,"
-                               " e.g. as too long for the model's context window)") if not clock.pieces else \
-                              "ended the stream before the answer was complete"
+                        why = (
+                            (
+                                "closed the stream without answering (it may have rejected the prompt,"
+                                " e.g. as too long for the model's context window)"
+                            )
+                            if not clock.pieces
+                            else "ended the stream before the answer was complete"
+                        )
                         raise BadResponse(
-                            f"{self.name} {why}.", partial_text=clock.text, provider=self.name, model=model,
+                            f"{self.name} {why}.",
+                            partial_text=clock.text,
+                            provider=self.name,
+                            model=model,
                         )
         except httpx.HTTPError as err:
             raise self._transport_error(err, model, clock.text) from None
         yield self._final(clock, model, messages, usage, finish_reason, served_model)
 
-    def _final(self, clock: StreamClock, model: str, messages: Sequence[Message], usage: dict[str, Any],
-               finish_reason: str | None, served_model: str | None) -> Completion:
+    def _final(
+        self,
+        clock: StreamClock,
+        model: str,
+        messages: Sequence[Message],
+        usage: dict[str, Any],
+        finish_reason: str | None,
+        served_model: str | None,
+    ) -> Completion:
         warnings: tuple[str, ...] = ()
         if served_model and not _same_model(served_model, model):
             # LM Studio answers with whatever model is loaded (lmstudio-bug-tracker #619).
@@ -243,5 +285,6 @@ class OpenAICompatProvider(Provider):
 def _same_model(served: str, asked: str) -> bool:
     # Servers may echo a path or a publisher-prefixed id for the same model.
     s, a = served.lower(), asked.lower()
-    return (s == a or s.endswith("/" + a) or a.endswith("/" + s)
-            or s.rsplit("/", 1)[-1] == a.rsplit("/", 1)[-1])
+    return (
+        s == a or s.endswith("/" + a) or a.endswith("/" + s) or s.rsplit("/", 1)[-1] == a.rsplit("/", 1)[-1]
+    )

@@ -271,8 +271,9 @@ class ModelRegistry:
         prov, _, name = model_id.partition("/")
         if prov not in self.providers or not name:
             known = ", ".join(sorted(self.providers))
-            raise ModelNotFound(f"'{model_id}' names no configured provider (configured: {known}).",
-                                model=model_id)
+            raise ModelNotFound(
+                f"'{model_id}' names no configured provider (configured: {known}).", model=model_id
+            )
         return self.providers[prov], name
 
     async def close(self) -> None:

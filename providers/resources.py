@@ -123,11 +123,16 @@ class ResourceGuard:
         est = self.estimate(info, n_ctx)
         rough = " (rough estimate)" if est.rough else ""
         if est.total <= avail:
-            return Admission(True, est.total, avail,
-                             f"{info.id} needs about {gib(est.total)}{rough}; {gib(avail)} is free.")
+            return Admission(
+                True,
+                est.total,
+                avail,
+                f"{info.id} needs about {gib(est.total)}{rough}; {gib(avail)} is free.",
+            )
         smaller = self._largest_fitting_ctx(info, n_ctx, avail)
         advice = (
-            f" It would fit with num_ctx {smaller}." if smaller
+            f" It would fit with num_ctx {smaller}."
+            if smaller
             else " Close other programs or models, or pick a smaller model or quantisation."
         )
         return Admission(
@@ -156,8 +161,9 @@ class ResourceGuard:
         return admission
 
     @staticmethod
-    def check_context(info: ModelInfo, prompt_tokens: int, max_tokens: int | None,
-                      window: int | None = None) -> None:
+    def check_context(
+        info: ModelInfo, prompt_tokens: int, max_tokens: int | None, window: int | None = None
+    ) -> None:
         """Raise ContextOverflow when prompt + max_tokens exceed the window."""
         window = window or info.context_length
         if not window:
@@ -167,16 +173,22 @@ class ResourceGuard:
             room = window - prompt_tokens
             advice = (
                 f"Lower max_tokens to {room} or less, or shorten the prompt."
-                if room > 0 else "Shorten the prompt or pick a model with a larger context window."
+                if room > 0
+                else "Shorten the prompt or pick a model with a larger context window."
             )
             raise ContextOverflow(
                 f"The prompt ({prompt_tokens} tokens) plus up to {max_tokens or 0} answer tokens needs"
                 f" {needed} tokens, but {info.id} has a {window}-token context window.",
-                hint=advice, needed=needed, window=window, provider=info.provider, model=info.name,
+                hint=advice,
+                needed=needed,
+                window=window,
+                provider=info.provider,
+                model=info.name,
             )
 
-    def plan_parallel(self, models: Sequence[tuple[ModelInfo, int]],
-                      in_process: Sequence[bool] = ()) -> ParallelPlan:
+    def plan_parallel(
+        self, models: Sequence[tuple[ModelInfo, int]], in_process: Sequence[bool] = ()
+    ) -> ParallelPlan:
         """May these (model, n_ctx) run at the same time on this machine?
 
         Memory: every local, not-yet-loaded model must fit together. Cores:
@@ -189,8 +201,9 @@ class ResourceGuard:
         avail = self.available_bytes()
         if need > avail:
             return ParallelPlan(
-                False, f"Together these models need about {gib(need)} but {gib(avail)} is free,"
-                       " so they run one after another."
+                False,
+                f"Together these models need about {gib(need)} but {gib(avail)} is free,"
+                " so they run one after another.",
             )
         embedded = sum(1 for flag in in_process if flag)
         if embedded > 1 and self.cores < 4 * embedded:

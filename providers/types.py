@@ -27,8 +27,9 @@ class GenerationOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    temperature: float | None = Field(default=None, ge=0, le=2,
-                                      description="Sampling temperature; 0 is greedy.")
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="Sampling temperature; 0 is greedy."
+    )
     max_tokens: int | None = Field(default=None, gt=0, description="Upper bound on generated tokens.")
     top_p: float | None = Field(default=None, gt=0, le=1, description="Nucleus sampling mass.")
     stop: tuple[str, ...] | None = Field(default=None, description="Stop sequences.")
@@ -93,8 +94,17 @@ class Completion:
 
     def usage(self, *, cached: bool = False) -> Usage:
         """This answer's numbers; a cached answer cost nothing this time."""
-        return Usage(self.prompt_tokens, self.completion_tokens, self.ttft_s, self.tokens_per_s, self.total_s,
-                     self.finish_reason, self.usage_estimated, 0.0 if cached else self.cost_usd, cached)
+        return Usage(
+            self.prompt_tokens,
+            self.completion_tokens,
+            self.ttft_s,
+            self.tokens_per_s,
+            self.total_s,
+            self.finish_reason,
+            self.usage_estimated,
+            0.0 if cached else self.cost_usd,
+            cached,
+        )
 
     def cache_record(self) -> dict[str, Any]:
         """What the answer cache keeps (no warnings: they were about the original request)."""

@@ -43,8 +43,10 @@ class FastTierGuard:
     def __call__(self, event: str, args: tuple) -> None:  # a sys.addaudithook hook
         # A program that is not there starts nothing (a test of "no interpreter" may try one).
         if event == "subprocess.Popen" and self.fast_test is not None and shutil.which(args[0]):
-            raise RuntimeError(f"{self.fast_test} started a process ({args[0]}) but is not marked slow: add "
-                               "@pytest.mark.slow to it (or pytestmark = pytest.mark.slow to its module)")
+            raise RuntimeError(
+                f"{self.fast_test} started a process ({args[0]}) but is not marked slow: add "
+                "@pytest.mark.slow to it (or pytestmark = pytest.mark.slow to its module)"
+            )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -104,7 +106,9 @@ def run_server(module: str, ready_path: str, *args: str):
     with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
             [sys.executable, "-m", module, "--port", str(port), *args],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
     url = f"http://127.0.0.1:{port}"

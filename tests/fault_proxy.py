@@ -73,13 +73,18 @@ class FaultProxy:
             await asyncio.sleep(3600)
             return
         if mode == "status500":
-            await self._reply(writer, 500, "Internal Server Error",
-                              {"error": "llama runner process has terminated"})
+            await self._reply(
+                writer, 500, "Internal Server Error", {"error": "llama runner process has terminated"}
+            )
             return
         if mode == "status429":
-            await self._reply(writer, 429, "Too Many Requests",
-                              {"error": {"message": "Rate limit reached", "type": "rate_limit_error"}},
-                              extra={"Retry-After": self.retry_after})
+            await self._reply(
+                writer,
+                429,
+                "Too Many Requests",
+                {"error": {"message": "Rate limit reached", "type": "rate_limit_error"}},
+                extra={"Retry-After": self.retry_after},
+            )
             return
         fwd = {k: v for k, v in headers.items() if k not in ("host", "content-length", "connection")}
         async with self._client.stream(method, self.upstream + path, content=body, headers=fwd) as resp:
@@ -99,8 +104,11 @@ class FaultProxy:
                     writer.transport.abort()  # no terminating chunk: the client sees a broken stream
                     return
                 if mode == "malformed" and count == self.after_lines + 1:
-                    bad = ("data: {\"choices\": [{\"delta\": {\"content\": \"oops\n" if sse
-                           else '{"model": "x", "message": {')
+                    bad = (
+                        'data: {"choices": [{"delta": {"content": "oops\n'
+                        if sse
+                        else '{"model": "x", "message": {'
+                    )
                     self._chunk(writer, bad + "\n")
                     if sse:
                         self._chunk(writer, "\n")
@@ -116,8 +124,12 @@ class FaultProxy:
     @staticmethod
     async def _reply(writer, status: int, reason: str, payload: dict, extra: dict | None = None) -> None:
         body = json.dumps(payload).encode()
-        head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json",
-                f"Content-Length: {len(body)}", "Connection: close"]
+        head = [
+            f"HTTP/1.1 {status} {reason}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            "Connection: close",
+        ]
         head += [f"{k}: {v}" for k, v in (extra or {}).items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         await writer.drain()

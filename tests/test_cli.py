@@ -18,8 +18,13 @@ def jarvis(*args: str, home=None, timeout: float = 60) -> subprocess.CompletedPr
     env = {**os.environ}
     if home is not None:
         env["JARVIS_HOME"] = str(home)
-    return subprocess.run([sys.executable, "-m", "jarvis.app.cli", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "jarvis.app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def test_version():
@@ -33,8 +38,10 @@ def write_config(home, text: str) -> None:
 
 def test_models_json_with_only_the_embedded_model(isolated_home):
     ollama, lmstudio = dead_url(), dead_url()
-    write_config(isolated_home, f'[ollama]\nhosts = [{{name = "ollama", url = "{ollama}"}}]\n'
-                                f'[lmstudio]\nurl = "{lmstudio}"\n')
+    write_config(
+        isolated_home,
+        f'[ollama]\nhosts = [{{name = "ollama", url = "{ollama}"}}]\n[lmstudio]\nurl = "{lmstudio}"\n',
+    )
     out = jarvis("models", "--json", home=isolated_home)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
@@ -49,8 +56,10 @@ def test_models_json_with_only_the_embedded_model(isolated_home):
 
 
 def test_models_table_with_servers(isolated_home, ollama_url, openai_url):
-    write_config(isolated_home, f'[ollama]\nhosts = [{{name = "ollama", url = "{ollama_url}"}}]\n'
-                                f'[lmstudio]\nurl = "{openai_url}"\n')
+    write_config(
+        isolated_home,
+        f'[ollama]\nhosts = [{{name = "ollama", url = "{ollama_url}"}}]\n[lmstudio]\nurl = "{openai_url}"\n',
+    )
     out = jarvis("models", "--refresh", home=isolated_home)
     assert out.returncode == 0, out.stderr
     assert "ollama/smollm2:135m" in out.stdout and "lmstudio/smollm2-135m-instruct" in out.stdout
@@ -67,8 +76,11 @@ def test_broken_config_is_one_sentence_and_exit_3(isolated_home):
 
 
 def test_bad_gguf_path_in_config_is_a_notice(isolated_home, tmp_path):
-    write_config(isolated_home, f'[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n'
-                                f'[embedded.models]\nmine = "{tmp_path}/missing.gguf"\n')
+    write_config(
+        isolated_home,
+        f"[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n"
+        f'[embedded.models]\nmine = "{tmp_path}/missing.gguf"\n',
+    )
     out = jarvis("models", home=isolated_home)
     assert out.returncode == 0
     assert "embedded/smollm2-135m" in out.stdout
@@ -82,8 +94,10 @@ def test_usage_error_exit_code():
 
 def test_model_details_are_cached_between_runs_and_refresh_rereads(isolated_home, ollama_url, proxy_for_sync):
     proxy = proxy_for_sync(ollama_url)
-    write_config(isolated_home, f'[ollama]\nhosts = [{{name = "ollama", url = "{proxy.url}"}}]\n'
-                                '[lmstudio]\nenabled = false\n')
+    write_config(
+        isolated_home,
+        f'[ollama]\nhosts = [{{name = "ollama", url = "{proxy.url}"}}]\n[lmstudio]\nenabled = false\n',
+    )
     assert jarvis("models", "--json", home=isolated_home).returncode == 0
     first = proxy.paths[:]
     assert first.count("/api/show") == 2  # one per model
@@ -98,11 +112,13 @@ def test_model_details_are_cached_between_runs_and_refresh_rereads(isolated_home
 
 
 def test_every_command_registers_its_handler_and_the_parser_loads_no_engine():
-    code = ("import sys; from jarvis.app.cli import build_parser; p = build_parser(); "
-            "sub = next(a for a in p._actions if a.dest == 'command'); "
-            "print(sorted(n for n, s in sub.choices.items() if not callable(s.get_default('handler')))); "
-            "heavy = ('jarvis.chains', 'jarvis.providers', 'rich'); "
-            "print(sorted(m for m in sys.modules if m.startswith(heavy)))")
+    code = (
+        "import sys; from jarvis.app.cli import build_parser; p = build_parser(); "
+        "sub = next(a for a in p._actions if a.dest == 'command'); "
+        "print(sorted(n for n, s in sub.choices.items() if not callable(s.get_default('handler')))); "
+        "heavy = ('jarvis.chains', 'jarvis.providers', 'rich'); "
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     without_handler, engine_modules = out.stdout.splitlines()
     assert without_handler == "[]" and engine_modules == "[]", out.stderr
@@ -121,9 +137,14 @@ def test_a_reader_that_leaves_early_is_not_a_traceback(isolated_home):
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        out = subprocess.run([sys.executable, "-m", "jarvis.app.cli", "analyze", "Write a Python function"],
-                             stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
-                             env={**os.environ, "JARVIS_HOME": str(isolated_home)})
+        out = subprocess.run(
+            [sys.executable, "-m", "jarvis.app.cli", "analyze", "Write a Python function"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            env={**os.environ, "JARVIS_HOME": str(isolated_home)},
+        )
     finally:
         os.close(write_end)
     assert out.returncode == 0 and out.stderr == ""

@@ -46,8 +46,17 @@ def test_feedback_flow_rate_compare_vote_stats_history_export(home):
     assert rated["rating"]["score"] == 5 and rated["rating"]["model_id"] == "embedded/smollm2-135m"
     step_id = run["steps"][0]["step_id"]
     assert run_json(home, "rate", step_id, "2")["rating"]["target_kind"] == "step"
-    cmp = run_json(home, "compare", "Say hi.", "-m", "embedded/smollm2-135m", "-m", "embedded/smollm2-135m",
-                   "--max-tokens", "8")
+    cmp = run_json(
+        home,
+        "compare",
+        "Say hi.",
+        "-m",
+        "embedded/smollm2-135m",
+        "-m",
+        "embedded/smollm2-135m",
+        "--max-tokens",
+        "8",
+    )
     assert cmp["status"] == "completed" and [a["label"] for a in cmp["answers"]] == ["A", "B"]
     assert cmp["parallel"] is False and "one after another" in cmp["reason"]
     vote = run_json(home, "vote", cmp["compare_id"], "tie")
@@ -72,8 +81,18 @@ def test_analyze_json_keys(home):
 
 
 def test_policy_and_budget_round_trip(home):
-    added = run_json(home, "policy", "add", "py", "--task-type", "code_generation", "--prefer",
-                     "embedded/smollm2-135m", "--priority", "3")
+    added = run_json(
+        home,
+        "policy",
+        "add",
+        "py",
+        "--task-type",
+        "code_generation",
+        "--prefer",
+        "embedded/smollm2-135m",
+        "--priority",
+        "3",
+    )
     assert added["policies"][0]["name"] == "py"
     assert (home / "policies.toml").exists()
     doc = run_json(home, "run", "Write a Python function that adds numbers.", "--max-tokens", "20")
@@ -83,14 +102,17 @@ def test_policy_and_budget_round_trip(home):
     assert next(b for b in budget["budgets"] if b["period"] == "monthly")["limit_usd"] == 5
 
 
-@pytest.mark.parametrize(("args", "code", "says"), [
-    (("run", "hi", "--chain", "nope"), 2, "no chain named 'nope'"),
-    (("run", "hi", "--model", "ollama/qwen:7b"), 4, "No model 'ollama/qwen:7b' is known"),
-    (("rate", "run_nope", "3"), 2, "no run with id run_nope"),
-    (("vote", "cmp_nope", "A"), 2, "no comparison with id cmp_nope"),
-    (("compare", "hi", "-m", "embedded/smollm2-135m"), 2, "compare takes 2 to 4 models"),
-    (("rate", "run_x", "9"), 2, "invalid choice"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("run", "hi", "--chain", "nope"), 2, "no chain named 'nope'"),
+        (("run", "hi", "--model", "ollama/qwen:7b"), 4, "No model 'ollama/qwen:7b' is known"),
+        (("rate", "run_nope", "3"), 2, "no run with id run_nope"),
+        (("vote", "cmp_nope", "A"), 2, "no comparison with id cmp_nope"),
+        (("compare", "hi", "-m", "embedded/smollm2-135m"), 2, "compare takes 2 to 4 models"),
+        (("rate", "run_x", "9"), 2, "invalid choice"),
+    ],
+)
 def test_errors_are_sentences_with_distinct_exit_codes(home, args, code, says):
     out = jarvis(*args, home=home)
     assert out.returncode == code, out.stderr
@@ -108,8 +130,13 @@ def test_a_broken_user_chain_is_named_with_its_line(home):
 
 def test_stdin_that_is_not_utf8_is_refused_at_the_door_with_its_byte(home):
     env = {**os.environ, "JARVIS_HOME": str(home)}
-    out = subprocess.run([sys.executable, "-m", "jarvis.app.cli", "run", "-"],
-                         input="héllo".encode("latin-1"), capture_output=True, env=env, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "jarvis.app.cli", "run", "-"],
+        input="héllo".encode("latin-1"),
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
     stderr = out.stderr.decode()
     assert out.returncode == 2, stderr
     assert "The standard input is not UTF-8 text: byte 1 (0xe9)" in stderr and "Traceback" not in stderr
@@ -118,8 +145,9 @@ def test_stdin_that_is_not_utf8_is_refused_at_the_door_with_its_byte(home):
 
 def test_a_task_argument_that_is_not_utf8_is_refused(home):
     env = {**os.environ, "JARVIS_HOME": str(home)}
-    out = subprocess.run([sys.executable, "-m", "jarvis.app.cli", "run", b"ok \xff"], capture_output=True,
-                         env=env, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "jarvis.app.cli", "run", b"ok \xff"], capture_output=True, env=env, timeout=60
+    )
     assert out.returncode == 2 and "The task argument is not UTF-8 text: byte 3 (0xff)" in out.stderr.decode()
 
 
@@ -131,8 +159,9 @@ def test_a_correction_file_that_is_not_utf8_is_one_sentence(home, tmp_path):
     assert "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize("args", [("run", "hi"), ("compare", "hi", "-m", "a/b", "-m", "c/d"),
-                                  ("policy", "list")])
+@pytest.mark.parametrize(
+    "args", [("run", "hi"), ("compare", "hi", "-m", "a/b", "-m", "c/d"), ("policy", "list")]
+)
 def test_a_broken_policies_file_is_a_config_error_with_its_line(home, args):
     (home / "policies.toml").write_text('[[policies]]\nname = "py"\nprefer = "not a list"\n')
     out = jarvis(*args, home=home)
@@ -146,8 +175,9 @@ def test_stats_shows_cancels_in_their_own_column_not_as_failures(home):
 
     ledger = Ledger(home / "jarvis.db")
     for status in ("ok", "cancelled", "cancelled"):
-        ledger.record_request({"model_id": "embedded/smollm2-135m", "status": status, "task_type": "chat",
-                               "latency_s": 1.0})
+        ledger.record_request(
+            {"model_id": "embedded/smollm2-135m", "status": status, "task_type": "chat", "latency_s": 1.0}
+        )
     ledger.close()
     out = jarvis("stats", home=home)
     assert out.returncode == 0, out.stderr

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import jarvis.providers
 from tests.conftest import REPO
 
 # What each layer may not import, by module prefix.
@@ -21,7 +20,8 @@ FORBIDDEN = {
 
 
 def _package_of(path: Path) -> list[str] | None:
-    """The dotted package a file of a layer folder is installed as (chains/verify/x.py -> jarvis.chains.verify)."""
+    """The dotted package a file of a layer folder is installed as
+    (chains/verify/x.py -> jarvis.chains.verify)."""
     try:
         parts = path.resolve().relative_to(REPO).parts[:-1]
     except ValueError:
@@ -79,10 +79,16 @@ def test_relative_imports_resolve_within_the_layer():
 @pytest.mark.slow  # a fresh interpreter, to see what it imports
 def test_importing_the_engine_loads_no_textual_litellm_or_llama_cpp():
     import jarvis.chains
+    import jarvis.providers
 
-    names = [m.name for pkg in (jarvis.providers, jarvis.chains)
-             for m in pkgutil.walk_packages(pkg.__path__, f"{pkg.__name__}.")]
-    assert {"jarvis.providers.ollama", "jarvis.chains.orchestrator", "jarvis.chains.verify.sandbox"} <= set(names)
+    names = [
+        m.name
+        for pkg in (jarvis.providers, jarvis.chains)
+        for m in pkgutil.walk_packages(pkg.__path__, f"{pkg.__name__}.")
+    ]
+    assert {"jarvis.providers.ollama", "jarvis.chains.orchestrator", "jarvis.chains.verify.sandbox"} <= set(
+        names
+    )
     code = (
         "import importlib, sys\n"
         f"for name in {names!r}: importlib.import_module(name)\n"

@@ -45,11 +45,24 @@ class Check:
         return self.expression
 
     def to_json(self) -> dict[str, str | None]:
-        return {"expression": self.expression, "kind": self.kind, "op": self.op, "expected": self.expected,
-                "source": self.source, "setup": self.setup, "origin": self.origin}
+        return {
+            "expression": self.expression,
+            "kind": self.kind,
+            "op": self.op,
+            "expected": self.expected,
+            "source": self.source,
+            "setup": self.setup,
+            "origin": self.origin,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, str | None]) -> Check:
-        return cls(expression=str(data["expression"]), kind=str(data.get("kind") or TRUTH), op=data.get("op"),
-                   expected=data.get("expected"), source=str(data.get("source") or EXTRACTED),
-                   setup=str(data.get("setup") or ""), origin=str(data.get("origin") or ""))
+        return cls(
+            expression=str(data["expression"]),
+            kind=str(data.get("kind") or TRUTH),
+            op=data.get("op"),
+            expected=data.get("expected"),
+            source=str(data.get("source") or EXTRACTED),
+            setup=str(data.get("setup") or ""),
+            origin=str(data.get("origin") or ""),
+        )

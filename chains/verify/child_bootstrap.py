@@ -29,8 +29,16 @@ _budget = [0]
 _pending_child_share = [0]
 # Starting another program drops this hook, so it is refused outright, as is ctypes, which
 # could call fork() directly.
-_REFUSED = ("subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system", "ctypes.dlopen",
-            "os.forkpty", "pty.spawn")
+_REFUSED = (
+    "subprocess.Popen",
+    "os.exec",
+    "os.posix_spawn",
+    "os.spawn",
+    "os.system",
+    "ctypes.dlopen",
+    "os.forkpty",
+    "pty.spawn",
+)
 
 
 def _audit(event: str, args: tuple) -> None:
@@ -140,9 +148,12 @@ def run(source: str, filename: str) -> dict:
         status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         return {"reason": "passed" if status == 0 else "exception", "detail": f"exit status {status}"}
     except AssertionError as exc:
-        return {"reason": "assertion", "detail": _short_repr(str(exc)) if str(exc) else "",
-                "actual": _actual_of_failed_assert(exc, source, filename),
-                "traceback": _tail(exc)}
+        return {
+            "reason": "assertion",
+            "detail": _short_repr(str(exc)) if str(exc) else "",
+            "actual": _actual_of_failed_assert(exc, source, filename),
+            "traceback": _tail(exc),
+        }
     except CpuLimitReached as exc:
         return {"reason": "timeout", "detail": str(exc), "traceback": _tail(exc)}
     except MemoryError as exc:
@@ -151,8 +162,11 @@ def run(source: str, filename: str) -> dict:
         reason = "file_size" if exc.errno == errno.EFBIG else "exception"
         return {"reason": reason, "detail": f"{type(exc).__name__}: {exc}", "traceback": _tail(exc)}
     except BaseException as exc:
-        return {"reason": "exception", "detail": f"{type(exc).__name__}: {exc}"[:400],
-                "traceback": _tail(exc)}
+        return {
+            "reason": "exception",
+            "detail": f"{type(exc).__name__}: {exc}"[:400],
+            "traceback": _tail(exc),
+        }
     return {"reason": "passed", "detail": ""}
 
 

@@ -23,10 +23,22 @@ _CALL_START = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\(")
 # costs more than a missed one.
 _RETURNS = re.compile(
     r"\s*(?:,\s*)?(?:#\s*)?(?:should\s+return|must\s+return|will\s+return|returns?|should\s+give|gives?|"
-    r"should\s+be|must\s+be|evaluates\s+to|yields|outputs?|==>|=>|->|→|➞|⇒|==)\s*:?\s*", re.I)
+    r"should\s+be|must\s+be|evaluates\s+to|yields|outputs?|==>|=>|->|→|➞|⇒|==)\s*:?\s*",
+    re.I,
+)
 _FENCE = re.compile(r"```[ \t]*(?:python|py|pycon|python3)?[ \t]*\n(.*?)```", re.S | re.I)
-_OPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in",
-        ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+_OPS = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+}
 _SINGLETONS = ("True", "False", "None")
 _BUILTINS = frozenset(dir(builtins))
 
@@ -50,10 +62,22 @@ def _compare_check(node: ast.expr, text: str, source: str, origin: str, setup: s
         # In prose, "f(2) is 4" means equals: `is` only for True, False and None.
         if op in ("is", "is not") and right.strip() not in _SINGLETONS:
             op = "==" if op == "is" else "!="
-        return Check(expression=left.strip(), kind=COMPARE, op=op, expected=right.strip(), source=source,
-                     origin=origin, setup=setup)
-    return Check(expression=(ast.get_source_segment(text, node) or ast.unparse(node)).strip(), kind=TRUTH,
-                 source=source, origin=origin, setup=setup)
+        return Check(
+            expression=left.strip(),
+            kind=COMPARE,
+            op=op,
+            expected=right.strip(),
+            source=source,
+            origin=origin,
+            setup=setup,
+        )
+    return Check(
+        expression=(ast.get_source_segment(text, node) or ast.unparse(node)).strip(),
+        kind=TRUTH,
+        source=source,
+        origin=origin,
+        setup=setup,
+    )
 
 
 _BREAK = re.compile(r"[,;]|\.(?=\s|$)|\s+(?:and|but|or|then|while|whereas)\s")
@@ -83,7 +107,7 @@ def _call_end(text: str, start: int) -> int | None:
         elif text[i] in ")]}":
             depth -= 1
             if depth == 0:
-                node = _parse_expr(text[start: i + 1])
+                node = _parse_expr(text[start : i + 1])
                 return i + 1 if isinstance(node, ast.Call) else None
         elif text[i] == "\n":
             return None
@@ -99,9 +123,9 @@ def _prose_checks(text: str, names: set[str] | None) -> list[Check]:
         pos = match.end()
         if names is not None and match.group(1) not in names:
             continue
-        if re.search(r"\bdef\s+$", text[max(0, start - 8):start]):
+        if re.search(r"\bdef\s+$", text[max(0, start - 8) : start]):
             continue  # a signature, not a call
-        line = text[text.rfind("\n", 0, start) + 1:].split("\n", 1)[0].strip()
+        line = text[text.rfind("\n", 0, start) + 1 :].split("\n", 1)[0].strip()
         check, end = _comparison_at(text, start, line)
         if check is None:
             check, end = _returns_at(text, start, line)
@@ -131,12 +155,17 @@ def _returns_at(text: str, start: int, line: str) -> tuple[Check | None, int]:
         value = text[value_start:end].strip()
         value_node = _parse_expr(value)
         call_node = _parse_expr(text[start:call_end])
-        if value_node is not None and call_node is not None and _self_contained(value_node) \
-                and _self_contained(call_node):
+        if (
+            value_node is not None
+            and call_node is not None
+            and _self_contained(value_node)
+            and _self_contained(call_node)
+        ):
             call = text[start:call_end].strip()
             op = "is" if value in _SINGLETONS else "=="
-            return Check(expression=call, kind=COMPARE, op=op, expected=value, source=EXTRACTED,
-                         origin=line), end
+            return Check(
+                expression=call, kind=COMPARE, op=op, expected=value, source=EXTRACTED, origin=line
+            ), end
     return None, start
 
 
@@ -161,8 +190,12 @@ def _doctest_checks(text: str) -> list[Check]:
         expected: list[str] = []
         # The output is one line, or more while its brackets are open: a task's prose may follow it
         # directly, where a docstring would leave a blank line.
-        while i < len(lines) and lines[i].strip() and not lines[i].strip().startswith((">>>", '"""', "'''")) \
-                and (not expected or _open_brackets("\n".join(expected)) > 0):
+        while (
+            i < len(lines)
+            and lines[i].strip()
+            and not lines[i].strip().startswith((">>>", '"""', "'''"))
+            and (not expected or _open_brackets("\n".join(expected)) > 0)
+        ):
             expected.append(lines[i].strip())
             i += 1
         check = _doctest_check(source, "\n".join(expected), "\n".join(setup))
@@ -192,17 +225,36 @@ def _doctest_check(source: str, expected: str, setup: str) -> Check | None:
         return _compare_check(node, source, EXTRACTED, origin, setup)  # `>>> f(1) == 2` as an assert
     if node is None or not expected or expected.startswith("Traceback"):
         return None  # an expected exception is not a check we can state as a value
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print" \
-            and len(node.args) == 1 and not node.keywords:
-        return Check(expression=ast.unparse(node.args[0]), kind=STR, expected=expected, source=EXTRACTED,
-                     origin=origin, setup=setup)
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "print"
+        and len(node.args) == 1
+        and not node.keywords
+    ):
+        return Check(
+            expression=ast.unparse(node.args[0]),
+            kind=STR,
+            expected=expected,
+            source=EXTRACTED,
+            origin=origin,
+            setup=setup,
+        )
     joined = " ".join(expected.split("\n"))  # a pretty-printed value over several lines
     if _parse_expr(joined) is not None:
         op = "is" if joined in _SINGLETONS else "=="
-        return Check(expression=source, kind=COMPARE, op=op, expected=joined, source=EXTRACTED,
-                     origin=origin, setup=setup)
-    return Check(expression=source, kind=REPR, expected=expected, source=EXTRACTED, origin=origin,
-                 setup=setup)
+        return Check(
+            expression=source,
+            kind=COMPARE,
+            op=op,
+            expected=joined,
+            source=EXTRACTED,
+            origin=origin,
+            setup=setup,
+        )
+    return Check(
+        expression=source, kind=REPR, expected=expected, source=EXTRACTED, origin=origin, setup=setup
+    )
 
 
 def checks_from_tests(code: str, *, source: str = GIVEN) -> list[Check]:
@@ -228,8 +280,11 @@ def checks_from_tests(code: str, *, source: str = GIVEN) -> list[Check]:
         if isinstance(fn, ast.FunctionDef) and fn.name.startswith("test"):
             if fn.args.args or fn.args.posonlyargs or fn.args.kwonlyargs:
                 continue
-            checks.append(Check(expression=f"{fn.name}()", kind=CALL, source=source, setup=setup,
-                                origin=f"def {fn.name}"))
+            checks.append(
+                Check(
+                    expression=f"{fn.name}()", kind=CALL, source=source, setup=setup, origin=f"def {fn.name}"
+                )
+            )
     return checks
 
 
@@ -296,8 +351,12 @@ def guess_entry_point(task: str, checks: list[Check] | None = None) -> str | Non
     for found in re.finditer(r"\bdef\s+([A-Za-z_]\w*)\s*\(", task):
         if not found.group(1).startswith("test"):
             return found.group(1)
-    if match := re.search(r"\b(?:write|implement|create|define|complete|code)\s+(?:a\s+function\s+)?`?"
-                          r"([A-Za-z_]\w*)\s*\(", task, re.I):
+    if match := re.search(
+        r"\b(?:write|implement|create|define|complete|code)\s+(?:a\s+function\s+)?`?"
+        r"([A-Za-z_]\w*)\s*\(",
+        task,
+        re.I,
+    ):
         return match.group(1)
     counts: dict[str, int] = {}
     for check in checks or []:
@@ -319,8 +378,13 @@ def calls_from_text(text: str, entry_point: str, *, limit: int = 10) -> list[str
     for line in _code_of(text).splitlines():
         stripped = re.sub(r"^\s*(?:[-*•]|\d+[.)])?\s*", "", line).strip().strip("`").rstrip(",;").strip()
         node = _parse_expr(stripped)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point \
-                and _self_contained(node) and stripped not in calls:
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == entry_point
+            and _self_contained(node)
+            and stripped not in calls
+        ):
             calls.append(stripped)
             if len(calls) >= limit:
                 break

@@ -1,7 +1,7 @@
 """What a repair round tells the model, and whether a repair may replace the code it repaired.
 
-    text = failure_report(run)             # the failing checks with actual values and traceback tails
-    keep = repair_keeps_passes(before, after)  # a repair may not break a check that passed before
+text = failure_report(run)             # the failing checks with actual values and traceback tails
+keep = repair_keeps_passes(before, after)  # a repair may not break a check that passed before
 """
 
 from __future__ import annotations

@@ -94,17 +94,22 @@ def _script(job: dict, marker: str) -> str:
 def _limits_for(base: Limits, count: int, per_check: float, load_seconds: float) -> Limits:
     # Enough wall and CPU time for the load and every check at its own limit, and room for the output.
     wall = load_seconds + per_check * max(count, 1) + 2.0
-    return replace(base, wall_seconds=wall, cpu_seconds=max(base.cpu_seconds, math.ceil(wall)),
-                   output_bytes=max(base.output_bytes, 4096))
+    return replace(
+        base,
+        wall_seconds=wall,
+        cpu_seconds=max(base.cpu_seconds, math.ceil(wall)),
+        output_bytes=max(base.output_bytes, 4096),
+    )
 
 
-async def _run(sandbox: Sandbox, code: str, job: dict, count: int, per_check: float,
-               limits: Limits | None) -> tuple[dict | None, SandboxResult]:
+async def _run(
+    sandbox: Sandbox, code: str, job: dict, count: int, per_check: float, limits: Limits | None
+) -> tuple[dict | None, SandboxResult]:
     marker = "@@harness-" + secrets.token_hex(8) + "@@"
     run_limits = _limits_for(limits or sandbox.limits, count, per_check, float(job["load_seconds"]))
     result = await sandbox.run(_script(job, marker), limits=run_limits, files={"solution.py": code})
     stdout, report = cut_report(result.full_stdout, marker)
-    return report, replace(result, stdout=stdout[-run_limits.output_bytes:], full_stdout=stdout)
+    return report, replace(result, stdout=stdout[-run_limits.output_bytes :], full_stdout=stdout)
 
 
 def _why_no_report(result: SandboxResult) -> str:
@@ -113,12 +118,23 @@ def _why_no_report(result: SandboxResult) -> str:
     return f"the run {result.summary()}"
 
 
-async def run_checks(sandbox: Sandbox, code: str, checks: Sequence[Check], *, per_check_seconds: float = 5.0,
-                     limits: Limits | None = None, load_seconds: float = LOAD_SECONDS) -> CandidateRun:
+async def run_checks(
+    sandbox: Sandbox,
+    code: str,
+    checks: Sequence[Check],
+    *,
+    per_check_seconds: float = 5.0,
+    limits: Limits | None = None,
+    load_seconds: float = LOAD_SECONDS,
+) -> CandidateRun:
     """Run `code` against `checks` in one sandbox run; every check gets a result, even if the run died.
     Loading the code (its top level) may take `load_seconds`, each check `per_check_seconds`."""
-    job = {"mode": "checks", "checks": [c.to_json() for c in checks], "check_seconds": per_check_seconds,
-           "load_seconds": load_seconds}
+    job = {
+        "mode": "checks",
+        "checks": [c.to_json() for c in checks],
+        "check_seconds": per_check_seconds,
+        "load_seconds": load_seconds,
+    }
     report, result = await _run(sandbox, code, job, len(checks), per_check_seconds, limits)
     got = {int(r["index"]): r for r in (report or {}).get("results", [])}
     note = "" if report is not None else _why_no_report(result)
@@ -128,21 +144,40 @@ async def run_checks(sandbox: Sandbox, code: str, checks: Sequence[Check], *, pe
         if r is None:
             results.append(CheckResult(check, False, error=note or "not run: the harness stopped first"))
             continue
-        results.append(CheckResult(
-            check, bool(r["passed"]), actual=r.get("actual"), error=str(r.get("error", "")),
-            traceback=str(r.get("traceback", "")), seconds=float(r.get("seconds", 0.0))))
+        results.append(
+            CheckResult(
+                check,
+                bool(r["passed"]),
+                actual=r.get("actual"),
+                error=str(r.get("error", "")),
+                traceback=str(r.get("traceback", "")),
+                seconds=float(r.get("seconds", 0.0)),
+            )
+        )
     load_error = str((report or {}).get("load_error", ""))
     return CandidateRun(tuple(results), result, load_error=load_error, note=note)
 
 
-async def run_inputs(sandbox: Sandbox, code: str, calls: Sequence[str], *, per_call_seconds: float = 2.0,
-                     limits: Limits | None = None, load_seconds: float = LOAD_SECONDS) -> InputsRun:
+async def run_inputs(
+    sandbox: Sandbox,
+    code: str,
+    calls: Sequence[str],
+    *,
+    per_call_seconds: float = 2.0,
+    limits: Limits | None = None,
+    load_seconds: float = LOAD_SECONDS,
+) -> InputsRun:
     """The candidate's outputs on each call expression (for agreement between candidates)."""
-    job = {"mode": "calls", "calls": list(calls), "check_seconds": per_call_seconds,
-           "load_seconds": load_seconds}
+    job = {
+        "mode": "calls",
+        "calls": list(calls),
+        "check_seconds": per_call_seconds,
+        "load_seconds": load_seconds,
+    }
     report, result = await _run(sandbox, code, job, len(calls), per_call_seconds, limits)
     outputs = list((report or {}).get("outputs", []))
     missing = "no output: " + _why_no_report(result) if report is None else "not run"
     outputs += [missing] * (len(calls) - len(outputs))
-    return InputsRun(tuple(str(o) for o in outputs), result, str((report or {}).get("load_error", "")),
-                     tuple(calls))
+    return InputsRun(
+        tuple(str(o) for o in outputs), result, str((report or {}).get("load_error", "")), tuple(calls)
+    )

@@ -20,9 +20,18 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-_OPS = {"==": operator.eq, "!=": operator.ne, "is": operator.is_, "is not": operator.is_not,
-        "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
-        "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_OPS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "is": operator.is_,
+    "is not": operator.is_not,
+    "in": lambda a, b: a in b,
+    "not in": lambda a, b: a not in b,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 class CheckTimeout(BaseException):
@@ -150,8 +159,13 @@ def run_checks(job: dict[str, Any]) -> dict[str, Any]:
     setups = {}
     for index, check in enumerate(job["checks"]):
         started = time.monotonic()
-        record: dict[str, Any] = {"index": index, "passed": False, "actual": None, "error": "",
-                                  "traceback": ""}
+        record: dict[str, Any] = {
+            "index": index,
+            "passed": False,
+            "actual": None,
+            "error": "",
+            "traceback": "",
+        }
         try:
             if env is None:
                 record["error"], record["traceback"] = f"the candidate did not load: {load_error}", load_tb
@@ -212,4 +226,4 @@ def main(job_json: str, marker: str) -> None:
         pass
     data = f"\n{marker}{json.dumps(report)}{marker}\n".encode()
     while data:
-        data = data[os.write(1, data):]
+        data = data[os.write(1, data) :]

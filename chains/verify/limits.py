@@ -43,7 +43,9 @@ class Limits:
 
     def describe(self) -> str:
         """One line for the user: what the candidate was allowed."""
-        return (f"{self.wall_seconds:g} s wall, {self.cpu_seconds} s CPU, "
-                f"{self.memory_bytes // MB} MB memory, {self.file_bytes // MB} MB per file, "
-                f"{self.open_files} open files, "
-                f"{self.processes} processes")
+        return (
+            f"{self.wall_seconds:g} s wall, {self.cpu_seconds} s CPU, "
+            f"{self.memory_bytes // MB} MB memory, {self.file_bytes // MB} MB per file, "
+            f"{self.open_files} open files, "
+            f"{self.processes} processes"
+        )

@@ -77,20 +77,25 @@ class Pick:
             "reason": self.ranking.reason,
             "order": list(self.ranking.order),
             "groups": [list(g) for g in self.ranking.groups],
-            "candidates": [{
-                "index": c.index,
-                "code_hash": c.code_hash,
-                "seconds": round(c.run.sandbox.duration, 4),
-                "ended": c.run.sandbox.reason,
-                "load_error": c.run.load_error,
-                "results": [{"passed": r.passed, "actual": r.actual, "error": r.error, "seconds": r.seconds}
-                            for r in c.run.results],
-                "outputs": list(c.inputs.outputs) if c.inputs else [],
-            } for c in self.candidates],
+            "candidates": [
+                {
+                    "index": c.index,
+                    "code_hash": c.code_hash,
+                    "seconds": round(c.run.sandbox.duration, 4),
+                    "ended": c.run.sandbox.reason,
+                    "load_error": c.run.load_error,
+                    "results": [
+                        {"passed": r.passed, "actual": r.actual, "error": r.error, "seconds": r.seconds}
+                        for r in c.run.results
+                    ],
+                    "outputs": list(c.inputs.outputs) if c.inputs else [],
+                }
+                for c in self.candidates
+            ],
         }
 
     def status(self) -> str:
-        """"verified: N given + M extracted checks passed", or "unverified" and why."""
+        """ "verified: N given + M extracted checks passed", or "unverified" and why."""
         given = sum(c.source == GIVEN for c in self.authoritative)
         extracted = sum(c.source == EXTRACTED for c in self.authoritative)
         if self.verified:
@@ -102,9 +107,15 @@ class Pick:
         return f"unverified: the best candidate fails {failed} of {run.authoritative} checks"
 
 
-async def pick_candidate(sandbox: Sandbox, codes: Sequence[str], checks: Sequence[Check],
-                         calls: Sequence[str] = (), *, per_check_seconds: float = 5.0,
-                         concurrency: int = 2) -> Pick:
+async def pick_candidate(
+    sandbox: Sandbox,
+    codes: Sequence[str],
+    checks: Sequence[Check],
+    calls: Sequence[str] = (),
+    *,
+    per_check_seconds: float = 5.0,
+    concurrency: int = 2,
+) -> Pick:
     """Run every candidate (at most `concurrency` sandboxes at once) and rank them.
 
     `calls` are model-proposed inputs for agreement (may be empty). Raises ValueError when there
@@ -126,10 +137,17 @@ async def pick_candidate(sandbox: Sandbox, codes: Sequence[str], checks: Sequenc
     model_at = [k for k, c in enumerate(checks) if c.source == MODEL]
     votes = vote_model_checks([[r.run.results[k].passed for k in model_at] for r in reports])
     kept = [k for k, keep in zip(model_at, votes, strict=True) if keep]
-    ranking = rank_candidates([
-        Candidate(index=r.index, passed=r.run.passed_authoritative, total=r.run.authoritative,
-                  outputs=r.inputs.outputs if r.inputs else (),
-                  model_passed=sum(r.run.results[k].passed for k in kept))
-        for r in reports])
+    ranking = rank_candidates(
+        [
+            Candidate(
+                index=r.index,
+                passed=r.run.passed_authoritative,
+                total=r.run.authoritative,
+                outputs=r.inputs.outputs if r.inputs else (),
+                model_passed=sum(r.run.results[k].passed for k in kept),
+            )
+            for r in reports
+        ]
+    )
     tier = reports[0].run.sandbox.tier
     return Pick(tuple(reports), ranking, tuple(checks), tuple(checks[k] for k in kept), tier)

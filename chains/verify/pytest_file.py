@@ -1,6 +1,6 @@
 """Write checks as a pytest file that runs beside the code (`jarvis export` puts both in a folder).
 
-    text = pytest_file(checks, module="solution")   # test_solution.py, for solution.py
+text = pytest_file(checks, module="solution")   # test_solution.py, for solution.py
 """
 
 from __future__ import annotations
@@ -34,8 +34,12 @@ def pytest_file(checks: Sequence[Check], *, module: str = "solution") -> str:
     its source (given / extracted / model) in a comment."""
     if not module.isidentifier():
         raise ValueError(f"{module!r} is not a module name")
-    lines = [f'"""Checks for {module}.py, written by Jarvis: run with `python -m pytest`."""', "",
-             f"from {module} import *  # noqa: F403", ""]
+    lines = [
+        f'"""Checks for {module}.py, written by Jarvis: run with `python -m pytest`."""',
+        "",
+        f"from {module} import *  # noqa: F403",
+        "",
+    ]
     setups: list[str] = []
     for check in checks:
         if check.setup and check.setup not in setups:

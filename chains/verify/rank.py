@@ -65,8 +65,12 @@ def rank_candidates(candidates: Sequence[Candidate]) -> Ranking:
     size = {i: len(g) for g in groups for i in g}
     ordered = sorted(candidates, key=lambda c: (-c.passed, -size[c.index], -c.model_passed, c.index))
     best = ordered[0]
-    return Ranking(order=tuple(c.index for c in ordered), groups=tuple(groups), winner=best.index,
-                   reason=_reason(best, ordered, size, len(candidates)))
+    return Ranking(
+        order=tuple(c.index for c in ordered),
+        groups=tuple(groups),
+        winner=best.index,
+        reason=_reason(best, ordered, size, len(candidates)),
+    )
 
 
 def _reason(best: Candidate, ordered: Sequence[Candidate], size: dict[int, int], count: int) -> str:
@@ -81,7 +85,10 @@ def _reason(best: Candidate, ordered: Sequence[Candidate], size: dict[int, int],
         parts.append(f"passed {best.model_passed} model-written checks")
     runner_up = ordered[1] if len(ordered) > 1 else None
     tie = runner_up is not None and (runner_up.passed, size[runner_up.index], runner_up.model_passed) == (
-        best.passed, size[best.index], best.model_passed)
+        best.passed,
+        size[best.index],
+        best.model_passed,
+    )
     if best.index == 0:
         parts.append("the greedy sample" + (", first among equals" if tie else ""))
     elif tie:

@@ -31,7 +31,14 @@ from .tiers import STRENGTH, Interpreter, Tier, TierChoice, TierProbe, wrap
 
 # How a run ended.
 PASSED, ASSERTION, EXCEPTION, TIMEOUT, MEMORY, FILE_SIZE, KILLED = (
-    "passed", "assertion", "exception", "timeout", "memory", "file_size", "killed")
+    "passed",
+    "assertion",
+    "exception",
+    "timeout",
+    "memory",
+    "file_size",
+    "killed",
+)
 _READ_TAIL = 512 * 1024  # what we keep of each stream while reading, before the report is cut out
 _BOOTSTRAP = "child_bootstrap.py"
 
@@ -66,9 +73,15 @@ class SandboxResult:
 
     def summary(self) -> str:
         """One line for the user."""
-        what = {PASSED: "passed", ASSERTION: "assertion failed", EXCEPTION: "raised an exception",
-                TIMEOUT: "timed out", MEMORY: "ran out of memory", FILE_SIZE: "wrote too large a file",
-                KILLED: "was killed"}.get(self.reason, self.reason)
+        what = {
+            PASSED: "passed",
+            ASSERTION: "assertion failed",
+            EXCEPTION: "raised an exception",
+            TIMEOUT: "timed out",
+            MEMORY: "ran out of memory",
+            FILE_SIZE: "wrote too large a file",
+            KILLED: "was killed",
+        }.get(self.reason, self.reason)
         extra = f" (actual {self.actual})" if self.actual else (f": {self.detail}" if self.detail else "")
         return f"{what}{extra} in {self.duration:.2f} s [{self.tier.value}]"
 
@@ -86,7 +99,7 @@ class _Tail:
             del self.data[: len(self.data) - self.size]
 
     def text(self) -> str:
-        return bytes(self.data[-self.size:]).decode("utf-8", "replace")
+        return bytes(self.data[-self.size :]).decode("utf-8", "replace")
 
 
 async def _drain(stream: asyncio.StreamReader | None, tail: _Tail) -> None:
@@ -103,8 +116,7 @@ def _kill_group(pid: int) -> None:
 
 def _child_env(home: str) -> dict[str, str]:
     # Nothing from ours: no keys, no proxies, no PYTHON* (ignored under -I anyway).
-    return {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home,
-            "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    return {"PATH": "/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
 def cut_report(text: str, marker: str) -> tuple[str, dict | None]:
@@ -118,18 +130,22 @@ def cut_report(text: str, marker: str) -> tuple[str, dict | None]:
         report = json.loads(last.group(1))
     except ValueError:
         return text, None
-    return text[: last.start()] + text[last.end():], report
+    return text[: last.start()] + text[last.end() :], report
 
 
-def _classify(exit_code: int | None, timed_out: bool, report: dict | None, stderr: str,
-              cpu_spent: bool) -> tuple[str, str]:
+def _classify(
+    exit_code: int | None, timed_out: bool, report: dict | None, stderr: str, cpu_spent: bool
+) -> tuple[str, str]:
     if timed_out:
         return TIMEOUT, "wall clock limit reached"
     if report is not None:
         return str(report.get("reason", EXCEPTION)), str(report.get("detail", ""))
     # A signal shows as a negative status, or as 128 + signal through bwrap and unshare.
-    sig = -exit_code if exit_code is not None and exit_code < 0 else (
-        exit_code - 128 if exit_code is not None and 128 < exit_code < 160 else None)
+    sig = (
+        -exit_code
+        if exit_code is not None and exit_code < 0
+        else (exit_code - 128 if exit_code is not None and 128 < exit_code < 160 else None)
+    )
     if sig is not None:
         if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_spent):
             return TIMEOUT, "CPU time limit reached"
@@ -152,8 +168,14 @@ class Sandbox:
     """Runs code in the strongest tier available. Holds the tier probe so it runs once per sandbox
     owner; pass `tiers` to restrict (tests use it to run under each tier)."""
 
-    def __init__(self, limits: Limits | None = None, *, tiers: tuple[Tier, ...] = STRENGTH,
-                 probe: TierProbe | None = None, interpreter: Interpreter | None = None) -> None:
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        tiers: tuple[Tier, ...] = STRENGTH,
+        probe: TierProbe | None = None,
+        interpreter: Interpreter | None = None,
+    ) -> None:
         self.limits = limits or Limits()
         self.tiers = tiers
         self._probe = probe or TierProbe()
@@ -162,8 +184,9 @@ class Sandbox:
     async def tier(self) -> TierChoice:
         return await self._probe.choose(self._interp, self.tiers)
 
-    async def run(self, code: str, *, limits: Limits | None = None,
-                  files: dict[str, str] | None = None) -> SandboxResult:
+    async def run(
+        self, code: str, *, limits: Limits | None = None, files: dict[str, str] | None = None
+    ) -> SandboxResult:
         """Run `code` as a script; `files` (name → text) are written beside it first."""
         if os.name != "posix":
             raise SandboxUnavailable("running generated code needs Linux or macOS, and this is neither")
@@ -175,11 +198,15 @@ class Sandbox:
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, True)
 
-    async def _run_in(self, workdir: Path, choice: TierChoice, code: str, limits: Limits,
-                      files: dict[str, str]) -> SandboxResult:
+    async def _run_in(
+        self, workdir: Path, choice: TierChoice, code: str, limits: Limits, files: dict[str, str]
+    ) -> SandboxResult:
         marker = "@@jarvis-" + secrets.token_hex(8) + "@@"
-        config = {"limits": limits.for_child(nproc_enforced=choice.nproc_enforced),
-                  "filename": "candidate.py", "marker": marker}
+        config = {
+            "limits": limits.for_child(nproc_enforced=choice.nproc_enforced),
+            "filename": "candidate.py",
+            "marker": marker,
+        }
         for name, text in files.items():
             if "/" in name or name.startswith(".") or name in (_BOOTSTRAP, "candidate.py", "config.json"):
                 raise ValueError(f"cannot write {name!r} into the sandbox: give a plain file name")
@@ -193,8 +220,14 @@ class Sandbox:
         started = time.monotonic()
         try:
             proc = await asyncio.create_subprocess_exec(
-                *cmd, cwd=workdir, env=_child_env(inner_dir), stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
+                *cmd,
+                cwd=workdir,
+                env=_child_env(inner_dir),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+            )
         except OSError as exc:
             why = exc.strerror or str(exc)
             raise SandboxUnavailable(f"cannot start {cmd[0]} for the sandbox: {why}") from None
@@ -224,8 +257,17 @@ class Sandbox:
         reason, detail = _classify(proc.returncode, timed_out, report, stderr, cpu_spent)
         report = report or {}
         return SandboxResult(
-            reason=reason, tier=choice.tier, duration=duration,
-            stdout=stdout[-limits.output_bytes:], stderr=stderr[-limits.output_bytes:], detail=detail,
-            actual=report.get("actual"), traceback=str(report.get("traceback", "")),
-            exit_code=proc.returncode, limits=limits, limits_applied=tuple(report.get("limits_applied", ())),
-            warning=choice.warning, full_stdout=stdout)
+            reason=reason,
+            tier=choice.tier,
+            duration=duration,
+            stdout=stdout[-limits.output_bytes :],
+            stderr=stderr[-limits.output_bytes :],
+            detail=detail,
+            actual=report.get("actual"),
+            traceback=str(report.get("traceback", "")),
+            exit_code=proc.returncode,
+            limits=limits,
+            limits_applied=tuple(report.get("limits_applied", ())),
+            warning=choice.warning,
+            full_stdout=stdout,
+        )

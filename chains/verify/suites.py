@@ -55,8 +55,13 @@ class Suite:
 
 
 def _check_harness(test_code: str, entry_point: str) -> Check:
-    return Check(expression=f"check({entry_point})", kind=CALL, source=GIVEN, setup=test_code,
-                 origin=f"check({entry_point})")
+    return Check(
+        expression=f"check({entry_point})",
+        kind=CALL,
+        source=GIVEN,
+        setup=test_code,
+        origin=f"check({entry_point})",
+    )
 
 
 def checks_from_suite_tests(tests: str | Sequence[str], entry_point: str | None) -> tuple[Check, ...]:
@@ -154,8 +159,15 @@ def load_humaneval(*, limit: int | None = None, every: int = 1) -> Suite:
     tasks = []
     for row in rows[::every]:
         entry = row["entry_point"]
-        tasks.append(Task(id=row["task_id"], task=row["prompt"], checks=(_check_harness(row["test"], entry),),
-                          entry_point=entry, canonical=row["prompt"] + row["canonical_solution"]))
+        tasks.append(
+            Task(
+                id=row["task_id"],
+                task=row["prompt"],
+                checks=(_check_harness(row["test"], entry),),
+                entry_point=entry,
+                canonical=row["prompt"] + row["canonical_solution"],
+            )
+        )
         if limit is not None and len(tasks) >= limit:
             break
     return Suite(name=HUMANEVAL, tasks=tuple(tasks), source=str(path))
@@ -173,7 +185,8 @@ def load_suite(name: str, *, limit: int | None = None) -> Suite:
     return load_jsonl_suite(path, limit=limit)
 
 
-async def run_task(sandbox: Sandbox, task: Task, code: str, *,
-                   per_check_seconds: float = 10.0) -> CandidateRun:
+async def run_task(
+    sandbox: Sandbox, task: Task, code: str, *, per_check_seconds: float = 10.0
+) -> CandidateRun:
     """Grade one candidate for a suite task in the sandbox."""
     return await run_checks(sandbox, code, task.checks, per_check_seconds=per_check_seconds)

@@ -1,7 +1,7 @@
 """What a verified run checks and runs: the checks for a task, and the code in a model's answer.
 
-    checks, entry, problems = gather_checks(task, tests=None, examples=["is_prime(7) is True"])
-    code = candidate_code(answer_text, entry, prelude=task_prelude(task))
+checks, entry, problems = gather_checks(task, tests=None, examples=["is_prime(7) is True"])
+code = candidate_code(answer_text, entry, prelude=task_prelude(task))
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ def given_checks(tests: str | None, examples: Sequence[str], entry_point: str | 
     return checks
 
 
-def gather_checks(task: str, *, tests: str | None = None, examples: Sequence[str] = (),
-                  extract: bool = True) -> tuple[list[Check], str | None]:
+def gather_checks(
+    task: str, *, tests: str | None = None, examples: Sequence[str] = (), extract: bool = True
+) -> tuple[list[Check], str | None]:
     """Given checks first, then those extracted from the task (unless `extract` is off), no duplicates;
     and the function they call. Raises ValueError (one sentence) for tests or examples it cannot use."""
     extracted = extract_checks(task) if extract else []

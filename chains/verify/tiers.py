@@ -28,11 +28,25 @@ class Tier(StrEnum):
 
 STRENGTH = (Tier.BWRAP, Tier.UNSHARE, Tier.SANDBOX_EXEC, Tier.LIMITS_ONLY)
 SANDBOX_DIR = "/sandbox"  # where bubblewrap shows the work dir to the child
-LIMITS_ONLY_WARNING = ("no namespace sandbox is available here: the code ran with resource limits only, "
-                       "and could read your files and use the network")
+LIMITS_ONLY_WARNING = (
+    "no namespace sandbox is available here: the code ran with resource limits only, "
+    "and could read your files and use the network"
+)
 # System paths bubblewrap shows read-only; /etc only in the few parts an interpreter reads.
-_RO_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache", "/etc/ld.so.conf",
-              "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/localtime", "/etc/ssl")
+_RO_SYSTEM = (
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+    "/etc/localtime",
+    "/etc/ssl",
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +92,18 @@ def _under(path: str, root: str) -> bool:
 
 
 def _bwrap_args(binary: str, interp: Interpreter, workdir: Path) -> list[str]:
-    args = [binary, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--proc", "/proc", "--dev", "/dev"]
+    args = [
+        binary,
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+    ]
     for path in _RO_SYSTEM:
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
@@ -91,14 +115,24 @@ def _bwrap_args(binary: str, interp: Interpreter, workdir: Path) -> list[str]:
     if not (_under(exe_dir, "/usr") or _under(exe_dir, interp.prefix)):
         args += ["--ro-bind", exe_dir, exe_dir]
     # The root bwrap builds is a tmpfs: made read-only last, so only the work dir takes writes.
-    args += ["--bind", str(workdir), SANDBOX_DIR, "--remount-ro", "/", "--chdir", SANDBOX_DIR,
-             "--hostname", "sandbox", "--"]
+    args += [
+        "--bind",
+        str(workdir),
+        SANDBOX_DIR,
+        "--remount-ro",
+        "/",
+        "--chdir",
+        SANDBOX_DIR,
+        "--hostname",
+        "sandbox",
+        "--",
+    ]
     return args
 
 
 _CONFINEMENT = {
     Tier.BWRAP: "bubblewrap: no network, no access to your home or files, a read-only system, "
-                "only its own temporary folder writable",
+    "only its own temporary folder writable",
     Tier.UNSHARE: "a user and network namespace: no network, but it runs on your real filesystem",
     Tier.SANDBOX_EXEC: "macOS sandbox-exec: no network, no reading your home, writes only in its folder",
     Tier.LIMITS_ONLY: "resource limits only: it could read your files and use the network",
@@ -107,23 +141,27 @@ _CONFINEMENT = {
 
 def confinement_notice(choice: TierChoice, limits_line: str) -> str:
     """The one-time notice before generated code first runs: what runs, how it is confined."""
-    return (f"Verification runs the generated Python on this machine, in a fresh temporary folder with "
-            f"no API keys in its environment, confined by {_CONFINEMENT[choice.tier]}; "
-            f"limits: {limits_line}.")
+    return (
+        f"Verification runs the generated Python on this machine, in a fresh temporary folder with "
+        f"no API keys in its environment, confined by {_CONFINEMENT[choice.tier]}; "
+        f"limits: {limits_line}."
+    )
 
 
 def _seatbelt_profile(interp: Interpreter, workdir: Path) -> str:
     home = os.path.realpath(os.path.expanduser("~"))
     work = os.path.realpath(workdir)
-    return "\n".join([
-        "(version 1)",
-        "(allow default)",
-        "(deny network*)",
-        f'(deny file-read* (subpath "{home}"))',
-        f'(allow file-read* (subpath "{work}") (subpath "{interp.prefix}"))',
-        "(deny file-write*)",
-        f'(allow file-write* (subpath "{work}") (literal "/dev/null"))',
-    ])
+    return "\n".join(
+        [
+            "(version 1)",
+            "(allow default)",
+            "(deny network*)",
+            f'(deny file-read* (subpath "{home}"))',
+            f'(allow file-read* (subpath "{work}") (subpath "{interp.prefix}"))',
+            "(deny file-write*)",
+            f'(allow file-write* (subpath "{work}") (literal "/dev/null"))',
+        ]
+    )
 
 
 def wrap(choice: TierChoice, interp: Interpreter, workdir: Path) -> tuple[list[str], str]:
@@ -141,8 +179,14 @@ def wrap(choice: TierChoice, interp: Interpreter, workdir: Path) -> tuple[list[s
 async def _runs(cmd: list[str], cwd: Path) -> bool:
     try:
         proc = await asyncio.create_subprocess_exec(
-            *cmd, cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True, env={"PATH": "/usr/bin:/bin"})
+            *cmd,
+            cwd=cwd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            env={"PATH": "/usr/bin:/bin"},
+        )
     except OSError:
         return False
     try:

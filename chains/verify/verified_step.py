@@ -36,13 +36,17 @@ from .settings import VerifySettings
 from .task_checks import candidate_code, gather_checks, task_prelude
 from .tiers import confinement_notice
 
-REPAIR_PROMPT = ("Task: {task}\n\nYour code:\n{code}\n\nIt was run against the task's checks and failed:\n"
-                 "{failures}\n\nFix the code so that every check passes. Answer with the complete corrected "
-                 "code in one ```python block.")
+REPAIR_PROMPT = (
+    "Task: {task}\n\nYour code:\n{code}\n\nIt was run against the task's checks and failed:\n"
+    "{failures}\n\nFix the code so that every check passes. Answer with the complete corrected "
+    "code in one ```python block."
+)
 INPUTS_SYSTEM = "You write test inputs for Python functions. Answer with Python call expressions only."
-INPUTS_PROMPT = ("Task: {task}\n\nWrite {count} different calls to `{entry}` that exercise it, including "
-                 "edge cases, one per line, as Python expressions like {entry}(...). Only the calls: no "
-                 "expected values, no assert, no explanation.")
+INPUTS_PROMPT = (
+    "Task: {task}\n\nWrite {count} different calls to `{entry}` that exercise it, including "
+    "edge cases, one per line, as Python expressions like {entry}(...). Only the calls: no "
+    "expected values, no assert, no explanation."
+)
 
 
 @dataclass
@@ -77,8 +81,16 @@ class BudgetSpent(Exception):
 
 
 class VerifiedSession:
-    def __init__(self, step: ChainStep, sandbox: Sandbox, settings: VerifySettings, run: ChainRun,
-                 role: RoleSpec, values: dict[str, str], idx: int) -> None:
+    def __init__(
+        self,
+        step: ChainStep,
+        sandbox: Sandbox,
+        settings: VerifySettings,
+        run: ChainRun,
+        role: RoleSpec,
+        values: dict[str, str],
+        idx: int,
+    ) -> None:
         self.step = step
         self.sandbox = sandbox
         self.settings = settings
@@ -110,8 +122,9 @@ class VerifiedSession:
         run_id = self.run.run_id
         options = self.run.options
         try:
-            self.checks, self.entry = gather_checks(self.task, tests=options.tests, examples=options.examples,
-                                                    extract=self.settings.examples)
+            self.checks, self.entry = gather_checks(
+                self.task, tests=options.tests, examples=options.examples, extract=self.settings.examples
+            )
         except ValueError as err:
             raise StepFailed(f"Cannot verify: {err}.", "usage") from None
         try:
@@ -126,8 +139,13 @@ class VerifiedSession:
             yield Notice(run_id, None, confinement_notice(choice, limits))
         if choice.warning:
             yield Notice(run_id, None, f"Warning: {choice.warning}.")
-        yield ChecksFound(run_id, tuple(c.to_json() | {"display": c.display} for c in self.checks),
-                          self.entry, choice.tier.value, limits)
+        yield ChecksFound(
+            run_id,
+            tuple(c.to_json() | {"display": c.display} for c in self.checks),
+            self.entry,
+            choice.tier.value,
+            limits,
+        )
         try:
             async for event in self._search():
                 yield event
@@ -149,10 +167,16 @@ class VerifiedSession:
         self.output = self.kept[0].text
         status = f"unverified: {why}"
         self.test_results = status
-        self.record = {"status": status, "verified": False, "tier": None, "model_calls": self.model_calls,
-                       "checks": [c.to_json() | {"display": c.display} for c in self.checks]}
-        yield VerificationFinished(self.run.run_id, status, False, 0, "the only candidate", "none", 1, 0,
-                                   self.record)
+        self.record = {
+            "status": status,
+            "verified": False,
+            "tier": None,
+            "model_calls": self.model_calls,
+            "checks": [c.to_json() | {"display": c.display} for c in self.checks],
+        }
+        yield VerificationFinished(
+            self.run.run_id, status, False, 0, "the only candidate", "none", 1, 0, self.record
+        )
 
     async def _search(self) -> AsyncIterator[Event]:
         s = self.settings
@@ -187,8 +211,7 @@ class VerifiedSession:
         return authoritative and self._passes_all()
 
     def _passes_all(self) -> bool:
-        return any(c.run is not None and c.run.passed_authoritative == c.run.authoritative
-                   for c in self.kept)
+        return any(c.run is not None and c.run.passed_authoritative == c.run.authoritative for c in self.kept)
 
     def _needs_agreement(self, authoritative: bool) -> bool:
         """Agreement ranks when there are no checks, or when several candidates share the best count."""
@@ -207,8 +230,14 @@ class VerifiedSession:
             raise BudgetSpent(f"the budget of {self.settings.max_model_calls} model calls is used up")
         self.model_calls += 1
 
-    async def _step(self, role: RoleSpec, values: dict[str, str], round_: int, label: str,
-                    overrides: dict[str, Any] | None = None) -> AsyncIterator[Event | tuple[str, str | None]]:
+    async def _step(
+        self,
+        role: RoleSpec,
+        values: dict[str, str],
+        round_: int,
+        label: str,
+        overrides: dict[str, Any] | None = None,
+    ) -> AsyncIterator[Event | tuple[str, str | None]]:
         """One visible step; yields its events, then ("done", text) with the step id kept on self."""
         self._spend_call()
         run = self.run
@@ -240,16 +269,27 @@ class VerifiedSession:
         async for item in self._step(self.role, self.values, 0, label, overrides):
             if isinstance(item, tuple):
                 text = item[1] or ""
-                self.kept.append(_Candidate(len(self.kept), text, candidate_code(text, self.entry,
-                                            prelude=self.prelude), "greedy" if n == 0 else "sample",
-                                            self._last_step))
+                self.kept.append(
+                    _Candidate(
+                        len(self.kept),
+                        text,
+                        candidate_code(text, self.entry, prelude=self.prelude),
+                        "greedy" if n == 0 else "sample",
+                        self._last_step,
+                    )
+                )
             else:
                 yield item
 
     async def _inputs_step(self) -> AsyncIterator[Event]:
-        role = RoleSpec(name="tester", produces="text", select=self.role.select,
-                        options=GenerationOptions(temperature=0.2, max_tokens=256), system=INPUTS_SYSTEM,
-                        prompt=INPUTS_PROMPT)
+        role = RoleSpec(
+            name="tester",
+            produces="text",
+            select=self.role.select,
+            options=GenerationOptions(temperature=0.2, max_tokens=256),
+            system=INPUTS_SYSTEM,
+            prompt=INPUTS_PROMPT,
+        )
         values = {**self.values, "count": str(self.settings.inputs), "entry": str(self.entry)}
         async for item in self._step(role, values, 0, "inputs for agreement between the candidates"):
             if isinstance(item, tuple):
@@ -269,8 +309,9 @@ class VerifiedSession:
 
     async def _run(self, code: str) -> CandidateRun:
         self._exec_left()
-        result = await run_checks(self.sandbox, code, self.checks,
-                                  per_check_seconds=self.settings.per_check_seconds)
+        result = await run_checks(
+            self.sandbox, code, self.checks, per_check_seconds=self.settings.per_check_seconds
+        )
         self._spend_exec(result.sandbox.duration)
         return result
 
@@ -284,13 +325,28 @@ class VerifiedSession:
         assert run is not None
         lines = tuple(r.explain() for r in run.results)
         if run.load_error:  # one reason for every check: say it once
-            lines = (f"✗ the code does not load: {run.load_error}",
-                     *(f"✗ {r.check.display}" for r in run.results))
+            lines = (
+                f"✗ the code does not load: {run.load_error}",
+                *(f"✗ {r.check.display}" for r in run.results),
+            )
         total = self.settings.candidates
-        label = (f"candidate {cand.index + 1}/{total}" if cand.origin in ("greedy", "sample")
-                 else f"candidate {cand.index + 1}: {cand.origin}")
-        return CandidateChecked(self.run.run_id, cand.step_id, cand.index, label, run.passed_authoritative,
-                                run.authoritative, lines, round(run.sandbox.duration, 3), kept, note)
+        label = (
+            f"candidate {cand.index + 1}/{total}"
+            if cand.origin in ("greedy", "sample")
+            else f"candidate {cand.index + 1}: {cand.origin}"
+        )
+        return CandidateChecked(
+            self.run.run_id,
+            cand.step_id,
+            cand.index,
+            label,
+            run.passed_authoritative,
+            run.authoritative,
+            lines,
+            round(run.sandbox.duration, 3),
+            kept,
+            note,
+        )
 
     async def _agreement(self) -> AsyncIterator[Event]:
         try:
@@ -302,8 +358,11 @@ class VerifiedSession:
         if not self.calls:
             yield Notice(self.run.run_id, None, "The model proposed no usable inputs; ranking without them.")
             return
-        yield Notice(self.run.run_id, None, f"Comparing the candidates on {len(self.calls)} inputs: "
-                                            + ", ".join(self.calls))
+        yield Notice(
+            self.run.run_id,
+            None,
+            f"Comparing the candidates on {len(self.calls)} inputs: " + ", ".join(self.calls),
+        )
         for cand in self.kept:
             await self._outputs(cand)
 
@@ -311,14 +370,15 @@ class VerifiedSession:
         if not self.calls or cand.outputs:
             return
         self._exec_left()
-        got = await run_inputs(self.sandbox, cand.code, self.calls,
-                               per_call_seconds=self.settings.per_check_seconds)
+        got = await run_inputs(
+            self.sandbox, cand.code, self.calls, per_call_seconds=self.settings.per_check_seconds
+        )
         self._spend_exec(got.sandbox.duration)
         cand.outputs = got.outputs
 
     async def _repairs(self) -> AsyncIterator[Event]:
         s = self.settings
-        bases = [self.kept[i] for i in self._ranking().order[:s.repair_width]]
+        bases = [self.kept[i] for i in self._ranking().order[: s.repair_width]]
         for round_ in range(1, s.repair_rounds + 1):
             self.rounds = round_
             next_bases = []
@@ -334,8 +394,11 @@ class VerifiedSession:
 
     async def _repair(self, base: _Candidate, round_: int) -> AsyncIterator[Event]:
         assert base.run is not None
-        values = {**self.values, "code": f"```python\n{base.code.strip()}\n```",
-                  "failures": failure_report(base.run)}
+        values = {
+            **self.values,
+            "code": f"```python\n{base.code.strip()}\n```",
+            "failures": failure_report(base.run),
+        }
         role = self.role.model_copy(update={"prompt": REPAIR_PROMPT, "revise_prompt": None})
         label = f"repair of candidate {base.index + 1}, round {round_}"
         text = ""
@@ -354,18 +417,36 @@ class VerifiedSession:
             await self._outputs(cand)
             yield self._checked(cand)
             return
-        broke = any(o.check.authoritative and o.passed and not n.passed
-                    for o, n in zip(base.run.results, cand.run.results, strict=True))
+        broke = any(
+            o.check.authoritative and o.passed and not n.passed
+            for o, n in zip(base.run.results, cand.run.results, strict=True)
+        )
         why = "it breaks a check that passed before" if broke else "it passes no more checks than before"
-        self.rejected.append({"repair_of": base.index, "round": round_, "code_hash": code_hash(cand.code),
-                              "passed": cand.run.passed_authoritative, "why": why, "step_id": cand.step_id})
+        self.rejected.append(
+            {
+                "repair_of": base.index,
+                "round": round_,
+                "code_hash": code_hash(cand.code),
+                "passed": cand.run.passed_authoritative,
+                "why": why,
+                "step_id": cand.step_id,
+            }
+        )
         yield self._checked(cand, kept=False, note=why)
 
     # -- the verdict ---------------------------------------------------------------------------------
     def _ranking(self) -> Ranking:
-        return rank_candidates([
-            Candidate(index=c.index, passed=c.run.passed_authoritative if c.run else 0,
-                      total=c.run.authoritative if c.run else 0, outputs=c.outputs) for c in self.kept])
+        return rank_candidates(
+            [
+                Candidate(
+                    index=c.index,
+                    passed=c.run.passed_authoritative if c.run else 0,
+                    total=c.run.authoritative if c.run else 0,
+                    outputs=c.outputs,
+                )
+                for c in self.kept
+            ]
+        )
 
     def _pick(self) -> Pick:
         reports = tuple(CandidateReport(c.index, c.code, c.run) for c in self.kept if c.run is not None)
@@ -384,12 +465,29 @@ class VerifiedSession:
         assert winner.run is not None
         self.test_results = "\n".join([status, *(r.explain() for r in winner.run.results)])
         record = pick.to_record() | {
-            "status": status, "entry_point": self.entry, "calls": list(self.calls), "rounds": self.rounds,
-            "model_calls": self.model_calls, "exec_seconds": round(self.exec_seconds, 3),
-            "stopped": self.stopped or None, "settings": self.settings.model_dump(), "reason": reason,
-            "rejected_repairs": self.rejected, "winner_step": winner.step_id}
+            "status": status,
+            "entry_point": self.entry,
+            "calls": list(self.calls),
+            "rounds": self.rounds,
+            "model_calls": self.model_calls,
+            "exec_seconds": round(self.exec_seconds, 3),
+            "stopped": self.stopped or None,
+            "settings": self.settings.model_dump(),
+            "reason": reason,
+            "rejected_repairs": self.rejected,
+            "winner_step": winner.step_id,
+        }
         for row, cand in zip(record["candidates"], self.kept, strict=True):
             row |= {"origin": cand.origin, "step_id": cand.step_id}
         self.record = record
-        yield VerificationFinished(self.run.run_id, status, pick.verified, winner.index, reason,
-                                   pick.tier.value, len(self.kept), self.rounds, record)
+        yield VerificationFinished(
+            self.run.run_id,
+            status,
+            pick.verified,
+            winner.index,
+            reason,
+            pick.tier.value,
+            len(self.kept),
+            self.rounds,
+            record,
+        )

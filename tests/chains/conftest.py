@@ -33,8 +33,9 @@ class Rig:
 
 
 def text_of(events: list[Event], step_id: str | None = None) -> str:
-    return "".join(e.text for e in events
-                   if isinstance(e, TokenDelta) and (step_id is None or e.step_id == step_id))
+    return "".join(
+        e.text for e in events if isinstance(e, TokenDelta) and (step_id is None or e.step_id == step_id)
+    )
 
 
 def finished(events: list[Event]) -> RunFinished:
@@ -47,23 +48,49 @@ def finished(events: list[Event]) -> RunFinished:
 def make_rig(tmp_path):
     rigs = []
 
-    async def make(providers, *, retry_base: float = 0.01, use_cache: bool = True, policies=None,
-                   user_chains=None, clock=None, ids=None) -> Rig:
+    async def make(
+        providers,
+        *,
+        retry_base: float = 0.01,
+        use_cache: bool = True,
+        policies=None,
+        user_chains=None,
+        clock=None,
+        ids=None,
+    ) -> Rig:
         """``user_chains``: a folder of the user's chain files; ``clock``/``ids``: the engine's."""
         registry = ModelRegistry(providers, catalog=Catalog.shipped(), timeout=5)
         await registry.refresh()
         ledger = AsyncLedger(tmp_path / f"ledger{len(rigs)}.db", clock=clock)
         bus = EventBus()
         breaker = CircuitBreaker()
-        runner = StepRunner(registry, ledger, bus, policy=FallbackPolicy(base_delay_s=retry_base),
-                            breaker=breaker, guard=registry.guard, use_cache=use_cache, clock=clock)
-        selector = SelectionEngine(lambda: registry.models, generation=lambda: registry.generation,
-                                   cooling=runner.cooling, any_cooling=runner.any_cooling,
-                                   policies=policies)
-        orchestrator = ModelOrchestrator(registry, ledger, selector, runner,
-                                         chains=ChainLibrary.load(user_chains),
-                                         stats=lambda led, t: PerformanceMonitor(led).snapshot(t),
-                                         clock=clock, **({"ids": ids} if ids else {}))
+        runner = StepRunner(
+            registry,
+            ledger,
+            bus,
+            policy=FallbackPolicy(base_delay_s=retry_base),
+            breaker=breaker,
+            guard=registry.guard,
+            use_cache=use_cache,
+            clock=clock,
+        )
+        selector = SelectionEngine(
+            lambda: registry.models,
+            generation=lambda: registry.generation,
+            cooling=runner.cooling,
+            any_cooling=runner.any_cooling,
+            policies=policies,
+        )
+        orchestrator = ModelOrchestrator(
+            registry,
+            ledger,
+            selector,
+            runner,
+            chains=ChainLibrary.load(user_chains),
+            stats=lambda led, t: PerformanceMonitor(led).snapshot(t),
+            clock=clock,
+            **({"ids": ids} if ids else {}),
+        )
         rig = Rig(registry, ledger, orchestrator, runner, breaker, bus)
         rigs.append(rig)
         return rig

@@ -10,8 +10,9 @@ from jarvis.providers.types import Completion, Delta, GenerationOptions, Message
 
 PLAN = "1. Reverse with a slice.\n2. Return it."
 CODE = "```python\ndef reverse(s: str) -> str:\n    return s[::-1]\n```\nSlices reverse."
-FIXED = ("```python\ndef reverse(s: str) -> str:\n    \"\"\"Reversed.\"\"\"\n    return s[::-1]\n```\n"
-         "Now documented.")
+FIXED = (
+    '```python\ndef reverse(s: str) -> str:\n    """Reversed."""\n    return s[::-1]\n```\nNow documented.'
+)
 REVISE = "VERDICT: REVISE\n- Add a docstring."
 APPROVE = "VERDICT: APPROVE"
 
@@ -26,8 +27,15 @@ class ScriptedCoder(Provider):
         self.prompts: list[tuple[str, str]] = []  # (system, user) per request
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(provider=self.name, name="coder-7b", context_length=32768, size_bytes=10**9,
-                          capabilities=frozenset({"chat", "code", "completion"}))]
+        return [
+            ModelInfo(
+                provider=self.name,
+                name="coder-7b",
+                context_length=32768,
+                size_bytes=10**9,
+                capabilities=frozenset({"chat", "code", "completion"}),
+            )
+        ]
 
     def answer(self, system: str) -> str:
         if "You plan code" in system:
@@ -38,16 +46,26 @@ class ScriptedCoder(Provider):
         coded = sum("senior software engineer" in s for s, _ in self.prompts)
         return CODE if coded == 1 else FIXED
 
-    async def stream_chat(self, model: str, messages: Sequence[Message],
-                          options: GenerationOptions | None = None) -> AsyncIterator[StreamChunk]:
+    async def stream_chat(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
         system = messages[0].content if messages[0].role == "system" else ""
         self.prompts.append((system, messages[-1].content))
         text = self.answer(system)
-        for piece in (text[:len(text) // 2], text[len(text) // 2:]):
+        for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
             yield Delta(piece)
             await asyncio.sleep(0)
-        yield Completion(provider=self.name, model=model, text=text, prompt_tokens=30, completion_tokens=12,
-                         ttft_s=0.01, tokens_per_s=100.0, total_s=0.1, finish_reason="stop")
+        yield Completion(
+            provider=self.name,
+            model=model,
+            text=text,
+            prompt_tokens=30,
+            completion_tokens=12,
+            ttft_s=0.01,
+            tokens_per_s=100.0,
+            total_s=0.1,
+            finish_reason="stop",
+        )
 
 
 class Slow(Provider):
@@ -60,17 +78,35 @@ class Slow(Provider):
         self.open_streams = 0
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(provider=self.name, name=n, context_length=4096, size_bytes=10**8,
-                          capabilities=frozenset({"chat", "completion"})) for n in ("a-1b", "b-1b")]
+        return [
+            ModelInfo(
+                provider=self.name,
+                name=n,
+                context_length=4096,
+                size_bytes=10**8,
+                capabilities=frozenset({"chat", "completion"}),
+            )
+            for n in ("a-1b", "b-1b")
+        ]
 
-    async def stream_chat(self, model: str, messages: Sequence[Message],
-                          options: GenerationOptions | None = None) -> AsyncIterator[StreamChunk]:
+    async def stream_chat(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
         self.open_streams += 1
         try:
             for i in range(500):
                 await asyncio.sleep(0.005)
                 yield Delta(f"{i} ")
-            yield Completion(provider=self.name, model=model, text="", prompt_tokens=5, completion_tokens=500,
-                             ttft_s=0.005, tokens_per_s=200.0, total_s=2.5, finish_reason="length")
+            yield Completion(
+                provider=self.name,
+                model=model,
+                text="",
+                prompt_tokens=5,
+                completion_tokens=500,
+                ttft_s=0.005,
+                tokens_per_s=200.0,
+                total_s=2.5,
+                finish_reason="length",
+            )
         finally:
             self.open_streams -= 1

@@ -20,8 +20,11 @@ def load(name: str) -> list[dict]:
 
 def accuracy(rows: list[dict], key: str) -> tuple[float, list]:
     analyzer = TaskAnalyzer()
-    misses = [(r["text"][:60], r[key], getattr(analyzer.analyze(r["text"]), key)) for r in rows
-              if getattr(analyzer.analyze(r["text"]), key) != r[key]]
+    misses = [
+        (r["text"][:60], r[key], getattr(analyzer.analyze(r["text"]), key))
+        for r in rows
+        if getattr(analyzer.analyze(r["text"]), key) != r[key]
+    ]
     return 1 - len(misses) / len(rows), misses
 
 
@@ -55,8 +58,9 @@ def test_capabilities_and_size():
 
 
 def test_context_contributes_language_and_tokens():
-    a = TaskAnalyzer().analyze("Fix the failing test.",
-                               context=["def test_x():\n    assert f() == 2  # x.py"])
+    a = TaskAnalyzer().analyze(
+        "Fix the failing test.", context=["def test_x():\n    assert f() == 2  # x.py"]
+    )
     bare = TaskAnalyzer().analyze("Fix the failing test.")
     assert a.language == "python" and a.est_tokens > bare.est_tokens
 
@@ -85,8 +89,9 @@ async def test_model_assisted_mode_with_the_real_embedded_model():
 
     async def ask(prompt: str) -> str:
         out = []
-        async for chunk in provider.stream_chat(DEFAULT_MODEL_NAME, [Message("user", prompt)],
-                                                GenerationOptions(max_tokens=8, temperature=0)):
+        async for chunk in provider.stream_chat(
+            DEFAULT_MODEL_NAME, [Message("user", prompt)], GenerationOptions(max_tokens=8, temperature=0)
+        ):
             out.append(getattr(chunk, "text", ""))
         return "".join(out[:-1])
 

@@ -40,7 +40,11 @@ async def test_a_step_that_failed_over_mid_stream_lists_both_attempts(flaky):
     [step] = doc["steps"]
     first, second = step["attempts"]
     assert (first["model"], first["provider"], first["status"], first["error_kind"]) == (
-        PRIMARY, "flaky", "failed", "bad_response")
+        PRIMARY,
+        "flaky",
+        "failed",
+        "bad_response",
+    )
     assert first["error"] and first["partial_text"] == fb.partial_text and first["latency_s"] > 0
     assert (second["model"], second["status"], second["error"]) == (BACKUP, "ok", None)
     assert first["started_at"] <= second["started_at"] <= second["finished_at"]

@@ -10,8 +10,14 @@ from jarvis.providers.types import Usage
 
 
 async def test_a_paid_request_past_the_budget_closes_the_cloud_gate(tmp_path):
-    config = Config.model_validate({"embedded": {"enabled": False}, "ollama": {"enabled": False},
-                                    "lmstudio": {"enabled": False}, "cloud": {"enabled": True}})
+    config = Config.model_validate(
+        {
+            "embedded": {"enabled": False},
+            "ollama": {"enabled": False},
+            "lmstudio": {"enabled": False},
+            "cloud": {"enabled": True},
+        }
+    )
     engine = build_engine(config, resolve_paths({"JARVIS_HOME": str(tmp_path)}))
     try:
         engine.ledger.set_budget("daily", 0.5)

@@ -11,7 +11,8 @@ def test_shipped_chains_and_user_chains(tmp_path):
     (tmp_path / "mine.toml").write_text('name = "mine"\n[[roles]]\nname = "solo"\nprompt = "Do: {task}"\n')
     (tmp_path / "broken.toml").write_text('name = "broken"\nroles = 3\n')
     (tmp_path / "default.toml").write_text(
-        'name = "default"\ndescription = "mine now"\n[[roles]]\nname = "x"\n')
+        'name = "default"\ndescription = "mine now"\n[[roles]]\nname = "x"\n'
+    )
     lib = ChainLibrary.load(tmp_path)
     assert {"default", "code", "planning", "analysis", "mine"} <= set(lib.chains)
     code = lib.get("code")
@@ -24,8 +25,9 @@ def test_shipped_chains_and_user_chains(tmp_path):
 def test_long_history_is_trimmed_with_a_notice():
     role = RoleSpec(name="reviewer", prompt="Task: {task}\n\nCode:\n{code}")
     code = "def f():\n    return 1\n" * 600
-    built = prompts.build(role, {"task": "Review it.", "code": code}, window=1024, max_tokens=200,
-                          model_id="embedded/x")
+    built = prompts.build(
+        role, {"task": "Review it.", "code": code}, window=1024, max_tokens=200, model_id="embedded/x"
+    )
     assert built.est_tokens + 200 <= 1024
     [notice] = built.notices
     assert "Trimmed 'code'" in notice and "embedded/x's 1024-token window" in notice
@@ -43,11 +45,16 @@ def test_missing_template_fields_read_as_none():
 
 
 def test_code_blocks_languages_and_file_names():
-    text = ("Here:\n```python\nclass LRUCache:\n    pass\n```\nand\n"
-            "```js\n// file: src/util.js\nexport const x = 1\n```\n```\nplain\n```")
+    text = (
+        "Here:\n```python\nclass LRUCache:\n    pass\n```\nand\n"
+        "```js\n// file: src/util.js\nexport const x = 1\n```\n```\nplain\n```"
+    )
     blocks = extract_code_blocks(text)
     assert [(b.language, b.filename) for b in blocks] == [
-        ("python", "l_r_u_cache.py"), ("javascript", "src/util.js"), (None, "snippet_3.txt")]
+        ("python", "l_r_u_cache.py"),
+        ("javascript", "src/util.js"),
+        (None, "snippet_3.txt"),
+    ]
     broken = extract_code_blocks("```python\ndef f(:\n    pass\n```")[0]
     assert broken.syntax_error == "f.py line 1: invalid syntax"
     unterminated = extract_code_blocks("```python\nx = 1\n")
@@ -64,8 +71,11 @@ def test_verdicts():
 
 def test_synthesized_result_summarises_answer_files_and_review():
     result = ResultSynthesizer().synthesize(
-        {"executor": "```python\ndef add(a, b):\n    return a + b\n```"}, "executor", "VERDICT: APPROVE",
-        "python")
+        {"executor": "```python\ndef add(a, b):\n    return a + b\n```"},
+        "executor",
+        "VERDICT: APPROVE",
+        "python",
+    )
     assert result.code_blocks[0].filename == "add.py" and not result.syntax_errors
     assert "## Files" in result.summary_markdown and "## Review: approve" in result.summary_markdown
     assert result.as_json()["verdict"]["decision"] == "approve"

@@ -43,8 +43,9 @@ def fallbacks(events):
 
 async def rows(rig, run_id):
     await rig.ledger.flush()
-    return await rig.ledger.query("SELECT model_id, status, error_kind, partial_text FROM requests "
-                                          "WHERE run_id=? ORDER BY id", [run_id])
+    return await rig.ledger.query(
+        "SELECT model_id, status, error_kind, partial_text FROM requests WHERE run_id=? ORDER BY id", [run_id]
+    )
 
 
 async def test_primary_works_when_healthy(flaky):
@@ -123,8 +124,16 @@ DEAD_BACKENDS = {
     "openai": (lambda url: OpenAICompatProvider("flaky", url), "smollm2-135m-instruct"),
     "ollama": (lambda url: OllamaProvider("flaky", url), "smollm2:135m"),
     # litellm words a refused connection "Connection error." under an InternalServerError.
-    "cloud": (lambda url: CloudProvider("flaky", ["openai/smollm2"], api_keys={"openai": "sk-test-12345678"},
-                                        api_base=url + "/v1", timeout=5), "openai/smollm2"),
+    "cloud": (
+        lambda url: CloudProvider(
+            "flaky",
+            ["openai/smollm2"],
+            api_keys={"openai": "sk-test-12345678"},
+            api_base=url + "/v1",
+            timeout=5,
+        ),
+        "openai/smollm2",
+    ),
 }
 
 
@@ -138,8 +147,13 @@ async def test_dead_backend_fails_over_fast_then_is_skipped(make_rig, kind):
     from jarvis.providers.registry import ModelEntry
     from jarvis.providers.types import ModelInfo
 
-    info = ModelInfo(provider="flaky", name=name, context_length=8192,
-                     capabilities=frozenset({"chat", "completion"}), local=False)
+    info = ModelInfo(
+        provider="flaky",
+        name=name,
+        context_length=8192,
+        capabilities=frozenset({"chat", "completion"}),
+        local=False,
+    )
     rig.registry.add_model(ModelEntry(info, kind, "available", info.capabilities, 8192, None, 0, ""))
     rig.orchestrator.selector.allow_cloud = lambda: True
     primary = info.id
@@ -165,8 +179,11 @@ async def test_context_overflow_moves_to_a_larger_window(make_rig, openai_url):
     assert rig.registry.get("small/smollm2-135m-instruct").context_length == 8192
     small._windows["smollm2-135m-instruct"] = 1024  # the context it was actually loaded with
     long_task = "Summarize this log:\n" + "2024-01-01 INFO request served in 12 ms\n" * 70
-    events = await rig.events(rig.orchestrator.run(
-        long_task, RunOptions(model="small/smollm2-135m-instruct", overrides={"max_tokens": 40})))
+    events = await rig.events(
+        rig.orchestrator.run(
+            long_task, RunOptions(model="small/smollm2-135m-instruct", overrides={"max_tokens": 40})
+        )
+    )
     [fb] = fallbacks(events)
     assert fb.error_kind == "context_overflow" and "1024-token" in fb.message and fb.to_model == BACKUP
     assert next(e for e in events if isinstance(e, StepFinished)).model_id == BACKUP
@@ -193,8 +210,16 @@ async def test_a_refused_connection_is_one_decision_whichever_adapter_saw_it():
     url = dead_url()
     adapters = [
         (OllamaProvider("ollama", url), "qwen2.5:0.5b"),
-        (CloudProvider("cloud", ["openai/x"], api_keys={"openai": "sk-test-key-123456"}, api_base=url + "/v1",
-                       timeout=5), "openai/x"),
+        (
+            CloudProvider(
+                "cloud",
+                ["openai/x"],
+                api_keys={"openai": "sk-test-key-123456"},
+                api_base=url + "/v1",
+                timeout=5,
+            ),
+            "openai/x",
+        ),
         (OpenAICompatProvider("lan", url), "smollm2"),
     ]
     policy = FallbackPolicy()

@@ -47,10 +47,18 @@ def test_cache_budgets_and_cost_reports():
     ledger.cache_put("k", "m", {"text": "hi"})
     assert ledger.cache_get("k") == {"text": "hi"} and ledger.cache_get("nope") is None
     assert ledger.cache_stats()["hits"] == 1
-    ledger.record_request({"model_id": "cloud/openai/gpt-4o-mini", "provider": "cloud", "status": "ok",
-                           "cost_usd": 0.75, "task_type": "chat"})
-    ledger.record_request({"model_id": "embedded/x", "provider": "embedded", "status": "ok",
-                           "task_type": "chat"})
+    ledger.record_request(
+        {
+            "model_id": "cloud/openai/gpt-4o-mini",
+            "provider": "cloud",
+            "status": "ok",
+            "cost_usd": 0.75,
+            "task_type": "chat",
+        }
+    )
+    ledger.record_request(
+        {"model_id": "embedded/x", "provider": "embedded", "status": "ok", "task_type": "chat"}
+    )
     assert within_budget(ledger)
     ledger.set_budget("daily", 0.5)
     assert not within_budget(ledger)
@@ -80,9 +88,12 @@ def test_kill_9_mid_stream_leaves_a_consistent_ledger(isolated_home):
     (isolated_home / "config.toml").write_text("[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n")
     env = {**os.environ, "JARVIS_HOME": str(isolated_home)}
     task = "Write a very long essay about the history of compilers, with many sections."
-    proc = subprocess.Popen([sys.executable, "-m", "jarvis.app.cli", "run", task, "--max-tokens", "3000",
-                             "--seed", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jarvis.app.cli", "run", task, "--max-tokens", "3000", "--seed", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     streamed = b""
     deadline = time.monotonic() + 120
     started = None
@@ -100,8 +111,13 @@ def test_kill_9_mid_stream_leaves_a_consistent_ledger(isolated_home):
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         status = conn.execute("SELECT status FROM runs").fetchone()[0]
     assert status == "running"  # as the killed process left it
-    out = subprocess.run([sys.executable, "-m", "jarvis.app.cli", "history", "--json"], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "jarvis.app.cli", "history", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     [run] = json.loads(out.stdout)["runs"]
     assert run["status"] == "interrupted"
     ledger = Ledger(db)

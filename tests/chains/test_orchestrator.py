@@ -33,8 +33,11 @@ async def embedded_rig(make_rig):
 
 
 async def test_code_chain_produces_a_parsed_code_block(embedded_rig):
-    events = await embedded_rig.events(embedded_rig.orchestrator.run(
-        TASK, RunOptions(chain="code", overrides={"max_tokens": 160, "temperature": 0})))
+    events = await embedded_rig.events(
+        embedded_rig.orchestrator.run(
+            TASK, RunOptions(chain="code", overrides={"max_tokens": 160, "temperature": 0})
+        )
+    )
     roles = [e.role for e in events if isinstance(e, StepStarted)]
     assert roles[:3] == ["planner", "executor", "reviewer"]
     done = finished(events)
@@ -55,8 +58,9 @@ async def test_code_chain_produces_a_parsed_code_block(embedded_rig):
 
 
 async def test_default_chain_streams_and_records_requests(embedded_rig):
-    events = await embedded_rig.events(embedded_rig.orchestrator.run(
-        TASK, RunOptions(overrides={"max_tokens": 40})))
+    events = await embedded_rig.events(
+        embedded_rig.orchestrator.run(TASK, RunOptions(overrides={"max_tokens": 40}))
+    )
     assert isinstance(events[0], RunStarted) and events[0].analysis.task_type == "code_generation"
     started = next(e for e in events if isinstance(e, StepStarted))
     assert started.model_id == "embedded/smollm2-135m" and "score" in started.reason
@@ -65,16 +69,23 @@ async def test_default_chain_streams_and_records_requests(embedded_rig):
     await embedded_rig.ledger.flush()
     rows = await embedded_rig.ledger.query("SELECT status, task_type, role, completion_tokens FROM requests")
     usage = next(e for e in events if isinstance(e, StepFinished)).usage
-    assert rows == [{"status": "ok", "task_type": "code_generation", "role": "executor",
-                     "completion_tokens": usage.completion_tokens}]
+    assert rows == [
+        {
+            "status": "ok",
+            "task_type": "code_generation",
+            "role": "executor",
+            "completion_tokens": usage.completion_tokens,
+        }
+    ]
     assert done.cost_usd == 0.0
 
 
 async def test_cancel_mid_stream_stops_promptly_and_is_recorded(embedded_rig):
     cancel = asyncio.Event()
     events = []
-    async for event in embedded_rig.orchestrator.run("Write a very long essay about compilers.",
-                                                     RunOptions(overrides={"max_tokens": 800}), cancel):
+    async for event in embedded_rig.orchestrator.run(
+        "Write a very long essay about compilers.", RunOptions(overrides={"max_tokens": 800}), cancel
+    ):
         events.append(event)
         if sum(isinstance(e, TokenDelta) for e in events) == 5:
             cancel.set()
@@ -92,8 +103,11 @@ async def test_deterministic_repeat_is_served_from_cache(embedded_rig):
     assert text_of(first) == text_of(second)
     assert any(isinstance(e, Notice) and "cache" in e.text for e in second)
     assert not any(isinstance(e, Notice) and "cache" in e.text for e in first)
-    no_cache = await embedded_rig.events(embedded_rig.orchestrator.run(
-        "Say hello to Ada.", RunOptions(overrides={"max_tokens": 30, "temperature": 0.9})))
+    no_cache = await embedded_rig.events(
+        embedded_rig.orchestrator.run(
+            "Say hello to Ada.", RunOptions(overrides={"max_tokens": 30, "temperature": 0.9})
+        )
+    )
     assert not any(isinstance(e, Notice) and "cache" in e.text for e in no_cache)
     stats = await embedded_rig.ledger.cache_stats()
     assert stats["hits"] == 1
@@ -102,8 +116,9 @@ async def test_deterministic_repeat_is_served_from_cache(embedded_rig):
 async def test_unknown_chain_and_model_fail_with_a_sentence(embedded_rig):
     [failed] = await embedded_rig.events(embedded_rig.orchestrator.run(TASK, RunOptions(chain="nope")))
     assert isinstance(failed, RunFailed) and "no chain named 'nope'" in failed.message
-    events = await embedded_rig.events(embedded_rig.orchestrator.run(
-        TASK, RunOptions(model="ollama/qwen:7b")))
+    events = await embedded_rig.events(
+        embedded_rig.orchestrator.run(TASK, RunOptions(model="ollama/qwen:7b"))
+    )
     assert isinstance(events[-1], RunFailed) and events[-1].kind == "no_model"
 
 
@@ -121,9 +136,13 @@ async def test_runs_on_the_loopback_ollama_and_openai_servers(make_rig, ollama_u
 
 async def test_compare_two_models_concurrently_when_they_fit(make_rig, ollama_url, openai_url):
     rig = await make_rig([OllamaProvider("ollama", ollama_url), LMStudioProvider("lmstudio", openai_url)])
-    events = await rig.events(rig.orchestrator.compare(
-        "Say hi.", ["ollama/smollm2:135m", "lmstudio/smollm2-135m-instruct"],
-        GenerationOptions(max_tokens=12)))
+    events = await rig.events(
+        rig.orchestrator.compare(
+            "Say hi.",
+            ["ollama/smollm2:135m", "lmstudio/smollm2-135m-instruct"],
+            GenerationOptions(max_tokens=12),
+        )
+    )
     done = finished(events)
     assert done.result.parallel is True
     answers = {a.label: a for a in done.result.answers}
@@ -137,8 +156,11 @@ async def test_compare_two_models_concurrently_when_they_fit(make_rig, ollama_ur
 
 
 async def test_compare_two_embedded_models_runs_one_after_another(embedded_rig):
-    events = await embedded_rig.events(embedded_rig.orchestrator.compare(
-        "Say hi.", ["embedded/smollm2-135m", "embedded/smollm2-135m"], GenerationOptions(max_tokens=8)))
+    events = await embedded_rig.events(
+        embedded_rig.orchestrator.compare(
+            "Say hi.", ["embedded/smollm2-135m", "embedded/smollm2-135m"], GenerationOptions(max_tokens=8)
+        )
+    )
     done = finished(events)
     assert done.result.parallel is False
     assert any(isinstance(e, Notice) and "one after another" in e.text for e in events)
@@ -149,8 +171,11 @@ async def test_compare_two_embedded_models_runs_one_after_another(embedded_rig):
 async def test_run_options_turn_the_cache_off(embedded_rig):
     opts = RunOptions(overrides={"max_tokens": 20, "temperature": 0, "seed": 5})
     await embedded_rig.events(embedded_rig.orchestrator.run("Say hello to Grace.", opts))
-    again = await embedded_rig.events(embedded_rig.orchestrator.run(
-        "Say hello to Grace.", RunOptions(use_cache=False, overrides=opts.overrides)))
+    again = await embedded_rig.events(
+        embedded_rig.orchestrator.run(
+            "Say hello to Grace.", RunOptions(use_cache=False, overrides=opts.overrides)
+        )
+    )
     assert not any(isinstance(e, Notice) and "cache" in e.text for e in again)
     assert (await embedded_rig.ledger.cache_stats())["hits"] == 0
 
@@ -198,7 +223,9 @@ async def test_a_cancelled_comparison_stops_every_model_and_is_recorded(make_rig
     rows = await rig.ledger.call_fn(lambda led: PerformanceMonitor(led).table())
     # A cancel is not the models' failure: counted, but no request that counts for reliability.
     assert [(r["model"], r["cancelled"], r["requests"]) for r in rows] == [
-        ("slow/a-1b", 1, 0), ("slow/b-1b", 1, 0)]
+        ("slow/a-1b", 1, 0),
+        ("slow/b-1b", 1, 0),
+    ]
 
 
 async def test_a_comparison_whose_reader_leaves_stops_its_models(make_rig):

@@ -13,8 +13,12 @@ from jarvis.chains.specs import parse_chain
 from tests.chains.conftest import finished
 from tests.chains.scripted import FIXED, ScriptedCoder
 
-RENAMES = {'name = "planner"': 'name = "architect"', 'name = "executor"': 'name = "coder"',
-           'name = "reviewer"': 'name = "critic"', 'name = "code"': 'name = "mine"'}
+RENAMES = {
+    'name = "planner"': 'name = "architect"',
+    'name = "executor"': 'name = "coder"',
+    'name = "reviewer"': 'name = "critic"',
+    'name = "code"': 'name = "mine"',
+}
 
 
 def shipped_code_chain() -> str:
@@ -38,8 +42,9 @@ async def run_chain(make_rig, tmp_path, chain: str, user_chain: str | None):
         (folder / "mine.toml").write_text(user_chain, encoding="utf-8")
     provider = ScriptedCoder()
     rig = await make_rig([provider], user_chains=folder)
-    events = await rig.events(rig.orchestrator.run("Write a Python function that reverses a string.",
-                                                   RunOptions(chain=chain)))
+    events = await rig.events(
+        rig.orchestrator.run("Write a Python function that reverses a string.", RunOptions(chain=chain))
+    )
     await rig.ledger.flush()
     return rig, provider, events
 
@@ -57,7 +62,12 @@ async def test_renamed_roles_run_like_the_shipped_code_chain(make_rig, tmp_path,
     roles = [e.role for e in events if isinstance(e, StepStarted)]
     assert roles == ["architect", "coder", "critic", "coder", "critic"]
     assert [e.role for e in shipped_events if isinstance(e, StepStarted)] == [
-        "planner", "executor", "reviewer", "executor", "reviewer"]
+        "planner",
+        "executor",
+        "reviewer",
+        "executor",
+        "reviewer",
+    ]
     assert any(isinstance(e, Notice) and "Round 1" in e.text for e in events)
     # The answer is the coder's revised code, reviewed and approved, as with the shipped chain.
     done, shipped_done = finished(events), finished(shipped_events)
@@ -69,8 +79,11 @@ async def test_renamed_roles_run_like_the_shipped_code_chain(make_rig, tmp_path,
 
 
 def test_a_role_may_say_it_reviews_without_kind():
-    spec = parse_chain('name = "x"\n[[roles]]\nname = "a"\nprompt = "{task}"\n'
-                       '[[roles]]\nname = "b"\nproduces = "review"\nprompt = "{code}"\n', "x.toml")
+    spec = parse_chain(
+        'name = "x"\n[[roles]]\nname = "a"\nprompt = "{task}"\n'
+        '[[roles]]\nname = "b"\nproduces = "review"\nprompt = "{code}"\n',
+        "x.toml",
+    )
     assert spec.reviewer is not None and spec.reviewer.name == "b" and spec.reviewer.kind == "review"
     assert [r.produces for r in spec.roles] == ["code", "review"] and spec.answer_role.name == "a"
 

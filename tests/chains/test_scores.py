@@ -28,7 +28,7 @@ def simulate(true: dict[str, float], n: int, seed: int = 0, ties: float = 0.1) -
 
 
 def test_bradley_terry_recovers_a_known_ordering():
-    true = {f"m{i}": 1.6 ** i for i in range(8)}
+    true = {f"m{i}": 1.6**i for i in range(8)}
     standings = bradley_terry(simulate(true, 4000), rounds=200)
     assert [s.model for s in standings] == sorted(true, key=lambda m: -true[m])
     for s in standings:
@@ -76,8 +76,17 @@ def test_ratings_are_shrunk_toward_the_prior_and_reset_forgets():
     ledger.start_run("run_1", "chain", "t", "default", {"task_type": "testing"}, {})
     ledger.start_step("step_1", "run_1", 0, "executor", 0, "embedded/x", "embedded", "")
     ledger.finish_step("step_1", "completed", "out", None)
-    ledger.record_request({"run_id": "run_1", "model_id": "embedded/x", "task_type": "testing",
-                           "status": "ok", "latency_s": 1.0, "ttft_s": 0.1, "tokens_per_s": 50})
+    ledger.record_request(
+        {
+            "run_id": "run_1",
+            "model_id": "embedded/x",
+            "task_type": "testing",
+            "status": "ok",
+            "latency_s": 1.0,
+            "ttft_s": 0.1,
+            "tokens_per_s": 50,
+        }
+    )
     ledger.add_rating("step", "step_1", 5)
     monitor = PerformanceMonitor(ledger)
     [row] = monitor.table("testing")

@@ -16,8 +16,9 @@ SECRET = "sk-test-Sup3rSecretValue123"
 
 
 async def test_streams_through_litellm(openai_url):
-    provider = CloudProvider("cloud", ["openai/smollm2"], api_keys={"openai": SECRET},
-                             api_base=openai_url + "/v1")
+    provider = CloudProvider(
+        "cloud", ["openai/smollm2"], api_keys={"openai": SECRET}, api_base=openai_url + "/v1"
+    )
     pieces, final = await collect(provider.stream_chat("openai/smollm2", ask("Say hello."), GREEDY))
     assert "".join(pieces) == final.text and final.text
     assert final.provider == "cloud" and final.completion_tokens > 0
@@ -25,8 +26,9 @@ async def test_streams_through_litellm(openai_url):
 
 
 async def test_failure_never_shows_the_key(capsys):
-    provider = CloudProvider("cloud", ["openai/x"], api_keys={"openai": SECRET}, api_base=dead_url() + "/v1",
-                             timeout=5)
+    provider = CloudProvider(
+        "cloud", ["openai/x"], api_keys={"openai": SECRET}, api_base=dead_url() + "/v1", timeout=5
+    )
     with pytest.raises(ProviderUnavailable) as err:
         await collect(provider.stream_chat("openai/x", ask("hi")))
     out = capsys.readouterr()

@@ -31,8 +31,11 @@ async def test_lists_bundled_model_with_gguf_metadata(embedded, model_path):
 
 async def test_streams_real_code_and_reports_usage(embedded):
     pieces, final = await collect(
-        embedded.stream_chat(DEFAULT_MODEL_NAME, ask("Write a Python function that reverses a string."),
-                             GenerationOptions(temperature=0, max_tokens=120))
+        embedded.stream_chat(
+            DEFAULT_MODEL_NAME,
+            ask("Write a Python function that reverses a string."),
+            GenerationOptions(temperature=0, max_tokens=120),
+        )
     )
     text = "".join(pieces)
     assert text == final.text
@@ -45,15 +48,17 @@ async def test_streams_real_code_and_reports_usage(embedded):
 
 
 async def test_max_tokens_stops_with_length(embedded):
-    _, final = await collect(embedded.stream_chat(DEFAULT_MODEL_NAME, ask("Count to fifty."),
-                                                  GenerationOptions(max_tokens=5)))
+    _, final = await collect(
+        embedded.stream_chat(DEFAULT_MODEL_NAME, ask("Count to fifty."), GenerationOptions(max_tokens=5))
+    )
     assert final.completion_tokens == 5
     assert final.finish_reason == "length"
 
 
 async def test_cancel_mid_stream_then_model_is_free(embedded):
-    stream = embedded.stream_chat(DEFAULT_MODEL_NAME, ask("Tell a very long story."),
-                                  GenerationOptions(max_tokens=400))
+    stream = embedded.stream_chat(
+        DEFAULT_MODEL_NAME, ask("Tell a very long story."), GenerationOptions(max_tokens=400)
+    )
     got = 0
     async for _ in stream:
         got += 1
@@ -70,8 +75,9 @@ async def test_task_cancellation_stops_stream(embedded):
     started = asyncio.Event()
 
     async def consume():
-        async for _ in embedded.stream_chat(DEFAULT_MODEL_NAME, ask("Write a long essay."),
-                                            GenerationOptions(max_tokens=500)):
+        async for _ in embedded.stream_chat(
+            DEFAULT_MODEL_NAME, ask("Write a long essay."), GenerationOptions(max_tokens=500)
+        ):
             started.set()
 
     task = asyncio.create_task(consume())
@@ -89,8 +95,9 @@ async def test_counts_tokens_with_real_tokenizer(embedded):
 
 async def test_prompt_larger_than_context_is_a_clear_error(embedded):
     with pytest.raises(ContextOverflow) as err:
-        await collect(embedded.stream_chat(DEFAULT_MODEL_NAME, ask("word " * 6000),
-                                           GenerationOptions(num_ctx=1024)))
+        await collect(
+            embedded.stream_chat(DEFAULT_MODEL_NAME, ask("word " * 6000), GenerationOptions(num_ctx=1024))
+        )
     assert "context" in str(err.value) and "1024" in str(err.value)
 
 
@@ -102,8 +109,9 @@ async def test_unknown_model_is_model_not_found(embedded):
 async def test_bad_gguf_path_is_a_sentence_not_a_traceback(tmp_path):
     not_gguf = tmp_path / "notes.gguf"
     not_gguf.write_text("this is not a model")
-    provider = EmbeddedProvider(models={"broken": not_gguf, "missing": tmp_path / "nope.gguf"},
-                                include_default=False)
+    provider = EmbeddedProvider(
+        models={"broken": not_gguf, "missing": tmp_path / "nope.gguf"}, include_default=False
+    )
     assert await provider.list_models() == []
     problems = dict(provider.broken_models())
     assert "not a readable GGUF model file" in problems["broken"]

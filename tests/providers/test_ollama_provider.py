@@ -85,8 +85,13 @@ async def test_dead_host_is_unavailable():
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [(None, "http://127.0.0.1:11434"), ("gpubox", "http://gpubox:11434"), ("0.0.0.0:9999", "http://127.0.0.1:9999"),
-     ("https://ollama.example.com", "https://ollama.example.com:443"), ("http://10.0.0.5:11434/", "http://10.0.0.5:11434")],
+    [
+        (None, "http://127.0.0.1:11434"),
+        ("gpubox", "http://gpubox:11434"),
+        ("0.0.0.0:9999", "http://127.0.0.1:9999"),
+        ("https://ollama.example.com", "https://ollama.example.com:443"),
+        ("http://10.0.0.5:11434/", "http://10.0.0.5:11434"),
+    ],
 )
 def test_host_forms_accepted_like_ollama_host(given, expected):
     assert normalise_host(given) == expected

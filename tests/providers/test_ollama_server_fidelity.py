@@ -28,16 +28,25 @@ def test_tags_show_ps_validate(http):
     assert show.modelinfo["general.architecture"] == "llama"
     assert show.modelinfo["llama.context_length"] == 8192
     assert "completion" in show.capabilities
-    http.post("/api/chat", json={"model": "smollm2:135m", "messages": [{"role": "user", "content": "hi"}],
-                                 "stream": False, "options": {"num_predict": 2}})
+    http.post(
+        "/api/chat",
+        json={
+            "model": "smollm2:135m",
+            "messages": [{"role": "user", "content": "hi"}],
+            "stream": False,
+            "options": {"num_predict": 2},
+        },
+    )
     ps = ProcessResponse.model_validate(http.get("/api/ps").json())
     assert ps.models[0].model == "smollm2:135m" and ps.models[0].size > 0
 
 
 def test_chat_stream_is_ndjson_with_ns_durations_and_omitted_zeros(http):
     hi = [{"role": "user", "content": "Say hi"}]
-    resp = http.post("/api/chat", json={"model": "smollm2:135m", "messages": hi,
-                                        "options": {"num_predict": 6, "temperature": 0}})
+    resp = http.post(
+        "/api/chat",
+        json={"model": "smollm2:135m", "messages": hi, "options": {"num_predict": 6, "temperature": 0}},
+    )
     lines = ndjson(resp)
     parts = [ChatResponse.model_validate(line) for line in lines]
     assert all(not p.done for p in parts[:-1]) and parts[-1].done
@@ -51,8 +60,9 @@ def test_chat_stream_is_ndjson_with_ns_durations_and_omitted_zeros(http):
 
 
 def test_generate_stream_validates(http):
-    resp = http.post("/api/generate",
-                     json={"model": "smollm2:135m", "prompt": "Say hi", "options": {"num_predict": 3}})
+    resp = http.post(
+        "/api/generate", json={"model": "smollm2:135m", "prompt": "Say hi", "options": {"num_predict": 3}}
+    )
     parts = [GenerateResponse.model_validate(line) for line in ndjson(resp)]
     assert parts[-1].done and "".join(p.response for p in parts)
 
@@ -64,8 +74,9 @@ def test_missing_model_is_404_with_error_body(http):
 
 
 def test_oom_is_500_with_ollama_wording(http):
-    resp = http.post("/api/chat",
-                     json={"model": "bigcoder:70b", "messages": [{"role": "user", "content": "x"}]})
+    resp = http.post(
+        "/api/chat", json={"model": "bigcoder:70b", "messages": [{"role": "user", "content": "x"}]}
+    )
     assert resp.status_code == 500
     assert "requires more system memory" in resp.json()["error"]
 
@@ -74,7 +85,14 @@ def test_silent_truncation_trap(http):
     """A prompt longer than num_ctx is answered with 200; only prompt_eval_count shows the cut."""
     long = "The quick brown fox jumps over the lazy dog. " * 200  # ~2,000 tokens
     messages = [{"role": "user", "content": long}]
-    resp = http.post("/api/chat", json={"model": "smollm2:135m", "messages": messages,
-                                        "stream": False, "options": {"num_ctx": 512, "num_predict": 1}})
+    resp = http.post(
+        "/api/chat",
+        json={
+            "model": "smollm2:135m",
+            "messages": messages,
+            "stream": False,
+            "options": {"num_ctx": 512, "num_predict": 1},
+        },
+    )
     assert resp.status_code == 200
     assert resp.json()["prompt_eval_count"] < 512

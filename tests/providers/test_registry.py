@@ -45,8 +45,9 @@ async def test_catalog_custom_and_memory_fit_are_merged(ollama_url):
         CustomModel(id="ollama/smollm2:135m", capabilities=frozenset({"function_calling"}), tags=("mine",)),
         CustomModel(id="ollama/qwen2.5-coder:7b", description="on order"),
     ]
-    registry = ModelRegistry([OllamaProvider("ollama", ollama_url)], catalog=Catalog.shipped(), guard=guard,
-                             custom=custom)
+    registry = ModelRegistry(
+        [OllamaProvider("ollama", ollama_url)], catalog=Catalog.shipped(), guard=guard, custom=custom
+    )
     await registry.refresh()
     smol = registry.get("ollama/smollm2:135m")
     assert smol.status == "available" and smol.fits_memory is True

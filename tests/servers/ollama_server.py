@@ -81,8 +81,9 @@ class Runner:
             formatted = self.formatter(messages=messages)
             text, stops = formatted.prompt, formatted.stop
         else:
-            msgs = (([{"role": "system", "content": system}] if system else [])
-                    + [{"role": "user", "content": prompt or ""}])
+            msgs = ([{"role": "system", "content": system}] if system else []) + [
+                {"role": "user", "content": prompt or ""}
+            ]
             formatted = self.formatter(messages=msgs)
             text, stops = formatted.prompt, formatted.stop
         tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
@@ -124,8 +125,16 @@ def make_app(model_path: Path) -> Starlette:
         models = []
         listed = ((MODEL_NAME, runner.size, runner.digest), (HUGE_MODEL, HUGE_BYTES, "f" * 64))
         for name, size, digest in listed:
-            models.append({"name": name, "model": name, "modified_at": modified, "size": size,
-                           "digest": digest, "details": model_details()})
+            models.append(
+                {
+                    "name": name,
+                    "model": name,
+                    "modified_at": modified,
+                    "size": size,
+                    "digest": digest,
+                    "details": model_details(),
+                }
+            )
         return JSONResponse({"models": models})
 
     async def show(request: Request) -> Response:
@@ -138,44 +147,64 @@ def make_app(model_path: Path) -> Starlette:
             if key.startswith(runner.arch + ".") and isinstance(value, (int, float)):
                 info[key] = value
         if name == HUGE_MODEL:
-            info.update({f"{runner.arch}.block_count": 80, f"{runner.arch}.embedding_length": 8192,
-                         f"{runner.arch}.attention.head_count": 64,
-                         f"{runner.arch}.attention.head_count_kv": 8,
-                         f"{runner.arch}.context_length": 131072})
-        return JSONResponse({
-            "license": "Apache License 2.0",
-            "modelfile": f"FROM {runner.path}\n",
-            "parameters": 'stop                           "<|im_end|>"',
-            "template": ("{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
-                         "<|im_start|>assistant\n"),
-            "details": model_details(),
-            "model_info": info,
-            "capabilities": ["completion"],
-            "modified_at": modified,
-        })
+            info.update(
+                {
+                    f"{runner.arch}.block_count": 80,
+                    f"{runner.arch}.embedding_length": 8192,
+                    f"{runner.arch}.attention.head_count": 64,
+                    f"{runner.arch}.attention.head_count_kv": 8,
+                    f"{runner.arch}.context_length": 131072,
+                }
+            )
+        return JSONResponse(
+            {
+                "license": "Apache License 2.0",
+                "modelfile": f"FROM {runner.path}\n",
+                "parameters": 'stop                           "<|im_end|>"',
+                "template": (
+                    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
+                    "<|im_start|>assistant\n"
+                ),
+                "details": model_details(),
+                "model_info": info,
+                "capabilities": ["completion"],
+                "modified_at": modified,
+            }
+        )
 
     async def ps(_: Request) -> Response:
         models = []
         if runner.llm is not None:
             expires = datetime.now(UTC) + timedelta(minutes=5)
-            models.append({"name": MODEL_NAME, "model": MODEL_NAME, "size": runner.size + 60_000_000,
-                           "digest": runner.digest, "details": model_details(),
-                           "expires_at": expires.isoformat(), "size_vram": 0, "context_length": runner.n_ctx})
+            models.append(
+                {
+                    "name": MODEL_NAME,
+                    "model": MODEL_NAME,
+                    "size": runner.size + 60_000_000,
+                    "digest": runner.digest,
+                    "details": model_details(),
+                    "expires_at": expires.isoformat(),
+                    "size_vram": 0,
+                    "context_length": runner.n_ctx,
+                }
+            )
         return JSONResponse({"models": models})
 
     async def generate_like(request: Request, chat: bool) -> Response:
         try:
             body = await request.json()
         except ValueError:
-            return JSONResponse({"error": "invalid character looking for beginning of value"},
-                                status_code=400)
+            return JSONResponse(
+                {"error": "invalid character looking for beginning of value"}, status_code=400
+            )
         raw_name = body.get("model") or ""
         name = known(raw_name)
         if not raw_name:
             return JSONResponse({"error": "model is required"}, status_code=400)
         if name is None:
-            return JSONResponse({"error": f'model "{raw_name}" not found, try pulling it first'},
-                                status_code=404)
+            return JSONResponse(
+                {"error": f'model "{raw_name}" not found, try pulling it first'}, status_code=404
+            )
         if name == HUGE_MODEL:
             too_big = "model requires more system memory (44.1 GiB) than is available (9.3 GiB)"
             return JSONResponse({"error": too_big}, status_code=500)
@@ -201,16 +230,20 @@ def make_app(model_path: Path) -> Starlette:
         async with runner.lock:
             started = time.perf_counter_ns()
             load_ns = await asyncio.to_thread(runner.ensure_loaded, num_ctx)
-            tokens, stops = runner.prompt_tokens(body.get("messages") if chat else None, body.get("prompt"),
-                                                 body.get("system"))
+            tokens, stops = runner.prompt_tokens(
+                body.get("messages") if chat else None, body.get("prompt"), body.get("system")
+            )
             # The trap: a prompt longer than the window loses its beginning, with no error.
             if len(tokens) > num_ctx - 1:
-                tokens = tokens[-(num_ctx - 1):]
+                tokens = tokens[-(num_ctx - 1) :]
             room = num_ctx - len(tokens)
             num_predict = int(options.get("num_predict") or -1)
-            kwargs = {"max_tokens": max(min(num_predict if num_predict > 0 else room, room), 1),
-                      "stop": stops + list(options.get("stop") or []),
-                      "temperature": options.get("temperature", 0.8), "top_p": options.get("top_p", 0.9)}
+            kwargs = {
+                "max_tokens": max(min(num_predict if num_predict > 0 else room, room), 1),
+                "stop": stops + list(options.get("stop") or []),
+                "temperature": options.get("temperature", 0.8),
+                "top_p": options.get("top_p", 0.9),
+            }
             if options.get("seed") is not None:
                 kwargs["seed"] = options["seed"]
             queue: asyncio.Queue = asyncio.Queue()
@@ -233,8 +266,12 @@ def make_app(model_path: Path) -> Starlette:
                         finish = choice.get("finish_reason") or finish
                     end = time.perf_counter_ns()
                     first = first or end
-                    timings.update(prompt_eval_duration=first - t0, eval_duration=end - first,
-                                   eval_count=count, done_reason=finish)
+                    timings.update(
+                        prompt_eval_duration=first - t0,
+                        eval_duration=end - first,
+                        eval_count=count,
+                        done_reason=finish,
+                    )
                     loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
                 except Exception as err:  # Ollama reports a failure mid-stream as an error object
                     loop.call_soon_threadsafe(queue.put_nowait, ("error", str(err)))
@@ -255,15 +292,19 @@ def make_app(model_path: Path) -> Starlette:
                         continue
                     out[key] = {"role": "assistant", "content": ""} if chat else ""
                     out["done"] = True
-                    out.update(omit_empty({
-                        "done_reason": timings["done_reason"],
-                        "total_duration": time.perf_counter_ns() - started,
-                        "load_duration": load_ns,
-                        "prompt_eval_count": len(tokens),
-                        "prompt_eval_duration": timings["prompt_eval_duration"],
-                        "eval_count": timings["eval_count"],
-                        "eval_duration": timings["eval_duration"],
-                    }))
+                    out.update(
+                        omit_empty(
+                            {
+                                "done_reason": timings["done_reason"],
+                                "total_duration": time.perf_counter_ns() - started,
+                                "load_duration": load_ns,
+                                "prompt_eval_count": len(tokens),
+                                "prompt_eval_duration": timings["prompt_eval_duration"],
+                                "eval_count": timings["eval_count"],
+                                "eval_duration": timings["eval_duration"],
+                            }
+                        )
+                    )
                     yield out
                     return
             finally:
@@ -276,15 +317,17 @@ def make_app(model_path: Path) -> Starlette:
     async def generate(request: Request) -> Response:
         return await generate_like(request, chat=False)
 
-    return Starlette(routes=[
-        Route("/", root, methods=["GET", "HEAD"]),
-        Route("/api/version", version),
-        Route("/api/tags", tags),
-        Route("/api/show", show, methods=["POST"]),
-        Route("/api/ps", ps),
-        Route("/api/chat", chat, methods=["POST"]),
-        Route("/api/generate", generate, methods=["POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/", root, methods=["GET", "HEAD"]),
+            Route("/api/version", version),
+            Route("/api/tags", tags),
+            Route("/api/show", show, methods=["POST"]),
+            Route("/api/ps", ps),
+            Route("/api/chat", chat, methods=["POST"]),
+            Route("/api/generate", generate, methods=["POST"]),
+        ]
+    )
 
 
 def main() -> None:

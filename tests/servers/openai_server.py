@@ -20,8 +20,9 @@ def make_app(model_path: Path, alias: str, with_v0: bool = True):
 
     app = create_app(
         server_settings=ServerSettings(host="127.0.0.1"),
-        model_settings=[ModelSettings(model=str(model_path), model_alias=alias, n_ctx=4096, n_threads=2,
-                                      verbose=False)],
+        model_settings=[
+            ModelSettings(model=str(model_path), model_alias=alias, n_ctx=4096, n_threads=2, verbose=False)
+        ],
     )
     if with_v0:
         meta = gguf.read_metadata(model_path)
@@ -32,13 +33,29 @@ def make_app(model_path: Path, alias: str, with_v0: bool = True):
             return {
                 "object": "list",
                 "data": [
-                    {"id": alias, "object": "model", "type": "llm", "publisher": "HuggingFaceTB",
-                     "arch": arch, "compatibility_type": "gguf", "quantization": "Q4_1",
-                     "state": "loaded", "max_context_length": int(meta.get(f"{arch}.context_length", 0))},
+                    {
+                        "id": alias,
+                        "object": "model",
+                        "type": "llm",
+                        "publisher": "HuggingFaceTB",
+                        "arch": arch,
+                        "compatibility_type": "gguf",
+                        "quantization": "Q4_1",
+                        "state": "loaded",
+                        "max_context_length": int(meta.get(f"{arch}.context_length", 0)),
+                    },
                     # LM Studio also lists downloaded models that are not loaded.
-                    {"id": "text-embedding-nomic-embed-text-v1.5", "object": "model", "type": "embeddings",
-                     "publisher": "nomic-ai", "arch": "nomic-bert", "compatibility_type": "gguf",
-                     "quantization": "Q4_K_M", "state": "not-loaded", "max_context_length": 2048},
+                    {
+                        "id": "text-embedding-nomic-embed-text-v1.5",
+                        "object": "model",
+                        "type": "embeddings",
+                        "publisher": "nomic-ai",
+                        "arch": "nomic-bert",
+                        "compatibility_type": "gguf",
+                        "quantization": "Q4_K_M",
+                        "state": "not-loaded",
+                        "max_context_length": 2048,
+                    },
                 ],
             }
 
@@ -55,8 +72,9 @@ def main() -> None:
     parser.add_argument("--no-v0", action="store_true")
     args = parser.parse_args()
     path = args.model or gguf.default_model_path()
-    uvicorn.run(make_app(path, args.alias, not args.no_v0), host="127.0.0.1", port=args.port,
-                log_level="warning")
+    uvicorn.run(
+        make_app(path, args.alias, not args.no_v0), host="127.0.0.1", port=args.port, log_level="warning"
+    )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,13 @@ def test_reads_the_bundled_model(model_path):
     meta = gguf.read_metadata(model_path)
     assert meta["general.architecture"] == "llama"
     assert meta["tokenizer.ggml.tokens"] == 49152  # arrays are reduced to their length
-    assert gguf.geometry(meta) == {"context_length": 8192, "block_count": 30, "embedding_length": 576,
-                                   "attention.head_count": 9, "attention.head_count_kv": 3}
+    assert gguf.geometry(meta) == {
+        "context_length": 8192,
+        "block_count": 30,
+        "embedding_length": 576,
+        "attention.head_count": 9,
+        "attention.head_count_kv": 3,
+    }
 
 
 TRUNCATED_HEADER = b"GGUF\x03\x00\x00\x00" + b"\x00" * 8 + b"\x05"

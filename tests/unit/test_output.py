@@ -10,9 +10,11 @@ def test_table_columns_line_up_and_cells_are_printed_as_written(capsys, monkeypa
     monkeypatch.setenv("COLUMNS", "20")  # a narrow terminal must not wrap or cut a row
     print_table([("MODEL", "STATUS"), ("ollama/[bold]x[/bold]:7b", "available"), ("a", ":smile: (loaded)")])
     lines = capsys.readouterr().out.splitlines()
-    assert lines == ["MODEL                     STATUS",
-                     "ollama/[bold]x[/bold]:7b  available",
-                     "a                         :smile: (loaded)"]
+    assert lines == [
+        "MODEL                     STATUS",
+        "ollama/[bold]x[/bold]:7b  available",
+        "a                         :smile: (loaded)",
+    ]
 
 
 def test_fail_prints_one_sentence_and_hands_back_the_code(capsys):

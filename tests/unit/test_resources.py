@@ -12,9 +12,18 @@ SMOL = {"block_count": 30, "embedding_length": 576, "attention.head_count": 9, "
 
 
 def model(**kw) -> ModelInfo:
-    base = dict(provider="ollama", name="m", size_bytes=4 * GiB, context_length=32768,
-                geometry={"block_count": 32, "embedding_length": 4096, "attention.head_count": 32,
-                          "attention.head_count_kv": 8})
+    base = dict(
+        provider="ollama",
+        name="m",
+        size_bytes=4 * GiB,
+        context_length=32768,
+        geometry={
+            "block_count": 32,
+            "embedding_length": 4096,
+            "attention.head_count": 32,
+            "attention.head_count_kv": 8,
+        },
+    )
     base.update(kw)
     return ModelInfo(**base)
 

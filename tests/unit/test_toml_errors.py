@@ -84,7 +84,7 @@ def test_a_broken_policies_file_names_the_line(tmp_path):
 def test_files_that_are_not_utf8_name_the_line(tmp_path):
     from jarvis.app.config import ConfigError, load_config
 
-    latin1 = '# Réglages\n[ollama]\nnum_ctx = 8192\n'.encode("latin-1")
+    latin1 = "# Réglages\n[ollama]\nnum_ctx = 8192\n".encode("latin-1")
     (tmp_path / "config.toml").write_bytes(latin1)
     with pytest.raises(ConfigError, match=r"config.toml line 1 is not UTF-8 text \(byte 0xe9\)"):
         load_config(tmp_path / "config.toml")

@@ -32,17 +32,34 @@ from jarvis.providers.types import Completion, Delta, GenerationOptions, Message
 from tests.test_cli import jarvis, write_config
 
 PROBE = TierProbe()  # one probe for the module: the machine does not change between tests
-GOOD = {"add": "def add(a, b):\n    return a + b", "neg": "def neg(x):\n    return -x",
-        "inc": "def inc(x):\n    return x + 1"}
-BAD = {"add": "def add(a, b):\n    return a - b", "neg": "def neg(x):\n    return -x",
-       "inc": None}  # no code at all: prose only
+GOOD = {
+    "add": "def add(a, b):\n    return a + b",
+    "neg": "def neg(x):\n    return -x",
+    "inc": "def inc(x):\n    return x + 1",
+}
+BAD = {
+    "add": "def add(a, b):\n    return a - b",
+    "neg": "def neg(x):\n    return -x",
+    "inc": None,
+}  # no code at all: prose only
 SUITE = [
-    {"id": "add", "task": "Write add(a, b) returning the sum.",
-     "tests": ["add(1, 2) == 3", "add(-1, 1) == 0"], "entry_point": "add"},
-    {"id": "neg", "task": "Write neg(x) returning minus x.",
-     "tests": "from solution import neg\n\ndef test_neg():\n    assert neg(2) == -2\n"},
-    {"id": "inc", "task": "Write a function adding one to x.",
-     "tests": "def check(candidate):\n    assert candidate(1) == 2\n", "entry_point": "inc"},
+    {
+        "id": "add",
+        "task": "Write add(a, b) returning the sum.",
+        "tests": ["add(1, 2) == 3", "add(-1, 1) == 0"],
+        "entry_point": "add",
+    },
+    {
+        "id": "neg",
+        "task": "Write neg(x) returning minus x.",
+        "tests": "from solution import neg\n\ndef test_neg():\n    assert neg(2) == -2\n",
+    },
+    {
+        "id": "inc",
+        "task": "Write a function adding one to x.",
+        "tests": "def check(candidate):\n    assert candidate(1) == 2\n",
+        "entry_point": "inc",
+    },
 ]
 
 
@@ -52,19 +69,37 @@ class ScriptedCoders(Provider):
     kind = "scripted"
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(provider=self.name, name=n, context_length=32768, size_bytes=10**9,
-                          capabilities=frozenset({"chat", "code", "completion"})) for n in ("good", "bad")]
+        return [
+            ModelInfo(
+                provider=self.name,
+                name=n,
+                context_length=32768,
+                size_bytes=10**9,
+                capabilities=frozenset({"chat", "code", "completion"}),
+            )
+            for n in ("good", "bad")
+        ]
 
-    async def stream_chat(self, model: str, messages: Sequence[Message],
-                          options: GenerationOptions | None = None) -> AsyncIterator[StreamChunk]:
+    async def stream_chat(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
         task = messages[-1].content
         name = next(n for n in GOOD if re.search(rf"\b{n}\b", task))
         code = (GOOD if model == "good" else BAD)[name]
         text = f"```python\n{code}\n```\nDone." if code else "I would add one to x."
         yield Delta(text)
         await asyncio.sleep(0)
-        yield Completion(provider=self.name, model=model, text=text, prompt_tokens=30, completion_tokens=12,
-                         ttft_s=0.01, tokens_per_s=100.0, total_s=0.1, finish_reason="stop")
+        yield Completion(
+            provider=self.name,
+            model=model,
+            text=text,
+            prompt_tokens=30,
+            completion_tokens=12,
+            ttft_s=0.01,
+            tokens_per_s=100.0,
+            total_s=0.1,
+            finish_reason="stop",
+        )
 
 
 @pytest.fixture
@@ -72,15 +107,32 @@ async def rig(tmp_path):
     registry = ModelRegistry([ScriptedCoders("script")], catalog=Catalog.shipped(), timeout=5)
     await registry.refresh()
     ledger = AsyncLedger(tmp_path / "ledger.db")
-    runner = StepRunner(registry, ledger, EventBus(), policy=FallbackPolicy(base_delay_s=0.01),
-                        breaker=CircuitBreaker(), guard=registry.guard)
-    selector = SelectionEngine(lambda: registry.models, generation=lambda: registry.generation,
-                               cooling=runner.cooling, any_cooling=runner.any_cooling)
+    runner = StepRunner(
+        registry,
+        ledger,
+        EventBus(),
+        policy=FallbackPolicy(base_delay_s=0.01),
+        breaker=CircuitBreaker(),
+        guard=registry.guard,
+    )
+    selector = SelectionEngine(
+        lambda: registry.models,
+        generation=lambda: registry.generation,
+        cooling=runner.cooling,
+        any_cooling=runner.any_cooling,
+    )
     chains = ChainLibrary.load(None)
-    orchestrator = ModelOrchestrator(registry, ledger, selector, runner, chains=chains,
-                                     stats=lambda led, t: PerformanceMonitor(led).snapshot(t))
-    eval_runner = EvalRunner(orchestrator.run, registry=registry, chains=chains, ledger=ledger,
-                             sandbox=Sandbox(probe=PROBE))
+    orchestrator = ModelOrchestrator(
+        registry,
+        ledger,
+        selector,
+        runner,
+        chains=chains,
+        stats=lambda led, t: PerformanceMonitor(led).snapshot(t),
+    )
+    eval_runner = EvalRunner(
+        orchestrator.run, registry=registry, chains=chains, ledger=ledger, sandbox=Sandbox(probe=PROBE)
+    )
     yield eval_runner
     ledger.close()
 
@@ -101,23 +153,38 @@ def test_wilson_interval_is_bounded_and_known_values():
 
 def test_matrix_counts_tokens_and_median():
     runs = [(True, 10, 1.0), (False, 20, 3.0), (True, 30, 2.0)]
-    rows = [TaskResult(str(i), "m", "c", passed, "", tokens, seconds, 0.1, "bwrap", None)
-            for i, (passed, tokens, seconds) in enumerate(runs)]
+    rows = [
+        TaskResult(str(i), "m", "c", passed, "", tokens, seconds, 0.1, "bwrap", None)
+        for i, (passed, tokens, seconds) in enumerate(runs)
+    ]
     [cell] = matrix(rows)
     assert (cell.tasks, cell.passed, cell.tokens_per_task, cell.tokens_per_solved, cell.median_s) == (
-        3, 2, 20.0, 30.0, 2.0)
+        3,
+        2,
+        20.0,
+        30.0,
+        2.0,
+    )
     assert cell.row()[2].startswith("2/3 67% [")
 
 
 def test_final_code_prefers_the_entry_point_and_completes_python_tasks():
     task = Task(id="t", task="write f", checks=(), entry_point="f")
-    result = {"answer": "", "code_blocks": [
-        {"language": "python", "code": "def helper():\n    return 1\n\n\n# a longer block"},
-        {"language": "python", "code": "def f():\n    return 2", "syntax_error": None}]}
+    result = {
+        "answer": "",
+        "code_blocks": [
+            {"language": "python", "code": "def helper():\n    return 1\n\n\n# a longer block"},
+            {"language": "python", "code": "def f():\n    return 2", "syntax_error": None},
+        ],
+    }
     assert final_code(result, task) == "def f():\n    return 2"
     assert final_code({"answer": "no code", "code_blocks": []}, task) is None
-    stub = Task(id="h", task='from typing import List\n\ndef f(x: List[int]) -> int:\n    """Sum."""\n',
-                checks=(), entry_point="f")
+    stub = Task(
+        id="h",
+        task='from typing import List\n\ndef f(x: List[int]) -> int:\n    """Sum."""\n',
+        checks=(),
+        entry_point="f",
+    )
     code = final_code({"code_blocks": [{"language": "python", "code": "def f(x):\n    return sum(x)"}]}, stub)
     assert code.startswith("from typing import List") and code.rstrip().endswith("return sum(x)")
     assert "Complete this Python code" in model_prompt(stub)
@@ -131,8 +198,11 @@ async def test_eval_matrix_ledger_and_scores(rig, suite_file):
     report = await rig.run(suite, ["script/good", "script/bad"], ["default", "code"], on_progress=seen.append)
     cells = {(c.model, c.chain): c for c in report.cells()}
     assert [(k, c.passed, c.tasks) for k, c in cells.items()] == [
-        (("script/good", "default"), 3, 3), (("script/good", "code"), 3, 3),
-        (("script/bad", "default"), 1, 3), (("script/bad", "code"), 1, 3)]
+        (("script/good", "default"), 3, 3),
+        (("script/good", "code"), 3, 3),
+        (("script/bad", "default"), 1, 3),
+        (("script/bad", "code"), 1, 3),
+    ]
     # One step of 30 + 12 tokens in `default`, three (planner, executor, reviewer) in `code`.
     assert cells[("script/good", "default")].tokens_per_task == 42
     assert cells[("script/good", "code")].tokens_per_task == 126
@@ -163,7 +233,9 @@ async def test_eval_matrix_ledger_and_scores(rig, suite_file):
     assert rows["script/bad"]["requests"] == 12 + 6 and rows["script/bad"]["successes"] == 12 + 2
     by_role = await ledger.call_fn(lambda led: PerformanceMonitor(led).table(role="eval", by_role=True))
     assert {(r["model"], r["successes"], r["requests"]) for r in by_role} == {
-        ("script/good", 6, 6), ("script/bad", 2, 6)}
+        ("script/good", 6, 6),
+        ("script/bad", 2, 6),
+    }
 
 
 @pytest.mark.slow
@@ -174,8 +246,13 @@ async def test_cancel_stops_between_tasks(rig, suite_file):
         if progress.result is not None:
             cancel.set()
 
-    report = await rig.run(load_jsonl_suite(suite_file), ["script/good"], ["default"],
-                           on_progress=stop_after_first, cancel=cancel)
+    report = await rig.run(
+        load_jsonl_suite(suite_file),
+        ["script/good"],
+        ["default"],
+        on_progress=stop_after_first,
+        cancel=cancel,
+    )
     assert report.status == "cancelled" and len(report.results) == 1
     stored = await rig.ledger.call_fn(eval_run, report.eval_id)
     assert stored["status"] == "cancelled" and len(stored["results"]) == 1
@@ -204,8 +281,17 @@ async def test_no_sandbox_is_refused_before_anything_runs(rig, suite_file):
 
 async def test_an_eval_whose_process_died_reads_as_interrupted(rig):
     def left_running(led):
-        start_eval(led, "eval_old", suite="s", source="s.jsonl", models=["m"], chains=["default"],
-                   task_count=1, tier="bwrap", limits={})
+        start_eval(
+            led,
+            "eval_old",
+            suite="s",
+            source="s.jsonl",
+            models=["m"],
+            chains=["default"],
+            task_count=1,
+            tier="bwrap",
+            limits={},
+        )
         led.db.execute("UPDATE eval_runs SET pid = 999999999 WHERE id = 'eval_old'")
         return recover_interrupted_evals(led)
 
@@ -241,15 +327,27 @@ def test_cli_bad_input_sentences(home, tmp_path, suite_file):
 def test_cli_unknown_model_and_chain(home, suite_file):
     out = jarvis("eval", str(suite_file), "-m", "embedded/nope", home=home, timeout=120)
     assert out.returncode == 4 and "No model 'embedded/nope'" in out.stderr and "Traceback" not in out.stderr
-    out = jarvis("eval", str(suite_file), "-m", "embedded/smollm2-135m", "--chain", "nochain", home=home,
-                 timeout=120)
+    out = jarvis(
+        "eval", str(suite_file), "-m", "embedded/smollm2-135m", "--chain", "nochain", home=home, timeout=120
+    )
     assert out.returncode == 2 and "no chain named 'nochain'" in out.stderr
 
 
 @pytest.mark.slow
 def test_cli_json_with_smollm2(home, suite_file):
-    out = jarvis("eval", str(suite_file), "-m", "embedded/smollm2-135m", "--limit", "1", "--max-tokens", "60",
-                 "--json", home=home, timeout=300)
+    out = jarvis(
+        "eval",
+        str(suite_file),
+        "-m",
+        "embedded/smollm2-135m",
+        "--limit",
+        "1",
+        "--max-tokens",
+        "60",
+        "--json",
+        home=home,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     [cell] = doc["matrix"]

@@ -26,40 +26,52 @@ def test_the_issues_example():
     assert checks[0].expression == "is_prime(7)" and checks[0].op == "is" and checks[0].expected == "True"
 
 
-@pytest.mark.parametrize(("task", "expected"), [
-    ("Write add(a, b). add(2, 3) == 5 and add(-1, 1) == 0.", ["add(2, 3) == 5", "add(-1, 1) == 0"]),
-    ("f([1,2]) returns 3. f([]) should return 0", ["f([1,2]) == 3", "f([]) == 0"]),
-    ("sort_desc([3, 1, 2]) -> [3, 2, 1]", ["sort_desc([3, 1, 2]) == [3, 2, 1]"]),
-    ("Implement `fib(n)`: `fib(10)` returns `55`, fib(0) gives 0.", ["fib(10) == 55", "fib(0) == 0"]),
-    ("square(3) is 9", ["square(3) == 9"]),  # prose "is" means equals, except for singletons
-    ("is_even(3) is not True", ["is_even(3) is not True"]),
-    ("count('banana', 'a') must return 3; count('', 'a') → 0", ["count('banana', 'a') == 3",
-                                                               "count('', 'a') == 0"]),
-    ("For example, pair(1, 2) should be (1, 2).", ["pair(1, 2) == (1, 2)"]),
-    ("split_words('a b') == ['a', 'b'], split_words('') == []",
-     ["split_words('a b') == ['a', 'b']", "split_words('') == []"]),
-    ("clamp(5, lo=0, hi=3) evaluates to 3", ["clamp(5, lo=0, hi=3) == 3"]),
-    ("f(1.5) == 3.0.", ["f(1.5) == 3.0"]),
-    ("will_it_fly([1, 2], 5) ➞ False", ["will_it_fly([1, 2], 5) is False"]),
-    ("iscube(1) ==> True\niscube(2)==>False", ["iscube(1) is True", "iscube(2) is False"]),
-    ('decimal_to_binary(15)   # returns "db1111db"', ['decimal_to_binary(15) == "db1111db"']),
-    ("file_name_check('a.txt') # => 'Yes'", ["file_name_check('a.txt') == 'Yes'"]),
-    ("lookup({'a': 1}, 'a') returns 1 but lookup({}, 'a') returns None",
-     ["lookup({'a': 1}, 'a') == 1", "lookup({}, 'a') is None"]),
-])
+@pytest.mark.parametrize(
+    ("task", "expected"),
+    [
+        ("Write add(a, b). add(2, 3) == 5 and add(-1, 1) == 0.", ["add(2, 3) == 5", "add(-1, 1) == 0"]),
+        ("f([1,2]) returns 3. f([]) should return 0", ["f([1,2]) == 3", "f([]) == 0"]),
+        ("sort_desc([3, 1, 2]) -> [3, 2, 1]", ["sort_desc([3, 1, 2]) == [3, 2, 1]"]),
+        ("Implement `fib(n)`: `fib(10)` returns `55`, fib(0) gives 0.", ["fib(10) == 55", "fib(0) == 0"]),
+        ("square(3) is 9", ["square(3) == 9"]),  # prose "is" means equals, except for singletons
+        ("is_even(3) is not True", ["is_even(3) is not True"]),
+        (
+            "count('banana', 'a') must return 3; count('', 'a') → 0",
+            ["count('banana', 'a') == 3", "count('', 'a') == 0"],
+        ),
+        ("For example, pair(1, 2) should be (1, 2).", ["pair(1, 2) == (1, 2)"]),
+        (
+            "split_words('a b') == ['a', 'b'], split_words('') == []",
+            ["split_words('a b') == ['a', 'b']", "split_words('') == []"],
+        ),
+        ("clamp(5, lo=0, hi=3) evaluates to 3", ["clamp(5, lo=0, hi=3) == 3"]),
+        ("f(1.5) == 3.0.", ["f(1.5) == 3.0"]),
+        ("will_it_fly([1, 2], 5) ➞ False", ["will_it_fly([1, 2], 5) is False"]),
+        ("iscube(1) ==> True\niscube(2)==>False", ["iscube(1) is True", "iscube(2) is False"]),
+        ('decimal_to_binary(15)   # returns "db1111db"', ['decimal_to_binary(15) == "db1111db"']),
+        ("file_name_check('a.txt') # => 'Yes'", ["file_name_check('a.txt') == 'Yes'"]),
+        (
+            "lookup({'a': 1}, 'a') returns 1 but lookup({}, 'a') returns None",
+            ["lookup({'a': 1}, 'a') == 1", "lookup({}, 'a') is None"],
+        ),
+    ],
+)
 def test_prose_phrasings(task, expected):
     assert shown(task) == expected
 
 
-@pytest.mark.parametrize("task", [
-    "write is_prime(n) that returns True for primes",   # no example: a description
-    "f(n) returns n squared; f(x) returns x.",           # free names: not a check we can run
-    "def square(x) -> int: squares x",                  # a signature's arrow is not "returns"
-    "Call print(x) to see it.",
-    "tri(1) = 3 and tri(n) = 1 + n / 2",                 # "=" defines as often as it shows an example
-    "is_simple_power(1, 4) => true",                    # not Python: `true` is a free name
-    "",
-])
+@pytest.mark.parametrize(
+    "task",
+    [
+        "write is_prime(n) that returns True for primes",  # no example: a description
+        "f(n) returns n squared; f(x) returns x.",  # free names: not a check we can run
+        "def square(x) -> int: squares x",  # a signature's arrow is not "returns"
+        "Call print(x) to see it.",
+        "tri(1) = 3 and tri(n) = 1 + n / 2",  # "=" defines as often as it shows an example
+        "is_simple_power(1, 4) => true",  # not Python: `true` is a free name
+        "",
+    ],
+)
 def test_descriptions_are_not_checks(task):
     assert shown(task) == []
 
@@ -84,17 +96,23 @@ def test_doctest_lines_with_their_expected_output_and_earlier_statements_as_setu
     >>> f(1) == 2
     """
     checks = extract_checks(task)
-    assert [c.display for c in checks] == ["f(2) == 4", "f(len(xs)) == 4", "greet('a') shows hello a",
-                                           "pairs(2) == [(0, 0), (1, 1)]", "shown(1) shows <Thing 1>",
-                                           "f(1) == 2"]  # the last: a comparison with no output line
+    assert [c.display for c in checks] == [
+        "f(2) == 4",
+        "f(len(xs)) == 4",
+        "greet('a') shows hello a",
+        "pairs(2) == [(0, 0), (1, 1)]",
+        "shown(1) shows <Thing 1>",
+        "f(1) == 2",
+    ]  # the last: a comparison with no output line
     assert checks[0].setup == "" and checks[1].setup == "xs = [1, 2]"
     assert checks[2].kind == STR and checks[3].kind == COMPARE and checks[4].kind == REPR
     assert checks[0].origin == ">>> f(2)"
 
 
 def test_assert_lines():
-    task = ("Make rev work:\nassert rev('ab') == 'ba'\n  `assert rev('')==''`\nassert is_even(2)\n"
-            "assert broken((")
+    task = (
+        "Make rev work:\nassert rev('ab') == 'ba'\n  `assert rev('')==''`\nassert is_even(2)\nassert broken(("
+    )
     checks = extract_checks(task)
     assert [c.display for c in checks] == ["rev('ab') == 'ba'", "rev('') == ''", "is_even(2)"]
     assert checks[2].kind == TRUTH
@@ -137,8 +155,10 @@ def test_test_code_that_is_not_python_says_so_in_one_sentence():
 
 
 def test_checks_from_a_test_file():
-    code = "import math\n\ndef test_a():\n    assert math.isclose(area(1), 3.14159, rel_tol=1e-3)\n\n" \
-           "async def test_async():\n    pass\n\nassert area(0) == 0\n"
+    code = (
+        "import math\n\ndef test_a():\n    assert math.isclose(area(1), 3.14159, rel_tol=1e-3)\n\n"
+        "async def test_async():\n    pass\n\nassert area(0) == 0\n"
+    )
     checks = checks_from_tests(code)
     assert [c.display for c in checks] == ["area(0) == 0", "test_a() passes"]
     assert all(c.source == GIVEN for c in checks)
@@ -152,12 +172,15 @@ def test_entry_point_limits_prose_checks_to_that_function():
     assert shown("g(1) == 2 and f(1) == 3", entry_point="f") == ["f(1) == 3"]
 
 
-@pytest.mark.parametrize(("task", "name"), [
-    ("write is_prime(n); is_prime(7) is True", "is_prime"),
-    ("Complete the function:\ndef solve(xs):\n    ...", "solve"),
-    ("Implement a function fizz(n)", "fizz"),
-    ("def test_x(): pass\ndef real(y): ...", "real"),
-])
+@pytest.mark.parametrize(
+    ("task", "name"),
+    [
+        ("write is_prime(n); is_prime(7) is True", "is_prime"),
+        ("Complete the function:\ndef solve(xs):\n    ...", "solve"),
+        ("Implement a function fizz(n)", "fizz"),
+        ("def test_x(): pass\ndef real(y): ...", "real"),
+    ],
+)
 def test_entry_point_guess(task, name):
     assert guess_entry_point(task) == name
 
@@ -190,8 +213,9 @@ def test_calls_a_model_proposed_as_inputs():
 
 
 def test_asserts_a_model_wrote_are_model_checks_for_its_function_only():
-    checks = model_checks("```\nassert f(1) == 2\nassert g(1)\nassert not f(0)\nassert f(1) == 2\n```",
-                          entry_point="f")
+    checks = model_checks(
+        "```\nassert f(1) == 2\nassert g(1)\nassert not f(0)\nassert f(1) == 2\n```", entry_point="f"
+    )
     assert [c.display for c in checks] == ["f(1) == 2", "not f(0)"]
     assert all(c.source == MODEL and not c.authoritative for c in checks)
 
@@ -201,8 +225,16 @@ def test_a_doctest_output_is_one_line_unless_its_brackets_are_open():
     assert shown(task) == ["f(2) == 4", "grid(2) == [[0, 0], [0, 0]]", "f(3) == 9"]
 
 
-@pytest.mark.parametrize("typed", ["is_prime(7) -> True", "is_prime(7) is True", ">>> is_prime(7)\nTrue",
-                                   "is_prime(7) returns True", "assert is_prime(7) is True"])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "is_prime(7) -> True",
+        "is_prime(7) is True",
+        ">>> is_prime(7)\nTrue",
+        "is_prime(7) returns True",
+        "assert is_prime(7) is True",
+    ],
+)
 def test_one_example_the_user_types(typed):
     check = example_check(typed, entry_point="is_prime")
     assert check.display == "is_prime(7) is True" and check.source == GIVEN

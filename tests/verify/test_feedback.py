@@ -22,16 +22,18 @@ RAN = SandboxResult(reason=PASSED, tier=Tier.BWRAP, duration=0.1)
 
 
 def run_of(*passed: bool, checks=CHECKS, **extra) -> CandidateRun:
-    results = tuple(CheckResult(c, p, actual=None if p else "True", **extra)
-                    for c, p in zip(checks, passed, strict=True))
+    results = tuple(
+        CheckResult(c, p, actual=None if p else "True", **extra) for c, p in zip(checks, passed, strict=True)
+    )
     return CandidateRun(results, RAN)
 
 
 def test_the_report_lists_failures_with_actual_values_and_traceback_tails():
     run = run_of(True, False, False, traceback="\n".join(f"line {i}" for i in range(10)))
     text = failure_report(run)
-    assert text.startswith("Check failed: is_prime(1) is False\n  actual value: True\n"
-                           "  traceback (last lines):")
+    assert text.startswith(
+        "Check failed: is_prime(1) is False\n  actual value: True\n  traceback (last lines):"
+    )
     assert "    line 9" in text and "    line 3" not in text
     assert "Check failed: is_prime(9) is False" in text
     assert failure_report(run, limit=1).endswith("(1 more failing check not shown)")
@@ -46,11 +48,14 @@ def test_model_checks_stay_out_of_the_report_unless_asked():
 
 
 def test_code_that_does_not_load_is_one_line_and_its_traceback():
-    results = tuple(CheckResult(c, False, error="the candidate did not load", traceback="File x\nSyntaxError")
-                    for c in CHECKS)
+    results = tuple(
+        CheckResult(c, False, error="the candidate did not load", traceback="File x\nSyntaxError")
+        for c in CHECKS
+    )
     run = CandidateRun(results, RAN, load_error="SyntaxError: expected ':' (solution.py, line 1)")
-    assert failure_report(run) == ("The code does not load: SyntaxError: expected ':' (solution.py, line 1)"
-                                   "\nFile x\nSyntaxError")
+    assert failure_report(run) == (
+        "The code does not load: SyntaxError: expected ':' (solution.py, line 1)\nFile x\nSyntaxError"
+    )
 
 
 def test_a_repair_is_kept_only_if_it_breaks_nothing_and_gains_something():
@@ -71,13 +76,23 @@ async def test_checks_export_as_a_pytest_file_that_passes_on_the_right_code_and_
     compile(text, "test_solution.py", "exec")
     (tmp_path / "test_solution.py").write_text(text)
     (tmp_path / "solution.py").write_text("def sort_it(xs):\n    return sorted(xs)\n")
-    ok = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stdout
     assert "5 passed" in ok.stdout  # 4 checks and the given test function itself
     (tmp_path / "solution.py").write_text("def sort_it(xs):\n    return xs\n")
-    bad = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 1 and "2 failed" in bad.stdout, bad.stdout
     with pytest.raises(ValueError, match="not a module name"):
         pytest_file(checks, module="no-dashes")

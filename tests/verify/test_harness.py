@@ -27,8 +27,11 @@ def sandbox():
 async def test_a_right_candidate_passes_every_check(sandbox):
     run = await run_checks(sandbox, GOOD, CHECKS)
     assert run.passed_all and run.passed == run.passed_authoritative == run.authoritative == 3
-    assert [r.explain() for r in run.results] == ["✓ is_prime(7) is True", "✓ is_prime(1) is False",
-                                                   "✓ is_prime(9) is False"]
+    assert [r.explain() for r in run.results] == [
+        "✓ is_prime(7) is True",
+        "✓ is_prime(1) is False",
+        "✓ is_prime(9) is False",
+    ]
     assert run.sandbox.tier == (await sandbox.tier()).tier
 
 
@@ -69,24 +72,32 @@ async def test_a_candidate_that_exits_mid_run_still_gives_every_check_a_result(s
 
 
 async def test_given_test_functions_and_from_solution_imports(sandbox):
-    tests = ("from solution import is_prime\n\ndef test_small():\n    assert is_prime(2)\n\n"
-             "def test_composite():\n    assert not is_prime(4), 'four is not prime'\n\n"
-             "assert is_prime(13) is True\n")
+    tests = (
+        "from solution import is_prime\n\ndef test_small():\n    assert is_prime(2)\n\n"
+        "def test_composite():\n    assert not is_prime(4), 'four is not prime'\n\n"
+        "assert is_prime(13) is True\n"
+    )
     checks = checks_from_tests(tests)
-    assert [c.display for c in checks] == ["is_prime(13) is True", "test_small() passes",
-                                           "test_composite() passes"]
+    assert [c.display for c in checks] == [
+        "is_prime(13) is True",
+        "test_small() passes",
+        "test_composite() passes",
+    ]
     run = await run_checks(sandbox, GOOD, checks)
     assert [r.passed for r in run.results] == [True, True, True]
     wrong = await run_checks(sandbox, "def is_prime(n):\n    return True\n", checks)
     assert [r.passed for r in wrong.results] == [True, True, False]
     assert wrong.results[2].check.kind == CALL
-    assert wrong.results[2].error == ("AssertionError: four is not prime "
-                                      "at assert not is_prime(4), 'four is not prime'")
+    assert wrong.results[2].error == (
+        "AssertionError: four is not prime at assert not is_prime(4), 'four is not prime'"
+    )
 
 
 async def test_doctest_kinds_are_judged(sandbox):
-    task = (">>> xs = [3, 1]\n>>> sort_it(xs)\n[1, 3]\n>>> print(sort_it([2, 1]))\n[1, 2]\n"
-            ">>> {sort_it([1])[0]}\n{1}\n")
+    task = (
+        ">>> xs = [3, 1]\n>>> sort_it(xs)\n[1, 3]\n>>> print(sort_it([2, 1]))\n[1, 2]\n"
+        ">>> {sort_it([1])[0]}\n{1}\n"
+    )
     checks = extract_checks(task)
     run = await run_checks(sandbox, "def sort_it(xs):\n    return sorted(xs)\n", checks)
     assert [r.passed for r in run.results] == [True, True, True], [r.explain() for r in run.results]
@@ -111,7 +122,8 @@ async def test_outputs_on_proposed_inputs_are_canonical(sandbox):
 
 
 async def test_code_that_hangs_while_loading_says_so(sandbox):
-    run = await run_checks(sandbox, "while True:\n    pass\n", CHECKS[:1], per_check_seconds=1,
-                           load_seconds=1)
+    run = await run_checks(
+        sandbox, "while True:\n    pass\n", CHECKS[:1], per_check_seconds=1, load_seconds=1
+    )
     assert run.load_error == "loading the code took longer than 1 s"
     assert run.results[0].error == "the candidate did not load: loading the code took longer than 1 s"

@@ -16,8 +16,10 @@ pytestmark = pytest.mark.slow
 PROBE = TierProbe()
 TASK = "write is_prime(n); is_prime(7) is True, is_prime(1) is False"
 RIGHT = "def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))\n"
-RIGHT_TOO = ("def is_prime(n):\n    if n < 2:\n        return False\n"
-             "    return not any(n % k == 0 for k in range(2, n))\n")
+RIGHT_TOO = (
+    "def is_prime(n):\n    if n < 2:\n        return False\n"
+    "    return not any(n % k == 0 for k in range(2, n))\n"
+)
 ODD = "def is_prime(n):\n    return n % 2 == 1\n"
 BROKEN = "def is_prime(n) return 1\n"
 

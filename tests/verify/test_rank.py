@@ -11,16 +11,24 @@ B = ("1", "2", "4")
 
 
 def test_authoritative_passes_beat_agreement():
-    cands = [Candidate(0, passed=1, total=2, outputs=A), Candidate(1, passed=1, total=2, outputs=A),
-             Candidate(2, passed=2, total=2, outputs=B)]
+    cands = [
+        Candidate(0, passed=1, total=2, outputs=A),
+        Candidate(1, passed=1, total=2, outputs=A),
+        Candidate(2, passed=2, total=2, outputs=B),
+    ]
     ranking = rank_candidates(cands)
     assert ranking.winner == 2 and ranking.order == (2, 0, 1)
     assert ranking.reason.startswith("passed 2/2 checks; no other candidate agrees with it on 3 inputs")
 
 
 def test_among_equal_passes_the_largest_group_wins():
-    cands = [Candidate(0, outputs=A), Candidate(1, outputs=B), Candidate(2, outputs=B),
-             Candidate(3, outputs=B), Candidate(4, outputs=A)]
+    cands = [
+        Candidate(0, outputs=A),
+        Candidate(1, outputs=B),
+        Candidate(2, outputs=B),
+        Candidate(3, outputs=B),
+        Candidate(4, outputs=A),
+    ]
     ranking = rank_candidates(cands)
     assert ranking.winner == 1 and ranking.order == (1, 2, 3, 0, 4)
     assert ranking.groups == ((1, 2, 3), (0, 4))
@@ -43,8 +51,14 @@ def test_model_checks_break_ties_after_agreement():
 def test_candidates_that_never_ran_do_not_form_a_group():
     dead = ("did not load", "did not load", "did not load")
     timeouts = ("timeout", "timeout", "no output: the run timed out")
-    cands = [Candidate(0, outputs=dead), Candidate(1, outputs=dead), Candidate(2, outputs=dead),
-             Candidate(3, outputs=timeouts), Candidate(4, outputs=timeouts), Candidate(5, outputs=A)]
+    cands = [
+        Candidate(0, outputs=dead),
+        Candidate(1, outputs=dead),
+        Candidate(2, outputs=dead),
+        Candidate(3, outputs=timeouts),
+        Candidate(4, outputs=timeouts),
+        Candidate(5, outputs=A),
+    ]
     groups = agreement_groups(cands)
     assert all(len(g) == 1 for g in groups)
     assert rank_candidates(cands).winner == 0  # nothing to tell them apart: the greedy one
@@ -57,8 +71,11 @@ def test_shared_exceptions_are_behaviour_and_do_group():
 
 
 def test_without_inputs_it_is_passes_then_sample_order():
-    cands = [Candidate(0, passed=0, total=3), Candidate(1, passed=3, total=3),
-             Candidate(2, passed=3, total=3)]
+    cands = [
+        Candidate(0, passed=0, total=3),
+        Candidate(1, passed=3, total=3),
+        Candidate(2, passed=3, total=3),
+    ]
     ranking = rank_candidates(cands)
     assert ranking.winner == 1 and ranking.reason == "passed 3/3 checks; sample 1, first among equals"
 

@@ -131,8 +131,9 @@ async def test_no_network_reaches_a_listener_in_the_parent(sandbox):
     listener.setblocking(False)
     port = listener.getsockname()[1]
     try:
-        code = (f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
-                "print('connected')\n")
+        code = (
+            f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\nprint('connected')\n"
+        )
         result = await sandbox.run(code)
         if result.tier is Tier.LIMITS_ONLY:
             # This tier cannot stop it; it must say so.
@@ -177,6 +178,7 @@ async def test_only_the_tail_of_a_flood_of_output_is_kept(sandbox):
 
 
 # bubblewrap alone hides the filesystem: the other tiers run on the real one (as this user).
+
 
 @pytest.fixture
 async def bwrap_box():
@@ -241,14 +243,16 @@ async def test_a_sleeping_candidate_dies_even_when_the_parent_does(tier, tmp_pat
     pid_file = tmp_path / "pid"
     script = tmp_path / "parent.py"
     candidate = f"import os, time\nopen({str(pid_file)!r}, 'w').write(os.getcwd())\ntime.sleep(60)\n"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import asyncio
         from jarvis.chains.verify.limits import Limits
         from jarvis.chains.verify.sandbox import Sandbox
         from jarvis.chains.verify.tiers import Tier
         box = Sandbox(Limits(wall_seconds=3), tiers=(Tier({tier.value!r}),))
         asyncio.run(box.run({candidate!r}))
-    """))
+    """)
+    )
     parent = await asyncio.create_subprocess_exec(sys.executable, str(script))
     for _ in range(100):
         if pid_file.exists() and pid_file.read_text():
@@ -272,8 +276,11 @@ def _running_in(workdir: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and os.readlink(entry / "cwd") == workdir \
-                    and "State:\tZ" not in (entry / "status").read_text():
+            if (
+                entry.name.isdigit()
+                and os.readlink(entry / "cwd") == workdir
+                and "State:\tZ" not in (entry / "status").read_text()
+            ):
                 found.append(int(entry.name))
         except OSError:
             continue
@@ -290,8 +297,12 @@ async def test_the_notice_says_what_runs_and_how_it_is_confined():
 async def test_a_missing_interpreter_is_one_sentence():
     from jarvis.chains.verify.sandbox import SandboxUnavailable
 
-    box = Sandbox(SHORT, tiers=(Tier.LIMITS_ONLY,), probe=TierProbe(),
-                  interpreter=Interpreter(executable="/nonexistent/python3", prefix="/nonexistent"))
+    box = Sandbox(
+        SHORT,
+        tiers=(Tier.LIMITS_ONLY,),
+        probe=TierProbe(),
+        interpreter=Interpreter(executable="/nonexistent/python3", prefix="/nonexistent"),
+    )
     with pytest.raises(SandboxUnavailable, match=r"^cannot start /nonexistent/python3 for the sandbox: "):
         await box.run("print(1)")
 

@@ -33,13 +33,22 @@ def write_suite(tmp_path, *rows) -> object:
 def test_a_jsonl_suite_with_each_form_of_tests(tmp_path):
     path = write_suite(
         tmp_path,
-        {"id": "add", "task": "write add(a, b)", "tests": ["add(1, 2) == 3", "assert add(0, 0) == 0"],
-         "entry_point": "add"},
+        {
+            "id": "add",
+            "task": "write add(a, b)",
+            "tests": ["add(1, 2) == 3", "assert add(0, 0) == 0"],
+            "entry_point": "add",
+        },
         "",
-        {"task": "write neg(x)",
-         "tests": "from solution import neg\n\ndef test_neg():\n    assert neg(1) == -1\n"},
-        {"task": "write inc(x)", "tests": "def check(candidate):\n    assert candidate(1) == 2\n",
-         "entry_point": "inc"},
+        {
+            "task": "write neg(x)",
+            "tests": "from solution import neg\n\ndef test_neg():\n    assert neg(1) == -1\n",
+        },
+        {
+            "task": "write inc(x)",
+            "tests": "def check(candidate):\n    assert candidate(1) == 2\n",
+            "entry_point": "inc",
+        },
         {"task": "write ok()", "tests": ["ok()"]},
     )
     suite = load_jsonl_suite(path)
@@ -54,21 +63,39 @@ def test_a_jsonl_suite_with_each_form_of_tests(tmp_path):
     assert len(load_jsonl_suite(path, limit=2).tasks) == 2
 
 
-@pytest.mark.parametrize(("rows", "message"), [
-    (['{"task": "x", "tests": ["f() == 1"]}', "{not json"], r"^mine.jsonl line 2 is not valid JSON: "),
-    (['["a list"]'], r"^mine.jsonl line 1 is not a JSON object$"),
-    (['{"tests": ["f() == 1"]}'], r"^mine.jsonl line 1: 'task' is missing or empty$"),
-    (['{"task": "x"}'], r"^mine.jsonl line 1: 'tests' is missing$"),
-    (['{"task": "x", "tests": []}'], r"^mine.jsonl line 1: 'tests' must be test code or a non-empty list"),
-    (['{"task": "x", "tests": "x = 1"}'],
-     r"^mine.jsonl line 1: the tests hold no assert and no test function$"),
-    (['{"task": "x", "tests": "def test(:"}'], r"^mine.jsonl line 1: the tests are not valid Python: line 1"),
-    (['{"task": "x", "tests": ["f() == 1"], "entry_point": "not a name"}'],
-     r"^mine.jsonl line 1: 'entry_point' must be a function name$"),
-    (['{"id": "a", "task": "x", "tests": ["f() == 1"]}', '{"id": "a", "task": "y", "tests": ["g() == 1"]}'],
-     r"^mine.jsonl line 2: the id 'a' is used twice$"),
-    ([""], r"^the suite .*mine.jsonl has no tasks$"),
-])
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (['{"task": "x", "tests": ["f() == 1"]}', "{not json"], r"^mine.jsonl line 2 is not valid JSON: "),
+        (['["a list"]'], r"^mine.jsonl line 1 is not a JSON object$"),
+        (['{"tests": ["f() == 1"]}'], r"^mine.jsonl line 1: 'task' is missing or empty$"),
+        (['{"task": "x"}'], r"^mine.jsonl line 1: 'tests' is missing$"),
+        (
+            ['{"task": "x", "tests": []}'],
+            r"^mine.jsonl line 1: 'tests' must be test code or a non-empty list",
+        ),
+        (
+            ['{"task": "x", "tests": "x = 1"}'],
+            r"^mine.jsonl line 1: the tests hold no assert and no test function$",
+        ),
+        (
+            ['{"task": "x", "tests": "def test(:"}'],
+            r"^mine.jsonl line 1: the tests are not valid Python: line 1",
+        ),
+        (
+            ['{"task": "x", "tests": ["f() == 1"], "entry_point": "not a name"}'],
+            r"^mine.jsonl line 1: 'entry_point' must be a function name$",
+        ),
+        (
+            [
+                '{"id": "a", "task": "x", "tests": ["f() == 1"]}',
+                '{"id": "a", "task": "y", "tests": ["g() == 1"]}',
+            ],
+            r"^mine.jsonl line 2: the id 'a' is used twice$",
+        ),
+        ([""], r"^the suite .*mine.jsonl has no tasks$"),
+    ],
+)
 def test_suite_problems_are_one_sentence_with_the_line(tmp_path, rows, message):
     with pytest.raises(SuiteError, match=message):
         load_jsonl_suite(write_suite(tmp_path, *rows))
@@ -121,8 +148,14 @@ async def test_humaneval_canonical_solutions_pass_in_the_sandbox_and_a_wrong_one
 
 @pytest.mark.slow
 async def test_a_jsonl_task_grades_in_the_sandbox(tmp_path):
-    path = write_suite(tmp_path, {"task": "write inc(x)", "tests": "def check(candidate):\n"
-                                  "    assert candidate(1) == 2\n", "entry_point": "inc"})
+    path = write_suite(
+        tmp_path,
+        {
+            "task": "write inc(x)",
+            "tests": "def check(candidate):\n    assert candidate(1) == 2\n",
+            "entry_point": "inc",
+        },
+    )
     task = load_jsonl_suite(path).tasks[0]
     sandbox = Sandbox(probe=PROBE)
     assert (await run_task(sandbox, task, "def inc(x):\n    return x + 1\n")).passed_all

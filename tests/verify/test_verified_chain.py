@@ -50,19 +50,28 @@ class ScriptedCoder(Provider):
 
     kind = "scripted"
 
-    def __init__(self, name: str, answers: Sequence[str] = (), repairs: Sequence[str] = (),
-                 inputs: str = "") -> None:
+    def __init__(
+        self, name: str, answers: Sequence[str] = (), repairs: Sequence[str] = (), inputs: str = ""
+    ) -> None:
         super().__init__(name)
         self.answers, self.repairs, self.inputs = list(answers), list(repairs), inputs
         self.calls: list[tuple[str, GenerationOptions | None]] = []
         self.prompts: list[str] = []
 
     async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(provider=self.name, name="coder", context_length=32768, size_bytes=10**9,
-                          capabilities=frozenset({"chat", "code", "completion"}))]
+        return [
+            ModelInfo(
+                provider=self.name,
+                name="coder",
+                context_length=32768,
+                size_bytes=10**9,
+                capabilities=frozenset({"chat", "code", "completion"}),
+            )
+        ]
 
-    async def stream_chat(self, model: str, messages: Sequence[Message],
-                          options: GenerationOptions | None = None) -> AsyncIterator[StreamChunk]:
+    async def stream_chat(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
         prompt = messages[-1].content
         if "different calls to" in prompt:
             kind, text = "inputs", self.inputs
@@ -76,8 +85,17 @@ class ScriptedCoder(Provider):
         self.prompts.append(prompt)
         yield Delta(text)
         await asyncio.sleep(0)
-        yield Completion(provider=self.name, model=model, text=text, prompt_tokens=30, completion_tokens=12,
-                         ttft_s=0.01, tokens_per_s=100.0, total_s=0.1, finish_reason="stop")
+        yield Completion(
+            provider=self.name,
+            model=model,
+            text=text,
+            prompt_tokens=30,
+            completion_tokens=12,
+            ttft_s=0.01,
+            tokens_per_s=100.0,
+            total_s=0.1,
+            finish_reason="stop",
+        )
 
 
 class CountingSandbox(Sandbox):
@@ -95,13 +113,24 @@ class Rig:
         self.tmp_path, self.coder = tmp_path, coder
         self.registry = ModelRegistry([coder], catalog=Catalog.shipped(), timeout=5)
         self.ledger = AsyncLedger(db or tmp_path / "ledger.db")
-        runner = StepRunner(self.registry, self.ledger, EventBus(), policy=FallbackPolicy(base_delay_s=0.01),
-                            breaker=CircuitBreaker(), guard=self.registry.guard)
-        selector = SelectionEngine(lambda: self.registry.models, generation=lambda: self.registry.generation,
-                                   cooling=runner.cooling, any_cooling=runner.any_cooling)
+        runner = StepRunner(
+            self.registry,
+            self.ledger,
+            EventBus(),
+            policy=FallbackPolicy(base_delay_s=0.01),
+            breaker=CircuitBreaker(),
+            guard=self.registry.guard,
+        )
+        selector = SelectionEngine(
+            lambda: self.registry.models,
+            generation=lambda: self.registry.generation,
+            cooling=runner.cooling,
+            any_cooling=runner.any_cooling,
+        )
         self.chains = ChainLibrary.load(None)
-        self.orchestrator = ModelOrchestrator(self.registry, self.ledger, selector, runner,
-                                              chains=self.chains)
+        self.orchestrator = ModelOrchestrator(
+            self.registry, self.ledger, selector, runner, chains=self.chains
+        )
         self.sandbox = CountingSandbox(probe=PROBE)
         self.orchestrator.chain_runner.sandbox = self.sandbox
 
@@ -137,8 +166,11 @@ def test_checks_given_first_then_extracted_and_bad_examples_in_one_sentence():
     checks, entry = gather_checks(TASK, examples=["is_prime(2) -> True"])
     assert entry == "is_prime"
     assert [(c.source, c.display) for c in checks] == [
-        ("given", "is_prime(2) is True"), ("extracted", "is_prime(7) is True"),
-        ("extracted", "is_prime(1) is False"), ("extracted", "is_prime(9) is False")]
+        ("given", "is_prime(2) is True"),
+        ("extracted", "is_prime(7) is True"),
+        ("extracted", "is_prime(1) is False"),
+        ("extracted", "is_prime(9) is False"),
+    ]
     assert [c.source for c in gather_checks(TASK, extract=False)[0]] == []
     with pytest.raises(ValueError, match="the example 'seven is prime' cannot be used: write the example as"):
         gather_checks(TASK, examples=["seven is prime"])
@@ -150,16 +182,19 @@ def test_candidate_code_after_the_tasks_prelude():
     task = "Complete this:\n```python\nfrom typing import List\n\ndef f(x: List[int]) -> int:\n    ...\n```"
     prelude = task_prelude(task)
     assert prelude.startswith("from typing import List")
-    code = candidate_code(fenced("def helper():\n    pass") + fenced("def f(x):\n    return 1"), "f",
-                          prelude=prelude)
+    code = candidate_code(
+        fenced("def helper():\n    pass") + fenced("def f(x):\n    return 1"), "f", prelude=prelude
+    )
     assert code.startswith("from typing import List") and code.rstrip().endswith("return 1")
     assert "helper" not in code
     assert candidate_code("no code here", "f") == ""
 
 
 def test_chain_switch_and_settings():
-    spec = parse_chain('name = "v"\n[verify]\ncandidates = 2\nrepair = false\n[[roles]]\nname = "e"\n'
-                       'produces = "code"\n', "test")
+    spec = parse_chain(
+        'name = "v"\n[verify]\ncandidates = 2\nrepair = false\n[[roles]]\nname = "e"\nproduces = "code"\n',
+        "test",
+    )
     assert spec.verify == VerifySettings(candidates=2, repair=False)
     assert parse_chain('name = "v"\nverify = false\n[[roles]]\nname = "e"\n', "t").verify is None
     assert ChainLibrary.load(None).get("code").verify is None
@@ -248,11 +283,18 @@ def test_bench_ablation_chains_each_turn_one_piece_off():
 
     lib = ChainLibrary.load(Path(__file__).parents[2] / "bench" / "chains")
     assert not lib.problems
-    pieces = {name: (s.verify.candidates, s.verify.examples, s.verify.agreement, s.verify.repair)
-              for name, s in lib.chains.items() if s.verify}
-    assert pieces == {"verified": (4, True, True, True), "verified-examples": (4, True, False, False),
-                      "verified-agreement": (4, False, True, False),
-                      "verified-repair": (1, True, False, True), "verified-no-repair": (4, True, True, False)}
+    pieces = {
+        name: (s.verify.candidates, s.verify.examples, s.verify.agreement, s.verify.repair)
+        for name, s in lib.chains.items()
+        if s.verify
+    }
+    assert pieces == {
+        "verified": (4, True, True, True),
+        "verified-examples": (4, True, False, False),
+        "verified-agreement": (4, False, True, False),
+        "verified-repair": (1, True, False, True),
+        "verified-no-repair": (4, True, True, False),
+    }
 
 
 @pytest.mark.slow
@@ -356,6 +398,7 @@ async def test_ledger_record_and_json(make_rig):
     answers = [s["answer"] for s in run["steps"]]
     assert answers == [0, 1]  # only the winner's step carries the run's rating
     from jarvis.app.export import run_as_json, run_as_markdown
+
     run["verification"] = record
     doc = run_as_json(run)
     assert doc["verification"]["status"] == record["status"]
@@ -390,16 +433,38 @@ def test_cli_bad_example_is_one_sentence(home):
 @pytest.mark.slow
 def test_cli_verify_example_with_smollm2(home):
     """Plumbing with the real SmolLM2: it cannot be relied on to write correct code; the shape."""
-    out = jarvis("run", "Write is_prime(n) in Python.", "--verify", "--example", "is_prime(7) is True",
-                 "-m", "embedded/smollm2-135m", "--max-tokens", "80", "--json", home=home, timeout=600)
+    out = jarvis(
+        "run",
+        "Write is_prime(n) in Python.",
+        "--verify",
+        "--example",
+        "is_prime(7) is True",
+        "-m",
+        "embedded/smollm2-135m",
+        "--max-tokens",
+        "80",
+        "--json",
+        home=home,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     v = doc["verification"]
     assert v["status"].startswith(("verified", "unverified")) and v["checks"][0]["source"] == "given"
     assert v["checks"][0]["display"] == "is_prime(7) is True" and v["model_calls"] >= 1
     assert "Verification runs the generated Python" in out.stderr  # the one-time notice, first run
-    again = jarvis("run", "Write is_prime(n).", "--verify", "-m", "embedded/smollm2-135m",
-                   "--max-tokens", "40", "--json", home=home, timeout=600)
+    again = jarvis(
+        "run",
+        "Write is_prime(n).",
+        "--verify",
+        "-m",
+        "embedded/smollm2-135m",
+        "--max-tokens",
+        "40",
+        "--json",
+        home=home,
+        timeout=600,
+    )
     assert "Verification runs the generated Python" not in again.stderr
 
 
@@ -422,8 +487,13 @@ async def test_cli_export_writes_code_and_checks_that_pytest_runs(home, tmp_path
     out = jarvis("export", run_id, "--tests-dir", str(folder), home=home)
     assert out.returncode == 0, out.stderr
     assert (folder / "solution.py").read_text().startswith("def is_prime")
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
-                           capture_output=True, text=True, cwd=folder, timeout=120)
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=120,
+    )
     assert "4 passed" in tests.stdout, tests.stdout + tests.stderr
     out = jarvis("export", "run_nope", "--tests-dir", str(folder), home=home)
     assert out.returncode == 2
