@@ -17,27 +17,66 @@ REVISE = "VERDICT: REVISE\n- Add a docstring."
 APPROVE = "VERDICT: APPROVE"
 
 
-class ScriptedCoder(Provider):
-    """The planner, coder and reviewer of a code chain: the reviewer asks for one revision, then approves."""
+def completion(provider: str, model: str, text: str) -> Completion:
+    """The end of a scripted answer: the same small, fast numbers every time."""
+    return Completion(
+        provider=provider,
+        model=model,
+        text=text,
+        prompt_tokens=30,
+        completion_tokens=12,
+        ttft_s=0.01,
+        tokens_per_s=100.0,
+        total_s=0.1,
+        finish_reason="stop",
+    )
+
+
+class ScriptedProvider(Provider):
+    """Code-capable models (``models``) whose answers come from ``answer``, streamed in two pieces.
+
+    Subclasses script ``answer``; this holds what every scripted coder shares."""
 
     kind = "scripted"
-
-    def __init__(self, name: str = "script") -> None:
-        super().__init__(name)
-        self.prompts: list[tuple[str, str]] = []  # (system, user) per request
+    models: Sequence[str] = ("coder",)
 
     async def list_models(self) -> list[ModelInfo]:
         return [
             ModelInfo(
                 provider=self.name,
-                name="coder-7b",
+                name=n,
                 context_length=32768,
                 size_bytes=10**9,
                 capabilities=frozenset({"chat", "code", "completion"}),
             )
+            for n in self.models
         ]
 
-    def answer(self, system: str) -> str:
+    def answer(self, model: str, messages: Sequence[Message], options: GenerationOptions | None) -> str:
+        raise NotImplementedError
+
+    async def stream_chat(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
+        text = self.answer(model, messages, options)
+        for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+            yield Delta(piece)
+            await asyncio.sleep(0)
+        yield completion(self.name, model, text)
+
+
+class ScriptedCoder(ScriptedProvider):
+    """The planner, coder and reviewer of a code chain: the reviewer asks for one revision, then approves."""
+
+    models = ("coder-7b",)
+
+    def __init__(self, name: str = "script") -> None:
+        super().__init__(name)
+        self.prompts: list[tuple[str, str]] = []  # (system, user) per request
+
+    def answer(self, model: str, messages: Sequence[Message], options: GenerationOptions | None) -> str:
+        system = messages[0].content if messages[0].role == "system" else ""
+        self.prompts.append((system, messages[-1].content))
         if "You plan code" in system:
             return PLAN
         if "You review code" in system:
@@ -45,27 +84,6 @@ class ScriptedCoder(Provider):
             return REVISE if reviews == 1 else APPROVE
         coded = sum("senior software engineer" in s for s, _ in self.prompts)
         return CODE if coded == 1 else FIXED
-
-    async def stream_chat(
-        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
-    ) -> AsyncIterator[StreamChunk]:
-        system = messages[0].content if messages[0].role == "system" else ""
-        self.prompts.append((system, messages[-1].content))
-        text = self.answer(system)
-        for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
-            yield Delta(piece)
-            await asyncio.sleep(0)
-        yield Completion(
-            provider=self.name,
-            model=model,
-            text=text,
-            prompt_tokens=30,
-            completion_tokens=12,
-            ttft_s=0.01,
-            tokens_per_s=100.0,
-            total_s=0.1,
-            finish_reason="stop",
-        )
 
 
 class Slow(Provider):

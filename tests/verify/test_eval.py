@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
@@ -25,10 +25,10 @@ from jarvis.chains.step_runner import StepRunner
 from jarvis.chains.verify.sandbox import Sandbox
 from jarvis.chains.verify.suites import Task, load_jsonl_suite
 from jarvis.chains.verify.tiers import Interpreter, Tier, TierProbe
-from jarvis.providers.base import Provider
 from jarvis.providers.catalog import Catalog
 from jarvis.providers.registry import ModelRegistry
-from jarvis.providers.types import Completion, Delta, GenerationOptions, Message, ModelInfo, StreamChunk
+from jarvis.providers.types import GenerationOptions, Message
+from tests.chains.scripted import ScriptedProvider
 from tests.test_cli import jarvis, write_config
 
 PROBE = TierProbe()  # one probe for the module: the machine does not change between tests
@@ -63,43 +63,16 @@ SUITE = [
 ]
 
 
-class ScriptedCoders(Provider):
+class ScriptedCoders(ScriptedProvider):
     """`good` writes correct code for every suite task, `bad` a wrong add and no code for inc."""
 
-    kind = "scripted"
+    models = ("good", "bad")
 
-    async def list_models(self) -> list[ModelInfo]:
-        return [
-            ModelInfo(
-                provider=self.name,
-                name=n,
-                context_length=32768,
-                size_bytes=10**9,
-                capabilities=frozenset({"chat", "code", "completion"}),
-            )
-            for n in ("good", "bad")
-        ]
-
-    async def stream_chat(
-        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
-    ) -> AsyncIterator[StreamChunk]:
+    def answer(self, model: str, messages: Sequence[Message], options: GenerationOptions | None) -> str:
         task = messages[-1].content
         name = next(n for n in GOOD if re.search(rf"\b{n}\b", task))
         code = (GOOD if model == "good" else BAD)[name]
-        text = f"```python\n{code}\n```\nDone." if code else "I would add one to x."
-        yield Delta(text)
-        await asyncio.sleep(0)
-        yield Completion(
-            provider=self.name,
-            model=model,
-            text=text,
-            prompt_tokens=30,
-            completion_tokens=12,
-            ttft_s=0.01,
-            tokens_per_s=100.0,
-            total_s=0.1,
-            finish_reason="stop",
-        )
+        return f"```python\n{code}\n```\nDone." if code else "I would add one to x."
 
 
 @pytest.fixture

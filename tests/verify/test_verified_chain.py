@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 import pytest
 
@@ -26,10 +26,10 @@ from jarvis.chains.verify.settings import VerifySettings
 from jarvis.chains.verify.store import verification_of
 from jarvis.chains.verify.task_checks import candidate_code, gather_checks, task_prelude
 from jarvis.chains.verify.tiers import TierProbe
-from jarvis.providers.base import Provider
 from jarvis.providers.catalog import Catalog
 from jarvis.providers.registry import ModelRegistry
-from jarvis.providers.types import Completion, Delta, GenerationOptions, Message, ModelInfo, StreamChunk
+from jarvis.providers.types import GenerationOptions, Message
+from tests.chains.scripted import ScriptedProvider
 from tests.test_cli import jarvis, write_config
 
 PROBE = TierProbe()  # one probe for the module: the machine does not change between tests
@@ -44,11 +44,9 @@ def fenced(code: str) -> str:
     return f"```python\n{code}\n```\nDone."
 
 
-class ScriptedCoder(Provider):
+class ScriptedCoder(ScriptedProvider):
     """Answers code calls from `answers` in order, repairs from `repairs`, input requests with `inputs`;
     keeps every call's kind and options."""
-
-    kind = "scripted"
 
     def __init__(
         self, name: str, answers: Sequence[str] = (), repairs: Sequence[str] = (), inputs: str = ""
@@ -58,20 +56,7 @@ class ScriptedCoder(Provider):
         self.calls: list[tuple[str, GenerationOptions | None]] = []
         self.prompts: list[str] = []
 
-    async def list_models(self) -> list[ModelInfo]:
-        return [
-            ModelInfo(
-                provider=self.name,
-                name="coder",
-                context_length=32768,
-                size_bytes=10**9,
-                capabilities=frozenset({"chat", "code", "completion"}),
-            )
-        ]
-
-    async def stream_chat(
-        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
-    ) -> AsyncIterator[StreamChunk]:
+    def answer(self, model: str, messages: Sequence[Message], options: GenerationOptions | None) -> str:
         prompt = messages[-1].content
         if "different calls to" in prompt:
             kind, text = "inputs", self.inputs
@@ -83,19 +68,7 @@ class ScriptedCoder(Provider):
             kind, text = "code", fenced(self.answers.pop(0))
         self.calls.append((kind, options))
         self.prompts.append(prompt)
-        yield Delta(text)
-        await asyncio.sleep(0)
-        yield Completion(
-            provider=self.name,
-            model=model,
-            text=text,
-            prompt_tokens=30,
-            completion_tokens=12,
-            ttft_s=0.01,
-            tokens_per_s=100.0,
-            total_s=0.1,
-            finish_reason="stop",
-        )
+        return text
 
 
 class CountingSandbox(Sandbox):
