@@ -91,12 +91,16 @@ class HistoryView(Vertical):
 
     @work(group="history-open", exclusive=True, exit_on_error=False, description="open a run")
     async def open(self, run_id: str) -> None:
+        from jarvis.chains.verify.store import verification_of
+
         from ..export import run_as_json, run_as_markdown
 
         run = await self.app.engine.ledger.run(run_id)
         if run is None:
             self.app.notify(f"{run_id} is gone.", severity="warning")
             return
+        # A verified run shows (and exports) its checks, candidates and verdict, as the CLI's do.
+        run["verification"] = await self.app.engine.ledger.call_fn(verification_of, run_id)
         action = await self.app.push_screen_wait(RunDetail(run, run_as_markdown(run)))
         if action == "rerun":
             await self.app.rerun(run)

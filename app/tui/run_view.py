@@ -14,6 +14,7 @@ from textual.widgets import Button, Checkbox, Input, Static, TextArea
 from .choice import Choice
 from .rating_bar import RatingBar
 from .step_pane import StepPane
+from .verify_view import CandidateBox, ChecksBox, ConfinementNotice, verdict_text
 
 if TYPE_CHECKING:  # the engine's modules are imported once the first frame is up
     from jarvis.chains.run_options import RunOptions
@@ -32,6 +33,9 @@ class RunView(Vertical):
     RunView #options Input { width: 1fr; }
     RunView #switches { height: 1; }
     RunView #switches Checkbox { margin-right: 3; }
+    RunView #verify-row { height: 1; }
+    RunView #example { display: none; }
+    RunView #example.wanted { display: block; }
     RunView #steps { height: 1fr; }
     RunView #result { height: auto; border: round $success; padding: 0 1; }
     RunView .notice { color: $warning; }
@@ -45,6 +49,9 @@ class RunView(Vertical):
         self.last_result: dict | None = None
         self.run_id: str | None = None
         self._start_when_ready = False
+        #: The running verified run's check texts (to split its ✓/✗ lines) and its verdict.
+        self.check_displays: list[str] = []
+        self.verification = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="controls"):
@@ -59,6 +66,11 @@ class RunView(Vertical):
             with Horizontal(id="switches"):
                 yield Checkbox("fresh answer (skip the cache)", id="no-cache", compact=True)
                 yield Checkbox("this model only (no fallback)", id="no-fallback", compact=True)
+            with Horizontal(id="verify-row"):
+                yield Checkbox("verify (run the code in a sandbox)", id="verify", compact=True)
+            # Asked only when verify is on and the task states no example: one call and its result.
+            yield Input(placeholder="The task gives no example: one call and its result, e.g. is_prime(7) is"
+                                    " True (optional)", id="example")
         yield VerticalScroll(Static("Type a task and press Run.", id="hint"), id="steps")
 
     def on_mount(self) -> None:
@@ -71,6 +83,8 @@ class RunView(Vertical):
         self.query_one("#hint", Static).update(f"✗ {text}\nFix it, then restart jarvis.")
 
     def engine_ready(self, chains: list[str], settings: dict) -> None:
+        if isinstance(settings.get("verify"), bool):
+            self.query_one("#verify", Checkbox).value = settings["verify"]
         self.query_one("#chain", Choice).set_options(
             [(c, c) for c in chains], settings["chain"] if settings.get("chain") in chains else "default")
         if settings.get("strategy") in STRATEGIES:
@@ -78,6 +92,29 @@ class RunView(Vertical):
         if self._start_when_ready:
             self._start_when_ready = False
             self.start()
+
+    @on(Choice.Changed, "#chain")
+    def chain_changed(self, event: Choice.Changed) -> None:
+        if event.value == "verified":  # that chain runs its code: the switch says so
+            self.query_one("#verify", Checkbox).value = True
+
+    @on(Checkbox.Changed, "#verify")
+    @on(TextArea.Changed, "#task")
+    def ask_for_example(self) -> None:
+        """Show the example field only when verify is on and the task states no example."""
+        self.query_one("#example", Input).set_class(self._wants_example(), "wanted")
+
+    def _verifying(self) -> bool:
+        chain = self.query_one("#chain", Choice).value
+        return self.query_one("#verify", Checkbox).value or chain == "verified"
+
+    def _wants_example(self) -> bool:
+        task = self.query_one("#task", TextArea).text
+        if not self._verifying() or not task.strip():
+            return False
+        from jarvis.chains.verify.extract import extract_checks
+
+        return not extract_checks(task)
 
     @property
     def running(self) -> bool:
@@ -115,14 +152,67 @@ class RunView(Vertical):
                             "(e.g. ollama/qwen2.5-coder:7b).", severity="warning")
             return
         use_cache = not self.query_one("#no-cache", Checkbox).value
-        self.app.save_settings(chain=chain, strategy=strategy)
+        verify = self._verifying()
+        examples = self._example(task) if verify else ()
+        if examples is None:
+            return
+        self.app.save_settings(chain=chain, strategy=strategy,
+                               verify=self.query_one("#verify", Checkbox).value)
         from jarvis.chains.run_options import RunOptions
 
+        options = RunOptions(chain=chain, strategy=strategy, model=model, no_fallback=no_fallback,
+                             use_cache=use_cache, verify=True if verify else None, examples=examples)
+        if verify and not self.app.engine.paths.verify_notice.exists():
+            self.confirm_then_run(task, options)
+            return
+        self._launch(task, options)
+
+    def _example(self, task: str) -> tuple[str, ...] | None:
+        """The example typed when asked, checked: () when none, None (after saying why) when it is bad."""
+        field = self.query_one("#example", Input)
+        text = field.value.strip()
+        if not text or not self._wants_example():
+            return ()
+        from jarvis.chains.verify.extract import example_check, guess_entry_point
+
+        try:
+            example_check(text, entry_point=guess_entry_point(task))
+        except ValueError as err:
+            self.app.notify(f"The example cannot be used: {err}.", severity="warning", timeout=8)
+            field.focus()
+            return None
+        return (text,)
+
+    @work(group="run", exclusive=True, exit_on_error=False, description="confirm the first verified run")
+    async def confirm_then_run(self, task: str, options: RunOptions) -> None:
+        """Before generated code first runs here: say what runs and how it is confined, once."""
+        from dataclasses import replace
+
+        from jarvis.chains.verify.sandbox import SandboxUnavailable
+        from jarvis.chains.verify.tiers import confinement_notice
+
+        # The engine's own sandbox, so the tier named is the one the run will use.
+        sandbox = self.app.engine.orchestrator.chain_runner._sandbox()
+        try:
+            text = confinement_notice(await sandbox.tier(), sandbox.limits.describe())
+        except SandboxUnavailable as err:
+            text = f"No sandbox can run code here ({err}); the run will not execute the code."
+        if not await self.app.push_screen_wait(ConfinementNotice(text)):
+            self.app.notify("Not run: verify is on. Turn it off to run without executing the code.")
+            return
+        path = self.app.engine.paths.verify_notice
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        except OSError as err:  # the notice shows again next time: better than not running
+            self.app.notify(f"Could not remember the notice was shown: {err}", severity="warning")
+        self._launch(task, replace(options, confinement_notice=True))
+
+    def _launch(self, task: str, options: RunOptions) -> None:
         self.cancel_event = asyncio.Event()
         self.query_one("#run", Button).disabled = True
         self.query_one("#cancel", Button).disabled = False
-        self.run_chain(task, RunOptions(chain=chain, strategy=strategy, model=model, no_fallback=no_fallback,
-                                        use_cache=use_cache))
+        self.run_chain(task, options)
 
     @work(group="run", exclusive=True, exit_on_error=False, description="run a chain")
     async def run_chain(self, task: str, options: RunOptions) -> None:
@@ -132,6 +222,8 @@ class RunView(Vertical):
         await steps.remove_children()
         self.panes.clear()
         self.last_result = None
+        self.check_displays = []
+        self.verification = None
         try:
             async for event in self.app.engine.orchestrator.run(task, options, self.cancel_event):
                 await self.render_event(event, ev, steps)
@@ -142,7 +234,11 @@ class RunView(Vertical):
             self.app.runs_changed()
 
     async def render_event(self, event, ev, steps: VerticalScroll) -> None:
-        if isinstance(event, ev.TokenDelta):
+        from jarvis.chains.verify import events as vev
+
+        if isinstance(event, (vev.ChecksFound, vev.CandidateChecked, vev.VerificationFinished)):
+            await self._render_verification(event, vev, steps)
+        elif isinstance(event, ev.TokenDelta):
             self.panes[event.step_id].add_text(event.text)
         elif isinstance(event, ev.RunStarted):
             self.run_id = event.run_id
@@ -189,10 +285,29 @@ class RunView(Vertical):
                     await pane.finish("cancelled")
             await steps.mount(Static(f"✗ {event.run_id} cancelled.", classes="notice"))
 
+    async def _render_verification(self, event, vev, steps: VerticalScroll) -> None:
+        if isinstance(event, vev.ChecksFound):
+            self.check_displays = [c["display"] for c in event.checks]
+            await steps.mount(ChecksBox(event.checks, event.entry_point, event.tier, event.limits))
+        elif isinstance(event, vev.CandidateChecked):
+            box = CandidateBox(event, self.check_displays)
+            pane = self.panes.get(event.step_id or "")
+            if pane is None:
+                await steps.mount(box)
+            elif bars := pane.query(RatingBar):
+                await pane.mount(box, before=bars.first())  # the candidate's results above its rating
+            else:
+                await pane.mount(box)
+        else:
+            self.verification = event
+        steps.scroll_end(animate=False)
+
     def _result_panel(self, event) -> Vertical:
         result = event.result.as_json()
         verdict = result.get("verdict")
         lines = [f"✓ Finished in {event.total_s:.1f} s · cost ${event.cost_usd:.4f}"]
+        if self.verification is not None:
+            lines.append(verdict_text(self.verification))
         if verdict:
             lines.append(f"Review: {verdict['decision']}" + "".join(f"\n  - {i}" for i in verdict["issues"]))
         blocks = result.get("code_blocks") or []
@@ -200,6 +315,12 @@ class RunView(Vertical):
             lines.append(f"{b['filename']} ({b['language'] or 'text'}, {len(b['code'].splitlines())} lines)"
                          + (f" — syntax error: {b['syntax_error']}" if b.get("syntax_error") else ""))
         children = [Static("\n".join(lines), markup=False)]
+        if self.verification is not None and blocks:  # the code that was run, under its verdict
+            from rich.syntax import Syntax
+
+            code = "\n\n".join(b["code"] for b in blocks)
+            children.append(Static(Syntax(code, blocks[0]["language"] or "python", theme="ansi_dark",
+                                          background_color="default"), id="winning-code"))
         if blocks:
             children.append(Horizontal(Button("Copy code", id="copy-code"),
                                        Button("Save files", id="save-code"), classes="code-actions"))

@@ -1,6 +1,9 @@
-"""Leaderboard & stats: Bradley-Terry ranking with intervals, ratings, latency, success, costs, trends."""
+"""Leaderboard & stats: Bradley-Terry ranking with intervals, ratings, latency, success, costs, trends,
+and the `jarvis eval` runs with the matrix of the latest."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -41,6 +44,10 @@ class StatsView(VerticalScroll):
         yield Static("Costs by model", classes="section")
         yield DataTable(id="costs", cursor_type="row")
         yield Static("", id="budget", markup=False)
+        yield Static("Eval runs (jarvis eval SUITE -m MODEL --chain CHAIN)", classes="section")
+        yield DataTable(id="evals", cursor_type="row")
+        yield Static("No eval run yet.", id="eval-title", classes="section", markup=False)
+        yield DataTable(id="eval-matrix", cursor_type="row")
 
     def on_mount(self) -> None:
         self.query_one("#leaderboard", DataTable).add_columns("#", "model", "rating", "95% CI", "votes",
@@ -49,6 +56,11 @@ class StatsView(VerticalScroll):
             "model", "task", "requests", "ok %", "p50 s", "p95 s", "p99 s", "TTFT ms", "tok/s", "rating (n)")
         self.query_one("#costs", DataTable).add_columns("model", "requests", "cost $", "tokens in",
                                                         "tokens out")
+        self.query_one("#evals", DataTable).add_columns("id", "suite", "when", "status", "models × chains",
+                                                        "tasks", "passed/ran")
+        from jarvis.chains.eval_matrix import MATRIX_HEADER  # plain data: no engine is started by it
+
+        self.query_one("#eval-matrix", DataTable).add_columns(*MATRIX_HEADER)
         self.app.view_mounted(self)
 
     def on_worker_state_changed(self, event) -> None:
@@ -70,9 +82,11 @@ class StatsView(VerticalScroll):
 
             monitor = PerformanceMonitor(ledger)
             return (monitor.leaderboard(task_type, rounds=300), monitor.table(task_type),
-                    monitor.trends(task_type=task_type), cost_report(ledger, "model"), budget_status(ledger))
+                    monitor.trends(task_type=task_type), cost_report(ledger, "model"), budget_status(ledger),
+                    _evals(ledger))
 
-        board, perf, trends, costs, budgets = await self.app.engine.ledger.call_fn(gather, task_type)
+        board, perf, trends, costs, budgets, evals = await self.app.engine.ledger.call_fn(gather, task_type)
+        self._show_evals(evals)
         lb = self.query_one("#leaderboard", DataTable)
         lb.clear()
         for i, s in enumerate(board, 1):
@@ -102,3 +116,43 @@ class StatsView(VerticalScroll):
                     + (" (exhausted)" if b["exhausted"] else ""))
 
         self.query_one("#budget", Static).update(" · ".join(budget(b) for b in budgets))
+
+    def _show_evals(self, evals: list[dict]) -> None:
+        from jarvis.chains.eval_matrix import matrix
+
+        table = self.query_one("#evals", DataTable)
+        table.clear()
+        for e in evals:
+            when = datetime.fromtimestamp(e["started_at"]).strftime("%m-%d %H:%M")
+            grid = f"{', '.join(e['models'])} × {', '.join(e['chains'])}"
+            passed = sum(r["passed"] for r in e["results"])
+            table.add_row(e["id"], e["suite"], when, e["status"], grid,
+                          str(e["task_count"]), f"{passed}/{len(e['results'])}")
+        cells = self.query_one("#eval-matrix", DataTable)
+        cells.clear()
+        if not evals:
+            self.query_one("#eval-title", Static).update("No eval run yet.")
+            return
+        latest = evals[0]
+        self.query_one("#eval-title", Static).update(
+            f"Matrix of the latest eval ({latest['id']}, {latest['suite']}, sandbox {latest['tier'] or '-'})")
+        for cell in matrix([_task_result(r) for r in latest["results"]]):
+            cells.add_row(*cell.row())
+
+
+def _evals(ledger, limit: int = 10) -> list[dict]:
+    """The latest eval runs, newest first, each with its models, chains and per-task results."""
+    from jarvis.chains.eval_store import eval_run, eval_runs
+
+    return [run for e in eval_runs(ledger, limit) if (run := eval_run(ledger, e["id"])) is not None]
+
+
+def _task_result(row: dict):
+    """A stored eval result (chains.eval_store) as the TaskResult the matrix adds up."""
+    from jarvis.chains.eval_matrix import TaskResult
+
+    return TaskResult(task_id=row["task_id"], model=row["model_id"], chain=row["chain"], passed=row["passed"],
+                      reason=row["reason"] or "", tokens=row["tokens"] or 0, seconds=row["seconds"] or 0.0,
+                      check_seconds=row["check_seconds"] or 0.0, tier=row["tier"], run_id=row["run_id"],
+                      task_type=row["task_type"], checks_passed=row["checks_passed"] or 0,
+                      checks_total=row["checks_total"] or 0)

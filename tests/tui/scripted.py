@@ -80,6 +80,8 @@ class ScriptedProvider(Provider):
         self.gate: asyncio.Event | None = None
         self.broken: set[str] = set()
         self.halfway = 0  # streams currently held at the gate
+        #: Answers to the code role, in order (the last one repeats); empty: CODE.
+        self.code: list[str] = []
 
     @property
     def address(self) -> str:
@@ -101,7 +103,7 @@ class ScriptedProvider(Provider):
         if "You review code" in system:
             return VERDICT
         if "senior software engineer" in system:
-            return CODE
+            return (self.code.pop(0) if len(self.code) > 1 else self.code[0]) if self.code else CODE
         return ANSWERS.get(model, "Here is an answer.")
 
     async def stream_chat(self, model: str, messages: Sequence[Message],

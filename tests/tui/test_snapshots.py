@@ -277,3 +277,31 @@ def test_register_model_form_with_an_error(snap_compare, isolated_home, monkeypa
         await idle(pilot)
 
     assert shot(snap_compare, app, (100, 40), before)
+
+
+def test_verified_run_finished_with_checks_and_winner(snap_compare, isolated_home, monkeypatch):
+    """A verified run: the greedy candidate fails a check (✗), the second passes both, the verdict and
+    the winning code under it. The sandbox is pinned to the limits-only tier (on every machine) and
+    its stopwatch to the script's clock, so the tier and durations on screen do not vary."""
+    from jarvis.chains.verify import sandbox as sandbox_module
+    from jarvis.chains.verify.sandbox import Sandbox
+    from jarvis.chains.verify.tiers import Tier
+
+    app, provider = scripted_app(isolated_home, monkeypatch)
+    provider.code = ["```python\ndef is_prime(n):\n    return n % 2 == 1\n```\nOdd numbers.",
+                     "```python\ndef is_prime(n):\n    return n > 1 and all(n % d for d in range(2, n))\n"
+                     "```\nTrial division."]
+    monkeypatch.setattr(sandbox_module, "time", provider.clock)
+
+    async def before(pilot):
+        app.engine.orchestrator.chain_runner.sandbox = Sandbox(tiers=(Tier.LIMITS_ONLY,))
+        app.engine.paths.verify_notice.parent.mkdir(parents=True, exist_ok=True)
+        app.engine.paths.verify_notice.touch()  # the one-time notice was acknowledged before
+        run = pilot.app.query_one(RunView)
+        run.query_one("#task", TextArea).text = "write is_prime(n); is_prime(7) is True, is_prime(1) is False"
+        run.query_one("#chain", Choice).value = "verified"
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: run.last_result is not None, 60, "the run to finish")
+        await idle(pilot)
+
+    assert shot(snap_compare, app, (130, 100), before)
