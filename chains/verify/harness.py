@@ -11,6 +11,7 @@ candidate's own prints cannot be taken for them).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import secrets
@@ -22,7 +23,6 @@ from .checks import Check
 from .limits import Limits
 from .sandbox import PASSED, Sandbox, SandboxResult, cut_report
 
-_CHILD = Path(__file__).with_name("harness_child.py")
 LOAD_SECONDS = 5.0
 
 
@@ -86,9 +86,14 @@ class InputsRun:
     calls: tuple[str, ...] = field(default=())
 
 
+@functools.cache
+def _child_source() -> str:
+    # Read on first use, not at import, and then once per process: every candidate run embeds it.
+    return Path(__file__).with_name("harness_child.py").read_text(encoding="utf-8")
+
+
 def _script(job: dict, marker: str) -> str:
-    child = _CHILD.read_text(encoding="utf-8")
-    return f"{child}\n\nmain({json.dumps(json.dumps(job))}, {marker!r})\n"
+    return f"{_child_source()}\n\nmain({json.dumps(json.dumps(job))}, {marker!r})\n"
 
 
 def _limits_for(base: Limits, count: int, per_check: float, load_seconds: float) -> Limits:
