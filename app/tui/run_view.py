@@ -318,9 +318,11 @@ class RunView(Vertical):
         if self.verification is not None and blocks:  # the code that was run, under its verdict
             from rich.syntax import Syntax
 
-            code = "\n\n".join(b["code"] for b in blocks)
-            children.append(Static(Syntax(code, blocks[0]["language"] or "python", theme="ansi_dark",
-                                          background_color="default"), id="winning-code"))
+            code = ran_code(blocks, self.verification.record.get("entry_point"))
+            if len(blocks) > 1:  # the answer had more code than was run: say which one the verdict is for
+                children.append(Static("The block that was run against the checks:", classes="notice"))
+            children.append(Static(Syntax(code, "python", theme="ansi_dark", background_color="default"),
+                                   id="winning-code"))
         if blocks:
             children.append(Horizontal(Button("Copy code", id="copy-code"),
                                        Button("Save files", id="save-code"), classes="code-actions"))
@@ -346,3 +348,11 @@ class RunView(Vertical):
             target.write_text(b["code"] + "\n", encoding="utf-8")
             saved.append(str(target))
         self.app.notify("Saved " + ", ".join(saved))
+
+
+def ran_code(blocks: list[dict], entry_point: str | None) -> str:
+    """Of the winner's code blocks, the one the sandbox ran (chosen as the verified chain chooses)."""
+    from jarvis.chains.verify.task_checks import candidate_code
+
+    answer = "\n\n".join(f"```{b['language'] or ''}\n{b['code']}\n```" for b in blocks)
+    return candidate_code(answer, entry_point) or "\n\n".join(b["code"] for b in blocks)

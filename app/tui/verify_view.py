@@ -101,6 +101,7 @@ class ConfinementNotice(ModalScreen[bool]):
     ConfinementNotice { align: center middle; }
     ConfinementNotice > Vertical { width: 80; height: auto; border: thick $warning; background: $surface;
                                    padding: 1 2; }
+    ConfinementNotice .head { text-style: bold; margin-bottom: 1; }
     ConfinementNotice #notice-text { margin-bottom: 1; }
     ConfinementNotice Horizontal { height: 3; }
     """

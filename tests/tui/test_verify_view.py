@@ -103,7 +103,7 @@ async def test_verified_run_shows_checks_candidates_verdict_and_code(isolated_ho
 
 async def test_a_task_without_examples_asks_for_one(isolated_home, monkeypatch):
     app, provider = scripted_app(isolated_home, monkeypatch)
-    provider.code = [fenced(RIGHT)]
+    provider.code = [fenced(RIGHT) + "\nUsage:\n" + fenced("print(is_prime(11))")]  # two blocks, one run
     async with app.run_test(size=(140, 60)) as pilot:
         await ready(pilot, app)
         app.engine.paths.verify_notice.parent.mkdir(parents=True, exist_ok=True)
@@ -129,6 +129,9 @@ async def test_a_task_without_examples_asks_for_one(isolated_home, monkeypatch):
         await finished(pilot, view)
         assert "given: is_prime(7) is True" in text_of(view.query_one(ChecksBox))
         assert "verified: 1 given" in text_of(view.query_one("#result"))
+        # Under the verdict, the block that ran, not the usage example beside it.
+        assert view.query_one("#winning-code", Static).content.code.strip() == RIGHT
+        assert "The block that was run against the checks" in text_of(view.query_one("#result"))
         assert app.settings.get("verify") is True  # remembered like the other settings
 
 
