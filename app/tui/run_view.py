@@ -95,7 +95,7 @@ class RunView(Vertical):
 
     @on(Choice.Changed, "#chain")
     def chain_changed(self, event: Choice.Changed) -> None:
-        if event.value == "verified":  # that chain runs its code: the switch says so
+        if self._chain_verifies(event.value):  # that chain runs its code: the switch says so
             self.query_one("#verify", Checkbox).value = True
 
     @on(Checkbox.Changed, "#verify")
@@ -106,7 +106,13 @@ class RunView(Vertical):
 
     def _verifying(self) -> bool:
         chain = self.query_one("#chain", Choice).value
-        return self.query_one("#verify", Checkbox).value or chain == "verified"
+        return self.query_one("#verify", Checkbox).value or self._chain_verifies(chain)
+
+    def _chain_verifies(self, chain: str) -> bool:
+        """The chain runs its code by itself (`verify = true` in its TOML, as `verified` has)."""
+        engine = self.app.engine
+        spec = engine.chains.chains.get(chain) if engine is not None else None
+        return chain == "verified" or bool(spec is not None and spec.verify and spec.verify.enabled)
 
     def _wants_example(self) -> bool:
         task = self.query_one("#task", TextArea).text

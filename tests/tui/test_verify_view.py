@@ -5,6 +5,7 @@ code; the example field; History's record; the eval matrix in Stats."""
 from __future__ import annotations
 
 from textual.widgets import Checkbox, Collapsible, DataTable, Input, Static, TextArea
+from textual.widgets._collapsible import CollapsibleTitle
 
 from jarvis.app.tui.choice import Choice
 from jarvis.app.tui.history_view import HistoryView, RunDetail
@@ -70,8 +71,9 @@ async def test_verified_run_shows_checks_candidates_verdict_and_code(isolated_ho
         # The failure is there on demand: folded until opened.
         fold = boxes[0].query_one(Collapsible)
         assert fold.collapsed
-        fold.collapsed = False
-        await pilot.pause()
+        fold.query_one(CollapsibleTitle).focus()  # reached by tab like any control; enter opens it
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not fold.collapsed, 10, "the failures shown")
         assert "got True" in str(fold.query_one(".why", Static).render())
 
         result = text_of(view.query_one("#result"))
