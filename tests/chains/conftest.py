@@ -2,34 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
-from jarvis.chains.bus import EventBus
 from jarvis.chains.events import Event, RunFinished, TokenDelta
-from jarvis.chains.fallback import CircuitBreaker, FallbackPolicy
-from jarvis.chains.ledger_async import AsyncLedger
-from jarvis.chains.orchestrator import ModelOrchestrator
-from jarvis.chains.scores import PerformanceMonitor
-from jarvis.chains.selection import SelectionEngine
-from jarvis.chains.specs import ChainLibrary
-from jarvis.chains.step_runner import StepRunner
-from jarvis.providers.catalog import Catalog
-from jarvis.providers.registry import ModelRegistry
-
-
-@dataclass
-class Rig:
-    registry: ModelRegistry
-    ledger: AsyncLedger
-    orchestrator: ModelOrchestrator
-    runner: StepRunner
-    breaker: CircuitBreaker
-    bus: EventBus
-
-    async def events(self, gen) -> list[Event]:
-        return [e async for e in gen]
+from tests.chains.rig import Rig, build_rig
 
 
 def text_of(events: list[Event], step_id: str | None = None) -> str:
@@ -59,39 +35,17 @@ def make_rig(tmp_path):
         ids=None,
     ) -> Rig:
         """``user_chains``: a folder of the user's chain files; ``clock``/``ids``: the engine's."""
-        registry = ModelRegistry(providers, catalog=Catalog.shipped(), timeout=5)
-        await registry.refresh()
-        ledger = AsyncLedger(tmp_path / f"ledger{len(rigs)}.db", clock=clock)
-        bus = EventBus()
-        breaker = CircuitBreaker()
-        runner = StepRunner(
-            registry,
-            ledger,
-            bus,
-            policy=FallbackPolicy(base_delay_s=retry_base),
-            breaker=breaker,
-            guard=registry.guard,
+        rig = build_rig(
+            providers,
+            tmp_path / f"ledger{len(rigs)}.db",
+            retry_base=retry_base,
             use_cache=use_cache,
-            clock=clock,
-        )
-        selector = SelectionEngine(
-            lambda: registry.models,
-            generation=lambda: registry.generation,
-            cooling=runner.cooling,
-            any_cooling=runner.any_cooling,
             policies=policies,
-        )
-        orchestrator = ModelOrchestrator(
-            registry,
-            ledger,
-            selector,
-            runner,
-            chains=ChainLibrary.load(user_chains),
-            stats=lambda led, t: PerformanceMonitor(led).snapshot(t),
+            user_chains=user_chains,
             clock=clock,
-            **({"ids": ids} if ids else {}),
+            ids=ids,
         )
-        rig = Rig(registry, ledger, orchestrator, runner, breaker, bus)
+        await rig.registry.refresh()
         rigs.append(rig)
         return rig
 

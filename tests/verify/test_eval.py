@@ -11,23 +11,15 @@ from collections.abc import Sequence
 import pytest
 
 from jarvis.app.eval_commands import load
-from jarvis.chains.bus import EventBus
 from jarvis.chains.eval_matrix import TaskResult, matrix, wilson
 from jarvis.chains.eval_runner import EvalError, EvalRunner, final_code, model_prompt
 from jarvis.chains.eval_store import eval_run, eval_runs, recover_interrupted_evals, start_eval
-from jarvis.chains.fallback import CircuitBreaker, FallbackPolicy
-from jarvis.chains.ledger_async import AsyncLedger
-from jarvis.chains.orchestrator import ModelOrchestrator
 from jarvis.chains.scores import PerformanceMonitor
-from jarvis.chains.selection import SelectionEngine
-from jarvis.chains.specs import ChainLibrary
-from jarvis.chains.step_runner import StepRunner
 from jarvis.chains.verify.sandbox import Sandbox
 from jarvis.chains.verify.suites import Task, load_jsonl_suite
 from jarvis.chains.verify.tiers import Interpreter, Tier, TierProbe
-from jarvis.providers.catalog import Catalog
-from jarvis.providers.registry import ModelRegistry
 from jarvis.providers.types import GenerationOptions, Message
+from tests.chains.rig import build_rig
 from tests.chains.scripted import ScriptedProvider
 from tests.test_cli import jarvis, write_config
 
@@ -77,32 +69,10 @@ class ScriptedCoders(ScriptedProvider):
 
 @pytest.fixture
 async def rig(tmp_path):
-    registry = ModelRegistry([ScriptedCoders("script")], catalog=Catalog.shipped(), timeout=5)
-    await registry.refresh()
-    ledger = AsyncLedger(tmp_path / "ledger.db")
-    runner = StepRunner(
-        registry,
-        ledger,
-        EventBus(),
-        policy=FallbackPolicy(base_delay_s=0.01),
-        breaker=CircuitBreaker(),
-        guard=registry.guard,
-    )
-    selector = SelectionEngine(
-        lambda: registry.models,
-        generation=lambda: registry.generation,
-        cooling=runner.cooling,
-        any_cooling=runner.any_cooling,
-    )
-    chains = ChainLibrary.load(None)
-    orchestrator = ModelOrchestrator(
-        registry,
-        ledger,
-        selector,
-        runner,
-        chains=chains,
-        stats=lambda led, t: PerformanceMonitor(led).snapshot(t),
-    )
+    engine = build_rig([ScriptedCoders("script")], tmp_path / "ledger.db")
+    await engine.registry.refresh()
+    registry, ledger, orchestrator = engine.registry, engine.ledger, engine.orchestrator
+    chains = orchestrator.chains
     eval_runner = EvalRunner(
         orchestrator.run, registry=registry, chains=chains, ledger=ledger, sandbox=Sandbox(probe=PROBE)
     )

@@ -12,23 +12,17 @@ from collections.abc import Sequence
 
 import pytest
 
-from jarvis.chains.bus import EventBus
 from jarvis.chains.events import Notice, RunFailed, RunFinished, StepStarted
-from jarvis.chains.fallback import CircuitBreaker, FallbackPolicy
-from jarvis.chains.ledger_async import AsyncLedger
-from jarvis.chains.orchestrator import ModelOrchestrator, RunOptions
-from jarvis.chains.selection import SelectionEngine
+from jarvis.chains.orchestrator import RunOptions
 from jarvis.chains.specs import ChainLibrary, parse_chain
-from jarvis.chains.step_runner import StepRunner
 from jarvis.chains.verify.events import CandidateChecked, ChecksFound, VerificationFinished
 from jarvis.chains.verify.sandbox import Sandbox
 from jarvis.chains.verify.settings import VerifySettings
 from jarvis.chains.verify.store import verification_of
 from jarvis.chains.verify.task_checks import candidate_code, gather_checks, task_prelude
 from jarvis.chains.verify.tiers import TierProbe
-from jarvis.providers.catalog import Catalog
-from jarvis.providers.registry import ModelRegistry
 from jarvis.providers.types import GenerationOptions, Message
+from tests.chains.rig import build_rig
 from tests.chains.scripted import ScriptedProvider
 from tests.test_cli import jarvis, write_config
 
@@ -84,26 +78,9 @@ class CountingSandbox(Sandbox):
 class Rig:
     def __init__(self, tmp_path, coder: ScriptedCoder, db=None) -> None:
         self.tmp_path, self.coder = tmp_path, coder
-        self.registry = ModelRegistry([coder], catalog=Catalog.shipped(), timeout=5)
-        self.ledger = AsyncLedger(db or tmp_path / "ledger.db")
-        runner = StepRunner(
-            self.registry,
-            self.ledger,
-            EventBus(),
-            policy=FallbackPolicy(base_delay_s=0.01),
-            breaker=CircuitBreaker(),
-            guard=self.registry.guard,
-        )
-        selector = SelectionEngine(
-            lambda: self.registry.models,
-            generation=lambda: self.registry.generation,
-            cooling=runner.cooling,
-            any_cooling=runner.any_cooling,
-        )
-        self.chains = ChainLibrary.load(None)
-        self.orchestrator = ModelOrchestrator(
-            self.registry, self.ledger, selector, runner, chains=self.chains
-        )
+        engine = build_rig([coder], db or tmp_path / "ledger.db")
+        self.registry, self.ledger, self.orchestrator = engine.registry, engine.ledger, engine.orchestrator
+        self.chains = self.orchestrator.chains
         self.sandbox = CountingSandbox(probe=PROBE)
         self.orchestrator.chain_runner.sandbox = self.sandbox
 
