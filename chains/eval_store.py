@@ -11,26 +11,15 @@ import json
 import os
 from typing import Any
 
-import psutil
-
-from .ledger import INTERRUPTED, Ledger
+from .ledger import INTERRUPTED, Ledger, pid_alive
 
 RUNNING, COMPLETED, CANCELLED, FAILED = "running", "completed", "cancelled", "failed"
-
-
-def _alive(pid: int | None) -> bool:
-    try:
-        return bool(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
-        return True
 
 
 def recover_interrupted_evals(ledger: Ledger) -> list[str]:
     """Evals left running by a process that is gone read as interrupted (their results so far stay)."""
     rows = ledger.db.execute("SELECT id, pid FROM eval_runs WHERE status = ?", [RUNNING]).fetchall()
-    dead = [eval_id for eval_id, pid in rows if pid != os.getpid() and not _alive(pid)]
+    dead = [eval_id for eval_id, pid in rows if not pid_alive(pid)]
     with ledger.db.conn:
         for eval_id in dead:
             ledger.db.execute(

@@ -27,7 +27,7 @@ RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
 CANCELLED, INTERRUPTED = "cancelled", "interrupted"
 
 
-def _pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:
@@ -69,7 +69,7 @@ class Ledger:
     def recover_interrupted(self) -> list[str]:
         """Mark runs left 'running' by a process that no longer exists as interrupted."""
         rows = self.db.execute("SELECT id, pid FROM runs WHERE status = ?", [RUNNING]).fetchall()
-        dead = [rid for rid, pid in rows if not _pid_alive(pid)]
+        dead = [rid for rid, pid in rows if not pid_alive(pid)]
         now = self.clock.time()
         with self.db.conn:
             for rid in dead:
