@@ -71,7 +71,7 @@ def cmd_run(config, paths, args) -> int:
     # The engine is imported only now: `jarvis --help` and the other commands do not pay for it.
     import asyncio
 
-    from jarvis.chains.orchestrator import RunOptions
+    from jarvis.chains.run_options import RunOptions
 
     from .run_console import run_chain
 

@@ -16,8 +16,8 @@ from jarvis.chains.events import (
     StepStarted,
     TokenDelta,
 )
-from jarvis.chains.orchestrator import RunOptions
 from jarvis.chains.policies import PolicyError
+from jarvis.chains.run_options import RunOptions
 from jarvis.chains.verify.events import CandidateChecked, ChecksFound, VerificationFinished
 from jarvis.chains.verify.store import verification_of
 

@@ -22,7 +22,8 @@ from jarvis.chains.fallback import CircuitBreaker, FallbackPolicy
 from jarvis.chains.leaderboard import bradley_terry
 from jarvis.chains.ledger import Ledger
 from jarvis.chains.ledger_async import AsyncLedger
-from jarvis.chains.orchestrator import ModelOrchestrator, RunOptions
+from jarvis.chains.orchestrator import ModelOrchestrator
+from jarvis.chains.run_options import RunOptions
 from jarvis.chains.scores import PerformanceMonitor
 from jarvis.chains.selection import ModelStats, Request, SelectionEngine
 from jarvis.chains.specs import ChainLibrary

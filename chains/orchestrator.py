@@ -20,13 +20,11 @@ from .clock import Clock, IdSource, SystemClock, new_id
 from .comparison import Comparison
 from .events import Event
 from .ledger_async import AsyncLedger
-from .run_options import RunOptions, StepFailed
+from .run_options import RunOptions
 from .selection import ModelStats, SelectionEngine
 from .specs import ChainLibrary
 from .step_runner import StepRunner
 from .synthesizer import ResultSynthesizer
-
-__all__ = ["ModelOrchestrator", "RunOptions", "StepFailed"]
 
 
 class ModelOrchestrator:

@@ -7,7 +7,7 @@ import pytest
 from jarvis.app.export import run_as_json, run_as_markdown
 from jarvis.chains.bus import RequestCompleted, RequestFailed
 from jarvis.chains.events import FallbackTaken, RunFailed, StepStarted
-from jarvis.chains.orchestrator import RunOptions
+from jarvis.chains.run_options import RunOptions
 from jarvis.providers.embedded import EmbeddedProvider
 from jarvis.providers.openai_compat import OpenAICompatProvider
 from tests.chains.conftest import finished

@@ -9,7 +9,7 @@ import pytest
 
 from jarvis.chains.events import FallbackTaken, Notice, RunFailed, StepFinished, StepStarted, TokenDelta
 from jarvis.chains.fallback import FAILOVER, RETRY, FallbackPolicy
-from jarvis.chains.orchestrator import RunOptions
+from jarvis.chains.run_options import RunOptions
 from jarvis.providers.cloud import CloudProvider
 from jarvis.providers.embedded import EmbeddedProvider
 from jarvis.providers.errors import ProviderUnavailable

@@ -15,7 +15,7 @@ from jarvis.chains.events import (
     StepStarted,
     TokenDelta,
 )
-from jarvis.chains.orchestrator import RunOptions
+from jarvis.chains.run_options import RunOptions
 from jarvis.chains.scores import PerformanceMonitor
 from jarvis.providers.embedded import EmbeddedProvider
 from jarvis.providers.lmstudio import LMStudioProvider

@@ -8,7 +8,7 @@ import pytest
 
 from jarvis.chains.events import Notice, StepStarted
 from jarvis.chains.feedback import rate
-from jarvis.chains.orchestrator import RunOptions
+from jarvis.chains.run_options import RunOptions
 from jarvis.chains.specs import parse_chain
 from tests.chains.conftest import finished
 from tests.chains.scripted import FIXED, ScriptedCoder

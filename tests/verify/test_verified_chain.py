@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pytest
 
 from jarvis.chains.events import Notice, RunFailed, RunFinished, StepStarted
-from jarvis.chains.orchestrator import RunOptions
+from jarvis.chains.run_options import RunOptions
 from jarvis.chains.specs import ChainLibrary, parse_chain
 from jarvis.chains.verify.events import CandidateChecked, ChecksFound, VerificationFinished
 from jarvis.chains.verify.sandbox import Sandbox
