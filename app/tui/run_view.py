@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,8 @@ class RunView(Vertical):
         #: The running verified run's check texts (to split its ✓/✗ lines) and its verdict.
         self.check_displays: list[str] = []
         self.verification = None
+        #: The one-time notice is up: another ctrl+r must not stack a second one.
+        self._confirming = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="controls"):
@@ -146,7 +149,7 @@ class RunView(Vertical):
             self._start_when_ready = True
             self.app.notify("Still looking for models; the run starts as soon as that is done.")
             return
-        if self.running:
+        if self.running or self._confirming:
             self.app.notify("A run is already going; esc cancels it.", severity="warning")
             return
         chain = self.query_one("#chain", Choice).value
@@ -169,6 +172,7 @@ class RunView(Vertical):
         options = RunOptions(chain=chain, strategy=strategy, model=model, no_fallback=no_fallback,
                              use_cache=use_cache, verify=True if verify else None, examples=examples)
         if verify and not self.app.engine.paths.verify_notice.exists():
+            self._confirming = True  # before the worker starts: a quick second ctrl+r waits for it too
             self.confirm_then_run(task, options)
             return
         self._launch(task, options)
@@ -189,21 +193,15 @@ class RunView(Vertical):
             return None
         return (text,)
 
-    @work(group="run", exclusive=True, exit_on_error=False, description="confirm the first verified run")
+    @work(group="run-confirm", exclusive=True, exit_on_error=False,
+          description="confirm the first verified run")
     async def confirm_then_run(self, task: str, options: RunOptions) -> None:
         """Before generated code first runs here: say what runs and how it is confined, once."""
-        from dataclasses import replace
-
-        from jarvis.chains.verify.sandbox import SandboxUnavailable
-        from jarvis.chains.verify.tiers import confinement_notice
-
-        # The engine's own sandbox, so the tier named is the one the run will use.
-        sandbox = self.app.engine.orchestrator.chain_runner._sandbox()
         try:
-            text = confinement_notice(await sandbox.tier(), sandbox.limits.describe())
-        except SandboxUnavailable as err:
-            text = f"No sandbox can run code here ({err}); the run will not execute the code."
-        if not await self.app.push_screen_wait(ConfinementNotice(text)):
+            agreed = await self._confirm()
+        finally:
+            self._confirming = False
+        if not agreed:
             self.app.notify("Not run: verify is on. Turn it off to run without executing the code.")
             return
         path = self.app.engine.paths.verify_notice
@@ -213,6 +211,18 @@ class RunView(Vertical):
         except OSError as err:  # the notice shows again next time: better than not running
             self.app.notify(f"Could not remember the notice was shown: {err}", severity="warning")
         self._launch(task, replace(options, confinement_notice=True))
+
+    async def _confirm(self) -> bool:
+        from jarvis.chains.verify.sandbox import SandboxUnavailable
+        from jarvis.chains.verify.tiers import confinement_notice
+
+        # The engine's own sandbox, so the tier named is the one the run will use.
+        sandbox = self.app.engine.orchestrator.chain_runner._sandbox()
+        try:
+            text = confinement_notice(await sandbox.tier(), sandbox.limits.describe())
+        except SandboxUnavailable as err:
+            text = f"No sandbox can run code here ({err}); the run will not execute the code."
+        return bool(await self.app.push_screen_wait(ConfinementNotice(text)))
 
     def _launch(self, task: str, options: RunOptions) -> None:
         self.cancel_event = asyncio.Event()

@@ -172,3 +172,25 @@ async def test_stats_shows_the_latest_eval_matrix(isolated_home, monkeypatch):
         assert rows[0][3:5] == ["200", "400"]  # tokens per task, per solved
         assert rows[1][:3] == ["local/coder-7b", "verified", "2/2 100% [34%-100%]"]
         assert "eval_9" in str(stats.query_one("#eval-title", Static).render())
+
+
+async def test_declining_the_notice_runs_nothing_and_asks_again(isolated_home, monkeypatch):
+    app, provider = scripted_app(isolated_home, monkeypatch)
+    provider.code = [fenced(RIGHT)]
+    async with app.run_test(size=(140, 60)) as pilot:
+        await ready(pilot, app)
+        view = app.query_one(RunView)
+        await start_verified(pilot, view, TASK)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfinementNotice), 30, "the notice")
+        await pilot.press("ctrl+r")  # a second start while it is up stacks nothing
+        await pilot.pause()
+        assert sum(isinstance(s, ConfinementNotice) for s in app.screen_stack) == 1
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: any(t.startswith("Not run: verify is on") for t in told_by(app)), 10,
+                         "the refusal said")
+        await idle(pilot)
+        assert view.cancel_event is None and not view.query(ChecksBox) and not view.panes
+        assert not app.engine.paths.verify_notice.exists()
+        await pilot.press("ctrl+r")  # not acknowledged: asked again
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfinementNotice), 30, "the notice again")
+        await pilot.press("escape")
