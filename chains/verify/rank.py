@@ -28,12 +28,20 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Ranking:
-    """Candidates best first, the agreement groups (largest first) and why the winner won."""
+    """Candidates best first, the agreement groups (largest first) and why the winner won: its
+    `grounds` (checks passed, agreement) and whether it only won the tie by coming first."""
 
     order: tuple[int, ...]
     groups: tuple[tuple[int, ...], ...]
     winner: int
-    reason: str
+    grounds: tuple[str, ...] = ()
+    tie: bool = False
+
+    @property
+    def reason(self) -> str:
+        """The grounds, then the winner by its sample number ("the greedy sample" for sample 0)."""
+        who = "the greedy sample" if self.winner == 0 else f"sample {self.winner}"
+        return "; ".join([*self.grounds, who + (", first among equals" if self.tie else "")])
 
     def group_of(self, index: int) -> tuple[int, ...]:
         return next(g for g in self.groups if index in g)
@@ -65,15 +73,22 @@ def rank_candidates(candidates: Sequence[Candidate]) -> Ranking:
     size = {i: len(g) for g in groups for i in g}
     ordered = sorted(candidates, key=lambda c: (-c.passed, -size[c.index], -c.model_passed, c.index))
     best = ordered[0]
+    runner_up = ordered[1] if len(ordered) > 1 else None
+    tie = runner_up is not None and (runner_up.passed, size[runner_up.index], runner_up.model_passed) == (
+        best.passed,
+        size[best.index],
+        best.model_passed,
+    )
     return Ranking(
         order=tuple(c.index for c in ordered),
         groups=tuple(groups),
         winner=best.index,
-        reason=_reason(best, ordered, size, len(candidates)),
+        grounds=_grounds(best, size, len(candidates)),
+        tie=tie,
     )
 
 
-def _reason(best: Candidate, ordered: Sequence[Candidate], size: dict[int, int], count: int) -> str:
+def _grounds(best: Candidate, size: dict[int, int], count: int) -> tuple[str, ...]:
     parts = []
     if best.total:
         parts.append(f"passed {best.passed}/{best.total} checks")
@@ -83,19 +98,7 @@ def _reason(best: Candidate, ordered: Sequence[Candidate], size: dict[int, int],
         parts.append(f"no other candidate agrees with it on {len(best.outputs)} inputs")
     if best.model_passed:
         parts.append(f"passed {best.model_passed} model-written checks")
-    runner_up = ordered[1] if len(ordered) > 1 else None
-    tie = runner_up is not None and (runner_up.passed, size[runner_up.index], runner_up.model_passed) == (
-        best.passed,
-        size[best.index],
-        best.model_passed,
-    )
-    if best.index == 0:
-        parts.append("the greedy sample" + (", first among equals" if tie else ""))
-    elif tie:
-        parts.append(f"sample {best.index}, first among equals")
-    else:
-        parts.append(f"sample {best.index}")
-    return "; ".join(parts)
+    return tuple(parts)
 
 
 def vote_model_checks(passes: Sequence[Sequence[bool]]) -> list[bool]:

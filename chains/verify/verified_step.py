@@ -62,18 +62,15 @@ class _Candidate:
     outputs: tuple[str, ...] = ()
 
 
-def _reason(ranked: str, winner: _Candidate) -> str:
-    """The ranking's reason, its last part naming the winner as the user saw it ("candidate 3")."""
-    parts = ranked.split("; ")
-    tail = parts.pop() if parts and parts[-1].startswith(("the greedy sample", "sample ")) else ""
-    ties = ", first among equals" if "first among equals" in tail else ""
+def _reason(ranking: Ranking, winner: _Candidate) -> str:
+    """The ranking's grounds, then the winner named as the user saw it ("candidate 3")."""
     if winner.origin == "greedy":
         who = "the greedy candidate"
     elif winner.origin == "sample":
         who = f"candidate {winner.index + 1}, sampled"
     else:
         who = f"candidate {winner.index + 1}, a {winner.origin}"
-    return "; ".join([*parts, who + ties])
+    return "; ".join([*ranking.grounds, who + (", first among equals" if ranking.tie else "")])
 
 
 class BudgetSpent(Exception):
@@ -461,7 +458,7 @@ class VerifiedSession:
         status = pick.status()
         if not pick.verified and self.stopped:
             status += f" ({self.stopped})"
-        reason = _reason(pick.ranking.reason, winner)
+        reason = _reason(pick.ranking, winner)
         assert winner.run is not None
         self.test_results = "\n".join([status, *(r.explain() for r in winner.run.results)])
         record = pick.to_record() | {
