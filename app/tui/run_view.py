@@ -15,7 +15,7 @@ from textual.widgets import Button, Checkbox, Input, Static, TextArea
 from .choice import Choice
 from .rating_bar import RatingBar
 from .step_pane import StepPane
-from .verify_view import CandidateBox, ChecksBox, ConfinementNotice, verdict_text
+from .verify_view import CandidateBox, ChecksBox, acknowledged, verdict_text
 
 if TYPE_CHECKING:  # the engine's modules are imported once the first frame is up
     from jarvis.chains.run_options import RunOptions
@@ -198,31 +198,13 @@ class RunView(Vertical):
     async def confirm_then_run(self, task: str, options: RunOptions) -> None:
         """Before generated code first runs here: say what runs and how it is confined, once."""
         try:
-            agreed = await self._confirm()
+            agreed = await acknowledged(self.app)
         finally:
             self._confirming = False
         if not agreed:
             self.app.notify("Not run: verify is on. Turn it off to run without executing the code.")
             return
-        path = self.app.engine.paths.verify_notice
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch()
-        except OSError as err:  # the notice shows again next time: better than not running
-            self.app.notify(f"Could not remember the notice was shown: {err}", severity="warning")
         self._launch(task, replace(options, confinement_notice=True))
-
-    async def _confirm(self) -> bool:
-        from jarvis.chains.verify.sandbox import SandboxUnavailable
-        from jarvis.chains.verify.tiers import confinement_notice
-
-        # The engine's own sandbox, so the tier named is the one the run will use.
-        sandbox = self.app.engine.orchestrator.chain_runner._sandbox()
-        try:
-            text = confinement_notice(await sandbox.tier(), sandbox.limits.describe())
-        except SandboxUnavailable as err:
-            text = f"No sandbox can run code here ({err}); the run will not execute the code."
-        return bool(await self.app.push_screen_wait(ConfinementNotice(text)))
 
     def _launch(self, task: str, options: RunOptions) -> None:
         self.cancel_event = asyncio.Event()

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Label, Sparkline, Static
 
 from .choice import Choice
+from .eval_bar import EvalBar
 
 TASK_TYPES = ("code_generation", "code_review", "debugging", "refactoring", "testing", "planning", "analysis",
               "reasoning", "creative", "chat")
@@ -44,7 +45,8 @@ class StatsView(VerticalScroll):
         yield Static("Costs by model", classes="section")
         yield DataTable(id="costs", cursor_type="row")
         yield Static("", id="budget", markup=False)
-        yield Static("Eval runs (jarvis eval SUITE -m MODEL --chain CHAIN)", classes="section")
+        yield Static("Eval runs (here, or jarvis eval SUITE -m MODEL --chain CHAIN)", classes="section")
+        yield EvalBar(id="eval-bar")
         yield DataTable(id="evals", cursor_type="row")
         yield Static("No eval run yet.", id="eval-title", classes="section", markup=False)
         yield DataTable(id="eval-matrix", cursor_type="row")

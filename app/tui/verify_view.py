@@ -125,3 +125,29 @@ class ConfinementNotice(ModalScreen[bool]):
     @on(Button.Pressed)
     def answered(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "notice-ok")
+
+
+async def acknowledged(app) -> bool:
+    """True when the user has seen how generated code is confined: before (Paths.verify_notice exists)
+    or now, in the notice they accept (then it is remembered). Call from a worker: it waits for them."""
+    engine = app.engine
+    path = engine.paths.verify_notice
+    if path.exists():
+        return True
+    from jarvis.chains.verify.sandbox import SandboxUnavailable
+    from jarvis.chains.verify.tiers import confinement_notice
+
+    # The engine's own sandbox, so the tier named is the one the run will use.
+    sandbox = engine.orchestrator.chain_runner._sandbox()
+    try:
+        text = confinement_notice(await sandbox.tier(), sandbox.limits.describe())
+    except SandboxUnavailable as err:
+        text = f"No sandbox can run code here ({err}); the code will not be run."
+    if not await app.push_screen_wait(ConfinementNotice(text)):
+        return False
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError as err:  # the notice shows again next time: better than not running
+        app.notify(f"Could not remember the notice was shown: {err}", severity="warning")
+    return True

@@ -194,3 +194,36 @@ async def test_declining_the_notice_runs_nothing_and_asks_again(isolated_home, m
         await pilot.press("ctrl+r")  # not acknowledged: asked again
         await wait_until(pilot, lambda: isinstance(app.screen, ConfinementNotice), 30, "the notice again")
         await pilot.press("escape")
+
+
+async def test_an_eval_started_from_stats_fills_the_matrix(isolated_home, monkeypatch, tmp_path):
+    import json
+
+    suite = tmp_path / "primes.jsonl"
+    suite.write_text(json.dumps({"id": "prime", "task": "Write is_prime(n).", "entry_point": "is_prime",
+                                 "tests": "assert is_prime(7)\nassert not is_prime(1)"}) + "\n")
+    app, provider = scripted_app(isolated_home, monkeypatch)
+    provider.code = [fenced(RIGHT)]
+    async with app.run_test(size=(140, 60)) as pilot:
+        await ready(pilot, app)
+        await pilot.press("f6")
+        stats = await app.ensure_view("stats")
+        await idle(pilot)
+        stats.query_one("#eval-suite", Input).value = str(suite)
+        stats.query_one("#eval-chains", Input).value = "verified"
+        stats.query_one("#eval-run").press()  # no model named: refused with a sentence
+        await wait_until(pilot, lambda: any("at least one model" in t for t in told_by(app)), 10, "refused")
+        stats.query_one("#eval-models", Input).value = "local/coder-7b"
+        stats.query_one("#eval-run").press()
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfinementNotice), 30, "the notice")
+        await pilot.press("enter")  # evals run model-written code too: the same one-time notice
+        evals = stats.query_one("#evals", DataTable)
+        bar = stats.query_one("#eval-bar")
+        await wait_until(pilot, lambda: evals.row_count == 1 and bar.cancel_event is None, 60,
+                         "the eval stored")
+        await idle(pilot)
+        assert "1/1 passed" in str(stats.query_one("#eval-progress", Static).render())
+        matrix = stats.query_one("#eval-matrix", DataTable)
+        row = [str(c) for c in matrix.get_row_at(0)]
+        assert row[:3] == ["local/coder-7b", "verified", "1/1 100% [21%-100%]"]
+        assert app.engine.paths.verify_notice.exists()
