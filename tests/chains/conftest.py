@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from jarvis.chains.events import Event, RunFinished, TokenDelta
+from jarvis.providers.embedded import EmbeddedProvider
+from jarvis.providers.openai_compat import OpenAICompatProvider
 from tests.chains.rig import Rig, build_rig
+
+#: The flaky fixture's models: the OpenAI-compatible server behind a fault proxy, then the embedded one.
+PRIMARY = "flaky/smollm2-135m-instruct"
+BACKUP = "embedded/smollm2-135m"
 
 
 def text_of(events: list[Event], step_id: str | None = None) -> str:
@@ -24,27 +30,9 @@ def finished(events: list[Event]) -> RunFinished:
 def make_rig(tmp_path):
     rigs = []
 
-    async def make(
-        providers,
-        *,
-        retry_base: float = 0.01,
-        use_cache: bool = True,
-        policies=None,
-        user_chains=None,
-        clock=None,
-        ids=None,
-    ) -> Rig:
-        """``user_chains``: a folder of the user's chain files; ``clock``/``ids``: the engine's."""
-        rig = build_rig(
-            providers,
-            tmp_path / f"ledger{len(rigs)}.db",
-            retry_base=retry_base,
-            use_cache=use_cache,
-            policies=policies,
-            user_chains=user_chains,
-            clock=clock,
-            ids=ids,
-        )
+    async def make(providers, **options) -> Rig:
+        """``options``: build_rig's (``retry_base``, ``use_cache``, ``policies``, ``user_chains``, ...)."""
+        rig = build_rig(providers, tmp_path / f"ledger{len(rigs)}.db", **options)
         await rig.registry.refresh()
         rigs.append(rig)
         return rig
@@ -52,3 +40,11 @@ def make_rig(tmp_path):
     yield make
     for rig in rigs:
         rig.ledger.close()
+
+
+@pytest.fixture
+async def flaky(make_rig, proxy_for, openai_url):
+    """A rig whose first model is reached through a fault proxy (returned with it), the backup embedded."""
+    proxy = await proxy_for(openai_url)
+    rig = await make_rig([OpenAICompatProvider("flaky", proxy.url, timeout=60), EmbeddedProvider()])
+    return rig, proxy

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
 from jarvis.app.export import run_as_json, run_as_markdown
 from jarvis.chains.bus import RequestCompleted, RequestFailed
 from jarvis.chains.events import FallbackTaken, RunFailed, StepStarted
 from jarvis.chains.run_options import RunOptions
-from jarvis.providers.embedded import EmbeddedProvider
-from jarvis.providers.openai_compat import OpenAICompatProvider
-from tests.chains.conftest import finished
+from tests.chains.conftest import BACKUP, PRIMARY, finished
 
-PRIMARY = "flaky/smollm2-135m-instruct"
-BACKUP = "embedded/smollm2-135m"
 TASK = "Write a Python function that adds two numbers."
-
-
-@pytest.fixture
-async def flaky(make_rig, proxy_for, openai_url):
-    proxy = await proxy_for(openai_url)
-    rig = await make_rig([OpenAICompatProvider("flaky", proxy.url, timeout=60), EmbeddedProvider()])
-    return rig, proxy
 
 
 async def test_a_step_that_failed_over_mid_stream_lists_both_attempts(flaky):

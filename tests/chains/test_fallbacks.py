@@ -16,21 +16,12 @@ from jarvis.providers.errors import ProviderUnavailable
 from jarvis.providers.lmstudio import LMStudioProvider
 from jarvis.providers.ollama import OllamaProvider
 from jarvis.providers.openai_compat import OpenAICompatProvider
-from tests.chains.conftest import finished, text_of
+from tests.chains.conftest import BACKUP, PRIMARY, finished, text_of
 from tests.conftest import dead_url
 from tests.helpers import ask, collect
 
-PRIMARY = "flaky/smollm2-135m-instruct"
-BACKUP = "embedded/smollm2-135m"
 OPTS = RunOptions(model=PRIMARY, overrides={"max_tokens": 60, "temperature": 0})
 TASK = "Write a Python function that adds two numbers."
-
-
-@pytest.fixture
-async def flaky(make_rig, proxy_for, openai_url):
-    proxy = await proxy_for(openai_url)
-    rig = await make_rig([OpenAICompatProvider("flaky", proxy.url, timeout=60), EmbeddedProvider()])
-    return rig, proxy
 
 
 def chats(proxy) -> int:
