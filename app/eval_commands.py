@@ -90,8 +90,6 @@ def cmd_eval(config: Config, paths: Paths, args: argparse.Namespace) -> int:
 async def _eval(
     config: Config, paths: Paths, suite: Suite, args: argparse.Namespace, overrides: dict[str, Any]
 ) -> int:
-    import asyncio
-
     from jarvis.chains.eval_matrix import MATRIX_HEADER
     from jarvis.chains.eval_runner import EvalError, EvalRunner
     from jarvis.chains.policies import PolicyError
@@ -103,7 +101,6 @@ async def _eval(
         engine = await build_engine(config, paths).start()
     except PolicyError as err:
         return fail(str(err), EXIT_CONFIG)
-    cancel = asyncio.Event()
     runner = EvalRunner(
         engine.orchestrator.run,
         registry=engine.registry,
@@ -114,9 +111,8 @@ async def _eval(
         use_cache=args.cache,
     )
     try:
-        report = await runner.run(
-            suite, args.models, args.chains or ["default"], on_progress=_progress, cancel=cancel
-        )
+        # No cancel event: Ctrl-C cancels this task, and the runner marks the eval cancelled.
+        report = await runner.run(suite, args.models, args.chains or ["default"], on_progress=_progress)
     except EvalError as err:
         return fail(str(err).rstrip(".") + ".", _EXITS.get(err.kind, EXIT_USAGE))
     finally:
