@@ -28,7 +28,7 @@ from .checks import Check
 from .events import CandidateChecked, ChecksFound, VerificationFinished
 from .extract import calls_from_text
 from .feedback import failure_report, repair_keeps_passes
-from .harness import CandidateRun, run_checks, run_inputs
+from .harness import CandidateRun, InputsRun, run_checks, run_inputs
 from .pick import CandidateReport, Pick, code_hash
 from .rank import Candidate, Ranking, rank_candidates
 from .sandbox import Sandbox, SandboxUnavailable
@@ -59,7 +59,11 @@ class _Candidate:
     origin: str  # "greedy", "sample", "repair of 2 (round 1)"
     step_id: str | None
     run: CandidateRun | None = None
-    outputs: tuple[str, ...] = ()
+    inputs: InputsRun | None = None  # its outputs on the model-proposed calls, once agreement asked
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return self.inputs.outputs if self.inputs else ()
 
 
 def _reason(ranking: Ranking, winner: _Candidate) -> str:
@@ -364,14 +368,14 @@ class VerifiedSession:
             await self._outputs(cand)
 
     async def _outputs(self, cand: _Candidate) -> None:
-        if not self.calls or cand.outputs:
+        if not self.calls or cand.inputs is not None:
             return
         self._exec_left()
         got = await run_inputs(
             self.sandbox, cand.code, self.calls, per_call_seconds=self.settings.per_check_seconds
         )
         self._spend_exec(got.sandbox.duration)
-        cand.outputs = got.outputs
+        cand.inputs = got
 
     async def _repairs(self) -> AsyncIterator[Event]:
         s = self.settings
@@ -446,7 +450,9 @@ class VerifiedSession:
         )
 
     def _pick(self) -> Pick:
-        reports = tuple(CandidateReport(c.index, c.code, c.run) for c in self.kept if c.run is not None)
+        reports = tuple(
+            CandidateReport(c.index, c.code, c.run, c.inputs) for c in self.kept if c.run is not None
+        )
         tier = reports[0].run.sandbox.tier
         return Pick(reports, self._ranking(), tuple(self.checks), (), tier)
 

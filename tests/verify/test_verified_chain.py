@@ -284,6 +284,9 @@ async def test_no_checks_ranks_by_agreement(make_rig):
     assert not done.verified and done.status.startswith("unverified: the task has no examples or tests")
     assert done.winner == 1 and "2 of 3 candidates agree with it on 3 inputs" in done.reason
     assert done.record["calls"] == ["is_prime(9)", "is_prime(2)", "is_prime(1)"]
+    # Each candidate's outputs on those calls are stored, so the agreement can be read back.
+    outputs = [c["outputs"] for c in done.record["candidates"]]
+    assert outputs[1] == outputs[2] != outputs[0] and len(outputs[0]) == 3
 
 
 @pytest.mark.slow
