@@ -33,6 +33,23 @@ class _Loaded:
         self.llm = llm
         self.n_ctx = n_ctx
         self.lock = asyncio.Lock()
+        # Freeing a model while a thread decodes on it crashes the process (a segfault in llama.cpp), and a
+        # reader cancelled mid-stream leaves its thread running: so the generation's thread and its stop
+        # signal are kept here, and a freed model is marked so that a stream queued on it loads anew.
+        self.worker: asyncio.Future | None = None
+        self.stop: threading.Event | None = None
+        self.freed = False
+
+
+async def _dispose(loaded: _Loaded, *, interrupt: bool) -> None:
+    """Free a model once no thread decodes on it: a running generation finishes (or, when
+    `interrupt`, stops after its current token) first."""
+    loaded.freed = True
+    if interrupt and loaded.stop is not None:
+        loaded.stop.set()
+    if loaded.worker is not None and not loaded.worker.done():
+        await asyncio.wait([loaded.worker])
+    await asyncio.to_thread(_free, loaded)
 
 
 class EmbeddedProvider(Provider):
@@ -153,7 +170,7 @@ class EmbeddedProvider(Provider):
                 self._admit(info, n_ctx)
             while len(self._loaded) >= self.max_loaded:
                 _, old = self._loaded.popitem(last=False)
-                await asyncio.to_thread(_free, old)
+                await _dispose(old, interrupt=False)
             llm = await asyncio.to_thread(self._construct, info, self._models[model].path, n_ctx)
             loaded = self._loaded[key] = _Loaded(llm, n_ctx)
             return loaded
@@ -183,7 +200,6 @@ class EmbeddedProvider(Provider):
         options = options or GenerationOptions()
         info = await self.model_info(model)
         n_ctx = self.effective_n_ctx(info, options)
-        loaded = await self._load(model, n_ctx)
         kwargs: dict[str, Any] = {"stream": True}
         if options.max_tokens is not None:
             kwargs["max_tokens"] = options.max_tokens
@@ -197,10 +213,19 @@ class EmbeddedProvider(Provider):
             kwargs["stop"] = list(options.stop)
         payload = [m.as_dict() for m in messages]
 
-        async with loaded.lock:
+        while True:
+            loaded = await self._load(model, n_ctx)
+            await loaded.lock.acquire()
+            if not loaded.freed:
+                break
+            loaded.lock.release()  # evicted while this stream waited its turn: load it again
+        try:
+            if loaded.worker is not None and not loaded.worker.done():
+                # The last reader was cancelled while its thread still decoded: never overlap it.
+                await asyncio.wait([loaded.worker])
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue = asyncio.Queue()
-            stop = threading.Event()
+            stop = loaded.stop = threading.Event()
             clock = StreamClock()
             tokens_before = 0
 
@@ -219,7 +244,7 @@ class EmbeddedProvider(Provider):
                 except BaseException as err:  # handed to the event loop, re-raised there
                     loop.call_soon_threadsafe(queue.put_nowait, ("error", err))
 
-            worker = loop.run_in_executor(None, produce)
+            worker = loaded.worker = loop.run_in_executor(None, produce)
             finish_reason = None
             try:
                 while True:
@@ -241,6 +266,8 @@ class EmbeddedProvider(Provider):
                 stop.set()
                 # Wait for the thread so the next generation never overlaps this one.
                 await asyncio.shield(worker)
+        finally:
+            loaded.lock.release()
         # n_tokens is what sits in the context after decoding: prompt + generated
         # (the very last sampled token is not decoded back in).
         completion_tokens = clock.pieces
@@ -270,9 +297,10 @@ class EmbeddedProvider(Provider):
         )
 
     async def close(self) -> None:
-        while self._loaded:
-            _, old = self._loaded.popitem()
-            await asyncio.to_thread(_free, old)
+        async with self._load_lock:
+            while self._loaded:
+                _, old = self._loaded.popitem()
+                await _dispose(old, interrupt=True)
 
 
 def _free(loaded: _Loaded) -> None:

@@ -127,3 +127,47 @@ async def test_guard_refuses_model_that_does_not_fit():
         await collect(provider.stream_chat(DEFAULT_MODEL_NAME, ask("hi")))
     assert "MiB" in str(err.value) and "free" in str(err.value)
     await provider.close()
+
+
+async def test_evicting_a_model_waits_for_its_running_generation():
+    # max_loaded=1: a second context size evicts the first while it is still decoding. Freeing it under
+    # the decoding thread crashed the process; now the first stream finishes whole, then it is freed.
+    provider = EmbeddedProvider(max_loaded=1)
+    try:
+        first = asyncio.create_task(
+            collect(
+                provider.stream_chat(
+                    DEFAULT_MODEL_NAME,
+                    ask("Count from 1 to 100, separated by commas."),
+                    GREEDY.model_copy(update={"max_tokens": 60}),
+                )
+            )
+        )
+        while not provider._loaded:
+            await asyncio.sleep(0.01)
+        [loaded] = provider._loaded.values()
+        while loaded.worker is None:
+            await asyncio.sleep(0.01)
+        _, other = await collect(
+            provider.stream_chat(
+                DEFAULT_MODEL_NAME,
+                ask("Say hi."),
+                GREEDY.model_copy(update={"max_tokens": 5, "num_ctx": 1024}),
+            )
+        )
+        pieces, final = await first
+        assert loaded.freed and loaded.worker.done()
+        assert final.finish_reason in ("length", "stop") and final.completion_tokens == len(pieces) > 10
+        assert other.completion_tokens > 0
+    finally:
+        await provider.close()
+
+
+async def test_close_stops_a_generation_whose_reader_went_away():
+    provider = EmbeddedProvider()
+    stream = provider.stream_chat(DEFAULT_MODEL_NAME, ask("Count to 500."), GenerationOptions(max_tokens=400))
+    await anext(stream)  # decoding has started; the reader now stops reading without closing the stream
+    [loaded] = provider._loaded.values()
+    await provider.close()  # stops the thread after its current token, then frees: no crash
+    assert loaded.freed and loaded.worker is not None and loaded.worker.done()
+    await stream.aclose()
