@@ -48,8 +48,9 @@ class Choice(Widget, can_focus=True):
         def control(self) -> Choice:
             return self.choice
 
-    def __init__(self, options: Iterable[tuple[str, str]], value: str | None = None, *, label: str = "",
-                 **kw) -> None:
+    def __init__(
+        self, options: Iterable[tuple[str, str]], value: str | None = None, *, label: str = "", **kw
+    ) -> None:
         """`options` are (shown text, value) pairs; `value` defaults to the first one's."""
         super().__init__(**kw)
         self.label = label

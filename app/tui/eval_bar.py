@@ -73,8 +73,9 @@ class EvalBar(Vertical):
             self.cancel_event.set()
 
     @work(group="eval", exclusive=True, exit_on_error=False, description="run an eval")
-    async def run_eval(self, suite_name: str, models: list[str], chains: list[str],
-                       limit: int | None) -> None:
+    async def run_eval(
+        self, suite_name: str, models: list[str], chains: list[str], limit: int | None
+    ) -> None:
         from jarvis.chains.eval_runner import EvalError, EvalRunner
         from jarvis.chains.verify.suites import SuiteError
 
@@ -93,14 +94,20 @@ class EvalBar(Vertical):
                 self.app.notify(f"{err}.".replace("..", "."), severity="warning", timeout=8)
                 return
             engine = self.app.engine
-            runner = EvalRunner(engine.orchestrator.run, registry=engine.registry, chains=engine.chains,
-                                ledger=engine.ledger, sandbox=engine.orchestrator.chain_runner._sandbox())
+            runner = EvalRunner(
+                engine.orchestrator.run,
+                registry=engine.registry,
+                chains=engine.chains,
+                ledger=engine.ledger,
+                sandbox=engine.orchestrator.chain_runner._sandbox(),
+            )
 
             def shown(event) -> None:
                 r = event.result
                 state = "…" if r is None else ("✓" if r.passed else f"✗ {r.reason}")
-                progress.update(f"[{event.index}/{event.total}] {event.model} {event.chain} {event.task_id}"
-                                f" {state}")
+                progress.update(
+                    f"[{event.index}/{event.total}] {event.model} {event.chain} {event.task_id} {state}"
+                )
 
             try:
                 report = await runner.run(suite, models, chains, on_progress=shown, cancel=self.cancel_event)
@@ -108,8 +115,10 @@ class EvalBar(Vertical):
                 self.app.notify(str(err).rstrip(".") + ".", severity="warning", timeout=8)
                 return
             passed = sum(r.passed for r in report.results)
-            progress.update(f"{report.eval_id} {report.status}: {passed}/{len(report.results)} passed"
-                            f" (sandbox {report.tier})")
+            progress.update(
+                f"{report.eval_id} {report.status}: {passed}/{len(report.results)} passed"
+                f" (sandbox {report.tier})"
+            )
         finally:
             self.cancel_event = None
             self.query_one("#eval-run", Button).disabled = False

@@ -36,8 +36,11 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen > Vertical { width: 72; height: auto; max-height: 90%; border: thick $primary;
                             background: $surface; padding: 0 1; }
     """
-    BINDINGS = [("escape", "dismiss(None)", "Close"), ("f1", "dismiss(None)", "Close"),
-                ("q", "dismiss(None)", "")]
+    BINDINGS = [
+        ("escape", "dismiss(None)", "Close"),
+        ("f1", "dismiss(None)", "Close"),
+        ("q", "dismiss(None)", ""),
+    ]
 
     def compose(self) -> ComposeResult:
         with Vertical():

@@ -59,8 +59,9 @@ class HistoryView(Vertical):
         yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns("id", "when", "chain", "status", "models", "rating", "cost",
-                                              "task")
+        self.query_one(DataTable).add_columns(
+            "id", "when", "chain", "status", "models", "rating", "cost", "task"
+        )
         self.app.view_mounted(self)
 
     def on_worker_state_changed(self, event) -> None:
@@ -80,10 +81,17 @@ class HistoryView(Vertical):
         table.clear()
         for r in rows:
             task = r["task"].replace("\n", " ")
-            table.add_row(r["id"], datetime.fromtimestamp(r["started_at"]).strftime("%m-%d %H:%M"),
-                          r["chain"] or r["kind"], r["status"], r["models"] or "-",
-                          f"{r['rating']:.1f}" if r["rating"] else "-", f"${r['cost_usd'] or 0:.4f}",
-                          task[:60] + ("…" if len(task) > 60 else ""), key=r["id"])
+            table.add_row(
+                r["id"],
+                datetime.fromtimestamp(r["started_at"]).strftime("%m-%d %H:%M"),
+                r["chain"] or r["kind"],
+                r["status"],
+                r["models"] or "-",
+                f"{r['rating']:.1f}" if r["rating"] else "-",
+                f"${r['cost_usd'] or 0:.4f}",
+                task[:60] + ("…" if len(task) > 60 else ""),
+                key=r["id"],
+            )
 
     @on(DataTable.RowSelected, "#history-table")
     def open_run(self, event: DataTable.RowSelected) -> None:

@@ -7,8 +7,10 @@ import sys
 
 def launch() -> int:
     if not sys.stdout.isatty() or not sys.stdin.isatty():
-        print("jarvis: the workbench needs a terminal; for scripts use the commands (jarvis --help).",
-              file=sys.stderr)
+        print(
+            "jarvis: the workbench needs a terminal; for scripts use the commands (jarvis --help).",
+            file=sys.stderr,
+        )
         return 2
     from .gc_policy import pause_during_startup, settle_after_startup
 

@@ -23,8 +23,14 @@ from textual.widget import Widget
 def wrap(line: str, width: int) -> list[str]:
     if len(line) <= width:
         return [line]
-    return textwrap.wrap(line, width, replace_whitespace=False, drop_whitespace=True,
-                         break_long_words=True, break_on_hyphens=False) or [""]
+    return textwrap.wrap(
+        line,
+        width,
+        replace_whitespace=False,
+        drop_whitespace=True,
+        break_long_words=True,
+        break_on_hyphens=False,
+    ) or [""]
 
 
 class LiveText(ScrollView, can_focus=False):
@@ -48,7 +54,7 @@ class LiveText(ScrollView, can_focus=False):
         return max(self.scrollable_content_region.width, 10)
 
     def _rewrap_from(self, index: int) -> None:
-        del self._rows[self._row_start[index] if index < len(self._row_start) else len(self._rows):]
+        del self._rows[self._row_start[index] if index < len(self._row_start) else len(self._rows) :]
         del self._row_start[index:]
         for line in self._logical[index:]:
             self._row_start.append(len(self._rows))

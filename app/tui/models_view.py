@@ -46,25 +46,34 @@ class ModelsView(Vertical):
         self.rows = []
         for m in discovery.models:
             q, n = quality.get(m.id, (None, 0))
-            self.rows.append({
-                "model": m.id, "provider": m.provider, "context": m.context_length or 0,
-                "size": m.info.size_bytes or 0, "capabilities": ",".join(sorted(m.capabilities)),
-                "fits": {True: "yes", False: "NO", None: "-"}[m.fits_memory],
-                "loaded": {True: "yes", False: "no", None: "-"}[m.info.loaded], "status": m.status,
-                "quality (n)": f"{q:.2f} ({n})" if q is not None else f"- ({n})", "_entry": m,
-            })
+            self.rows.append(
+                {
+                    "model": m.id,
+                    "provider": m.provider,
+                    "context": m.context_length or 0,
+                    "size": m.info.size_bytes or 0,
+                    "capabilities": ",".join(sorted(m.capabilities)),
+                    "fits": {True: "yes", False: "NO", None: "-"}[m.fits_memory],
+                    "loaded": {True: "yes", False: "no", None: "-"}[m.info.loaded],
+                    "status": m.status,
+                    "quality (n)": f"{q:.2f} ({n})" if q is not None else f"- ({n})",
+                    "_entry": m,
+                }
+            )
         lines = []
         for u in discovery.unreachable:
             lines.append(f"✗ {u.provider} not found at {u.address}: {u.reason} {u.hint}".rstrip())
         lines += [f"! {n}" for n in discovery.notices]
-        self.query_one("#unreachable", Static).update("\n".join(lines)
-                                                      or "Every configured provider answered.")
+        self.query_one("#unreachable", Static).update(
+            "\n".join(lines) or "Every configured provider answered."
+        )
         self._fill()
 
     def _fill(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
         needle = self.query_one("#models-filter", Input).value.lower().strip()
+
         def text(r: dict) -> str:
             return " ".join(str(v) for k, v in r.items() if k != "_entry").lower()
 
@@ -75,9 +84,18 @@ class ModelsView(Vertical):
         rows = [r for r in self.rows if not needle or needle in text(r)]
         rows.sort(key=order, reverse=self.sort_reverse)
         for r in rows:
-            table.add_row(r["model"], r["provider"], str(r["context"] or "-"), _size(r["size"]),
-                          r["capabilities"], r["fits"], r["loaded"], r["status"], r["quality (n)"],
-                          key=r["model"])
+            table.add_row(
+                r["model"],
+                r["provider"],
+                str(r["context"] or "-"),
+                _size(r["size"]),
+                r["capabilities"],
+                r["fits"],
+                r["loaded"],
+                r["status"],
+                r["quality (n)"],
+                key=r["model"],
+            )
 
     @on(Input.Changed, "#models-filter")
     def refilter(self) -> None:
@@ -97,11 +115,15 @@ class ModelsView(Vertical):
         if row is None:
             return
         m = row["_entry"]
-        bits = [m.description or "", m.memory_note,
-                f"family {m.info.family or '-'}, {m.info.parameter_size or '?'}"
-                f" parameters, {m.info.quantization or '?'}",
-                f"price in/out per 1K tokens: ${m.cost_in_per_1k}/${m.cost_out_per_1k}"
-                if m.cost_in_per_1k or m.cost_out_per_1k else "free (local)"]
+        bits = [
+            m.description or "",
+            m.memory_note,
+            f"family {m.info.family or '-'}, {m.info.parameter_size or '?'}"
+            f" parameters, {m.info.quantization or '?'}",
+            f"price in/out per 1K tokens: ${m.cost_in_per_1k}/${m.cost_out_per_1k}"
+            if m.cost_in_per_1k or m.cost_out_per_1k
+            else "free (local)",
+        ]
         self.query_one("#models-details", Static).update("\n".join(b for b in bits if b))
 
     @on(Button.Pressed, "#models-refresh")

@@ -43,8 +43,11 @@ class RegisterModel(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():  # scrolls on a short terminal
-            yield Static("Register a model: facts its provider does not report, or a model to expect. "
-                         "It is added to your config file as [[custom_models]].", markup=False)
+            yield Static(
+                "Register a model: facts its provider does not report, or a model to expect. "
+                "It is added to your config file as [[custom_models]].",
+                markup=False,
+            )
             with Grid():
                 for key, label, hint in FIELDS:
                     yield Label(label)

@@ -62,8 +62,9 @@ class RunView(Vertical):
             with Horizontal(id="options"):
                 yield Choice([("default", "default")], label="chain", id="chain")
                 yield Choice([(s, s) for s in STRATEGIES], "balanced", label="strategy", id="strategy")
-                yield Input(placeholder="model override (e.g. ollama/qwen2.5-coder:7b), blank = auto",
-                            id="model")
+                yield Input(
+                    placeholder="model override (e.g. ollama/qwen2.5-coder:7b), blank = auto", id="model"
+                )
                 yield Button("Run", id="run", variant="primary")
                 yield Button("Cancel", id="cancel", variant="error", disabled=True)
             with Horizontal(id="switches"):
@@ -72,8 +73,11 @@ class RunView(Vertical):
             with Horizontal(id="verify-row"):
                 yield Checkbox("verify (run the code in a sandbox)", id="verify", compact=True)
             # Asked only when verify is on and the task states no example: one call and its result.
-            yield Input(placeholder="The task gives no example: one call and its result, e.g. is_prime(7) is"
-                                    " True (optional)", id="example")
+            yield Input(
+                placeholder="The task gives no example: one call and its result, e.g. is_prime(7) is"
+                " True (optional)",
+                id="example",
+            )
         yield VerticalScroll(Static("Type a task and press Run.", id="hint"), id="steps")
 
     def on_mount(self) -> None:
@@ -89,7 +93,8 @@ class RunView(Vertical):
         if isinstance(settings.get("verify"), bool):
             self.query_one("#verify", Checkbox).value = settings["verify"]
         self.query_one("#chain", Choice).set_options(
-            [(c, c) for c in chains], settings["chain"] if settings.get("chain") in chains else "default")
+            [(c, c) for c in chains], settings["chain"] if settings.get("chain") in chains else "default"
+        )
         if settings.get("strategy") in STRATEGIES:
             self.query_one("#strategy", Choice).value = settings["strategy"]
         if self._start_when_ready:
@@ -157,20 +162,30 @@ class RunView(Vertical):
         model = self.query_one("#model", Input).value.strip() or None
         no_fallback = self.query_one("#no-fallback", Checkbox).value
         if no_fallback and model is None:
-            self.app.notify("'This model only' needs a model in the override field "
-                            "(e.g. ollama/qwen2.5-coder:7b).", severity="warning")
+            self.app.notify(
+                "'This model only' needs a model in the override field (e.g. ollama/qwen2.5-coder:7b).",
+                severity="warning",
+            )
             return
         use_cache = not self.query_one("#no-cache", Checkbox).value
         verify = self._verifying()
         examples = self._example(task) if verify else ()
         if examples is None:
             return
-        self.app.save_settings(chain=chain, strategy=strategy,
-                               verify=self.query_one("#verify", Checkbox).value)
+        self.app.save_settings(
+            chain=chain, strategy=strategy, verify=self.query_one("#verify", Checkbox).value
+        )
         from jarvis.chains.run_options import RunOptions
 
-        options = RunOptions(chain=chain, strategy=strategy, model=model, no_fallback=no_fallback,
-                             use_cache=use_cache, verify=True if verify else None, examples=examples)
+        options = RunOptions(
+            chain=chain,
+            strategy=strategy,
+            model=model,
+            no_fallback=no_fallback,
+            use_cache=use_cache,
+            verify=True if verify else None,
+            examples=examples,
+        )
         if verify and not self.app.engine.paths.verify_notice.exists():
             self._confirming = True  # before the worker starts: a quick second ctrl+r waits for it too
             self.confirm_then_run(task, options)
@@ -193,8 +208,9 @@ class RunView(Vertical):
             return None
         return (text,)
 
-    @work(group="run-confirm", exclusive=True, exit_on_error=False,
-          description="confirm the first verified run")
+    @work(
+        group="run-confirm", exclusive=True, exit_on_error=False, description="confirm the first verified run"
+    )
     async def confirm_then_run(self, task: str, options: RunOptions) -> None:
         """Before generated code first runs here: say what runs and how it is confined, once."""
         try:
@@ -241,12 +257,21 @@ class RunView(Vertical):
         elif isinstance(event, ev.RunStarted):
             self.run_id = event.run_id
             a = event.analysis
-            await steps.mount(Static(f"{event.run_id} · chain {event.chain} · {a.task_type}"
-                                     f"{' · ' + a.language if a.language else ''}", classes="notice"))
+            await steps.mount(
+                Static(
+                    f"{event.run_id} · chain {event.chain} · {a.task_type}"
+                    f"{' · ' + a.language if a.language else ''}",
+                    classes="notice",
+                )
+            )
         elif isinstance(event, ev.StepStarted):
             round_ = f" (round {event.round})" if event.round else ""
-            pane = StepPane(event.step_id, f"{event.role}{round_} · {event.model_id}", event.reason,
-                            clock=self.app.stopwatch)
+            pane = StepPane(
+                event.step_id,
+                f"{event.role}{round_} · {event.model_id}",
+                event.reason,
+                clock=self.app.stopwatch,
+            )
             self.panes[event.step_id] = pane
             await steps.mount(pane)
             steps.scroll_end(animate=False)
@@ -310,8 +335,10 @@ class RunView(Vertical):
             lines.append(f"Review: {verdict['decision']}" + "".join(f"\n  - {i}" for i in verdict["issues"]))
         blocks = result.get("code_blocks") or []
         for b in blocks:
-            lines.append(f"{b['filename']} ({b['language'] or 'text'}, {len(b['code'].splitlines())} lines)"
-                         + (f" — syntax error: {b['syntax_error']}" if b.get("syntax_error") else ""))
+            lines.append(
+                f"{b['filename']} ({b['language'] or 'text'}, {len(b['code'].splitlines())} lines)"
+                + (f" — syntax error: {b['syntax_error']}" if b.get("syntax_error") else "")
+            )
         children = [Static("\n".join(lines), markup=False)]
         if self.verification is not None and blocks:  # the code that was run, under its verdict
             from rich.syntax import Syntax
@@ -319,11 +346,19 @@ class RunView(Vertical):
             code = ran_code(blocks, self.verification.record.get("entry_point"))
             if len(blocks) > 1:  # the answer had more code than was run: say which one the verdict is for
                 children.append(Static("The block that was run against the checks:", classes="notice"))
-            children.append(Static(Syntax(code, "python", theme="ansi_dark", background_color="default"),
-                                   id="winning-code"))
+            children.append(
+                Static(
+                    Syntax(code, "python", theme="ansi_dark", background_color="default"), id="winning-code"
+                )
+            )
         if blocks:
-            children.append(Horizontal(Button("Copy code", id="copy-code"),
-                                       Button("Save files", id="save-code"), classes="code-actions"))
+            children.append(
+                Horizontal(
+                    Button("Copy code", id="copy-code"),
+                    Button("Save files", id="save-code"),
+                    classes="code-actions",
+                )
+            )
         children.append(RatingBar(event.run_id, label="Rate this run"))
         return Vertical(*children, id="result")
 

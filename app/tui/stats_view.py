@@ -13,8 +13,18 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 from .choice import Choice
 from .eval_bar import EvalBar
 
-TASK_TYPES = ("code_generation", "code_review", "debugging", "refactoring", "testing", "planning", "analysis",
-              "reasoning", "creative", "chat")
+TASK_TYPES = (
+    "code_generation",
+    "code_review",
+    "debugging",
+    "refactoring",
+    "testing",
+    "planning",
+    "analysis",
+    "reasoning",
+    "creative",
+    "chat",
+)
 
 
 def _f(v, fmt: str = "{:.2f}") -> str:
@@ -52,14 +62,18 @@ class StatsView(VerticalScroll):
         yield DataTable(id="eval-matrix", cursor_type="row")
 
     def on_mount(self) -> None:
-        self.query_one("#leaderboard", DataTable).add_columns("#", "model", "rating", "95% CI", "votes",
-                                                              "wins")
+        self.query_one("#leaderboard", DataTable).add_columns(
+            "#", "model", "rating", "95% CI", "votes", "wins"
+        )
         self.query_one("#performance", DataTable).add_columns(
-            "model", "task", "requests", "ok %", "p50 s", "p95 s", "p99 s", "TTFT ms", "tok/s", "rating (n)")
-        self.query_one("#costs", DataTable).add_columns("model", "requests", "cost $", "tokens in",
-                                                        "tokens out")
-        self.query_one("#evals", DataTable).add_columns("id", "suite", "when", "status", "models × chains",
-                                                        "tasks", "passed/ran")
+            "model", "task", "requests", "ok %", "p50 s", "p95 s", "p99 s", "TTFT ms", "tok/s", "rating (n)"
+        )
+        self.query_one("#costs", DataTable).add_columns(
+            "model", "requests", "cost $", "tokens in", "tokens out"
+        )
+        self.query_one("#evals", DataTable).add_columns(
+            "id", "suite", "when", "status", "models × chains", "tasks", "passed/ran"
+        )
         from jarvis.chains.eval_matrix import MATRIX_HEADER  # plain data: no engine is started by it
 
         self.query_one("#eval-matrix", DataTable).add_columns(*MATRIX_HEADER)
@@ -83,26 +97,43 @@ class StatsView(VerticalScroll):
             from jarvis.chains.scores import PerformanceMonitor
 
             monitor = PerformanceMonitor(ledger)
-            return (monitor.leaderboard(task_type, rounds=300), monitor.table(task_type),
-                    monitor.trends(task_type=task_type), cost_report(ledger, "model"), budget_status(ledger),
-                    _evals(ledger))
+            return (
+                monitor.leaderboard(task_type, rounds=300),
+                monitor.table(task_type),
+                monitor.trends(task_type=task_type),
+                cost_report(ledger, "model"),
+                budget_status(ledger),
+                _evals(ledger),
+            )
 
         board, perf, trends, costs, budgets, evals = await self.app.engine.ledger.call_fn(gather, task_type)
         self._show_evals(evals)
         lb = self.query_one("#leaderboard", DataTable)
         lb.clear()
         for i, s in enumerate(board, 1):
-            lb.add_row(str(i), s["model"], f"{s['rating']:.0f}", f"{s['ci95'][0]:.0f}–{s['ci95'][1]:.0f}",
-                       str(s["votes"]), f"{s['wins']:g}")
+            lb.add_row(
+                str(i),
+                s["model"],
+                f"{s['rating']:.0f}",
+                f"{s['ci95'][0]:.0f}–{s['ci95'][1]:.0f}",
+                str(s["votes"]),
+                f"{s['wins']:g}",
+            )
         pt = self.query_one("#performance", DataTable)
         pt.clear()
         for r in perf:
-            pt.add_row(r["model"], r["task_type"] or "-", str(r["requests"]),
-                       _f(r["success_rate"] and 100 * r["success_rate"], "{:.0f}"), _f(r["latency_p50"]),
-                       _f(r["latency_p95"]), _f(r["latency_p99"]),
-                       _f(r["ttft_p50"] and 1000 * r["ttft_p50"], "{:.0f}"),
-                       _f(r["tokens_per_s_p50"], "{:.0f}"),
-                       f"{r['rating_mean']:.2f} ({r['ratings']})" if r["rating_mean"] else "-")
+            pt.add_row(
+                r["model"],
+                r["task_type"] or "-",
+                str(r["requests"]),
+                _f(r["success_rate"] and 100 * r["success_rate"], "{:.0f}"),
+                _f(r["latency_p50"]),
+                _f(r["latency_p95"]),
+                _f(r["latency_p99"]),
+                _f(r["ttft_p50"] and 1000 * r["ttft_p50"], "{:.0f}"),
+                _f(r["tokens_per_s_p50"], "{:.0f}"),
+                f"{r['rating_mean']:.2f} ({r['ratings']})" if r["rating_mean"] else "-",
+            )
         per_day: dict[str, int] = {}
         for t in trends:
             per_day[t["period"]] = per_day.get(t["period"], 0) + t["requests"]
@@ -110,12 +141,19 @@ class StatsView(VerticalScroll):
         ct = self.query_one("#costs", DataTable)
         ct.clear()
         for c in costs:
-            ct.add_row(str(c["key"]), str(c["requests"]), f"{c['cost_usd']:.4f}", str(c["prompt_tokens"]),
-                       str(c["completion_tokens"]))
+            ct.add_row(
+                str(c["key"]),
+                str(c["requests"]),
+                f"{c['cost_usd']:.4f}",
+                str(c["prompt_tokens"]),
+                str(c["completion_tokens"]),
+            )
+
         def budget(b: dict) -> str:
             limit = "none" if b["limit_usd"] is None else f"${b['limit_usd']:.2f}"
-            return (f"{b['period']} budget {limit}, spent ${b['spent_usd']:.4f}"
-                    + (" (exhausted)" if b["exhausted"] else ""))
+            return f"{b['period']} budget {limit}, spent ${b['spent_usd']:.4f}" + (
+                " (exhausted)" if b["exhausted"] else ""
+            )
 
         self.query_one("#budget", Static).update(" · ".join(budget(b) for b in budgets))
 
@@ -128,8 +166,15 @@ class StatsView(VerticalScroll):
             when = datetime.fromtimestamp(e["started_at"]).strftime("%m-%d %H:%M")
             grid = f"{', '.join(e['models'])} × {', '.join(e['chains'])}"
             passed = sum(r["passed"] for r in e["results"])
-            table.add_row(e["id"], e["suite"], when, e["status"], grid,
-                          str(e["task_count"]), f"{passed}/{len(e['results'])}")
+            table.add_row(
+                e["id"],
+                e["suite"],
+                when,
+                e["status"],
+                grid,
+                str(e["task_count"]),
+                f"{passed}/{len(e['results'])}",
+            )
         cells = self.query_one("#eval-matrix", DataTable)
         cells.clear()
         if not evals:
@@ -137,7 +182,8 @@ class StatsView(VerticalScroll):
             return
         latest = evals[0]
         self.query_one("#eval-title", Static).update(
-            f"Matrix of the latest eval ({latest['id']}, {latest['suite']}, sandbox {latest['tier'] or '-'})")
+            f"Matrix of the latest eval ({latest['id']}, {latest['suite']}, sandbox {latest['tier'] or '-'})"
+        )
         for cell in matrix([_task_result(r) for r in latest["results"]]):
             cells.add_row(*cell.row())
 
@@ -153,8 +199,18 @@ def _task_result(row: dict):
     """A stored eval result (chains.eval_store) as the TaskResult the matrix adds up."""
     from jarvis.chains.eval_matrix import TaskResult
 
-    return TaskResult(task_id=row["task_id"], model=row["model_id"], chain=row["chain"], passed=row["passed"],
-                      reason=row["reason"] or "", tokens=row["tokens"] or 0, seconds=row["seconds"] or 0.0,
-                      check_seconds=row["check_seconds"] or 0.0, tier=row["tier"], run_id=row["run_id"],
-                      task_type=row["task_type"], checks_passed=row["checks_passed"] or 0,
-                      checks_total=row["checks_total"] or 0)
+    return TaskResult(
+        task_id=row["task_id"],
+        model=row["model_id"],
+        chain=row["chain"],
+        passed=row["passed"],
+        reason=row["reason"] or "",
+        tokens=row["tokens"] or 0,
+        seconds=row["seconds"] or 0.0,
+        check_seconds=row["check_seconds"] or 0.0,
+        tier=row["tier"],
+        run_id=row["run_id"],
+        task_type=row["task_type"],
+        checks_passed=row["checks_passed"] or 0,
+        checks_total=row["checks_total"] or 0,
+    )

@@ -17,7 +17,7 @@ class MemoryReading(Protocol):
 
 
 def _gib(n: float) -> str:
-    return f"{n / 1024 ** 3:.1f}"
+    return f"{n / 1024**3:.1f}"
 
 
 class StatusBar(Line):
@@ -37,8 +37,14 @@ class StatusBar(Line):
         self.call_after_refresh(self.refresh_memory)
 
     def refresh_memory(self) -> None:
-        self.run_worker(self._sample, thread=True, group="status", exclusive=True, exit_on_error=False,
-                        description="memory sample")
+        self.run_worker(
+            self._sample,
+            thread=True,
+            group="status",
+            exclusive=True,
+            exit_on_error=False,
+            description="memory sample",
+        )
 
     def _sample(self) -> None:
         read = self.app.read_memory

@@ -26,9 +26,18 @@ class StepPane(Vertical):
     StepPane.fill { height: 1fr; }
     """
 
-    def __init__(self, step_id: str, title: str, reason: str = "", flush_interval: float = 0.1, *,
-                 fill: bool = False, phase: float = 0.0, clock: Callable[[], float] = time.perf_counter,
-                 **kw) -> None:
+    def __init__(
+        self,
+        step_id: str,
+        title: str,
+        reason: str = "",
+        flush_interval: float = 0.1,
+        *,
+        fill: bool = False,
+        phase: float = 0.0,
+        clock: Callable[[], float] = time.perf_counter,
+        **kw,
+    ) -> None:
         """`clock` times the live TTFT and token rate (seconds, monotonic; a test passes a scripted one)."""
         super().__init__(**kw)
         self.step_id = step_id
@@ -83,7 +92,8 @@ class StepPane(Vertical):
         elapsed = self.clock() - self.first_token
         rate = (self.pieces - 1) / elapsed if elapsed > 0 and self.pieces > 1 else 0
         self.query_one("#stats", Line).set(
-            f"TTFT {1000 * (self.first_token - self.started):.0f} ms · {rate:.0f} tok/s · {self.pieces} tok")
+            f"TTFT {1000 * (self.first_token - self.started):.0f} ms · {rate:.0f} tok/s · {self.pieces} tok"
+        )
 
     async def finish(self, status: str, usage: dict | None = None, error: str | None = None) -> None:
         self.status = status
@@ -96,7 +106,8 @@ class StepPane(Vertical):
             total = f"{u['total_s']:.1f} s" if u.get("total_s") else "-"
             cached = " · from cache" if u.get("cached") else ""
             self.query_one("#stats", Line).set(
-                f"✓ {total} · TTFT {ttft} · {tps} · {u.get('completion_tokens', self.pieces)} tok{cached}")
+                f"✓ {total} · TTFT {ttft} · {tps} · {u.get('completion_tokens', self.pieces)} tok{cached}"
+            )
             self.add_class("done")
         else:
             self.query_one("#stats", Line).set(f"✗ {status}" + (f": {error}" if error else ""))

@@ -40,7 +40,8 @@ class TabLine(Widget):
         line = Text(no_wrap=True, overflow="ellipsis")
         for tab, label in self.tabs:
             style = self.get_component_rich_style(
-                "tab-line--active" if tab == self.active else "tab-line--inactive", partial=True)
+                "tab-line--active" if tab == self.active else "tab-line--inactive", partial=True
+            )
             line.append(f" {label} ", style + Style(meta={"@click": f"choose({tab!r})"}))
             line.append(" ")
         return line

@@ -21,8 +21,7 @@ class ChecksBox(Vertical):
     ChecksBox .muted { color: $text-muted; }
     """
 
-    def __init__(self, checks: Sequence[dict], entry_point: str | None, tier: str, limits: str,
-                 **kw) -> None:
+    def __init__(self, checks: Sequence[dict], entry_point: str | None, tier: str, limits: str, **kw) -> None:
         super().__init__(**kw)
         self.checks = list(checks)
         self.entry_point = entry_point
@@ -31,8 +30,7 @@ class ChecksBox(Vertical):
 
     def compose(self) -> ComposeResult:
         where = f" of {self.entry_point}()" if self.entry_point else ""
-        yield Static(f"checks{where}: {len(self.checks)} · sandbox {self.tier}", classes="head",
-                     markup=False)
+        yield Static(f"checks{where}: {len(self.checks)} · sandbox {self.tier}", classes="head", markup=False)
         lines = [f"{c['source']:>9}: {c['display']}" for c in self.checks]
         if not self.checks:
             lines = ["none found: the code cannot be verified, only compared between candidates"]
@@ -46,7 +44,7 @@ def split_line(line: str, displays: Sequence[str]) -> tuple[str, str]:
     body = line[2:]
     for display in sorted(displays, key=len, reverse=True):
         if body == display or body.startswith(display + ": "):
-            return line[:2 + len(display)], body[len(display) + 2:]
+            return line[: 2 + len(display)], body[len(display) + 2 :]
     head, _, why = line.partition(": ")
     return head, why
 
@@ -73,8 +71,11 @@ class CandidateBox(Vertical):
         e = self.event
         kept = "" if e.kept else f" — not kept: {e.note}"
         ok = e.total > 0 and e.passed == e.total
-        yield Static(f"{e.label}: {e.passed}/{e.total} checks passed in {e.seconds:.2f} s{kept}",
-                     classes="head " + ("passed" if ok else "failed"), markup=False)
+        yield Static(
+            f"{e.label}: {e.passed}/{e.total} checks passed in {e.seconds:.2f} s{kept}",
+            classes="head " + ("passed" if ok else "failed"),
+            markup=False,
+        )
         shown, failures = [], []
         for line in e.lines:
             head, why = split_line(line, self.displays)
@@ -83,15 +84,20 @@ class CandidateBox(Vertical):
                 failures.append(f"{head}: {why}")
         yield Static("\n".join(f"  {s}" for s in shown), classes="marks", markup=False)
         if failures:
-            yield Collapsible(Static("\n".join(failures), markup=False, classes="why"),
-                              title=f"why {len(failures)} failed", collapsed=True)
+            yield Collapsible(
+                Static("\n".join(failures), markup=False, classes="why"),
+                title=f"why {len(failures)} failed",
+                collapsed=True,
+            )
 
 
 def verdict_text(event) -> str:
     """The verdict block above the winning code."""
     mark = "✓" if event.verified else "!"
-    return (f"{mark} {event.status}\nsandbox {event.tier} · {event.candidates} candidate(s) ·"
-            f" {event.rounds} repair round(s) · winner: candidate {event.winner + 1} ({event.reason})")
+    return (
+        f"{mark} {event.status}\nsandbox {event.tier} · {event.candidates} candidate(s) ·"
+        f" {event.rounds} repair round(s) · winner: candidate {event.winner + 1} ({event.reason})"
+    )
 
 
 class ConfinementNotice(ModalScreen[bool]):

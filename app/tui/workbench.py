@@ -26,11 +26,20 @@ from .run_view import RunView
 from .status_bar import MemoryReading, StatusBar
 from .tab_line import TabLine
 
-TABS = (("run", "Run F2"), ("compare", "Compare F3"), ("models", "Models F4"), ("history", "History F5"),
-        ("stats", "Stats F6"))
+TABS = (
+    ("run", "Run F2"),
+    ("compare", "Compare F3"),
+    ("models", "Models F4"),
+    ("history", "History F5"),
+    ("stats", "Stats F6"),
+)
 #: The other views are imported and mounted when first shown: before the first frame only Run is built.
-VIEWS = {"compare": ("compare_view", "CompareView"), "models": ("models_view", "ModelsView"),
-         "history": ("history_view", "HistoryView"), "stats": ("stats_view", "StatsView")}
+VIEWS = {
+    "compare": ("compare_view", "CompareView"),
+    "models": ("models_view", "ModelsView"),
+    "history": ("history_view", "HistoryView"),
+    "stats": ("stats_view", "StatsView"),
+}
 
 
 class WorkbenchApp(App[None]):
@@ -56,10 +65,16 @@ class WorkbenchApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, engine_factory: Callable[[], Awaitable[Any]], *, settings_path: Path | None = None,
-                 on_notify: Callable[[str, SeverityLevel], object] | None = None,
-                 stopwatch: Callable[[], float] = time.perf_counter,
-                 read_memory: Callable[[], MemoryReading] | None = None, **kw) -> None:
+    def __init__(
+        self,
+        engine_factory: Callable[[], Awaitable[Any]],
+        *,
+        settings_path: Path | None = None,
+        on_notify: Callable[[str, SeverityLevel], object] | None = None,
+        stopwatch: Callable[[], float] = time.perf_counter,
+        read_memory: Callable[[], MemoryReading] | None = None,
+        **kw,
+    ) -> None:
         """`on_notify` hears every notification (its text and severity) as it is made: a log or a test
         can follow what the user was told without reading Textual's toast queue. `stopwatch` times the
         live token stats; `read_memory` gives the status line's figures (default: psutil's). Tests pass
@@ -121,11 +136,22 @@ class WorkbenchApp(App[None]):
             return
         self.refresh_views()
         if self.engine.interrupted:
-            self.notify(f"{len(self.engine.interrupted)} run(s) were interrupted when Jarvis last stopped;"
-                        " they are marked so in History.", severity="warning", timeout=8)
+            self.notify(
+                f"{len(self.engine.interrupted)} run(s) were interrupted when Jarvis last stopped;"
+                " they are marked so in History.",
+                severity="warning",
+                timeout=8,
+            )
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = True) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
         if self.on_notify is not None:
             self.on_notify(str(message), severity)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
@@ -142,8 +168,11 @@ class WorkbenchApp(App[None]):
 
     # -- views ----------------------------------------------------------------
     def available_models(self) -> list[str]:
-        return [m.id for m in self.engine.registry.discovery.models
-                if m.status == "available" and "chat" in m.capabilities]
+        return [
+            m.id
+            for m in self.engine.registry.discovery.models
+            if m.status == "available" and "chat" in m.capabilities
+        ]
 
     def view_mounted(self, view) -> None:
         """A lazily mounted view fills itself if the engine got there first."""
@@ -175,8 +204,9 @@ class WorkbenchApp(App[None]):
     @work(group="models", exclusive=True, exit_on_error=False, description="list models")
     async def show_models(self) -> None:
         def quality(ledger):
-            rows = ledger.query("SELECT model_id, AVG(score) AS mean, COUNT(*) AS n FROM ratings"
-                                " GROUP BY model_id")
+            rows = ledger.query(
+                "SELECT model_id, AVG(score) AS mean, COUNT(*) AS n FROM ratings GROUP BY model_id"
+            )
             return {r["model_id"]: (r["mean"], r["n"]) for r in rows}
 
         q = await self.engine.ledger.call_fn(quality)
@@ -267,8 +297,10 @@ class WorkbenchApp(App[None]):
             try:
                 self.query_one(RunView).query_one("#chain", Choice).value = run["chain"]
             except ValueError:
-                self.notify(f"The chain {run['chain']!r} no longer exists; running with the one selected.",
-                            severity="warning")
+                self.notify(
+                    f"The chain {run['chain']!r} no longer exists; running with the one selected.",
+                    severity="warning",
+                )
         self.query_one(RunView).start(run["task"])
 
     # -- feedback -------------------------------------------------------------

@@ -97,7 +97,8 @@ async def ready(pilot, app) -> None:
     from jarvis.app.tui.status_bar import StatusBar
 
     status = app.query_one(StatusBar)  # says "not started" when the engine failed: stop waiting then
-    await wait_until(pilot, lambda: app.engine is not None or status.providers_note == "not started", 60,
-                     "the engine")
+    await wait_until(
+        pilot, lambda: app.engine is not None or status.providers_note == "not started", 60, "the engine"
+    )
     assert app.engine is not None, f"the engine did not start: {told_by(app)}"
     await idle(pilot)

@@ -26,18 +26,20 @@ from tests.tui.helpers import Told
 EPOCH = 1_795_165_200.0
 #: Port 9 (discard) is closed here; Ollama and LM Studio "are not running".
 CLOSED = "http://127.0.0.1:9"
-GiB = 1024 ** 3
+GiB = 1024**3
 
 PLAN = "1. Take the string.\n2. Return it reversed with a slice.\n3. Add a docstring and a test."
-CODE = ('```python\ndef reverse(text: str) -> str:\n    """Return *text* reversed."""\n'
-        '    return text[::-1]\n\n\n'
-        'assert reverse("abc") == "cba"\n```\n\nSlicing with a step of -1 walks the string backwards.')
+CODE = (
+    '```python\ndef reverse(text: str) -> str:\n    """Return *text* reversed."""\n'
+    "    return text[::-1]\n\n\n"
+    'assert reverse("abc") == "cba"\n```\n\nSlicing with a step of -1 walks the string backwards.'
+)
 VERDICT = "VERDICT: APPROVE\n- Correct and complete; the assert documents the behaviour."
 ANSWERS = {
     "coder-7b": "A list comprehension builds the squares: `[n * n for n in range(10)]`. It reads as the "
-                "definition and runs in one pass.",
+    "definition and runs in one pass.",
     "writer-3b": "Use `map`: `list(map(lambda n: n * n, range(10)))`. It works, though most readers find the "
-                 "comprehension clearer.",
+    "comprehension clearer.",
     "tiny-1b": "squares = []\nfor n in range(10):\n    squares.append(n * n)",
     "reasoner-14b": "`[n ** 2 for n in range(10)]` gives [0, 1, 4, 9, 16, 25, 36, 49, 64, 81].",
 }
@@ -90,11 +92,23 @@ class ScriptedProvider(Provider):
     async def list_models(self) -> list[ModelInfo]:
         sizes = {"coder-7b": 4.4, "writer-3b": 2.0, "tiny-1b": 0.7, "reasoner-14b": 8.9}
         contexts = {"coder-7b": 32768, "writer-3b": 8192, "tiny-1b": 4096, "reasoner-14b": 16384}
-        caps = {"coder-7b": {"chat", "code", "completion"}, "writer-3b": {"chat", "completion"},
-                "tiny-1b": {"chat", "completion", "code"}, "reasoner-14b": {"chat", "code", "reasoning"}}
-        return [ModelInfo(provider=self.name, name=name, context_length=contexts[name],
-                          size_bytes=int(sizes[name] * GiB), capabilities=frozenset(caps[name]), local=True)
-                for name in sizes]
+        caps = {
+            "coder-7b": {"chat", "code", "completion"},
+            "writer-3b": {"chat", "completion"},
+            "tiny-1b": {"chat", "completion", "code"},
+            "reasoner-14b": {"chat", "code", "reasoning"},
+        }
+        return [
+            ModelInfo(
+                provider=self.name,
+                name=name,
+                context_length=contexts[name],
+                size_bytes=int(sizes[name] * GiB),
+                capabilities=frozenset(caps[name]),
+                local=True,
+            )
+            for name in sizes
+        ]
 
     def answer(self, model: str, messages: Sequence[Message]) -> str:
         system = messages[0].content if messages and messages[0].role == "system" else ""
@@ -106,24 +120,34 @@ class ScriptedProvider(Provider):
             return (self.code.pop(0) if len(self.code) > 1 else self.code[0]) if self.code else CODE
         return ANSWERS.get(model, "Here is an answer.")
 
-    async def stream_chat(self, model: str, messages: Sequence[Message],
-                          options: GenerationOptions | None = None) -> AsyncIterator[StreamChunk]:
+    async def stream_chat(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
         words = self.answer(model, messages).split(" ")
         pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
         self.clock.advance(0.12)
         for i, piece in enumerate(pieces):
             if i == len(pieces) // 2 and model in self.broken:
-                raise BadResponse("the stream was cut", partial_text="".join(pieces[:i]), provider=self.name,
-                                  model=model)
+                raise BadResponse(
+                    "the stream was cut", partial_text="".join(pieces[:i]), provider=self.name, model=model
+                )
             if i == len(pieces) // 2 and self.gate is not None:
                 self.halfway += 1
                 await self.gate.wait()
             self.clock.advance(0.02)
             yield Delta(piece)
             await asyncio.sleep(0)
-        yield Completion(provider=self.name, model=model, text="".join(pieces), prompt_tokens=42,
-                         completion_tokens=len(pieces), ttft_s=0.12, tokens_per_s=50.0,
-                         total_s=0.12 + 0.02 * len(pieces), finish_reason="stop")
+        yield Completion(
+            provider=self.name,
+            model=model,
+            text="".join(pieces),
+            prompt_tokens=42,
+            completion_tokens=len(pieces),
+            ttft_s=0.12,
+            tokens_per_s=50.0,
+            total_s=0.12 + 0.02 * len(pieces),
+            finish_reason="stop",
+        )
 
 
 def scripted_app(home, monkeypatch, *, gate: bool = False) -> tuple[WorkbenchApp, ScriptedProvider]:
@@ -143,17 +167,27 @@ def scripted_app(home, monkeypatch, *, gate: bool = False) -> tuple[WorkbenchApp
     provider = ScriptedProvider(clock)
     if gate:
         provider.gate = asyncio.Event()
-    config = Config.model_validate({"embedded": {"enabled": False},
-                                    "ollama": {"hosts": [{"name": "ollama", "url": CLOSED}]},
-                                    "lmstudio": {"url": CLOSED}})
+    config = Config.model_validate(
+        {
+            "embedded": {"enabled": False},
+            "ollama": {"hosts": [{"name": "ollama", "url": CLOSED}]},
+            "lmstudio": {"url": CLOSED},
+        }
+    )
     paths = resolve_paths({"JARVIS_HOME": str(home)})
 
     async def factory():
-        engine = build_engine(config, paths, clock=clock, ids=new_id,
-                              available_memory=lambda: MEMORY.available)
+        engine = build_engine(
+            config, paths, clock=clock, ids=new_id, available_memory=lambda: MEMORY.available
+        )
         engine.registry.add_provider(provider)
         return await engine.start()
 
-    app = WorkbenchApp(factory, settings_path=paths.tui_settings, on_notify=Told(),
-                       stopwatch=clock.perf_counter, read_memory=lambda: MEMORY)
+    app = WorkbenchApp(
+        factory,
+        settings_path=paths.tui_settings,
+        on_notify=Told(),
+        stopwatch=clock.perf_counter,
+        read_memory=lambda: MEMORY,
+    )
     return app, provider

@@ -57,8 +57,9 @@ async def settled(pilot) -> None:
     app = pilot.app
     await ready(pilot, app)
     status = app.query_one(StatusBar)
-    await wait_until(pilot, lambda: "model(s) ready" in status.text and "GiB" in status.text, 20,
-                     "the status line")
+    await wait_until(
+        pilot, lambda: "model(s) ready" in status.text and "GiB" in status.text, 20, "the status line"
+    )
     await idle(pilot)
     await pilot.wait_for_scheduled_animations()
 
@@ -115,8 +116,9 @@ async def compare(pilot, models: list[str], blind: bool) -> CompareView:
 
 async def finished_compare(pilot, models: list[str], blind: bool) -> CompareView:
     view = await compare(pilot, models, blind)
-    await wait_until(pilot, lambda: view.cancel_event is None and bool(view.query("#votes Button")), 30,
-                     "the vote bar")
+    await wait_until(
+        pilot, lambda: view.cancel_event is None and bool(view.query("#votes Button")), 30, "the vote bar"
+    )
     await idle(pilot)
     return view
 
@@ -142,8 +144,9 @@ def test_code_chain_planner_streaming(snap_compare, isolated_home, monkeypatch):
 
     async def before(pilot):
         run = await run_chain(pilot)
-        await wait_until(pilot, lambda: provider.halfway == 1 and len(run.panes) == 1, 20,
-                         "the planner halfway")
+        await wait_until(
+            pilot, lambda: provider.halfway == 1 and len(run.panes) == 1, 20, "the planner halfway"
+        )
         await flushed(pilot, run.panes.values())
 
     assert shot(snap_compare, app, (120, 36), before)
@@ -166,8 +169,9 @@ def test_compare_four_models_blind_streaming(snap_compare, isolated_home, monkey
 
     async def before(pilot):
         view = await compare(pilot, models, blind=True)
-        await wait_until(pilot, lambda: provider.halfway == 4 and len(view.panes) == 4, 20,
-                         "four panes halfway")
+        await wait_until(
+            pilot, lambda: provider.halfway == 4 and len(view.panes) == 4, 20, "four panes halfway"
+        )
         await flushed(pilot, view.panes.values())
 
     assert shot(snap_compare, app, (160, 36), before)
@@ -279,6 +283,7 @@ def test_register_model_form_with_an_error(snap_compare, isolated_home, monkeypa
     assert shot(snap_compare, app, (100, 40), before)
 
 
+@pytest.mark.slow  # the sandbox's tier probe starts a process
 def test_verified_run_finished_with_checks_and_winner(snap_compare, isolated_home, monkeypatch):
     """A verified run: the greedy candidate fails a check (✗), the second passes both, the verdict and
     the winning code under it. The sandbox is pinned to the limits-only tier (on every machine) and
@@ -288,9 +293,11 @@ def test_verified_run_finished_with_checks_and_winner(snap_compare, isolated_hom
     from jarvis.chains.verify.tiers import Tier
 
     app, provider = scripted_app(isolated_home, monkeypatch)
-    provider.code = ["```python\ndef is_prime(n):\n    return n % 2 == 1\n```\nOdd numbers.",
-                     "```python\ndef is_prime(n):\n    return n > 1 and all(n % d for d in range(2, n))\n"
-                     "```\nTrial division."]
+    provider.code = [
+        "```python\ndef is_prime(n):\n    return n % 2 == 1\n```\nOdd numbers.",
+        "```python\ndef is_prime(n):\n    return n > 1 and all(n % d for d in range(2, n))\n"
+        "```\nTrial division.",
+    ]
     monkeypatch.setattr(sandbox_module, "time", provider.clock)
 
     async def before(pilot):

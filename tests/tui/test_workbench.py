@@ -49,8 +49,9 @@ async def test_run_rate_history_and_stats(isolated_home):
         # History shows it, with its rating; Stats shows the rating against the model.
         await pilot.press("f5")
         history = app.query_one(HistoryView).query_one(DataTable)
-        await wait_until(pilot, lambda: any(r[0] == run_id and r[5] == "5.0" for r in rows(history)), 30,
-                         "history")
+        await wait_until(
+            pilot, lambda: any(r[0] == run_id and r[5] == "5.0" for r in rows(history)), 30, "history"
+        )
         await pilot.press("f6")
         perf = app.query_one(StatsView).query_one("#performance", DataTable)
         await wait_until(pilot, lambda: any("(1)" in r[-1] for r in rows(perf)), 30, "the rating in stats")
@@ -80,8 +81,11 @@ async def test_cancel_mid_stream(isolated_home):
 
 
 async def test_compare_vote_and_leaderboard(isolated_home, ollama_url, openai_url):
-    config = {"ollama": {"hosts": [{"name": "ollama", "url": ollama_url}]}, "lmstudio": {"url": openai_url},
-              "embedded": {"enabled": False}}
+    config = {
+        "ollama": {"hosts": [{"name": "ollama", "url": ollama_url}]},
+        "lmstudio": {"url": openai_url},
+        "embedded": {"enabled": False},
+    }
     app = make_app(isolated_home, config)
     async with app.run_test(size=(140, 40)) as pilot:
         await ready(pilot, app)
@@ -99,12 +103,14 @@ async def test_compare_vote_and_leaderboard(isolated_home, ollama_url, openai_ur
         assert "side by side" in str(view.query_one("#plan", Static).render())
         await click(pilot, "#vote-B")
         await wait_until(pilot, lambda: view.voted, 30, "the click to cast the vote")
-        await wait_until(pilot, lambda: all(" · " in p.title for p in view.panes.values()), 30,
-                         "names revealed")
+        await wait_until(
+            pilot, lambda: all(" · " in p.title for p in view.panes.values()), 30, "names revealed"
+        )
         await app.engine.ledger.flush()
         votes = await app.engine.ledger.query("SELECT model_a, model_b, outcome FROM votes")
-        assert votes == [{"model_a": "ollama/smollm2:135m", "model_b": "lmstudio/smollm2-135m-instruct",
-                          "outcome": "B"}]
+        assert votes == [
+            {"model_a": "ollama/smollm2:135m", "model_b": "lmstudio/smollm2-135m-instruct", "outcome": "B"}
+        ]
         await pilot.press("f6")
         board = app.query_one(StatsView).query_one("#leaderboard", DataTable)
         await wait_until(pilot, lambda: board.row_count == 2, 30, "the leaderboard")
@@ -196,8 +202,12 @@ async def test_help_and_bad_input_are_sentences(isolated_home):
         run.query_one("#task", TextArea).text = "hi"
         run.query_one("#model").value = "ollama/nope:1b"
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: any("No model 'ollama/nope:1b'" in m for m in told_by(app)), 20,
-                         "the error notification")
+        await wait_until(
+            pilot,
+            lambda: any("No model 'ollama/nope:1b'" in m for m in told_by(app)),
+            20,
+            "the error notification",
+        )
         assert app.current_tab == "run"
 
 
@@ -208,8 +218,12 @@ async def test_compare_with_only_the_embedded_model_says_how_to_get_another(isol
         await pilot.press("f3")
         view = app.query_one(CompareView)
         plan = view.query_one("#plan", Static)
-        await wait_until(pilot, lambda: "only embedded/smollm2-135m is ready" in str(plan.render()), 30,
-                         "the sentence next to the Compare button")
+        await wait_until(
+            pilot,
+            lambda: "only embedded/smollm2-135m is ready" in str(plan.render()),
+            30,
+            "the sentence next to the Compare button",
+        )
         view.query_one("#prompt").value = "Say hello."
         await pilot.press("ctrl+r")
         assert any(message.startswith("Compare needs two models") for message in told_by(app))
