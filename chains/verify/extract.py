@@ -19,11 +19,13 @@ from dataclasses import replace
 from .checks import CALL, COMPARE, EXTRACTED, GIVEN, MODEL, REPR, STR, TRUTH, Check
 
 _CALL_START = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*\(")
-# No bare "=": "tri(1) = 3" is as often a definition as an example, and a wrong authoritative check
-# costs more than a missed one.
+# A bare "=" only before True / False / None: "tri(1) = 3" and "tri(n) = 1 + n / 2" define a
+# sequence (HumanEval/130: tri(1) is not what the function returns), while
+# 'simplify("1/5", "5/1") = True' is an example; a wrong authoritative check costs more than a
+# missed one.
 _RETURNS = re.compile(
     r"\s*(?:,\s*)?(?:#\s*)?(?:should\s+return|must\s+return|will\s+return|returns?|should\s+give|gives?|"
-    r"should\s+be|must\s+be|evaluates\s+to|yields|outputs?|==>|=>|->|→|➞|⇒|==)\s*:?\s*",
+    r"should\s+be|must\s+be|evaluates\s+to|yields|outputs?|==>|=>|->|→|➞|⇒|==|=(?!=))\s*:?\s*",
     re.I,
 )
 _FENCE = re.compile(r"```[ \t]*(?:python|py|pycon|python3)?[ \t]*\n(.*?)```", re.S | re.I)
@@ -151,8 +153,12 @@ def _returns_at(text: str, start: int, line: str) -> tuple[Check | None, int]:
     if verb is None:
         return None, start
     value_start = verb.end()
+    bare = verb.group(0).strip().rstrip(":").strip() == "="
     for end in _ends(text, value_start):
         value = text[value_start:end].strip()
+        value = _JSON_WORDS.get(value.lower(), value)  # "=> true", as such examples are often written
+        if bare and value not in _SINGLETONS:
+            continue
         value_node = _parse_expr(value)
         call_node = _parse_expr(text[start:call_end])
         if (
@@ -331,7 +337,82 @@ def extract_checks(task: str, *, entry_point: str | None = None) -> list[Check]:
     prose = "\n".join(line for line in prose.splitlines() if not line.strip().startswith("assert "))
     names = {entry_point} if entry_point else None
     checks += _prose_checks(prose.replace("`", ""), names)
+    function = entry_point or _last_def(task)
+    if function:
+        checks += _input_output_checks(prose, function)
     return _dedupe(checks)
+
+
+# Examples written without the call, as problem statements often do:
+#   Input: arr = [-3, -4, 5], k = 3          For s = "abcde", c = "ae", the result should be ('bcd',False)
+#   Output: [-4, -3, 5]
+_INPUT = re.compile(r"^\s*(?:example\s*\d*\s*:?\s*)?input\s*:\s*(.+?)\s*$", re.I)
+_OUTPUT = re.compile(r"^\s*output\s*:\s*(.+?)\s*$", re.I)
+_FOR_RESULT = re.compile(
+    r"^\s*for\s+(.+?),?\s+(?:the\s+)?(?:result|output)\s+(?:should\s+be|will\s+be|is)\s+(.+?)\.?\s*$", re.I
+)
+_JSON_WORDS = {"true": "True", "false": "False", "null": "None", "none": "None"}
+_DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.M)
+
+
+def _last_def(task: str) -> str | None:
+    names = _DEF.findall(task)
+    return names[-1] if names else None
+
+
+def _literal(text: str) -> str | None:
+    """A value written as a Python literal (true/false/null read as Python's), else None."""
+    text = _JSON_WORDS.get(text.strip().lower(), text.strip())
+    node = _parse_expr(text)
+    if node is None:
+        return None
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return text
+
+
+def _call_from_arguments(function: str, arguments: str) -> str | None:
+    """`arr = [1, 2], k = 3` or `[1, 2], 3` as the call `function([1, 2], 3)`; names are dropped
+    (they need not match the parameters), and every value must be a literal."""
+    node = _parse_expr(f"{function}({arguments})")
+    if not isinstance(node, ast.Call) or not (node.args or node.keywords):
+        return None
+    values = [*node.args, *(k.value for k in node.keywords)]
+    if any(isinstance(v, ast.Starred) for v in values) or any(k.arg is None for k in node.keywords):
+        return None
+    parts = [ast.get_source_segment(f"{function}({arguments})", v) or ast.unparse(v) for v in values]
+    if any(_literal(p) is None for p in parts):
+        return None
+    return f"{function}({', '.join(parts)})"
+
+
+def _input_output_checks(text: str, function: str) -> list[Check]:
+    found: list[Check] = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        pair: tuple[str, str] | None = None
+        if (m := _FOR_RESULT.match(line)) is not None:
+            pair = (m.group(1), m.group(2))
+        elif (m := _INPUT.match(line)) is not None:
+            # The output follows within two lines ("Explanation:" lines may come after it).
+            for later in lines[i + 1 : i + 3]:
+                if (out := _OUTPUT.match(later)) is not None:
+                    pair = (m.group(1), out.group(1))
+                    break
+        if pair is None:
+            continue
+        call, expected = _call_from_arguments(function, pair[0]), _literal(pair[1])
+        if call is None or expected is None:
+            continue
+        op = "is" if expected in _SINGLETONS else "=="
+        found.append(
+            Check(
+                expression=call, kind=COMPARE, op=op, expected=expected, source=EXTRACTED, origin=line.strip()
+            )
+        )
+    return found
 
 
 def _dedupe(checks: list[Check]) -> list[Check]:

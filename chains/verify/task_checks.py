@@ -38,9 +38,11 @@ def gather_checks(
 ) -> tuple[list[Check], str | None]:
     """Given checks first, then those extracted from the task (unless `extract` is off), no duplicates;
     and the function they call. Raises ValueError (one sentence) for tests or examples it cannot use."""
-    extracted = extract_checks(task) if extract else []
-    # Code to complete names its function last (helpers first, as in HumanEval).
-    entry = _last_function(task_prelude(task)) or guess_entry_point(task, extracted)
+    # Code to complete names its function last (helpers first, as in HumanEval); then only examples
+    # calling it count (HumanEval/81 shows `grade_equation(...)` for `numerical_letter_grade`).
+    given_entry = _last_function(task_prelude(task))
+    extracted = extract_checks(task, entry_point=given_entry) if extract else []
+    entry = given_entry or guess_entry_point(task, extracted)
     given = given_checks(tests, examples, entry)
     checks = _dedupe(given + extracted)
     return checks, entry or guess_entry_point(task, checks)

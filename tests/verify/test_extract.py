@@ -68,12 +68,42 @@ def test_prose_phrasings(task, expected):
         "def square(x) -> int: squares x",  # a signature's arrow is not "returns"
         "Call print(x) to see it.",
         "tri(1) = 3 and tri(n) = 1 + n / 2",  # "=" defines as often as it shows an example
-        "is_simple_power(1, 4) => true",  # not Python: `true` is a free name
+        "tri(1) = 3",  # a bare "=" before anything but True / False / None
+        "Input: arr = [1, 2]\nOutput: the largest element",  # no value we can compare
         "",
     ],
 )
 def test_descriptions_are_not_checks(task):
     assert shown(task) == []
+
+
+@pytest.mark.parametrize(
+    ("task", "expected"),
+    [
+        # JSON-style words after an arrow, as many problem statements write them
+        (
+            "is_simple_power(1, 4) => true\nis_simple_power(3, 2) => false",
+            ["is_simple_power(1, 4) is True", "is_simple_power(3, 2) is False"],
+        ),
+        # a bare "=" before True / False
+        ('simplify("1/5", "5/1") = True', ['simplify("1/5", "5/1") is True']),
+        # Input: / Output: pairs call the function the task defines (names dropped, in order)
+        (
+            "def maximum(arr, k):\n    Example 1:\n        Input: arr = [-3, -4, 5], k = 3\n"
+            "        Output: [-4, -3, 5]\n    Example 2:\n        Input: [4, -4, 4], 2\n"
+            "        Explanation: the two largest\n        Output: [4, 4]\n",
+            ["maximum([-3, -4, 5], 3) == [-4, -3, 5]", "maximum([4, -4, 4], 2) == [4, 4]"],
+        ),
+        # "For ..., the result should be ..."
+        (
+            "def reverse_delete(s, c):\n"
+            '    For s = "abcde", c = "ae", the result should be (\'bcd\',False)\n',
+            ['reverse_delete("abcde", "ae") == (\'bcd\',False)'],
+        ),
+    ],
+)
+def test_examples_written_without_python(task, expected):
+    assert shown(task) == expected
 
 
 def test_doctest_lines_with_their_expected_output_and_earlier_statements_as_setup():
