@@ -10,21 +10,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Label, Sparkline, Static
 
+from jarvis.chains.analyzer import TASK_TYPES
+
 from .choice import Choice
 from .eval_bar import EvalBar
-
-TASK_TYPES = (
-    "code_generation",
-    "code_review",
-    "debugging",
-    "refactoring",
-    "testing",
-    "planning",
-    "analysis",
-    "reasoning",
-    "creative",
-    "chat",
-)
 
 
 def _f(v, fmt: str = "{:.2f}") -> str:
