@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from jarvis.providers.types import Usage
 
 from .bus import REQUEST_COMPLETED, REQUEST_FAILED, RequestRecord
 from .clock import Clock, SystemClock, new_id
+from .context.attachment import Attachment, RunFile
 from .migrations import migrate
 
 __all__ = ["Ledger", "new_id", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED"]
@@ -353,6 +355,31 @@ class Ledger:
             self._scalar("SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE created_at >= ?", [since])
         )
 
+    # -- attached files (chains.context) ---------------------------------
+    def add_run_files(
+        self, run_id: str, root: str, attachments: Sequence[Attachment], *, keep_content: bool = False
+    ) -> None:
+        """Paths, hashes, token counts and status of a run's files; their text only with ``keep_content``."""
+        with self.db.conn:
+            self.db.conn.executemany(
+                "INSERT INTO run_files (run_id, root, path, sha256, size, tokens, status, content)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (run_id, root, a.rel_path, a.sha256, a.size, a.tokens, a.status, a.text)
+                    if keep_content
+                    else (run_id, root, a.rel_path, a.sha256, a.size, a.tokens, a.status, None)
+                    for a in attachments
+                ],
+            )
+
+    def run_files(self, run_id: str) -> list[RunFile]:
+        rows = self.db.execute(
+            "SELECT run_id, root, path, sha256, size, tokens, status, content FROM run_files"
+            " WHERE run_id=? ORDER BY rowid",
+            [run_id],
+        ).fetchall()
+        return [RunFile(*row) for row in rows]
+
     # -- reads ----------------------------------------------------------
     def run(self, run_id: str) -> dict[str, Any] | None:
         """A run with its steps (each with ``attempts``: every model tried, in order), ratings and votes."""
@@ -402,6 +429,7 @@ class Ledger:
                 ("ratings", "run_id"),
                 ("votes", "compare_id"),
                 ("events", "run_id"),
+                ("run_files", "run_id"),
             ):
                 self.db.execute(f"DELETE FROM {table} WHERE {col}=?", [run_id])
         return cur.rowcount > 0

@@ -69,6 +69,7 @@ class AsyncLedger:
     add_votes = _write(Ledger.add_votes)
     cache_put = _write(Ledger.cache_put)
     set_budget = _write(Ledger.set_budget)
+    add_run_files = _write(Ledger.add_run_files)
 
     # -- reads (awaited) ---------------------------------------------------
     recover_interrupted = _read(Ledger.recover_interrupted)
@@ -82,6 +83,7 @@ class AsyncLedger:
     spent_for_run = _read(Ledger.spent_for_run)
     spent_since = _read(Ledger.spent_since)
     add_rating = _read(Ledger.add_rating)
+    run_files = _read(Ledger.run_files)
 
     # -- anything else, as a function of the ledger -------------------------
     def submit_fn(self, fn: Callable[[Ledger], Any]) -> None:

@@ -110,11 +110,26 @@ def m004_verifications(db: Database) -> None:
     )
 
 
+def m005_run_files(db: Database) -> None:
+    """Files attached to a run (chains.context): paths, hashes and token counts; content only if kept."""
+    db.executescript(
+        """
+        CREATE TABLE run_files (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, root TEXT NOT NULL,
+            path TEXT NOT NULL, sha256 TEXT, size INTEGER, tokens INTEGER, status TEXT NOT NULL,
+            content TEXT
+        );
+        CREATE INDEX run_files_run ON run_files(run_id);
+        """
+    )
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     m001_initial,
     m002_attempts_and_answers,
     m003_eval_runs,
     m004_verifications,
+    m005_run_files,
 )
 
 
