@@ -22,6 +22,7 @@ from .bus import REQUEST_COMPLETED, REQUEST_FAILED, RequestRecord
 from .clock import Clock, SystemClock, new_id
 from .context.attachment import Attachment, RunFile
 from .migrations import migrate
+from .thread_turn import TURN_COLUMNS, ThreadTurn
 
 __all__ = ["Ledger", "new_id", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "INTERRUPTED"]
 
@@ -380,6 +381,42 @@ class Ledger:
         ).fetchall()
         return [RunFile(*row) for row in rows]
 
+    # -- threads (chains.threads; columns from migration m006) -----------
+    def set_thread(self, run_id: str, thread_id: str | None, parent_run_id: str | None, turn: int) -> None:
+        """Place a run in a thread as a follow-up, regenerated or forked turn (None: a thread of its own)."""
+        self._exec(
+            "UPDATE runs SET thread_id=?, parent_run_id=?, turn=? WHERE id=?",
+            [thread_id or run_id, parent_run_id, turn, run_id],
+        )
+
+    def thread_turn(self, run_id: str) -> ThreadTurn | None:
+        row = next(self.db.query(f"SELECT {TURN_COLUMNS} FROM runs r WHERE r.id=?", [run_id]), None)
+        return ThreadTurn.from_row(row) if row else None
+
+    def lineage(self, run_id: str) -> list[ThreadTurn]:
+        """The turns a run continues, first turn first, ending with the run itself (across forks)."""
+        sql = (
+            "WITH RECURSIVE up(id, depth) AS (SELECT ?, 0 UNION ALL SELECT p.parent_run_id, up.depth + 1"
+            " FROM runs p JOIN up ON p.id = up.id WHERE p.parent_run_id IS NOT NULL AND up.depth < 1000)"
+            f" SELECT {TURN_COLUMNS} FROM up JOIN runs r ON r.id = up.id ORDER BY up.depth DESC"
+        )
+        return [ThreadTurn.from_row(row) for row in self.db.query(sql, [run_id])]
+
+    def thread_turns(self, thread_id: str) -> list[ThreadTurn]:
+        """Every run of a thread (regenerated turns beside their originals), by turn, then start."""
+        sql = (
+            f"SELECT {TURN_COLUMNS} FROM runs r WHERE r.thread_id = ? OR (r.thread_id IS NULL AND r.id = ?)"
+            " ORDER BY COALESCE(r.turn, 1), r.started_at"
+        )
+        return [ThreadTurn.from_row(row) for row in self.db.query(sql, [thread_id, thread_id])]
+
+    def latest_run(self, kind: str = "chain") -> str | None:
+        """The id of the newest run of that kind (what `jarvis run --continue` continues by default)."""
+        row = self.db.execute(
+            "SELECT id FROM runs WHERE kind=? ORDER BY started_at DESC, rowid DESC LIMIT 1", [kind]
+        ).fetchone()
+        return row[0] if row else None
+
     # -- reads ----------------------------------------------------------
     def run(self, run_id: str) -> dict[str, Any] | None:
         """A run with its steps (each with ``attempts``: every model tried, in order), ratings and votes."""
@@ -406,7 +443,8 @@ class Ledger:
     ) -> list[dict[str, Any]]:
         sql = (
             "SELECT r.id, r.kind, r.task, r.chain, r.task_type, r.status, r.started_at, r.finished_at,"
-            " r.cost_usd,"
+            " r.cost_usd, COALESCE(r.thread_id, r.id) AS thread_id, r.parent_run_id,"
+            " COALESCE(r.turn, 1) AS turn,"
             " (SELECT GROUP_CONCAT(DISTINCT s.model_id) FROM steps s WHERE s.run_id = r.id) AS models,"
             " (SELECT AVG(score) FROM ratings g WHERE g.run_id = r.id) AS rating FROM runs r WHERE 1=1"
         )

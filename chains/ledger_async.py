@@ -69,6 +69,7 @@ class AsyncLedger:
     add_votes = _write(Ledger.add_votes)
     cache_put = _write(Ledger.cache_put)
     set_budget = _write(Ledger.set_budget)
+    set_thread = _write(Ledger.set_thread)
     add_run_files = _write(Ledger.add_run_files)
 
     # -- reads (awaited) ---------------------------------------------------
@@ -83,6 +84,10 @@ class AsyncLedger:
     spent_for_run = _read(Ledger.spent_for_run)
     spent_since = _read(Ledger.spent_since)
     add_rating = _read(Ledger.add_rating)
+    thread_turn = _read(Ledger.thread_turn)
+    lineage = _read(Ledger.lineage)
+    thread_turns = _read(Ledger.thread_turns)
+    latest_run = _read(Ledger.latest_run)
     run_files = _read(Ledger.run_files)
 
     # -- anything else, as a function of the ledger -------------------------

@@ -124,12 +124,29 @@ def m005_run_files(db: Database) -> None:
     )
 
 
+def m006_threads(db: Database) -> None:
+    """Follow-up turns (chains.threads): a run belongs to a thread (a first run is its own, turn 1),
+    continues `parent_run_id` (a regenerated turn shares its parent with the original; a fork's parent
+    is in another thread)."""
+    db.executescript(
+        """
+        ALTER TABLE runs ADD COLUMN thread_id TEXT;
+        ALTER TABLE runs ADD COLUMN parent_run_id TEXT;
+        ALTER TABLE runs ADD COLUMN turn INTEGER NOT NULL DEFAULT 1;
+        UPDATE runs SET thread_id = id WHERE thread_id IS NULL;
+        CREATE INDEX runs_thread ON runs(thread_id, turn);
+        CREATE INDEX runs_parent ON runs(parent_run_id);
+        """
+    )
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     m001_initial,
     m002_attempts_and_answers,
     m003_eval_runs,
     m004_verifications,
     m005_run_files,
+    m006_threads,
 )
 
 
