@@ -2,6 +2,22 @@
 {"error": ...} bodies, errors mid-stream under HTTP 200, and silent front-truncation past num_ctx
 (ollama #3839) - generating real tokens with llama.cpp.
 
+Model lifecycle, as ollama's server/routes.go and api/types.go do it:
+- /api/pull streams {"status":"pulling manifest"}, then {"status":"pulling <12 hex>","digest","total",
+  "completed"} over a fake blob, then "verifying sha256 digest", "writing manifest", {"status":"success"};
+  a failure is a last {"error": ...} line under HTTP 200. The model is listed only once its manifest is
+  written; a cut pull keeps its partial blob and the next pull of that name resumes from it.
+  Pullable names start with "fake-" (any other unknown name: "pull model manifest: file does not exist").
+  Knobs ride in the tag, joined by "-": size<N>m (blob MiB, default 16), rate<N>m (MiB/s, default 64),
+  fail<P> (an error once the pull passes P %, not again when resuming past it).
+  Other parts of the tag are free: "fake-coder:7b-size32m-rate8m-fail50". Pulled and copied models
+  answer with the SmolLM2 weights.
+- /api/delete (DELETE, 404 for an unknown model), /api/copy (404 for an unknown source).
+- /api/ps lists loaded models with size, size_vram, expires_at, context_length, details.
+  keep_alive on generate/chat: an empty prompt (or no messages) loads the model (done_reason "load");
+  with keep_alive 0 it unloads it (done_reason "unload") and it is gone from /api/ps. Numbers are
+  seconds, strings Go durations ("5m", "1h30m"), negative = forever; default 5m.
+
 Run: python -m tests.servers.ollama_server --port 11434 --model PATH
 """
 
@@ -11,6 +27,8 @@ import argparse
 import asyncio
 import hashlib
 import json
+import math
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -29,6 +47,58 @@ HUGE_MODEL = "bigcoder:70b"
 HUGE_BYTES = 42 * 1024**3
 #: Ollama's default when a request names no num_ctx (recent releases below 24 GiB VRAM).
 DEFAULT_NUM_CTX = 4096
+#: Ollama's default keep_alive (OLLAMA_KEEP_ALIVE unset).
+DEFAULT_KEEP_ALIVE_S = 300.0
+#: What the runner holds beyond the weights (KV cache, compute buffers), as /api/ps reports it.
+RUNNER_OVERHEAD = 60_000_000
+MiB = 1024 * 1024
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class BadDuration(ValueError):
+    pass
+
+
+def keep_alive_seconds(value: object) -> float | None:
+    """api.Duration's UnmarshalJSON: a number is seconds, a string a Go duration; negative is forever
+    (returned as math.inf); None when the request named none."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise BadDuration(f"json: cannot unmarshal bool into Go value of type api.Duration: {value}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"-?\d+(\.\d+)?", text):
+            # (unverified) newer releases read a bare number in a string as seconds; be lenient.
+            seconds = float(text)
+        else:
+            parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", text.lstrip("+-"))
+            joined = "".join(a + b for a, b in parts)
+            if not parts or joined != text.lstrip("+-"):
+                raise BadDuration(f'time: invalid duration "{value}"')
+            seconds = sum(float(a) * _GO_UNITS[b] for a, b in parts)
+            seconds = -seconds if text.startswith("-") else seconds
+    else:
+        raise BadDuration("json: cannot unmarshal object into Go value of type api.Duration")
+    return math.inf if seconds < 0 else seconds
+
+
+def pull_knobs(name: str) -> dict[str, float] | None:
+    """The fake blob's size, rate and failure point, read from a "fake-..." model name's tag."""
+    base, _, tag = name.partition(":")
+    if not base.startswith("fake-"):
+        return None
+    knobs = {"size": 16 * MiB, "rate": 64 * MiB, "fail": -1.0}
+    for part in tag.split("-"):
+        if m := re.fullmatch(r"size(\d+(?:\.\d+)?)m", part):
+            knobs["size"] = float(m[1]) * MiB
+        elif m := re.fullmatch(r"rate(\d+(?:\.\d+)?)m", part):
+            knobs["rate"] = float(m[1]) * MiB
+        elif m := re.fullmatch(r"fail(\d+)", part):
+            knobs["fail"] = float(m[1])
+    return knobs
 
 
 def now_rfc3339() -> str:
@@ -91,13 +161,13 @@ class Runner:
         return tokens, stops
 
 
-def model_details() -> dict:
+def model_details(parameter_size: str = "134.52M") -> dict:
     return {
         "parent_model": "",
         "format": "gguf",
         "family": "llama",
         "families": ["llama"],
-        "parameter_size": "134.52M",
+        "parameter_size": parameter_size,
         "quantization_level": "Q4_1",
     }
 
@@ -105,15 +175,50 @@ def model_details() -> dict:
 def make_app(model_path: Path) -> Starlette:
     runner = Runner(model_path)
     modified = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    #: Installed models (what /api/tags lists): name -> size, digest, details, modified_at.
+    installed: dict[str, dict] = {
+        MODEL_NAME: {"size": runner.size, "digest": runner.digest, "details": model_details()},
+        HUGE_MODEL: {"size": HUGE_BYTES, "digest": "f" * 64, "details": model_details("70.6B")},
+    }
+    for record in installed.values():
+        record["modified_at"] = modified
+    #: Loaded models (what /api/ps lists): name -> expiry (time.time(), inf = forever), context length.
+    loaded: dict[str, dict] = {}
+    #: Bytes of a blob already on disk from a cut pull, by digest: the next pull resumes there.
+    partial: dict[str, int] = {}
 
     def not_found(name: str) -> JSONResponse:
         return JSONResponse({"error": f"model '{name}' not found"}, status_code=404)
 
+    def full_name(name: str) -> str:
+        return name if ":" in name else f"{name}:latest"
+
     def known(name: str) -> str | None:
-        name = name if ":" in name else f"{name}:latest"
-        if name in (MODEL_NAME, HUGE_MODEL):
-            return name
-        return None
+        name = full_name(name)
+        return name if name in installed else None
+
+    def expire() -> None:
+        """The scheduler's expiry timer: a model past its keep_alive leaves memory."""
+        now = time.time()
+        for name in [n for n, r in loaded.items() if r["expires"] <= now]:
+            del loaded[name]
+
+    def keep_loaded(name: str, keep_alive: float | None, n_ctx: int) -> None:
+        seconds = DEFAULT_KEEP_ALIVE_S if keep_alive is None else keep_alive
+        if seconds == 0:
+            loaded.pop(name, None)
+            return
+        loaded[name] = {"expires": time.time() + seconds, "n_ctx": n_ctx}
+
+    async def free_runner_if_idle() -> None:
+        # Every alias answers with the one SmolLM2 runner: free it when none of them is loaded.
+        expire()
+        if not loaded and runner.llm is not None:
+            async with runner.lock:
+                if not loaded and runner.llm is not None:
+                    runner.llm.close()
+                    runner.llm = None
+                    runner.n_ctx = 0
 
     async def root(_: Request) -> Response:
         return PlainTextResponse("Ollama is running")
@@ -123,16 +228,15 @@ def make_app(model_path: Path) -> Starlette:
 
     async def tags(_: Request) -> Response:
         models = []
-        listed = ((MODEL_NAME, runner.size, runner.digest), (HUGE_MODEL, HUGE_BYTES, "f" * 64))
-        for name, size, digest in listed:
+        for name, record in installed.items():
             models.append(
                 {
                     "name": name,
                     "model": name,
-                    "modified_at": modified,
-                    "size": size,
-                    "digest": digest,
-                    "details": model_details(),
+                    "modified_at": record["modified_at"],
+                    "size": record["size"],
+                    "digest": record["digest"],
+                    "details": record["details"],
                 }
             )
         return JSONResponse({"models": models})
@@ -165,30 +269,138 @@ def make_app(model_path: Path) -> Starlette:
                     "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
                     "<|im_start|>assistant\n"
                 ),
-                "details": model_details(),
+                "details": installed[name]["details"],
                 "model_info": info,
                 "capabilities": ["completion"],
-                "modified_at": modified,
+                "modified_at": installed[name]["modified_at"],
             }
         )
 
     async def ps(_: Request) -> Response:
+        expire()
         models = []
-        if runner.llm is not None:
-            expires = datetime.now(UTC) + timedelta(minutes=5)
+        for name, record in loaded.items():
+            expires = record["expires"]
+            # Go's time.Time of "forever" (now + MaxInt64 ns) lands in the 23rd century.
+            at = (
+                datetime.now(UTC) + timedelta(microseconds=(1 << 63) // 1000)
+                if expires == math.inf
+                else (datetime.fromtimestamp(expires, UTC))
+            )
             models.append(
                 {
-                    "name": MODEL_NAME,
-                    "model": MODEL_NAME,
-                    "size": runner.size + 60_000_000,
-                    "digest": runner.digest,
-                    "details": model_details(),
-                    "expires_at": expires.isoformat(),
+                    "name": name,
+                    "model": name,
+                    "size": installed[name]["size"] + RUNNER_OVERHEAD,
+                    "digest": installed[name]["digest"],
+                    "details": installed[name]["details"],
+                    "expires_at": at.isoformat(),
                     "size_vram": 0,
-                    "context_length": runner.n_ctx,
+                    "context_length": record["n_ctx"],
                 }
             )
         return JSONResponse({"models": models})
+
+    async def pull(request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse(
+                {"error": "invalid character looking for beginning of value"}, status_code=400
+            )
+        raw = body.get("model") or body.get("name") or ""
+        if not raw:
+            return JSONResponse({"error": "model is required"}, status_code=400)
+        name = full_name(raw)
+        events = pull_events(name)
+        if body.get("stream", True):
+            lines = (json.dumps(e, separators=(",", ":")) + "\n" async for e in events)
+            return StreamingResponse(lines, media_type="application/x-ndjson")
+        last: dict = {}
+        async for event in events:  # waitForStream: the last progress, or the error with status 500
+            if "error" in event:
+                return JSONResponse(event, status_code=500)
+            last = event
+        return JSONResponse(last)
+
+    async def pull_events(name: str):
+        yield {"status": "pulling manifest"}
+        knobs = pull_knobs(name)
+        if knobs is None and name not in installed:
+            yield {"error": "pull model manifest: file does not exist"}
+            return
+        if name in installed:  # every layer already on disk: Ollama checks and finishes at once
+            digest = "sha256:" + installed[name]["digest"]
+            size = installed[name]["size"]
+            yield {"status": f"pulling {digest[7:19]}", "digest": digest, "total": size, "completed": size}
+        else:
+            digest = "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+            total = int(knobs["size"])
+            done = partial.get(digest, 0)
+            fail_at = (
+                total * knobs["fail"] / 100
+                if knobs["fail"] >= 0 and done < total * knobs["fail"] / 100
+                else None
+            )
+            step = max(total // 64, 1)
+            try:
+                while done < total:
+                    progress = omit_empty(
+                        {
+                            "status": f"pulling {digest[7:19]}",
+                            "digest": digest,
+                            "total": total,
+                            "completed": done,
+                        }
+                    )
+                    yield progress
+                    await asyncio.sleep(min(step, total - done) / knobs["rate"])
+                    done = min(done + step, total)
+                    partial[digest] = done
+                    if fail_at is not None and done >= fail_at:
+                        yield {**progress, "completed": done}
+                        yield {"error": f"max retries exceeded: unexpected EOF (pulling {digest[7:19]})"}
+                        return
+            finally:
+                partial[digest] = done  # a client that goes away cancels the download; the blob stays
+            yield {"status": f"pulling {digest[7:19]}", "digest": digest, "total": total, "completed": total}
+            yield {"status": "verifying sha256 digest"}
+            yield {"status": "writing manifest"}
+            partial.pop(digest, None)
+            tag = name.partition(":")[2]
+            size_label = next((p.upper() for p in tag.split("-") if re.fullmatch(r"\d+(\.\d+)?b", p)), "7B")
+            installed[name] = {
+                "size": total,
+                "digest": digest[7:],
+                "details": model_details(size_label),
+                "modified_at": datetime.now(UTC).isoformat(),
+            }
+        yield {"status": "success"}
+
+    async def delete(request: Request) -> Response:
+        body = await request.json()
+        raw = body.get("model") or body.get("name") or ""
+        name = known(raw)
+        if name is None:
+            return not_found(raw)
+        loaded.pop(name, None)
+        del installed[name]
+        await free_runner_if_idle()
+        return Response(status_code=200)
+
+    async def copy(request: Request) -> Response:
+        body = await request.json()
+        source = known(body.get("source") or "")
+        destination = body.get("destination") or ""
+        if source is None:
+            return not_found(body.get("source") or "")
+        if not destination:
+            return JSONResponse({"error": "destination name is invalid"}, status_code=400)
+        installed[full_name(destination)] = {
+            **installed[source],
+            "modified_at": datetime.now(UTC).isoformat(),
+        }
+        return Response(status_code=200)
 
     async def generate_like(request: Request, chat: bool) -> Response:
         try:
@@ -205,12 +417,26 @@ def make_app(model_path: Path) -> Starlette:
             return JSONResponse(
                 {"error": f'model "{raw_name}" not found, try pulling it first'}, status_code=404
             )
+        try:
+            keep_alive = keep_alive_seconds(body.get("keep_alive"))
+        except BadDuration as err:
+            return JSONResponse({"error": str(err)}, status_code=400)
+        empty = not body.get("messages") if chat else not body.get("prompt")
+        if empty and keep_alive == 0:  # the scheduler expires the runner at once
+            loaded.pop(name, None)
+            await free_runner_if_idle()
+            return JSONResponse(lifecycle_answer(name, chat, "unload"))
         if name == HUGE_MODEL:
             too_big = "model requires more system memory (44.1 GiB) than is available (9.3 GiB)"
             return JSONResponse({"error": too_big}, status_code=500)
         options = body.get("options") or {}
         num_ctx = int(options.get("num_ctx") or DEFAULT_NUM_CTX)
-        events = run_model(name, body, options, num_ctx, chat)
+        if empty:  # load ahead of use: answered as one JSON object even when stream is true
+            async with runner.lock:
+                await asyncio.to_thread(runner.ensure_loaded, num_ctx)
+            keep_loaded(name, keep_alive, num_ctx)
+            return JSONResponse(lifecycle_answer(name, chat, "load"))
+        events = run_model(name, body, options, num_ctx, chat, keep_alive)
         if body.get("stream", True):
             lines = (json.dumps(e, separators=(",", ":")) + "\n" async for e in events)
             return StreamingResponse(lines, media_type="application/x-ndjson")
@@ -224,9 +450,27 @@ def make_app(model_path: Path) -> Starlette:
         last["message" if chat else "response"] = {"role": "assistant", "content": answer} if chat else answer
         return JSONResponse(last)
 
-    async def run_model(name: str, body: dict, options: dict, num_ctx: int, chat: bool):
+    def lifecycle_answer(name: str, chat: bool, reason: str) -> dict:
+        out: dict = {"model": name, "created_at": now_rfc3339()}
+        if chat:
+            out["message"] = {"role": "assistant", "content": ""}
+        else:
+            out["response"] = ""
+        return {**out, "done": True, "done_reason": reason}
+
+    async def run_model(
+        name: str, body: dict, options: dict, num_ctx: int, chat: bool, keep_alive: float | None
+    ):
         """Yields Ollama's stream objects; holds the model for the whole answer, as Ollama's scheduler
-        does."""
+        does; then keeps it loaded for keep_alive."""
+        try:
+            async for event in answer(name, body, options, num_ctx, chat):
+                yield event
+        finally:
+            keep_loaded(name, keep_alive, num_ctx)
+            await free_runner_if_idle()
+
+    async def answer(name: str, body: dict, options: dict, num_ctx: int, chat: bool):
         async with runner.lock:
             started = time.perf_counter_ns()
             load_ns = await asyncio.to_thread(runner.ensure_loaded, num_ctx)
@@ -324,6 +568,9 @@ def make_app(model_path: Path) -> Starlette:
             Route("/api/tags", tags),
             Route("/api/show", show, methods=["POST"]),
             Route("/api/ps", ps),
+            Route("/api/pull", pull, methods=["POST"]),
+            Route("/api/delete", delete, methods=["DELETE"]),
+            Route("/api/copy", copy, methods=["POST"]),
             Route("/api/chat", chat, methods=["POST"]),
             Route("/api/generate", generate, methods=["POST"]),
         ]
