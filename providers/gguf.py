@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import mmap
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +70,41 @@ class _Cursor:
             raise EOFError
 
 
-def read_metadata(path: str | Path) -> dict[str, object]:
+@dataclass(frozen=True, slots=True)
+class TensorInfo:
+    """One weight in a GGUF file: its ggml type id, shape and bytes on disk."""
+
+    name: str
+    ggml_type: int
+    dims: tuple[int, ...]
+    #: Up to the next tensor's offset, so alignment padding counts: what mmap makes resident.
+    nbytes: int
+
+
+def _read_tensor_infos(cur: _Cursor, count: int, meta: dict[str, object], size: int) -> list[TensorInfo]:
+    raw = []
+    for _ in range(count):
+        name = cur.read_str().decode("utf-8", "replace")
+        dims = tuple(cur.read("<Q") for _ in range(cur.read("<I")))
+        ggml_type = cur.read("<I")
+        raw.append((cur.read("<Q"), name, dims, ggml_type))
+    align = meta.get("general.alignment")
+    align = align if isinstance(align, int) and align > 0 else 32
+    data_start = -(-cur.off // align) * align
+    raw.sort(key=lambda r: r[0])  # offsets order the data; the table need not
+    ends = [r[0] for r in raw[1:]] + [size - data_start]
+    # The raw tuple is (offset, name, dims, ggml type).
+    return [
+        TensorInfo(name, typ, dims, end - off) for (off, name, dims, typ), end in zip(raw, ends, strict=True)
+    ]
+
+
+def read_metadata(path: str | Path, tensors: list[TensorInfo] | None = None) -> dict[str, object]:
     """Scalar and string metadata of a GGUF file; arrays are reduced to their length.
 
-    Raises GGUFError with a sentence naming the path when the file is missing,
-    unreadable or not GGUF.
+    With ``tensors`` given, the tensor table is appended to it (the memory estimate needs
+    each weight's type and size). Raises GGUFError with a sentence naming the path when the
+    file is missing, unreadable or not GGUF.
     """
     p = Path(path).expanduser()
     if not p.is_file():
@@ -92,7 +123,7 @@ def read_metadata(path: str | Path) -> dict[str, object]:
             cur.off = 4
             version = cur.read("<I")
             count_fmt = "<I" if version == 1 else "<Q"
-            cur.read(count_fmt)  # tensor count
+            n_tensors = cur.read(count_fmt)
             for _ in range(cur.read(count_fmt)):
                 key = cur.read_str().decode("utf-8", "replace")
                 vtype = cur.read("<I")
@@ -106,6 +137,8 @@ def read_metadata(path: str | Path) -> dict[str, object]:
                     meta[key] = n
                 else:
                     raise ValueError(f"unknown GGUF value type {vtype}")
+            if tensors is not None:
+                tensors.extend(_read_tensor_infos(cur, n_tensors, meta, len(buf)))
     except (OSError, EOFError, ValueError, struct.error) as err:
         raise GGUFError(
             f"{p} is not a readable GGUF model file ({err or type(err).__name__}).",
@@ -128,12 +161,18 @@ def geometry(meta: dict[str, object]) -> dict[str, int]:
         "attention.key_length",
         "attention.value_length",
         "attention.sliding_window",
+        "feed_forward_length",
+        "vocab_size",
     )
     out: dict[str, int] = {}
     for k in keys:
         v = meta.get(f"{arch}.{k}")
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             out[k] = int(v)
+    # Most GGUFs carry no vocab_size: the token list's length is the vocabulary (logits are that wide).
+    tokens = meta.get("tokenizer.ggml.tokens")
+    if "vocab_size" not in out and isinstance(tokens, int) and not isinstance(tokens, bool) and tokens > 0:
+        out["vocab_size"] = tokens
     return out
 
 

@@ -17,7 +17,21 @@ def test_reads_the_bundled_model(model_path):
         "embedding_length": 576,
         "attention.head_count": 9,
         "attention.head_count_kv": 3,
+        "feed_forward_length": 1536,
+        "vocab_size": 49152,  # from the token list's length: this file has no llama.vocab_size
     }
+
+
+def test_tensor_table_accounts_for_every_weight_byte(model_path):
+    tensors: list[gguf.TensorInfo] = []
+    gguf.read_metadata(model_path, tensors)
+    assert len(tensors) == 272
+    by_name = {t.name: t for t in tensors}
+    assert by_name["token_embd.weight"].dims == (576, 49152)
+    assert by_name["token_embd.weight"].ggml_type == 8  # Q8_0
+    assert by_name["blk.0.attn_q.weight"].ggml_type == 3  # Q4_1
+    # Tensor data runs to the end of the file, so the sizes add up to the mmapped weights.
+    assert model_path.stat().st_size - 3_000_000 < sum(t.nbytes for t in tensors) < model_path.stat().st_size
 
 
 TRUNCATED_HEADER = b"GGUF\x03\x00\x00\x00" + b"\x00" * 8 + b"\x05"
