@@ -140,6 +140,39 @@ def m006_threads(db: Database) -> None:
     )
 
 
+def m008_served(db: Database) -> None:
+    """`jarvis serve`: a served request's run says which client sent it, which model it asked for and the
+    HTTP status it got (499: the client went away); `servers` is each serving process's heartbeat, so
+    another process (the workbench) can show "serving :11435 · 2 in flight · 1 queued"."""
+    db.executescript(
+        """
+        ALTER TABLE runs ADD COLUMN client TEXT;
+        ALTER TABLE runs ADD COLUMN requested_model TEXT;
+        ALTER TABLE runs ADD COLUMN http_status INTEGER;
+        CREATE TABLE servers (
+            pid INTEGER PRIMARY KEY, host TEXT NOT NULL, port INTEGER NOT NULL, started_at REAL NOT NULL,
+            heartbeat_at REAL NOT NULL, in_flight INTEGER DEFAULT 0, queued INTEGER DEFAULT 0,
+            served INTEGER DEFAULT 0
+        );
+        """
+    )
+
+
+def m009_key_usage(db: Database) -> None:
+    """Each use of a cloud API key by the key's name (providers.keys), never the key: which model, the
+    outcome (ok, rejected, rate_limited, failed), tokens and cost; `jarvis keys list` reads the last one."""
+    db.executescript(
+        """
+        CREATE TABLE key_usage (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, provider TEXT NOT NULL, key_name TEXT NOT NULL,
+            source TEXT, model_id TEXT, outcome TEXT NOT NULL, prompt_tokens INTEGER,
+            completion_tokens INTEGER, cost_usd REAL DEFAULT 0, created_at REAL NOT NULL
+        );
+        CREATE INDEX key_usage_key ON key_usage(provider, key_name, created_at);
+        """
+    )
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     m001_initial,
     m002_attempts_and_answers,
@@ -147,6 +180,7 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     m004_verifications,
     m005_run_files,
     m006_threads,
+    m008_served,
 )
 
 
