@@ -81,7 +81,9 @@ class ChainRunner:
             except ProviderError as err:
                 yield RunFailed(run_id, str(err), "no_model")
                 return
-        analysis = self.analyzer.analyze(task)
+        # A follow-up ("now handle the empty list") is about what its thread's first task was about.
+        earlier = options.follow_up.turns if options.follow_up else ()
+        analysis = self.analyzer.analyze(earlier[0].task + "\n\n" + task if earlier else task)
         self.ledger.start_run(
             run_id,
             "chain",
@@ -96,7 +98,13 @@ class ChainRunner:
                 "use_cache": options.use_cache,
             },
         )
+        follow_up = options.follow_up
+        if follow_up is not None:
+            self.ledger.set_thread(run_id, follow_up.thread_id, follow_up.parent_run_id, follow_up.turn)
         yield RunStarted(run_id, spec.name, task, analysis)
+        history, lead = follow_up.messages() if follow_up is not None else ([], "")
+        for text in follow_up.notices if follow_up is not None else []:
+            yield Notice(run_id, None, text)
         outputs: dict[str, str] = {}
         try:
             run = ChainRun(
@@ -106,6 +114,8 @@ class ChainRunner:
                 cancel,
                 await self.stats_for(analysis.task_type),
                 spec.answer_role.name,
+                tuple(history),
+                lead,
             )
             async for event in self._roles(run, spec, task, outputs, verify):
                 yield event

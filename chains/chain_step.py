@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from jarvis.providers.registry import ModelEntry
+from jarvis.providers.types import Message
 
 from . import prompts
 from .analyzer import Analysis
@@ -31,6 +32,9 @@ class ChainRun:
     stats: dict[str, ModelStats]
     #: The role whose output is the run's answer (its steps carry the run's rating).
     answer_role: str
+    #: A follow-up's earlier turns as messages before each step's own, and the lead of its prompt.
+    history: tuple[Message, ...] = ()
+    lead: str = ""
 
 
 class ChainStep:
@@ -77,18 +81,25 @@ class ChainStep:
         pinned = options.no_fallback and options.model is not None
         gen_options = role.options.model_copy(update=options.overrides) if options.overrides else role.options
         max_tokens = gen_options.max_tokens or 512
-        draft = prompts.build(role, values, revise=revise)
+        thread = {"history": run.history, "lead": run.lead}
+        draft = prompts.build(role, values, revise=revise, **thread)
         try:
             selection = self.select(run, role, draft.est_tokens, max_tokens)
         except NoModelAvailable:
             # Perhaps nothing holds the whole history: select for the task alone, then trim to fit.
             bare = prompts.build(
-                role, {"task": values["task"], "language": values["language"]}, revise=revise
+                role, {"task": values["task"], "language": values["language"]}, revise=revise, lead=run.lead
             )
             selection = self.select(run, role, bare.est_tokens, max_tokens)
         model = selection.model
         built = prompts.build(
-            role, values, revise=revise, window=model.context_length, max_tokens=max_tokens, model_id=model.id
+            role,
+            values,
+            revise=revise,
+            window=model.context_length,
+            max_tokens=max_tokens,
+            model_id=model.id,
+            **thread,
         )
         step_id = self.ids("step")
         fallbacks = [] if pinned else list(selection.fallbacks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jarvis.providers.errors import ProviderError
 from jarvis.providers.registry import ModelEntry, ModelRegistry
@@ -15,9 +15,13 @@ from jarvis.providers.types import GenerationOptions, Message, Usage
 from .analyzer import TaskAnalyzer
 from .clock import Clock, IdSource
 from .events import Event, Notice, RunCancelled, RunFailed, RunFinished, RunStarted, StepFinished, StepStarted
+from .history_fit import fit_history
 from .ledger import CANCELLED, COMPLETED, FAILED
 from .ledger_async import AsyncLedger
 from .step_runner import Cancelled, StepContext, StepOutcome, StepRunner
+
+if TYPE_CHECKING:
+    from .threads import FollowUp
 
 _DONE = object()
 
@@ -88,13 +92,16 @@ class Comparison:
         model_ids: Sequence[str],
         options: GenerationOptions | None = None,
         cancel: asyncio.Event | None = None,
+        follow_up: FollowUp | None = None,
     ) -> AsyncIterator[Event]:
-        """Events of all models through one queue, in the order they happen."""
+        """Events of all models through one queue, in the order they happen. ``follow_up``: a next turn,
+        each model continuing its own earlier answers (chains.threads.compare_continuation)."""
         options = options or GenerationOptions(max_tokens=512)
         cancel = cancel or asyncio.Event()
         run_id = self.ids("cmp")
         started = self.clock.perf_counter()
-        analysis = self.analyzer.analyze(prompt)
+        earlier = next(iter(follow_up.lanes.values()), ()) if follow_up else ()
+        analysis = self.analyzer.analyze(earlier[0].task + "\n\n" + prompt if earlier else prompt)
         try:
             entries = [self.registry.get(m) for m in model_ids]
         except ProviderError as err:
@@ -116,11 +123,33 @@ class Comparison:
             analysis.as_json(),
             {"models": list(model_ids), "parallel": plan.concurrent},
         )
+        if follow_up is not None:
+            self.ledger.set_thread(run_id, follow_up.thread_id, follow_up.parent_run_id, follow_up.turn)
         yield RunStarted(run_id, "compare", prompt, analysis)
         how = "Running side by side: " if plan.concurrent else "Running one after another: "
         yield Notice(run_id, None, how + plan.reason)
-        messages = [Message("user", prompt)]
-        est = estimate_prompt_tokens(messages)
+
+        def messages_for(label: str, entry: ModelEntry) -> list[Message]:
+            """The prompt, after this model's own earlier turns (cut, visibly, to fit its window)."""
+            if follow_up is None:
+                return [Message("user", prompt)]
+            history, lead = follow_up.messages(label)
+            ask = Message("user", lead + prompt)
+            window = entry.context_length
+            room = window - (options.max_tokens or 512) - estimate_prompt_tokens([ask]) if window else 0
+            if window and estimate_prompt_tokens(history) > room:
+                fitted = fit_history(history, max(room, window // 4))
+                history = fitted.messages
+                queue.put_nowait(
+                    Notice(
+                        run_id,
+                        None,
+                        f"{label}: trimmed the earlier turns ({fitted.left_out:,} characters left out) to fit"
+                        f" {entry.id}'s {window}-token window.",
+                    )
+                )
+            return [*history, ask]
+
         answers: dict[str, CompareAnswer] = {}
         queue: asyncio.Queue[Any] = asyncio.Queue()
 
@@ -132,6 +161,8 @@ class Comparison:
             )
             outcome = StepOutcome()
             ctx = StepContext(run_id, step_id, label, analysis.task_type, cancel)
+            messages = messages_for(label, entry)
+            est = estimate_prompt_tokens(messages)
             try:
                 async for event in self.runner.run(ctx, [entry], messages, options, est, outcome):
                     queue.put_nowait(event)

@@ -140,6 +140,29 @@ def m006_threads(db: Database) -> None:
     )
 
 
+def m007_applies(db: Database) -> None:
+    """A run's edits to the user's files (chains.edits): each reviewed file's patch and hashes, each
+    refused edit's reason, the backup an apply kept and when it was undone; and the project's own
+    test command run on a patched copy (edit_tests)."""
+    db.executescript(
+        """
+        CREATE TABLE applies (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, root TEXT NOT NULL,
+            path TEXT NOT NULL, status TEXT NOT NULL, reason TEXT, patch TEXT, sha256_before TEXT,
+            sha256_after TEXT, backup_path TEXT, created_at REAL NOT NULL, applied_at REAL, undone_at REAL
+        );
+        CREATE INDEX applies_run ON applies(run_id);
+        CREATE TABLE edit_tests (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, command TEXT NOT NULL,
+            passed INTEGER NOT NULL, exit_code INTEGER, tier TEXT, seconds REAL, output_tail TEXT,
+            created_at REAL NOT NULL
+        );
+        """
+    )
+
+
 def m008_served(db: Database) -> None:
     """`jarvis serve`: a served request's run says which client sent it, which model it asked for and the
     HTTP status it got (499: the client went away); `servers` is each serving process's heartbeat, so
@@ -180,6 +203,7 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     m004_verifications,
     m005_run_files,
     m006_threads,
+    m007_applies,
     m008_served,
 )
 

@@ -25,6 +25,7 @@ from .selection import ModelStats, SelectionEngine
 from .specs import ChainLibrary
 from .step_runner import StepRunner
 from .synthesizer import ResultSynthesizer
+from .threads import FollowUp
 
 
 class ModelOrchestrator:
@@ -80,8 +81,9 @@ class ModelOrchestrator:
         model_ids: Sequence[str],
         options: GenerationOptions | None = None,
         cancel: asyncio.Event | None = None,
+        follow_up: FollowUp | None = None,
     ) -> AsyncIterator[Event]:
-        return self.comparison.compare(prompt, model_ids, options, cancel)
+        return self.comparison.compare(prompt, model_ids, options, cancel, follow_up)
 
     # -- stats snapshot (kept fresh after each run, off the first-token path) --
     async def stats_for(self, task_type: str) -> dict[str, ModelStats]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from jarvis.providers.tokens import CHARS_PER_TOKEN, estimate_prompt_tokens, estimate_text_tokens
 from jarvis.providers.types import Message
 
+from .history_fit import fit_history
 from .specs import RoleSpec
 
 
@@ -48,18 +49,45 @@ def build(
     window: int | None = None,
     max_tokens: int = 0,
     model_id: str = "",
+    history: Sequence[Message] = (),
+    lead: str = "",
 ) -> BuiltPrompt:
+    """``history``: a thread's earlier turns (chains.threads), as messages between the system prompt and
+    this step's; cut first, from the oldest, when the window is short. ``lead`` opens the user message."""
     template = role.revise_prompt if revise and role.revise_prompt else role.prompt
     values = dict(values)
-    messages = _messages(role, template, values)
+    history = list(history)
+    messages = _messages(role, template, values, history, lead)
     est = estimate_prompt_tokens(messages)
     notices: list[str] = []
+    if window and history and est + max_tokens > window:
+        alone = estimate_prompt_tokens(_messages(role, template, values, [], lead))
+        # The earlier turns give way first, but keep at least a quarter of the room: without them a
+        # follow-up ("now handle the empty list") means nothing.
+        room = max(window - max_tokens - alone, (window - max_tokens) // 4)
+        fitted = fit_history(history, room)
+        if fitted.left_out:
+            before = estimate_prompt_tokens(history)
+            history = fitted.messages
+            notices.append(
+                f"Trimmed the earlier turns from about {before} to {estimate_prompt_tokens(history)}"
+                f" tokens ({fitted.left_out:,} characters left out) to fit {model_id}'s {window}-token"
+                " window."
+            )
+            messages = _messages(role, template, values, history, lead)
+            est = estimate_prompt_tokens(messages)
     if window and est + max_tokens > window:
         budget = (
             window
             - max_tokens
             - estimate_prompt_tokens(
-                _messages(role, template, {**values, **{k: "" for k in fields_of(template) if k != "task"}})
+                _messages(
+                    role,
+                    template,
+                    {**values, **{k: "" for k in fields_of(template) if k != "task"}},
+                    history,
+                    lead,
+                )
             )
         )
         trimmable = [k for k in fields_of(template) if k != "task" and values.get(k)]
@@ -70,12 +98,12 @@ def build(
                 for k in trimmable:
                     if estimate_text_tokens(originals[k]) > share:
                         values[k] = _trim(originals[k], share)
-                messages = _messages(role, template, values)
+                messages = _messages(role, template, values, history, lead)
                 est = estimate_prompt_tokens(messages)
                 if est + max_tokens <= window:
                     break
                 share -= (est + max_tokens - window) // len(trimmable) + 1
-            notices = [
+            notices += [
                 f"Trimmed '{k}' from about {estimate_text_tokens(originals[k])} to"
                 f" {estimate_text_tokens(values[k])} tokens to fit {model_id}'s {window}-token window."
                 for k in trimmable
@@ -84,6 +112,13 @@ def build(
     return BuiltPrompt(messages, est, notices)
 
 
-def _messages(role: RoleSpec, template: str, values: Mapping[str, str]) -> list[Message]:
-    user = template.format_map(_Blank(values))
-    return ([Message("system", role.system)] if role.system else []) + [Message("user", user)]
+def _messages(
+    role: RoleSpec,
+    template: str,
+    values: Mapping[str, str],
+    history: Sequence[Message] = (),
+    lead: str = "",
+) -> list[Message]:
+    user = lead + template.format_map(_Blank(values))
+    system = [Message("system", role.system)] if role.system else []
+    return [*system, *history, Message("user", user)]

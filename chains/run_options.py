@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .threads import FollowUp
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class RunOptions:
     verify_settings: dict[str, Any] = field(default_factory=dict)
     #: Say once how generated code is confined before it first runs (the app remembers it was shown).
     confinement_notice: bool = False
+    #: A follow-up turn (continued, regenerated or forked; chains.threads): its place and earlier turns.
+    follow_up: FollowUp | None = None
 
 
 class StepFailed(Exception):

@@ -21,6 +21,8 @@ class FaultProxy:
         self.requests = 0
         #: Request paths in arrival order, for tests that count round trips.
         self.paths: list[str] = []
+        #: Request bodies, as sent (the prompts a test asserts on).
+        self.bodies: list[bytes] = []
         self._server: asyncio.AbstractServer | None = None
         self._client = httpx.AsyncClient(timeout=60)
         self._tasks: set[asyncio.Task] = set()
@@ -65,6 +67,7 @@ class FaultProxy:
         body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
         self.requests += 1
         self.paths.append(path)
+        self.bodies.append(body)
         mode = self.mode
         if mode == "reset":
             writer.transport.abort()

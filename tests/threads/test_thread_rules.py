@@ -1,0 +1,100 @@
+"""Threads without a model: bad input as sentences, earlier turns trimmed visibly, check results shown."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jarvis.chains import prompts, threads
+from jarvis.chains.history_fit import fit_history
+from jarvis.chains.ledger import Ledger
+from jarvis.chains.specs import RoleSpec
+from jarvis.providers.tokens import estimate_prompt_tokens
+from jarvis.providers.types import Message
+
+
+@pytest.fixture
+def ledger():
+    led = Ledger(":memory:")
+    yield led
+    led.close()
+
+
+def _run(ledger: Ledger, run_id: str, status: str, answer: str = "the answer", kind: str = "chain") -> None:
+    ledger.start_run(run_id, kind, f"task of {run_id}", "default", None, None)
+    if status != "running":
+        ledger.finish_run(run_id, status, result={"answer": answer} if status == "completed" else None)
+
+
+def test_unknown_running_and_failed_runs_are_one_sentence_each(ledger):
+    with pytest.raises(threads.ThreadError) as err:
+        threads.continuation(ledger, None)
+    assert str(err.value) == 'There is no run to continue yet; start one with `jarvis run "TASK"`.'
+    _run(ledger, "run_live", "running")
+    _run(ledger, "run_bad", "failed")
+    _run(ledger, "cmp_one", "completed", kind="compare")
+    with pytest.raises(threads.ThreadError, match=r"^There is no run run_nope \(see `jarvis history`\)\.$"):
+        threads.continuation(ledger, "run_nope")
+    with pytest.raises(threads.ThreadError, match=r"^run_live is still running; wait for it"):
+        threads.continuation(ledger, "run_live")
+    with pytest.raises(threads.ThreadError, match=r"^run_bad failed without an answer.*regenerate it"):
+        threads.continuation(ledger, "run_bad")
+    with pytest.raises(threads.ThreadError, match=r"^cmp_one is a comparison; continue it with"):
+        threads.continuation(ledger, "cmp_one")
+    with pytest.raises(threads.ThreadError, match="run_bad failed without an answer"):
+        threads.fork(ledger, "run_bad")
+    # A failed turn can be regenerated: that is how it gets an answer.
+    turn, again = threads.regeneration(ledger, "run_bad")
+    assert turn.task == "task of run_bad" and again.turn == 1 and again.parent_run_id is None
+
+
+def test_the_earlier_turns_give_way_first_with_a_visible_marker():
+    role = RoleSpec(name="executor", system="Be brief.", prompt="{task}")
+    history = [
+        Message("user", "Write a parser for dates. " * 20),
+        Message("assistant", "def parse(text):\n    ...\n" * 200),
+        Message("user", "Handle time zones."),
+        Message("assistant", "Here is the new version:\n" + "x = 1\n" * 300),
+    ]
+    built = prompts.build(
+        role, {"task": "Now the empty string."}, window=1024, max_tokens=256, model_id="m", history=history
+    )
+    assert built.est_tokens + 256 <= 1024
+    texts = [m.content for m in built.messages]
+    assert texts[-1] == "Now the empty string." and texts[0] == "Be brief."
+    assert len(built.messages) == 6  # no turn dropped, only cut
+    assert "earlier characters left out" in texts[2]
+    [notice] = built.notices
+    assert notice.startswith("Trimmed the earlier turns from about") and "m's 1024-token window" in notice
+    # The first task is the last to be cut: it says what the thread is about.
+    assert texts[1] == history[0].content
+
+
+def test_fit_history_counts_what_it_cut():
+    history = [Message("user", "a" * 3000), Message("assistant", "b" * 3000)]
+    fitted = fit_history(history, 500)
+    assert estimate_prompt_tokens(fitted.messages) <= 500
+    kept = [len(m.content.split("\n… ")[0]) + len(m.content.rsplit("…\n", 1)[-1]) for m in fitted.messages]
+    cut = sum(len(m.content) for m in history) - sum(kept)
+    assert fitted.left_out == cut
+    assert fit_history(history, 5000).left_out == 0
+
+
+def test_a_verified_turn_puts_its_check_results_before_the_next_task(ledger):
+    _run(ledger, "run_v", "completed", answer="def f(x): return x")
+    record = {
+        "status": "1 of 2 checks passed",
+        "winner": 0,
+        "checks": [{"display": "f(1) == 1", "source": "example"}, {"display": "f(2) == 4", "source": "test"}],
+        "candidates": [{"index": 0, "results": [{"passed": True}, {"passed": False, "actual": "2"}]}],
+    }
+    ledger.db.execute(
+        "INSERT INTO verifications (run_id, status, verified, record_json, created_at) VALUES (?,?,?,?,?)",
+        ["run_v", record["status"], 0, json.dumps(record), 0.0],
+    )
+    follow_up = threads.continuation(ledger, "run_v")
+    history, lead = follow_up.messages()
+    assert [m.role for m in history] == ["user", "assistant"]
+    assert lead.startswith("Your code above was run against 2 check(s): 1 of 2 checks passed.")
+    assert "- passed: f(1) == 1" in lead and "- FAILED: f(2) == 4, got 2" in lead
