@@ -91,6 +91,20 @@ class DiscoveryConfig(_Section):
     """Seconds each provider gets to list its models; a dead one never delays the rest beyond this."""
 
 
+class RouterLimitConfig(_Section):
+    per_model: int | None = Field(default=None, ge=0)
+    """Requests at once per model on this backend (0: no bound; unset: the backend's default)."""
+    total: int | None = Field(default=None, ge=0)
+    """Requests at once on this backend in all (0: no bound; unset: the backend's default)."""
+
+
+class RouterConfig(_Section):
+    queue_size: int = Field(default=32, ge=0)
+    """Background (server) requests that may wait per backend; more get 429 with a Retry-After."""
+    limits: dict[str, RouterLimitConfig] = Field(default_factory=dict)
+    """Limits by provider name ("gpubox") or kind (ollama, lmstudio, embedded, openai, cloud)."""
+
+
 class CustomModelConfig(_Section):
     id: str
     """Model id, provider/name (e.g. "ollama/my-finetune:latest")."""
@@ -117,6 +131,8 @@ class Config(_Section):
     cloud: CloudConfig = Field(default_factory=CloudConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
+    router: RouterConfig = Field(default_factory=RouterConfig)
+    """Per-backend queues: how many requests each backend gets at once."""
     custom_models: list[CustomModelConfig] = Field(default_factory=list)
     """Models you register yourself (extra facts, or models to expect)."""
 

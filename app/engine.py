@@ -13,6 +13,7 @@ from jarvis.chains.fallback import CircuitBreaker, FallbackPolicy
 from jarvis.chains.ledger_async import AsyncLedger
 from jarvis.chains.orchestrator import ModelOrchestrator
 from jarvis.chains.policies import load_policies
+from jarvis.chains.router import Limit, Router
 from jarvis.chains.scores import PerformanceMonitor
 from jarvis.chains.selection import SelectionEngine
 from jarvis.chains.specs import ChainLibrary
@@ -63,6 +64,11 @@ class Engine:
     #: The latest budget re-check after a paid request (kept so it is not garbage-collected mid-way).
     budget_refresh: asyncio.Task | None = None
 
+    @property
+    def router(self) -> Router:
+        """Every provider call's queue (in-flight and queued counts for the status line and metrics)."""
+        return self.runner.router
+
     async def start(self) -> Engine:
         """Discover models and mark runs a killed process left behind as interrupted."""
         self.interrupted = await self.ledger.recover_interrupted()
@@ -93,8 +99,17 @@ def build_engine(
     breaker = CircuitBreaker()
     cloud = CloudGate(config.cloud.enabled, ledger)
     policies = load_policies(paths.policies_file)
+    limits = {name: Limit(lim.per_model, lim.total) for name, lim in config.router.limits.items()}
+    router = Router(limits, queue_size=config.router.queue_size, **({"clock": clock} if clock else {}))
     runner = StepRunner(
-        registry, ledger, bus, policy=FallbackPolicy(), breaker=breaker, guard=registry.guard, clock=clock
+        registry,
+        ledger,
+        bus,
+        policy=FallbackPolicy(),
+        breaker=breaker,
+        guard=registry.guard,
+        clock=clock,
+        router=router,
     )
     selector = SelectionEngine(
         lambda: registry.models,

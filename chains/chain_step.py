@@ -128,7 +128,13 @@ class ChainStep:
             yield Notice(run.run_id, step_id, text)
         outcome = StepOutcome(notices=list(built.notices))
         ctx = StepContext(
-            run.run_id, step_id, role.name, run.analysis.task_type, run.cancel, use_cache=options.use_cache
+            run.run_id,
+            step_id,
+            role.name,
+            run.analysis.task_type,
+            run.cancel,
+            use_cache=options.use_cache,
+            priority=options.priority,
         )
 
         def reselect(exclude: frozenset[str], min_context: int) -> list[ModelEntry]:

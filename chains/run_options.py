@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .router import INTERACTIVE
+
 if TYPE_CHECKING:
     from .threads import FollowUp
 
@@ -31,6 +33,9 @@ class RunOptions:
     verify_settings: dict[str, Any] = field(default_factory=dict)
     #: Say once how generated code is confined before it first runs (the app remembers it was shown).
     confinement_notice: bool = False
+    #: When requests queue for a backend: INTERACTIVE (a person at the TUI or CLI) before BACKGROUND
+    #: (server traffic); see chains.router.
+    priority: int = INTERACTIVE
     #: A follow-up turn (continued, regenerated or forked; chains.threads): its place and earlier turns.
     follow_up: FollowUp | None = None
 

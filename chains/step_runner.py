@@ -17,6 +17,7 @@ from .clock import Clock, SystemClock
 from .events import Event, FallbackTaken, Notice, TokenDelta
 from .fallback import RETRY, CircuitBreaker, FallbackPolicy
 from .ledger_async import AsyncLedger
+from .router import INTERACTIVE, QueueCancelled, QueueFull, Router, same_model
 
 
 class Cancelled(Exception):
@@ -32,6 +33,8 @@ class StepContext:
     cancel: asyncio.Event
     #: False: neither read nor write the answer cache for this step (the run's RunOptions.use_cache).
     use_cache: bool = True
+    #: The router serves INTERACTIVE (TUI, CLI) before BACKGROUND (server traffic) when requests queue.
+    priority: int = INTERACTIVE
 
 
 @dataclass
@@ -45,6 +48,8 @@ class StepOutcome:
     cached: bool = False
     #: What the last failed attempt streamed before it broke (the user already saw it).
     partial_text: str = ""
+    #: The endpoint the router gave the last attempt (the same model on a less busy host, perhaps).
+    served_by: ModelEntry | None = None
 
 
 def provider_key(entry: ModelEntry) -> str:
@@ -64,6 +69,7 @@ class StepRunner:
         use_cache: bool = True,
         checkpoint_s: float = 2.0,
         clock: Clock | None = None,
+        router: Router | None = None,
     ) -> None:
         self.registry = registry
         self.ledger = ledger
@@ -74,6 +80,8 @@ class StepRunner:
         self.use_cache = use_cache
         self.checkpoint_s = checkpoint_s
         self.clock: Clock = clock or SystemClock()
+        #: Every provider call takes a slot here first (per-backend queues, load sharing).
+        self.router = router or Router(clock=self.clock)
 
     def any_cooling(self) -> bool:
         return bool(self.breaker.open_keys())
@@ -113,18 +121,22 @@ class StepRunner:
             try:
                 async for event in self._attempt(ctx, entry, messages, options, est_tokens, outcome):
                     yield event
-                self.breaker.record_success(entry.id)
-                self.breaker.record_success(provider_key(entry))
-                outcome.model = entry
+                served = outcome.served_by or entry
+                self.breaker.record_success(served.id)
+                self.breaker.record_success(provider_key(served))
+                outcome.model = served
                 return
             except ProviderError as err:
                 last_error = err
                 partial = outcome.partial_text
                 decision = self.policy.decide(err, attempt, bool(partial))
-                if decision.provider_down:
-                    self.breaker.record_failure(provider_key(entry), immediately=True)
+                served = outcome.served_by or entry
+                if isinstance(err, QueueFull):
+                    pass  # a busy backend is not a failing one: the breaker stays as it is
+                elif decision.provider_down:
+                    self.breaker.record_failure(provider_key(served), immediately=True)
                 else:
-                    self.breaker.record_failure(entry.id)
+                    self.breaker.record_failure(served.id)
                 if decision.action == RETRY and not self.cooling(entry.id):
                     attempt += 1
                     yield Notice(
@@ -171,7 +183,7 @@ class StepRunner:
         outcome: StepOutcome,
     ) -> AsyncIterator[Event]:
         outcome.partial_text = ""
-        provider, name = self.registry.provider_for(entry.id)
+        outcome.served_by = None
         self.guard.check_context(entry.info, est_tokens, options.max_tokens, entry.context_length)
         key = cache_key(entry.id, messages, options) if self.use_cache and ctx.use_cache else None
         started_at = self.clock.time()
@@ -188,6 +200,30 @@ class StepRunner:
                 yield TokenDelta(ctx.run_id, ctx.step_id, outcome.completion.text)
                 self._record(ctx, entry, outcome.completion, started_at, cached=True)
                 return
+        peers = [m for m in self.registry.models if same_model(entry, m) and not self.cooling(m.id)]
+        try:
+            lease = await self.router.acquire(entry, priority=ctx.priority, cancel=ctx.cancel, peers=peers)
+        except QueueCancelled:
+            raise Cancelled from None
+        try:
+            async for event in self._stream(ctx, lease.endpoint, messages, options, outcome, key, started_at):
+                yield event
+        finally:
+            lease.release()
+
+    async def _stream(
+        self,
+        ctx: StepContext,
+        entry: ModelEntry,
+        messages: list[Message],
+        options: GenerationOptions,
+        outcome: StepOutcome,
+        key: str | None,
+        started_at: float,
+    ) -> AsyncIterator[Event]:
+        """One request to ``entry`` (the endpoint the router chose), holding its slot."""
+        outcome.served_by = entry
+        provider, name = self.registry.provider_for(entry.id)
         parts: list[str] = []
         started = self.clock.perf_counter()
         next_checkpoint = started + self.checkpoint_s
