@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import os
+import platform
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import gguf
 from .errors import ContextOverflow, OutOfMemory
 from .types import ModelInfo
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
-#: llama.cpp's own allocations beyond weights, KV cache and compute buffers.
+#: Memory held by a server process beyond weights, KV cache and compute buffers (Ollama's runner).
 RUNTIME_OVERHEAD = 100 * MiB
-#: The compute buffer grows with the context: 166 MiB at n_ctx 8192 for SmolLM2-135M.
-COMPUTE_BYTES_PER_CTX_TOKEN = 20 * 1024
-MIN_COMPUTE = 48 * MiB
+#: What a `jarvis run` process holds before llama.cpp allocates anything: the interpreter, our
+#: modules, llama-cpp-python and the ggml libraries (measured with bench/memory_fit.py).
+IN_PROCESS_BASELINE = 100 * MiB
+#: llama-cpp-python's default batch sizes: the compute graph is reserved for this many tokens.
+N_UBATCH = 512
+#: llama.cpp sizes the KV cache and the attended cells in steps of this many tokens.
+KV_PAD = 256
+#: When the GGUF header does not say (e.g. Ollama's /api/show without verbose), a large vocabulary.
+DEFAULT_VOCAB = 152_064
+#: ggml type ids whose 2-D weights the CPU backend repacks into a second, interleaved copy
+#: (ggml-cpu/repack.cpp, ggml_repack_get_optimal_repack_type).
+Q4_0, Q8_0, Q2_K, Q4_K, Q5_K, Q6_K, IQ4_NL, MXFP4 = 2, 8, 10, 12, 13, 14, 20, 39
+REPACKED_AVX2 = frozenset({Q4_0, Q4_K, IQ4_NL, MXFP4})
+REPACKED_ARM = frozenset({Q4_0, Q4_K, Q5_K, Q6_K, IQ4_NL, MXFP4, Q8_0})
 
 
 def gib(n: float) -> str:
@@ -32,6 +45,8 @@ class MemoryEstimate:
     total: int
     #: True when layer geometry was unknown and the KV cache was guessed from the file size.
     rough: bool
+    #: The second copy llama.cpp's CPU backend makes of weights it repacks (Q4_K, Q4_0 on AVX2).
+    repacked: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,72 @@ def kv_cache_bytes(geometry: dict[str, int], n_ctx: int, bytes_per_element: int 
     return n_ctx * layers * kv_heads * (k_len + v_len) * bytes_per_element
 
 
+def _pad(n: int, step: int) -> int:
+    return -(-n // step) * step
+
+
+def compute_bytes(geometry: dict[str, int], n_ctx: int, tokens: int | None = None) -> int:
+    """The part of llama.cpp's compute buffer a run touches (bytes), without flash attention.
+
+    llama.cpp reserves the buffer for its worst graph (logits for all 512 batch tokens:
+    n_vocab x 512 x 4 B, ~300 MiB for Qwen's 151,936-token vocabulary) but allocates it with
+    malloc, so only the pages a graph writes become resident. llama-cpp-python asks for the
+    logits of the last token alone, so the graph that writes most is attention: per batch of
+    up to 512 tokens, the f32 scores against every attended cell (n_head + 1 for the mask),
+    next to the feed-forward and hidden-state activations. ``tokens`` is how much of the
+    window the run fills; None means all of it.
+    """
+    used = min(tokens, n_ctx) if tokens else n_ctx
+    batch = min(N_UBATCH, used)
+    n_kv = min(_pad(used, KV_PAD), _pad(n_ctx, KV_PAD))
+    heads = geometry.get("attention.head_count") or 32
+    embd = geometry.get("embedding_length") or 4096
+    ff = geometry.get("feed_forward_length") or 4 * embd
+    vocab = geometry.get("vocab_size") or DEFAULT_VOCAB
+    f32 = 4
+    attention = n_kv * batch * (heads + 1) * f32
+    activations = (2 * ff + 3 * embd) * batch * f32
+    return attention + activations + vocab * f32
+
+
+def weight_layout(path: str | Path, repacked_types: frozenset[int]) -> tuple[int, int]:
+    """(bytes mmap makes resident, bytes the CPU backend copies when repacking) for a GGUF file.
+
+    llama.cpp maps the file with MAP_POPULATE, and reads each repacked tensor through that
+    map into a new buffer, so both copies stay resident. The token embedding is read by row
+    lookups, never repacked.
+    """
+    tensors: list[gguf.TensorInfo] = []
+    gguf.read_metadata(path, tensors)
+    mapped = sum(t.nbytes for t in tensors)
+    repacked = sum(
+        t.nbytes
+        for t in tensors
+        if t.ggml_type in repacked_types
+        and len(t.dims) == 2
+        and t.dims[1] % 8 == 0
+        and t.name != "token_embd.weight"
+    )
+    return mapped, repacked
+
+
+def cpu_repacked_types(machine: str | None = None, cpuinfo: str | None = None) -> frozenset[int]:
+    """The weight types ggml's CPU backend repacks on this processor (read from /proc/cpuinfo)."""
+    machine = (machine or platform.machine()).lower()
+    if machine in ("arm64", "aarch64"):
+        return REPACKED_ARM
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            # No flags to read (macOS, Windows): assume a current x86 CPU, which has AVX2.
+            return REPACKED_AVX2
+    flags = set(cpuinfo.split())
+    if "avx2" not in flags:
+        return frozenset()
+    return REPACKED_AVX2 | ({Q2_K} if "avx512f" in flags else set())
+
+
 class ResourceGuard:
     """Judges memory and context fit; ``available`` is injectable so tests can pin the machine's state."""
 
@@ -90,29 +171,54 @@ class ResourceGuard:
         self,
         *,
         reserve_bytes: int = 1 * GiB,
-        margin: float = 0.10,
+        margin: float = 0.05,
         available: Callable[[], int] = system_available,
         cores: int | None = None,
+        repacked_types: Callable[[], frozenset[int]] = cpu_repacked_types,
     ) -> None:
         self.reserve_bytes = reserve_bytes
         self.margin = margin
         self._available = available
         self.cores = cores or os.cpu_count() or 1
+        self._repacked_types = repacked_types
+        self._layouts: dict[tuple[str, float], tuple[int, int]] = {}
 
     def available_bytes(self) -> int:
         return max(self._available() - self.reserve_bytes, 0)
 
-    def estimate(self, info: ModelInfo, n_ctx: int) -> MemoryEstimate:
-        weights = info.size_bytes or 0
-        kv = kv_cache_bytes(info.geometry, n_ctx)
+    def estimate(self, info: ModelInfo, n_ctx: int, *, tokens: int | None = None) -> MemoryEstimate:
+        """Peak resident memory of ``info`` loaded with an ``n_ctx`` window, plus the margin.
+
+        ``tokens``: how much of the window the run fills (prompt + answer); None, the default,
+        is the worst case, a full window, which is what admission must assume.
+        """
+        weights, repacked = self._weights(info)
+        kv = kv_cache_bytes(info.geometry, _pad(n_ctx, KV_PAD))
         rough = kv is None
         if kv is None:
             # Unknown geometry: a 7B Q4 model (~4.4 GB) needs ~0.5 GiB of KV at 4k.
             kv = int(weights * n_ctx / 32768) if weights else 0
-        compute = max(MIN_COMPUTE, n_ctx * COMPUTE_BYTES_PER_CTX_TOKEN)
-        subtotal = weights + kv + compute + RUNTIME_OVERHEAD
+        compute = compute_bytes(info.geometry, n_ctx, tokens)
+        runtime = IN_PROCESS_BASELINE if info.path else RUNTIME_OVERHEAD
+        subtotal = weights + repacked + kv + compute + runtime
         total = int(subtotal * (1 + self.margin))
-        return MemoryEstimate(weights, kv, compute, RUNTIME_OVERHEAD, total, rough or not weights)
+        return MemoryEstimate(weights, kv, compute, runtime, total, rough or not weights, repacked)
+
+    def _weights(self, info: ModelInfo) -> tuple[int, int]:
+        """(resident weights, repacked copy); the copy only for in-process GGUF files we can read."""
+        size = info.size_bytes or 0
+        if not info.path:
+            return size, 0
+        try:
+            key = (info.path, Path(info.path).stat().st_mtime)
+        except OSError:
+            return size, 0
+        if key not in self._layouts:
+            try:
+                self._layouts[key] = weight_layout(info.path, self._repacked_types())
+            except gguf.GGUFError:
+                self._layouts[key] = (size, 0)
+        return self._layouts[key]
 
     def check_memory(self, info: ModelInfo, n_ctx: int) -> Admission:
         avail = self.available_bytes()

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from jarvis.providers import gguf
 from jarvis.providers.errors import ContextOverflow, OutOfMemory
-from jarvis.providers.resources import GiB, MiB, ResourceGuard, kv_cache_bytes
+from jarvis.providers.resources import (
+    IN_PROCESS_BASELINE,
+    REPACKED_AVX2,
+    GiB,
+    MiB,
+    ResourceGuard,
+    compute_bytes,
+    cpu_repacked_types,
+    kv_cache_bytes,
+    weight_layout,
+)
 from jarvis.providers.types import ModelInfo
 
 SMOL = {"block_count": 30, "embedding_length": 576, "attention.head_count": 9, "attention.head_count_kv": 3}
@@ -91,3 +102,78 @@ def test_parallel_plan():
     plan = guard.plan_parallel([(a, 4096), (b, 4096)], in_process=[True, True])
     assert not plan.concurrent and "2 CPU cores" in plan.reason
     assert not guard.plan_parallel([(a, 4096), (a, 4096)]).concurrent
+
+
+# -- the estimate against llama.cpp's real allocations ---------------------------------------
+# Measured with bench/memory_fit.py (peak RSS of `jarvis run`, short prompt, this tree's x86 box).
+SMOL_MEASURED_MIB = {2048: 241, 4096: 286, 8192: 376}
+
+
+def smol_info(model_path) -> ModelInfo:
+    meta = gguf.read_metadata(model_path)
+    return ModelInfo(
+        "embedded",
+        "smollm2-135m",
+        size_bytes=model_path.stat().st_size,
+        geometry=gguf.geometry(meta),
+        path=str(model_path),
+    )
+
+
+def test_smollm2_estimate_holds_against_the_measured_peak(model_path):
+    guard = ResourceGuard(repacked_types=lambda: REPACKED_AVX2)
+    info = smol_info(model_path)
+    for n_ctx, measured in SMOL_MEASURED_MIB.items():
+        est = guard.estimate(info, n_ctx, tokens=300)
+        assert measured * MiB <= est.total <= measured * MiB * 1.15, n_ctx
+        # Admission assumes the window gets filled, which touches more of the compute buffer.
+        assert guard.estimate(info, n_ctx).total > est.total
+
+
+def test_the_terms_are_the_ones_llama_cpp_logs(model_path):
+    est = ResourceGuard(repacked_types=lambda: REPACKED_AVX2).estimate(smol_info(model_path), 2048)
+    assert est.kv_cache == 45 * MiB  # "llama_kv_cache: size = 45.00 MiB"
+    assert 92 * MiB < est.weights < 92.2 * MiB  # "CPU_Mapped model buffer size = 92.10 MiB"
+    assert est.repacked == 0  # Q4_1 and Q8_0 are not repacked on x86
+    assert est.runtime == IN_PROCESS_BASELINE and not est.rough
+
+
+def test_repacked_weights_count_twice_but_never_the_token_embedding(model_path):
+    q4_1 = 3
+    mapped, repacked = weight_layout(model_path, frozenset({q4_1}))
+    # Every 2-D Q4_1 weight is copied (63.28 MiB); the Q8_0 token embedding (28.69 MiB) is not.
+    assert 63 * MiB < repacked < 63.5 * MiB
+    assert mapped == weight_layout(model_path, frozenset())[0]
+    with_copy = ResourceGuard(repacked_types=lambda: frozenset({q4_1, 8})).estimate(
+        smol_info(model_path), 2048
+    )
+    assert with_copy.repacked == repacked  # Q8_0 is in the set, but the embedding stays single
+
+
+def test_estimate_grows_with_the_window_and_with_the_tokens_used(model_path):
+    guard = ResourceGuard(repacked_types=frozenset)
+    info = smol_info(model_path)
+    totals = [guard.estimate(info, n).total for n in (512, 1024, 2048, 4096, 8192)]
+    assert totals == sorted(totals) and len(set(totals)) == len(totals)
+    used = [guard.estimate(info, 8192, tokens=t).total for t in (100, 1000, 4000, 8192)]
+    assert used == sorted(used) and used[-1] == guard.estimate(info, 8192).total
+
+
+def test_compute_term_is_attention_over_the_window_for_a_full_batch():
+    qwen = {
+        "embedding_length": 1536,
+        "attention.head_count": 12,
+        "feed_forward_length": 8960,
+        "vocab_size": 151936,
+    }
+    # 8192 cells x 512 batch tokens x (12 heads + mask) x f32, plus activations and one row of logits.
+    expected = 8192 * 512 * 13 * 4 + (2 * 8960 + 3 * 1536) * 512 * 4 + 151936 * 4
+    assert compute_bytes(qwen, 8192) == expected
+    assert compute_bytes(qwen, 8192, tokens=100) < 40 * MiB
+
+
+def test_repacked_types_follow_the_cpu():
+    assert cpu_repacked_types("x86_64", "flags : fpu sse2 avx avx2 fma") == REPACKED_AVX2
+    assert 10 in cpu_repacked_types("x86_64", "flags : avx2 avx512f")  # Q2_K needs AVX-512
+    assert cpu_repacked_types("x86_64", "flags : sse2") == frozenset()
+    assert 14 in cpu_repacked_types("aarch64")  # Q6_K is repacked on ARM only
