@@ -9,6 +9,7 @@ from jarvis.providers.base import Provider
 from jarvis.providers.catalog import Catalog
 from jarvis.providers.cloud import CloudProvider
 from jarvis.providers.embedded import EmbeddedProvider
+from jarvis.providers.lifecycle import ModelLifecycle
 from jarvis.providers.lmstudio import LMStudioProvider
 from jarvis.providers.ollama import OllamaProvider
 from jarvis.providers.openai_compat import OpenAICompatProvider
@@ -47,6 +48,11 @@ def build_providers(
                     timeout=config.ollama.timeout,
                     num_ctx=config.ollama.num_ctx,
                     keep_alive=config.ollama.keep_alive,
+                    model_keep_alive={
+                        mid.partition("/")[2]: value
+                        for mid, value in config.lifecycle.keep_alive.items()
+                        if mid.partition("/")[0] == host.name
+                    },
                 )
             )
     if config.lmstudio.enabled:
@@ -94,4 +100,14 @@ def build_registry(
         custom=custom,
         timeout=config.discovery.timeout,
         default_num_ctx=config.ollama.num_ctx,
+    )
+
+
+def build_lifecycle(config: Config, registry: ModelRegistry) -> ModelLifecycle:
+    """Pull, load, unload and delete on the registry's local providers, with the config's pins."""
+    return ModelLifecycle(
+        registry,
+        pinned=config.lifecycle.pinned,
+        keep_alive=config.lifecycle.keep_alive,
+        num_ctx=config.ollama.num_ctx,
     )

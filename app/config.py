@@ -86,6 +86,13 @@ class ResourcesConfig(_Section):
     """Memory kept free for the rest of the machine when judging whether a model fits."""
 
 
+class LifecycleConfig(_Section):
+    pinned: list[str] = Field(default_factory=list)
+    """Model ids kept loaded: a sequential comparison or an eval unloads every other model after its turn."""
+    keep_alive: dict[str, str] = Field(default_factory=dict)
+    """Ollama keep_alive per model id ("ollama/qwen2.5-coder:7b" = "1h"; "-1" = until unloaded)."""
+
+
 class DiscoveryConfig(_Section):
     timeout: float = Field(default=2.0, gt=0)
     """Seconds each provider gets to list its models; a dead one never delays the rest beyond this."""
@@ -131,6 +138,7 @@ class Config(_Section):
     cloud: CloudConfig = Field(default_factory=CloudConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
+    lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
     router: RouterConfig = Field(default_factory=RouterConfig)
     """Per-backend queues: how many requests each backend gets at once."""
     custom_models: list[CustomModelConfig] = Field(default_factory=list)

@@ -18,10 +18,11 @@ from jarvis.chains.scores import PerformanceMonitor
 from jarvis.chains.selection import SelectionEngine
 from jarvis.chains.specs import ChainLibrary
 from jarvis.chains.step_runner import StepRunner
+from jarvis.providers.lifecycle import ModelLifecycle
 from jarvis.providers.registry import ModelRegistry
 from jarvis.providers.resources import system_available
 
-from .compose import build_registry
+from .compose import build_lifecycle, build_registry
 from .config import Config
 from .paths import Paths
 
@@ -63,6 +64,8 @@ class Engine:
     interrupted: list[str] = field(default_factory=list)
     #: The latest budget re-check after a paid request (kept so it is not garbage-collected mid-way).
     budget_refresh: asyncio.Task | None = None
+    #: Pull, load, unload, delete on the local backends (providers/lifecycle.py).
+    lifecycle: ModelLifecycle | None = None
 
     @property
     def router(self) -> Router:
@@ -133,6 +136,9 @@ def build_engine(
     engine = Engine(
         config, paths, registry, ledger, bus, selector, runner, orchestrator, chains, cloud, breaker
     )
+    engine.lifecycle = build_lifecycle(config, registry)
+    # Sequential comparisons unload each model after its turn (unless pinned) instead of hoarding memory.
+    orchestrator.comparison.release = engine.lifecycle.release
 
     def on_paid_request(event: RequestCompleted) -> None:
         # Request rows and their events are stored by the step runner (feedback by chains.feedback).

@@ -109,6 +109,7 @@ async def _eval(
         sandbox=Sandbox(),
         overrides=overrides,
         use_cache=args.cache,
+        release=engine.lifecycle.release if engine.lifecycle else None,
     )
     try:
         # No cancel event: Ctrl-C cancels this task, and the runner marks the eval cancelled.

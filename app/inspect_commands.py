@@ -6,6 +6,7 @@ import argparse
 import json
 from collections.abc import Callable
 
+from . import model_commands
 from .exit_codes import EXIT_OK, EXIT_USAGE
 from .output import fail, print_table
 from .text_input import InputError, text_argument
@@ -17,6 +18,7 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
         "--refresh", action="store_true", help="re-read every model's details instead of the cached ones"
     )
     p.set_defaults(handler=cmd_models)
+    model_commands.add_subcommands(p)  # pull, load, unload, ps, rm, cp
 
     p = add("analyze", "classify a task: type, language, capabilities, size")
     p.add_argument("text", help="the task, or - to read it from standard input")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from .threads import FollowUp
 
 _DONE = object()
+#: Unloads a model that has had its turn unless the user pinned it; the sentence to show, or None.
+ReleaseFn = Callable[[str], Awaitable[str | None]]
 
 
 @dataclass
@@ -78,6 +80,7 @@ class Comparison:
         analyzer: TaskAnalyzer,
         clock: Clock,
         ids: IdSource,
+        release: ReleaseFn | None = None,
     ) -> None:
         self.registry = registry
         self.ledger = ledger
@@ -85,6 +88,8 @@ class Comparison:
         self.analyzer = analyzer
         self.clock = clock
         self.ids = ids
+        #: Set by the composition root (app/engine.py) to the model lifecycle's `release`.
+        self.release = release
 
     async def compare(
         self,
@@ -191,6 +196,13 @@ class Comparison:
                 else:
                     for i, (label, entry) in enumerate(zip(labels, entries, strict=True)):
                         await one(label, i, entry)
+                        # One after another because they do not fit together: free this model's
+                        # memory before the next loads (not after the last, nor if it runs again).
+                        later = {e.id for e in entries[i + 1 :]}
+                        if self.release is not None and later and entry.id not in later:
+                            note = await self.release(entry.id)
+                            if note:
+                                queue.put_nowait(Notice(run_id, None, note))
             finally:
                 queue.put_nowait(_DONE)
 

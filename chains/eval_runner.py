@@ -24,6 +24,7 @@ from jarvis.providers.errors import ProviderError
 from jarvis.providers.registry import ModelRegistry
 
 from .clock import Clock, IdSource, SystemClock, new_id
+from .comparison import ReleaseFn
 from .eval_matrix import Cell, TaskResult, matrix
 from .eval_store import (
     CANCELLED,
@@ -162,6 +163,7 @@ class EvalRunner:
         ids: IdSource = new_id,
         overrides: dict[str, Any] | None = None,
         use_cache: bool = False,
+        release: ReleaseFn | None = None,
     ) -> None:
         """``overrides``: generation options for every step (a seed, max tokens); ``use_cache``: False
         measures the model afresh, True reuses cached answers (a faster rerun)."""
@@ -174,6 +176,8 @@ class EvalRunner:
         self.ids = ids
         self.overrides = dict(overrides or {})
         self.use_cache = use_cache
+        #: Unloads a model once its tasks are done, before the next model loads (unless pinned).
+        self.release = release
 
     def resolve(self, models: Sequence[str], chains: Sequence[str]) -> tuple[list[str], list[str]]:
         """The model ids and chain names, checked before anything runs. Raises EvalError."""
@@ -250,6 +254,9 @@ class EvalRunner:
                         self._store(report.eval_id, result)
                         if on_progress:
                             on_progress(EvalProgress(index, total, model, chain, task.id, result))
+                if self.release is not None and model != model_ids[-1]:
+                    # Models run one after another: do not leave each loaded (promptfoo did).
+                    await self.release(model)
             return report
         except (asyncio.CancelledError, KeyboardInterrupt):
             report.status = CANCELLED

@@ -417,6 +417,16 @@ class Ledger:
         ).fetchone()
         return row[0] if row else None
 
+    def runs_using_model(self, model_id: str) -> list[str]:
+        """Runs going on now (their process alive) that use ``model_id``: a step on it, or a comparison
+        naming it. Its model must not be deleted under them."""
+        rows = self.db.execute(
+            "SELECT DISTINCT r.id, r.pid FROM runs r LEFT JOIN steps s ON s.run_id = r.id AND s.status = ?"
+            " WHERE r.status = ? AND (s.model_id = ? OR r.options_json LIKE ?)",
+            [RUNNING, RUNNING, model_id, f'%"{model_id}"%'],
+        ).fetchall()
+        return [rid for rid, pid in rows if pid_alive(pid)]
+
     # -- reads ----------------------------------------------------------
     def run(self, run_id: str) -> dict[str, Any] | None:
         """A run with its steps (each with ``attempts``: every model tried, in order), ratings and votes."""

@@ -89,6 +89,7 @@ class AsyncLedger:
     thread_turns = _read(Ledger.thread_turns)
     latest_run = _read(Ledger.latest_run)
     run_files = _read(Ledger.run_files)
+    runs_using_model = _read(Ledger.runs_using_model)
 
     # -- anything else, as a function of the ledger -------------------------
     def submit_fn(self, fn: Callable[[Ledger], Any]) -> None:

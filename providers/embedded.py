@@ -296,6 +296,33 @@ class EmbeddedProvider(Provider):
             f"llama.cpp failed while generating with {model}: {text}", provider=self.name, model=model
         )
 
+    # -- lifecycle (providers/lifecycle_embedded.py) ----------------------
+    def loaded_contexts(self) -> list[tuple[str, int]]:
+        """(model name, n_ctx) of every model in memory now, oldest first."""
+        return list(self._loaded)
+
+    async def unload(self, model: str) -> int:
+        """Free every loaded context of ``model`` (a running generation stops first); how many were freed."""
+        async with self._load_lock:
+            keys = [k for k in self._loaded if k[0] == model]
+            for key in keys:
+                await _dispose(self._loaded.pop(key), interrupt=True)
+        return len(keys)
+
+    async def preload(self, model: str) -> int:
+        """Load ``model`` ahead of use at the provider's context; the n_ctx it was loaded with."""
+        info = await self.model_info(model)
+        n_ctx = self.effective_n_ctx(info, None)
+        await self._load(model, n_ctx)
+        return n_ctx
+
+    def add_model(self, name: str, path: str | Path) -> ModelInfo:
+        """Offer a GGUF file under ``name`` after reading its header (raises GGUFError if it is not one)."""
+        model = EmbeddedModel(name, Path(path).expanduser())
+        info = self._info(model)
+        self._models[name] = model
+        return info
+
     async def close(self) -> None:
         async with self._load_lock:
             while self._loaded:

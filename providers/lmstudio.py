@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from .errors import ModelNotFound
 from .openai_compat import OpenAICompatProvider, guess_capabilities, is_loopback
 from .types import ModelInfo
@@ -17,6 +19,19 @@ class LMStudioProvider(OpenAICompatProvider):
 
     def __init__(self, name: str = "lmstudio", base_url: str = DEFAULT_LMSTUDIO_URL, **kw: Any) -> None:
         super().__init__(name, base_url, **kw)
+
+    async def post_json(self, path: str, body: dict[str, Any], model: str = "") -> Any:
+        """POST to LM Studio's REST API (load, unload: providers/lifecycle_lmstudio.py)."""
+        try:
+            resp = await self._client.post(path, json=body)
+        except httpx.HTTPError as err:
+            raise self._transport_error(err, model) from None
+        if resp.status_code >= 400:
+            raise self._status_error(resp, resp.content, model)
+        return resp.json() if resp.content else {}
+
+    async def get_json(self, path: str) -> Any:
+        return await self._get_json(path)
 
     async def list_models(self) -> list[ModelInfo]:
         try:

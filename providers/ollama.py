@@ -50,6 +50,17 @@ def host_from_env() -> str:
     return normalise_host(os.environ.get("OLLAMA_HOST"))
 
 
+def keep_alive_value(value: str | float | None) -> str | float | None:
+    """keep_alive as Ollama's api.Duration reads it: a bare number is seconds (negative = forever), so
+    a config's "-1" or "300" goes as a number; "5m" stays a Go duration string."""
+    if isinstance(value, str):
+        try:
+            return float(value) if "." in value else int(value)
+        except ValueError:
+            return value.strip() or None
+    return value
+
+
 class OllamaProvider(Provider):
     kind = "ollama"
 
@@ -64,11 +75,14 @@ class OllamaProvider(Provider):
         keep_alive: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         show_cache: dict[str, tuple[str, dict[str, Any]]] | None = None,
+        model_keep_alive: dict[str, str] | None = None,
     ) -> None:
         super().__init__(name)
         self.host = normalise_host(host)
         self.num_ctx = num_ctx
         self.keep_alive = keep_alive
+        #: keep_alive per model name (from the config's [lifecycle] keep_alive), over the host's default.
+        self.model_keep_alive = dict(model_keep_alive or {})
         extra = {"transport": transport} if transport is not None else {}
         timeouts = httpx.Timeout(timeout, connect=connect_timeout)
         self._client = ollama.AsyncClient(host=self.host, timeout=timeouts, **extra)
@@ -78,6 +92,14 @@ class OllamaProvider(Provider):
     @property
     def address(self) -> str:
         return self.host
+
+    @property
+    def client(self) -> ollama.AsyncClient:
+        """The official client, for the lifecycle actions (providers/lifecycle_ollama.py)."""
+        return self._client
+
+    def keep_alive_for(self, model: str) -> str | float | None:
+        return keep_alive_value(self.model_keep_alive.get(model, self.keep_alive))
 
     start_hint = "Start Ollama (`ollama serve`) or fix the host in your config / OLLAMA_HOST."
 
@@ -241,7 +263,7 @@ class OllamaProvider(Provider):
                 messages=[m.as_dict() for m in messages],
                 stream=True,
                 options=opts,
-                keep_alive=self.keep_alive,
+                keep_alive=self.keep_alive_for(model),
             )
             async for part in stream:
                 text = part.message.content if part.message else None

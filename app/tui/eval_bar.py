@@ -100,6 +100,7 @@ class EvalBar(Vertical):
                 chains=engine.chains,
                 ledger=engine.ledger,
                 sandbox=engine.orchestrator.chain_runner._sandbox(),
+                release=engine.lifecycle.release if engine.lifecycle else None,
             )
 
             def shown(event) -> None:
