@@ -22,7 +22,14 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import eval_commands, inspect_commands, record_commands, run_commands, settings_commands
+    from . import (
+        apply_commands,
+        eval_commands,
+        inspect_commands,
+        record_commands,
+        run_commands,
+        settings_commands,
+    )
 
     parser = argparse.ArgumentParser(
         prog="jarvis",
@@ -38,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     # The order here is the order `jarvis --help` lists the commands in.
-    for group in (inspect_commands, run_commands, eval_commands, record_commands, settings_commands):
+    groups = (inspect_commands, run_commands, eval_commands, record_commands, settings_commands)
+    for group in (*groups, apply_commands):
         group.register(add)
     return parser
 

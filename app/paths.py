@@ -44,6 +44,11 @@ class Paths:
         """Ollama's per-model details kept between runs (app/details_cache.py)."""
         return self.data_dir / "model-details.json"
 
+    @property
+    def edit_backups(self) -> Path:
+        """Files as they were before `jarvis apply` changed them, one folder per run (for --undo)."""
+        return self.data_dir / "edit-backups"
+
 
 def resolve_paths(env: Mapping[str, str] | None = None) -> Paths:
     env = os.environ if env is None else env

@@ -1,0 +1,156 @@
+"""`jarvis apply RUN_ID`: write a run's reviewed edits to the attached files (after asking), or undo them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from .exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from .output import emit_json, fail
+
+
+def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    p = add("apply", "apply a run's edits to the files it was given (shows the diff, asks first)")
+    p.add_argument("run_id", metavar="RUN_ID", help="the run whose answer changes your files")
+    p.add_argument("--yes", "-y", action="store_true", help="apply without asking")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="apply over uncommitted git changes or failed tests; undo over later changes",
+    )
+    p.add_argument("--undo", action="store_true", help="put the files an apply changed back as they were")
+    p.add_argument(
+        "--test-cmd",
+        metavar="CMD",
+        help='first run your tests on a sandboxed copy with the patch, e.g. "pytest -q tests/test_parser.py"',
+    )
+    p.set_defaults(handler=cmd_apply)
+
+
+def cmd_apply(config, paths, args) -> int:
+    import asyncio
+
+    if args.undo and args.test_cmd:
+        return fail("--undo restores files; it runs no tests (leave out --test-cmd).", EXIT_USAGE)
+    return asyncio.run(_undo(paths, args) if args.undo else _apply(paths, args))
+
+
+def _confirm(question: str) -> bool | None:
+    """The user's answer, or None when there is no terminal to ask on."""
+    if not sys.stdin.isatty():
+        return None
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+async def _apply(paths, args) -> int:
+    import asyncio
+
+    from jarvis.chains.edits.apply import ApplyRefused, apply_review
+    from jarvis.chains.edits.store import record_applied
+    from jarvis.chains.ledger_async import AsyncLedger
+
+    from .edits_console import RunEdits, print_edits, review_run, test_edits
+
+    ledger = AsyncLedger(paths.database)
+    try:
+        if await ledger.run(args.run_id) is None:
+            return fail(f"there is no run {args.run_id}; `jarvis history` lists them.", EXIT_USAGE)
+        if not await ledger.run_files(args.run_id):
+            return fail(
+                f"run {args.run_id} had no attached files, so its answer changes none; attach files"
+                " with -f to get edits.",
+                EXIT_FAILED,
+            )
+        review = await review_run(ledger, args.run_id, force=args.force)
+        if review is None:
+            return fail(f"the answer of run {args.run_id} has no edits to your files.", EXIT_FAILED)
+        edits = RunEdits(args.run_id, review)
+        if args.test_cmd and review.changes:
+            edits = await test_edits(ledger, args.run_id, review, args.test_cmd)
+        if not args.json:
+            print_edits(edits, hint=False)
+        doc = {"run_id": args.run_id, **edits.as_json(), "applied": []}
+        refusal = _refusal(edits, args)
+        if refusal is None and not args.yes:
+            n = len(review.changes)
+            answer = _confirm(f"Apply these changes to {n} file{'s' if n != 1 else ''}? [y/N] ")
+            if answer is None:
+                refusal = (
+                    "not applied: standard input is not a terminal, so I cannot ask; pass --yes to"
+                    " apply without asking."
+                )
+            elif not answer:
+                refusal = "not applied."
+        if refusal is not None:
+            if args.json:
+                emit_json({**doc, "error": refusal})
+            return fail(refusal, EXIT_FAILED)
+        backups = paths.edit_backups / args.run_id
+        try:
+            applied = await asyncio.to_thread(apply_review, review, backups)
+        except ApplyRefused as err:
+            if args.json:
+                emit_json({**doc, "error": str(err)})
+            return fail(str(err), EXIT_FAILED)
+        await ledger.call_fn(record_applied, args.run_id, str(review.root), applied)
+        doc["applied"] = [f.path for f in applied]
+        if args.json:
+            emit_json(doc)
+        else:
+            names = ", ".join(f.path for f in applied)
+            print(f"✓ applied to {names}. Undo: jarvis apply --undo {args.run_id}", file=sys.stderr)
+        return EXIT_OK
+    finally:
+        await ledger.flush()
+        ledger.close()
+
+
+def _refusal(edits, args) -> str | None:
+    """Why nothing will be applied (before asking), or None."""
+    if not edits.review.changes:
+        return "none of the answer's edits can be applied; the reasons are listed above."
+    if edits.tests_error:
+        return f"not applied: the tests did not run ({edits.tests_error.rstrip('.')})."
+    if edits.tests is not None and not edits.tests.passed and not args.force:
+        return "not applied: the tests fail with the patch; pass --force to apply anyway."
+    return None
+
+
+async def _undo(paths, args) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from jarvis.chains.edits.apply import undo_files
+    from jarvis.chains.edits.store import applied_files, record_undone
+    from jarvis.chains.ledger_async import AsyncLedger
+
+    ledger = AsyncLedger(paths.database)
+    try:
+        if await ledger.run(args.run_id) is None:
+            return fail(f"there is no run {args.run_id}; `jarvis history` lists them.", EXIT_USAGE)
+        root, files = await ledger.call_fn(applied_files, args.run_id)
+        if root is None:
+            return fail(f"run {args.run_id} has no applied edits to undo.", EXIT_FAILED)
+        outcomes = await asyncio.to_thread(undo_files, Path(root), files, force=args.force)
+        await ledger.call_fn(record_undone, args.run_id, outcomes)
+        if args.json:
+            emit_json(
+                {
+                    "run_id": args.run_id,
+                    "files": [
+                        {"path": o.path, "restored": o.restored, "reason": o.reason or None} for o in outcomes
+                    ],
+                }
+            )
+        else:
+            for o in outcomes:
+                line = f"✓ {o.path} restored" if o.restored else f"✗ {o.path} not restored: {o.reason}"
+                print(line, file=sys.stderr)
+        return EXIT_OK if all(o.restored for o in outcomes) else EXIT_FAILED
+    finally:
+        await ledger.flush()
+        ledger.close()

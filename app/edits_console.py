@@ -1,0 +1,98 @@
+"""A finished run's edits to the attached files: reviewed, stored, printed; shared by `run` and `apply`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jarvis.chains.edits.project_tests import CommandNotRunnable, ProjectTestResult, run_project_tests
+from jarvis.chains.edits.review import EditReview, review_answer
+from jarvis.chains.edits.store import record_review, record_test_result
+from jarvis.chains.ledger_async import AsyncLedger
+
+_TAIL_LINES = 15
+
+
+@dataclass(frozen=True)
+class RunEdits:
+    """A run's review, and the project tests' result when a test command ran."""
+
+    run_id: str
+    review: EditReview
+    tests: ProjectTestResult | None = None
+    #: Why the test command could not run at all (one sentence), when it could not.
+    tests_error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        doc = self.review.as_json()
+        doc["tests"] = self.tests.as_json() if self.tests else None
+        if self.tests_error:
+            doc["tests_error"] = self.tests_error
+        return doc
+
+
+def answer_of(run: dict[str, Any]) -> str:
+    result = json.loads(run["result_json"]) if run.get("result_json") else {}
+    return str(result.get("answer") or "")
+
+
+async def review_run(ledger: AsyncLedger, run_id: str, *, force: bool = False) -> EditReview | None:
+    """The review of a run's answer against its attached files (stored), or None when the run had no
+    attached files or its answer no edits."""
+    files = await ledger.run_files(run_id)
+    run = await ledger.run(run_id)
+    if not files or run is None:
+        return None
+    attached = {f.path: f.sha256 for f in files}
+    # A file the prompt held only in part (trimmed, outlined) must not be replaced whole.
+    partial = {f.path for f in files if f.status != "included"}
+    review = await asyncio.to_thread(
+        review_answer, answer_of(run), Path(files[0].root), attached, force=force, partial=partial
+    )
+    if not review.has_edits:
+        return None
+    await ledger.call_fn(record_review, run_id, review)
+    return review
+
+
+async def test_edits(ledger: AsyncLedger, run_id: str, review: EditReview, command: str) -> RunEdits:
+    """Run the project's test command on a patched copy and store its result."""
+    try:
+        result = await run_project_tests(review.root, review.changes, command)
+    except CommandNotRunnable as err:
+        return RunEdits(run_id, review, tests_error=str(err))
+    await ledger.call_fn(record_test_result, run_id, result.as_json())
+    return RunEdits(run_id, review, result)
+
+
+def print_edits(edits: RunEdits, *, hint: bool = True) -> None:
+    """The patches on stdout (they are the content); each edit's fate and the next step on stderr."""
+    out, err = sys.stdout, sys.stderr
+    review = edits.review
+    err.write(f"\n── edits to your files in {review.root} ──\n")
+    for change in review.changes:
+        out.write(change.patch)
+    out.flush()
+    for outcome in review.outcomes:
+        err.write(f"   {outcome.line()}\n")
+    if edits.tests_error:
+        err.write(f"\n! the tests did not run: {edits.tests_error}\n")
+    elif edits.tests is not None:
+        t = edits.tests
+        err.write(f"\n{'✓' if t.passed else '✗'} {t.summary()}\n")
+        if t.warning:
+            err.write(f"   ! {t.warning}\n")
+        if not t.passed:
+            for line in t.output_tail.rstrip().splitlines()[-_TAIL_LINES:]:
+                err.write(f"     {line}\n")
+    if hint and review.changes:
+        err.write(
+            f"\nNothing is written yet. Apply: jarvis apply {edits.run_id}"
+            f"  (undo later: jarvis apply --undo {edits.run_id})\n"
+        )
+    elif hint:
+        err.write("\nNone of the answer's edits can be applied; the reasons are above.\n")
