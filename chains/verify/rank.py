@@ -47,7 +47,7 @@ class Ranking:
         return next(g for g in self.groups if index in g)
 
 
-def _behaves(outputs: tuple[str, ...]) -> bool:
+def behaves(outputs: tuple[str, ...]) -> bool:
     return bool(outputs) and not all(o.startswith(_NO_BEHAVIOUR) for o in outputs)
 
 
@@ -57,7 +57,7 @@ def agreement_groups(candidates: Sequence[Candidate]) -> list[tuple[int, ...]]:
     by_outputs: dict[tuple[str, ...], list[int]] = {}
     alone = []
     for c in candidates:
-        if _behaves(c.outputs):
+        if behaves(c.outputs):
             by_outputs.setdefault(c.outputs, []).append(c.index)
         else:
             alone.append((c.index,))

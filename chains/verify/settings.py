@@ -17,6 +17,10 @@ class VerifySettings(BaseModel):
     enabled: bool = True
     #: Candidates sampled when the first (greedy) one does not pass every check: 1 greedy + the rest.
     candidates: int = Field(default=4, ge=1, le=8)
+    #: Samples that may confirm a greedy candidate which passes every check, compared with it on
+    #: model-proposed inputs (a task's few examples rarely pin its behaviour down); sampling stops as
+    #: soon as no other behaviour can outnumber the greedy one's. 0 trusts the first pass.
+    confirm: int = Field(default=3, ge=0, le=7)
     #: Temperature of the candidates after the greedy one (each with its own seed).
     temperature: float = Field(default=0.8, ge=0, le=2)
     #: Repair rounds when no candidate passes every check (each repairs the best one or two).

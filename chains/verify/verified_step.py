@@ -30,7 +30,7 @@ from .extract import calls_from_text
 from .feedback import failure_report, repair_keeps_passes
 from .harness import CandidateRun, InputsRun, run_checks, run_inputs
 from .pick import CandidateReport, Pick, code_hash
-from .rank import Candidate, Ranking, rank_candidates
+from .rank import Candidate, Ranking, behaves, rank_candidates
 from .sandbox import Sandbox, SandboxUnavailable
 from .settings import VerifySettings
 from .task_checks import candidate_code, gather_checks, task_prelude
@@ -187,6 +187,8 @@ class VerifiedSession:
         async for event in self._check(self.kept[0]):
             yield event
         if self._done(authoritative):
+            async for event in self._confirm():
+                yield event
             return
         if not authoritative and not (s.agreement and self.entry):
             return  # nothing could tell the candidates apart: more samples would be guesses
@@ -207,6 +209,42 @@ class VerifiedSession:
         if authoritative and s.repair and s.repair_rounds and not self._passes_all():
             async for event in self._repairs():
                 yield event
+
+    async def _confirm(self) -> AsyncIterator[Event]:
+        """The greedy candidate passes every check; a task's few examples rarely pin its behaviour down,
+        so samples are compared with it on model-proposed inputs. Sampling stops as soon as no other
+        behaviour can outnumber the greedy one's (ties keep the greedy candidate): one agreeing sample
+        settles it in the common case."""
+        s = self.settings
+        extra = min(s.confirm, s.candidates - 1)
+        if not extra or not (s.agreement and self.entry):
+            return
+        async for event in self._agreement():
+            yield event
+        if not self.calls:
+            return
+        for n in range(1, extra + 1):
+            if self._settled(remaining=extra - n + 1):
+                return
+            try:
+                async for event in self._sample(n):
+                    yield event
+            except StepFailed as err:
+                yield Notice(self.run.run_id, None, f"Candidate {n + 1} failed ({err}); ranking the others.")
+                return
+            cand = self.kept[-1]
+            async for event in self._check(cand):
+                yield event
+            await self._outputs(cand)
+
+    def _settled(self, remaining: int) -> bool:
+        """True when `remaining` more samples could not form a group larger than the greedy one's."""
+        if not behaves(self.kept[0].outputs):
+            return True  # the greedy candidate gave no outputs to agree on: nothing to confirm
+        groups = self._ranking().groups
+        mine = next(g for g in groups if 0 in g)
+        others = max((len(g) for g in groups if g is not mine), default=0)
+        return len(mine) >= others + remaining
 
     def _done(self, authoritative: bool) -> bool:
         return authoritative and self._passes_all()

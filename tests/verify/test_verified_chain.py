@@ -156,7 +156,7 @@ def test_chain_switch_and_settings():
 @pytest.mark.slow
 async def test_cheap_path_stops_after_one_candidate(make_rig):
     rig = make_rig(answers=[RIGHT])
-    events = await rig.run()
+    events = await rig.run(verify_settings={"confirm": 0})
     assert rig.kinds() == ["code"]
     [found] = of(events, ChecksFound)
     assert [c["source"] for c in found.checks] == ["extracted"] * 3 and found.entry_point == "is_prime"
@@ -167,6 +167,43 @@ async def test_cheap_path_stops_after_one_candidate(make_rig):
     assert done.candidates == 1 and done.rounds == 0 and done.record["model_calls"] == 1
     finished = events[-1]
     assert isinstance(finished, RunFinished) and "n ** 0.5" in finished.result.code_blocks[0].code
+
+
+# Right on the task's three examples, wrong on 25 and 49: the examples do not pin the behaviour down.
+SQUARES = "def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, 4))"
+
+
+@pytest.mark.slow
+async def test_one_agreeing_sample_confirms_a_greedy_pass(make_rig):
+    rig = make_rig(answers=[RIGHT, RIGHT.replace("n ** 0.5", "n**0.5")], inputs="is_prime(25)\nis_prime(2)")
+    events = await rig.run()
+    # Inputs, then one sample that behaves the same: the other two samples could only tie.
+    assert rig.kinds() == ["code", "inputs", "code"]
+    [done] = of(events, VerificationFinished)
+    assert done.verified and done.winner == 0 and done.candidates == 2
+    assert done.reason == "passed 3/3 checks; 2 of 2 candidates agree with it on 2 inputs; the greedy candidate, first among equals"
+
+
+@pytest.mark.slow
+async def test_samples_that_agree_outvote_a_greedy_pass_the_examples_miss(make_rig):
+    rig = make_rig(answers=[SQUARES, RIGHT, RIGHT, NEVER], inputs="is_prime(25)\nis_prime(49)\nis_prime(13)")
+    events = await rig.run()
+    # The greedy one is outnumbered by two samples that agree with each other (the last one fails a check).
+    assert rig.kinds() == ["code", "inputs", "code", "code", "code"]
+    [done] = of(events, VerificationFinished)
+    assert done.verified and done.winner == 1
+    assert "2 of 4 candidates agree with it on 3 inputs" in done.reason
+    assert "n ** 0.5" in events[-1].result.answer
+
+
+@pytest.mark.slow
+async def test_a_split_vote_keeps_the_greedy_pass(make_rig):
+    rig = make_rig(answers=[SQUARES, RIGHT, NEVER, SQUARES], inputs="is_prime(25)\nis_prime(13)")
+    events = await rig.run()
+    # NEVER fails the checks; RIGHT alone cannot outvote the greedy one once the last sample sides with it.
+    assert rig.kinds() == ["code", "inputs", "code", "code", "code"]
+    [done] = of(events, VerificationFinished)
+    assert done.winner == 0 and "2 of 4 candidates agree with it" in done.reason
 
 
 @pytest.mark.slow
@@ -324,8 +361,9 @@ async def test_opt_in_nothing_runs_without_verify(make_rig):
 async def test_verify_on_a_chain_with_a_reviewer_shows_it_the_results(make_rig):
     rig = make_rig(answers=["1. check divisors", RIGHT])
     events = await rig.run(chain="code", verify=True, examples=("is_prime(4) -> False",))
-    # planner, executor (verified: passes), reviewer asks for changes but nothing is sent back.
-    assert [e.role for e in of(events, StepStarted)] == ["planner", "executor", "reviewer"]
+    # planner, executor (verified: passes), the tester asked for inputs to confirm it (it proposes none),
+    # reviewer asks for changes but nothing is sent back.
+    assert [e.role for e in of(events, StepStarted)] == ["planner", "executor", "tester", "reviewer"]
     assert any("it is kept" in e.text for e in of(events, Notice))
     review_prompt = rig.coder.prompts[-1]
     assert "The code was run against the task's checks:\nverified: 1 given + 3 extracted" in review_prompt
