@@ -181,7 +181,10 @@ async def test_one_agreeing_sample_confirms_a_greedy_pass(make_rig):
     assert rig.kinds() == ["code", "inputs", "code"]
     [done] = of(events, VerificationFinished)
     assert done.verified and done.winner == 0 and done.candidates == 2
-    assert done.reason == "passed 3/3 checks; 2 of 2 candidates agree with it on 2 inputs; the greedy candidate, first among equals"
+    assert done.reason == (
+        "passed 3/3 checks; 2 of 2 candidates agree with it on 2 inputs;"
+        " the greedy candidate, first among equals"
+    )
 
 
 @pytest.mark.slow
