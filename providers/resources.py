@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import platform
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import gguf
 from .errors import ContextOverflow, OutOfMemory
+from .memory_observed import Observation, ObservedMemory
 from .types import ModelInfo
 
 MiB = 1024 * 1024
@@ -47,6 +48,9 @@ class MemoryEstimate:
     rough: bool
     #: The second copy llama.cpp's CPU backend makes of weights it repacks (Q4_K, Q4_0 on AVX2).
     repacked: int = 0
+    #: Where ``total`` comes from: "formula", "ollama" (its /api/ps size for this model and context),
+    #: or "learned" (the formula times the ratio Ollama's sizes taught for this model or family).
+    basis: str = "formula"
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,7 @@ class ResourceGuard:
         available: Callable[[], int] = system_available,
         cores: int | None = None,
         repacked_types: Callable[[], frozenset[int]] = cpu_repacked_types,
+        observed: ObservedMemory | None = None,
     ) -> None:
         self.reserve_bytes = reserve_bytes
         self.margin = margin
@@ -182,6 +187,7 @@ class ResourceGuard:
         self.cores = cores or os.cpu_count() or 1
         self._repacked_types = repacked_types
         self._layouts: dict[tuple[str, float], tuple[int, int]] = {}
+        self.observed = observed
 
     def available_bytes(self) -> int:
         return max(self._available() - self.reserve_bytes, 0)
@@ -190,8 +196,13 @@ class ResourceGuard:
         """Peak resident memory of ``info`` loaded with an ``n_ctx`` window, plus the margin.
 
         ``tokens``: how much of the window the run fills (prompt + answer); None, the default,
-        is the worst case, a full window, which is what admission must assume.
+        is the worst case, a full window, which is what admission must assume. For a model
+        Ollama has loaded before, its own figure (or the ratio it taught) replaces the formula.
         """
+        return self._corrected(info, n_ctx, self.formula(info, n_ctx, tokens=tokens))
+
+    def formula(self, info: ModelInfo, n_ctx: int, *, tokens: int | None = None) -> MemoryEstimate:
+        """The estimate from the model's file and geometry alone, before anything Ollama taught."""
         weights, repacked = self._weights(info)
         kv = kv_cache_bytes(info.geometry, _pad(n_ctx, KV_PAD))
         rough = kv is None
@@ -203,6 +214,25 @@ class ResourceGuard:
         subtotal = weights + repacked + kv + compute + runtime
         total = int(subtotal * (1 + self.margin))
         return MemoryEstimate(weights, kv, compute, runtime, total, rough or not weights, repacked)
+
+    def _corrected(self, info: ModelInfo, n_ctx: int, est: MemoryEstimate) -> MemoryEstimate:
+        """Ollama's own size once it loaded the model; else the ratio it taught for the model or family."""
+        if self.observed is None or info.path or not info.local:
+            return est  # in-process models are measured by the formula itself (bench/memory_fit.py)
+        actual = self.observed.actual(info.id, n_ctx)
+        if actual:
+            return replace(est, total=actual, rough=False, basis="ollama")
+        ratio = self.observed.model_ratio(info.id) or self.observed.family_ratio(info.family)
+        if ratio:
+            return replace(est, total=int(est.total * ratio), basis="learned")
+        return est
+
+    def observe(self, info: ModelInfo, n_ctx: int, actual: int) -> None:
+        """Learn from a loaded model's real size (Ollama's /api/ps ``size`` at ``n_ctx``)."""
+        if self.observed is None or actual <= 0:
+            return
+        estimate = self.formula(info, n_ctx).total
+        self.observed.record(Observation(info.id, info.family, n_ctx, estimate, actual))
 
     def _weights(self, info: ModelInfo) -> tuple[int, int]:
         """(resident weights, repacked copy); the copy only for in-process GGUF files we can read."""

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import httpx
+import pytest
+
 from jarvis.providers.memory_fit import LoadedModel, check_fit, choose_unloads, fit_sentence
+from jarvis.providers.memory_observed import Observation, ObservedMemory
+from jarvis.providers.ollama import OllamaProvider
 from jarvis.providers.resources import GiB, MiB, ResourceGuard
 from jarvis.providers.types import ModelInfo
 
@@ -69,3 +74,83 @@ def test_check_fit_uses_the_guards_estimate_and_free_memory():
     assert check_fit(guard, info, 4096, [LoadedModel(info.id, 5 * GiB)]).fits  # already loaded
     remote = ModelInfo("ollama", "far", size_bytes=50 * GiB, local=False)
     assert check_fit(guard, remote, 4096).fits
+
+
+# -- Ollama's /api/ps sizes replace the estimate, and teach a per-family correction -----------
+GEOMETRY = {
+    "block_count": 28,
+    "embedding_length": 3584,
+    "attention.head_count": 28,
+    "attention.head_count_kv": 4,
+}
+
+
+def ollama_model(name: str, family: str, size_gib: float) -> ModelInfo:
+    return ModelInfo("ollama", name, size_bytes=int(size_gib * GiB), family=family, geometry=GEOMETRY)
+
+
+def test_ps_size_replaces_the_estimate_and_is_kept_in_the_data_dir(tmp_path):
+    store = tmp_path / "model-memory.json"
+    guard = ResourceGuard(observed=ObservedMemory(store))
+    qwen = ollama_model("qwen2.5-coder:7b", "qwen2", 4.4)
+    formula = guard.estimate(qwen, 4096)
+    assert formula.basis == "formula"
+    guard.observe(qwen, 4096, int(6.1 * GiB))  # recorded from /api/ps: {"size": 6549825126, ...}
+    after = guard.estimate(qwen, 4096)
+    assert after.total == int(6.1 * GiB) and after.basis == "ollama"
+    # Another context: the formula scaled by what this model taught, not the old figure.
+    ratio = int(6.1 * GiB) / formula.total
+    wider = ResourceGuard(observed=ObservedMemory(store)).estimate(qwen, 8192)  # a new process reads the file
+    assert wider.basis == "learned"
+    assert wider.total == int(guard.formula(qwen, 8192).total * ratio)
+
+
+def test_family_ratio_applies_to_models_not_yet_loaded():
+    guard = ResourceGuard(observed=ObservedMemory())
+    small, big = ollama_model("qwen2.5:1.5b", "qwen2", 1.0), ollama_model("qwen2.5:14b", "qwen2", 9.0)
+    for info, ratio in ((small, 1.3), (ollama_model("qwen2.5:3b", "qwen2", 1.9), 1.1)):
+        guard.observe(info, 4096, int(guard.formula(info, 4096).total * ratio))
+    est = guard.estimate(big, 4096)
+    assert est.basis == "learned"
+    assert est.total == pytest.approx(guard.formula(big, 4096).total * 1.2, rel=1e-6)  # the median
+    other = ollama_model("llama3.2:3b", "llama", 2.0)
+    assert guard.estimate(other, 4096).basis == "formula"
+
+
+def test_in_process_models_keep_the_measured_formula(model_path):
+    guard = ResourceGuard(observed=ObservedMemory())
+    embedded = ModelInfo(
+        "embedded", "smol", size_bytes=model_path.stat().st_size, family="llama", path=str(model_path)
+    )
+    guard.observe(ollama_model("smollm2:135m", "llama", 0.1), 4096, 5 * GiB)
+    assert guard.estimate(embedded, 4096).basis == "formula"
+
+
+def test_a_damaged_cache_is_an_empty_one(tmp_path):
+    store = tmp_path / "model-memory.json"
+    store.write_text("{not json")
+    observed = ObservedMemory(store)
+    assert observed.actual("ollama/x", 4096) is None
+    observed.record(Observation("ollama/x", "llama", 4096, 100, 150))
+    assert ObservedMemory(store).actual("ollama/x", 4096) == 150
+
+
+async def test_learned_from_the_ollama_test_servers_ps(ollama_url):
+    guard = ResourceGuard(observed=ObservedMemory())
+    provider = OllamaProvider("ollama", ollama_url)
+    infos = {m.name: m for m in await provider.list_models()}
+    small, huge = infos["smollm2:135m"], infos["bigcoder:70b"]
+    assert small.family == huge.family == "llama"
+    async with httpx.AsyncClient(base_url=ollama_url) as http:
+        load = {"model": "smollm2:135m", "prompt": "", "keep_alive": "1m", "options": {"num_ctx": 2048}}
+        (await http.post("/api/generate", json=load)).raise_for_status()
+        ps = (await http.get("/api/ps")).json()["models"]
+        await http.post("/api/generate", json={"model": "smollm2:135m", "keep_alive": 0})
+    loaded = next(m for m in ps if m["name"] == "smollm2:135m")
+    guard.observe(small, loaded["context_length"], loaded["size"])
+    assert guard.estimate(small, loaded["context_length"]).total == loaded["size"]
+    learned = guard.estimate(huge, 2048)
+    assert learned.basis == "learned"
+    ratio = loaded["size"] / guard.formula(small, loaded["context_length"]).total
+    assert learned.total == int(guard.formula(huge, 2048).total * ratio)
+    await provider.close()
