@@ -47,13 +47,10 @@ def _confirm(question: str) -> bool | None:
 
 
 async def _apply(paths, args) -> int:
-    import asyncio
-
-    from jarvis.chains.edits.apply import ApplyRefused, apply_review
-    from jarvis.chains.edits.store import record_applied
+    from jarvis.chains.edits.apply import ApplyRefused
     from jarvis.chains.ledger_async import AsyncLedger
 
-    from .edits_console import RunEdits, print_edits, review_run, test_edits
+    from .edits_console import RunEdits, apply_run, print_edits, review_run, test_edits
 
     ledger = AsyncLedger(paths.database)
     try:
@@ -89,14 +86,12 @@ async def _apply(paths, args) -> int:
             if args.json:
                 emit_json({**doc, "error": refusal})
             return fail(refusal, EXIT_FAILED)
-        backups = paths.edit_backups / args.run_id
         try:
-            applied = await asyncio.to_thread(apply_review, review, backups)
+            applied = await apply_run(ledger, paths.edit_backups, args.run_id, review)
         except ApplyRefused as err:
             if args.json:
                 emit_json({**doc, "error": str(err)})
             return fail(str(err), EXIT_FAILED)
-        await ledger.call_fn(record_applied, args.run_id, str(review.root), applied)
         doc["applied"] = [f.path for f in applied]
         if args.json:
             emit_json(doc)
@@ -121,22 +116,17 @@ def _refusal(edits, args) -> str | None:
 
 
 async def _undo(paths, args) -> int:
-    import asyncio
-    from pathlib import Path
-
-    from jarvis.chains.edits.apply import undo_files
-    from jarvis.chains.edits.store import applied_files, record_undone
     from jarvis.chains.ledger_async import AsyncLedger
+
+    from .edits_console import undo_run
 
     ledger = AsyncLedger(paths.database)
     try:
         if await ledger.run(args.run_id) is None:
             return fail(f"there is no run {args.run_id}; `jarvis history` lists them.", EXIT_USAGE)
-        root, files = await ledger.call_fn(applied_files, args.run_id)
-        if root is None:
+        outcomes = await undo_run(ledger, args.run_id, force=args.force)
+        if outcomes is None:
             return fail(f"run {args.run_id} has no applied edits to undo.", EXIT_FAILED)
-        outcomes = await asyncio.to_thread(undo_files, Path(root), files, force=args.force)
-        await ledger.call_fn(record_undone, args.run_id, outcomes)
         if args.json:
             emit_json(
                 {

@@ -9,9 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jarvis.chains.edits.apply import AppliedFile, UndoOutcome, apply_review, undo_files
 from jarvis.chains.edits.project_tests import CommandNotRunnable, ProjectTestResult, run_project_tests
 from jarvis.chains.edits.review import EditReview, review_answer
-from jarvis.chains.edits.store import record_review, record_test_result
+from jarvis.chains.edits.store import (
+    applied_files,
+    record_applied,
+    record_review,
+    record_test_result,
+    record_undone,
+)
 from jarvis.chains.ledger_async import AsyncLedger
 
 _TAIL_LINES = 15
@@ -96,3 +103,20 @@ def print_edits(edits: RunEdits, *, hint: bool = True) -> None:
         )
     elif hint:
         err.write("\nNone of the answer's edits can be applied; the reasons are above.\n")
+
+
+async def apply_run(ledger: AsyncLedger, backups: Path, run_id: str, review: EditReview) -> list[AppliedFile]:
+    """Write a reviewed run's changes (raises ApplyRefused: nothing written) and store what was done."""
+    applied = await asyncio.to_thread(apply_review, review, backups / run_id)
+    await ledger.call_fn(record_applied, run_id, str(review.root), applied)
+    return applied
+
+
+async def undo_run(ledger: AsyncLedger, run_id: str, *, force: bool = False) -> list[UndoOutcome] | None:
+    """Put back what an apply of the run wrote; None when nothing of it is applied."""
+    root, files = await ledger.call_fn(applied_files, run_id)
+    if root is None:
+        return None
+    outcomes = await asyncio.to_thread(undo_files, Path(root), files, force=force)
+    await ledger.call_fn(record_undone, run_id, outcomes)
+    return outcomes

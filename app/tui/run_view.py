@@ -295,6 +295,7 @@ class RunView(Vertical):
         elif isinstance(event, ev.RunFinished):
             self.last_result = event.result.as_json()
             await steps.mount(self._result_panel(event))
+            await self._show_edits(event.run_id, steps)
             steps.scroll_end(animate=False)
         elif isinstance(event, ev.RunFailed):
             self.app.notify(event.message, severity="error", timeout=10)
@@ -307,6 +308,17 @@ class RunView(Vertical):
                 if pane.status == "running":
                     await pane.finish("cancelled")
             await steps.mount(Static(f"✗ {event.run_id} cancelled.", classes="notice"))
+
+    async def _show_edits(self, run_id: str, steps: VerticalScroll) -> None:
+        """When the answer edits attached files: their diffs, applied with `a` after a confirm."""
+        from ..edits_console import review_run
+        from .diff_view import DiffView
+
+        review = await review_run(self.app.engine.ledger, run_id)
+        if review is not None:
+            view = DiffView(run_id, review, id="edits")
+            await steps.mount(view)
+            view.focus()
 
     async def _render_verification(self, event, vev, steps: VerticalScroll) -> None:
         if isinstance(event, vev.ChecksFound):
