@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         inspect_commands,
         record_commands,
         run_commands,
+        serve_commands,
         settings_commands,
+        thread_commands,
     )
 
     parser = argparse.ArgumentParser(
@@ -46,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # The order here is the order `jarvis --help` lists the commands in.
     groups = (inspect_commands, run_commands, eval_commands, record_commands, settings_commands)
-    for group in (*groups, apply_commands):
+    for group in (*groups, thread_commands, apply_commands, serve_commands):
         group.register(add)
     return parser
 

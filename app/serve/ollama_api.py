@@ -1,0 +1,322 @@
+"""The Ollama-compatible API under /api: version, tags, ps, show, chat, generate, embed (shapes of ollama's
+api/types.go). A tool that only speaks Ollama then sees every Jarvis model, LM Studio's and cloud ones too.
+
+Streams are NDJSON (one JSON object a line) ending with ``done: true``, ``done_reason`` and nanosecond
+durations; errors are ``{"error": "..."}`` (mid-stream: one such line, then the end).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from jarvis.providers.registry import ModelEntry
+from jarvis.providers.types import Message
+
+from . import parse
+from .embeddings import EmbedFailed, embed
+from .gateway import Failed, Finished, Gateway, ServedRequest, Text
+from .models import UnknownModel, fim_capable, resolve, virtual_ids
+from .openai_api import FIM_INSTRUCTION
+from .respond import Timing, Traffic, answer, retry_headers
+
+#: What /api/version answers: at least 0.6.4, the version VS Code Copilot requires.
+OLLAMA_VERSION = "0.9.6"
+_NS = 1_000_000_000
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def digest(model_id: str) -> str:
+    """A stable sha256-shaped digest (clients compare digests; Zed's parser requires one)."""
+    return hashlib.sha256(model_id.encode()).hexdigest()
+
+
+def rfc3339(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def details(entry: ModelEntry | None) -> dict[str, Any]:
+    info = entry.info if entry is not None else None
+    family = (info.family if info else None) or ("jarvis" if entry is None else entry.provider_kind)
+    return {
+        "parent_model": "",
+        "format": "gguf",
+        "family": family,
+        "families": [family],
+        "parameter_size": (info.parameter_size if info else None) or "",
+        "quantization_level": (info.quantization if info else None) or "",
+    }
+
+
+def capabilities(entry: ModelEntry | None) -> list[str]:
+    """Ollama's capability words for ours (tools are not passed to backends yet, so never "tools")."""
+    if entry is None:
+        return ["completion"]
+    caps = []
+    if {"chat", "completion", "code"} & entry.capabilities or not entry.capabilities:
+        caps.append("completion")
+    if "embeddings" in entry.capabilities:
+        caps.append("embedding")
+    if "vision" in entry.capabilities:
+        caps.append("vision")
+    if fim_capable(entry):
+        caps.append("insert")
+    return caps
+
+
+@dataclass
+class NdjsonEncoder:
+    req: ServedRequest
+    now: Callable[[], float]
+    #: "message" for /api/chat, "response" for /api/generate.
+    field_name: str = "message"
+    media_type: str = "application/x-ndjson"
+    keepalive: bytes | None = None
+
+    def _base(self) -> dict[str, Any]:
+        return {"model": self.req.model or self.req.route.requested, "created_at": rfc3339(self.now())}
+
+    def _piece(self, text: str) -> dict[str, Any]:
+        if self.field_name == "message":
+            return {"message": {"role": "assistant", "content": text}}
+        return {"response": text}
+
+    def error(self, failed: Failed, headers: dict[str, str]) -> Response:
+        return error_response(failed.status, failed.message, retry_headers(failed, headers))
+
+    def _final(self, finished: Finished) -> dict[str, Any]:
+        u = finished.usage
+        total = u.total_s or 0.0
+        ttft = min(u.ttft_s or 0.0, total)
+        reason = "length" if finished.finish_reason in ("length", "max_tokens") else "stop"
+        return {
+            "done": True,
+            "done_reason": reason,
+            "total_duration": int(total * _NS),
+            "load_duration": 0,
+            "prompt_eval_count": u.prompt_tokens or 0,
+            "prompt_eval_duration": int(ttft * _NS),
+            "eval_count": u.completion_tokens or 0,
+            "eval_duration": int((total - ttft) * _NS),
+        }
+
+    def chunk(self, event: Text | Finished | Failed) -> tuple[bytes, bool]:
+        if isinstance(event, Text):
+            doc = {**self._base(), **self._piece(event.text), "done": False}
+            return json.dumps(doc).encode() + b"\n", False
+        if isinstance(event, Finished):
+            doc = {**self._base(), "model": event.model or self._base()["model"], **self._piece("")}
+            return json.dumps({**doc, **self._final(event)}).encode() + b"\n", True
+        return json.dumps({"error": event.message}).encode() + b"\n", True
+
+    def whole(self, text: str, finished: Finished) -> dict[str, Any]:
+        return {**self._base(), "model": finished.model, **self._piece(text), **self._final(finished)}
+
+
+class OllamaApi:
+    def __init__(self, gateway: Gateway, traffic: Traffic, timing: Timing) -> None:
+        self.gateway = gateway
+        self.engine = gateway.engine
+        self.traffic = traffic
+        self.timing = timing
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/", self.root, methods=["GET", "HEAD"]),
+            Route("/api/version", self.version, methods=["GET"]),
+            Route("/api/tags", self.tags, methods=["GET"]),
+            Route("/api/ps", self.ps, methods=["GET"]),
+            Route("/api/show", self.show, methods=["POST"]),
+            Route("/api/chat", self.chat, methods=["POST"]),
+            Route("/api/generate", self.generate, methods=["POST"]),
+            Route("/api/embed", self.embed, methods=["POST"]),
+            Route("/api/embeddings", self.embeddings_legacy, methods=["POST"]),
+        ]
+
+    def _chain_names(self) -> list[str]:
+        return sorted(self.engine.chains.chains)
+
+    def _now(self) -> float:
+        return self.engine.orchestrator.clock.time()
+
+    async def root(self, request: Request) -> Response:
+        return PlainTextResponse("Ollama is running")
+
+    async def version(self, request: Request) -> Response:
+        return JSONResponse({"version": OLLAMA_VERSION})
+
+    def _listing(self, entry: ModelEntry | None, name: str) -> dict[str, Any]:
+        info = entry.info if entry is not None else None
+        return {
+            "name": name,
+            "model": name,
+            "modified_at": rfc3339(self._now()),
+            "size": (info.size_bytes if info else None) or 0,
+            "digest": digest(name),
+            "details": details(entry),
+        }
+
+    async def tags(self, request: Request) -> Response:
+        models = [self._listing(e, e.id) for e in self.engine.registry.models if e.status == "available"]
+        models += [self._listing(None, v) for v in virtual_ids(self._chain_names())]
+        return JSONResponse({"models": models})
+
+    async def ps(self, request: Request) -> Response:
+        loaded = []
+        for e in self.engine.registry.models:
+            if e.info.loaded:
+                doc = self._listing(e, e.id)
+                del doc["modified_at"]
+                doc.update(
+                    {
+                        "expires_at": rfc3339(self._now() + 300),
+                        "size_vram": 0,
+                        "context_length": e.context_length or 0,
+                    }
+                )
+                loaded.append(doc)
+        return JSONResponse({"models": loaded})
+
+    async def show(self, request: Request) -> Response:
+        try:
+            body = await parse.json_body(request)
+            name = parse.model_name(body)
+            route = resolve(name, self.engine.registry, self._chain_names())
+        except parse.BadRequest as err:
+            return error_response(400, str(err))
+        except UnknownModel:
+            return error_response(404, f"model '{name}' not found")
+        entry = self.engine.registry.lookup(route.model_id) if route.model_id else None
+        arch = ((entry.info.family if entry else None) or "llama").lower()
+        context = (entry.context_length if entry else None) or self._virtual_context()
+        return JSONResponse(
+            {
+                "license": "",
+                "modelfile": f"# served by jarvis\nFROM {name}\n",
+                "parameters": "",
+                "template": "{{ .Prompt }}",
+                "details": details(entry),
+                "model_info": {"general.architecture": arch, f"{arch}.context_length": context},
+                "capabilities": capabilities(entry),
+                "modified_at": rfc3339(self._now()),
+            }
+        )
+
+    def _virtual_context(self) -> int:
+        """A virtual model may route anywhere: the largest window any model has."""
+        return max((e.context_length or 0 for e in self.engine.registry.models), default=0) or 4096
+
+    async def chat(self, request: Request) -> Response:
+        try:
+            body = await parse.json_body(request)
+            route = resolve(parse.model_name(body), self.engine.registry, self._chain_names())
+            messages = parse.messages(body.get("messages"))
+            options = parse.ollama_options(body)
+        except parse.BadRequest as err:
+            return error_response(400, str(err))
+        except UnknownModel as err:
+            return error_response(404, str(err))
+        req = ServedRequest(route, messages, options)
+        return await self._answer(request, req, body, "message")
+
+    async def generate(self, request: Request) -> Response:
+        try:
+            body = await parse.json_body(request)
+            name = parse.model_name(body)
+            route = resolve(name, self.engine.registry, self._chain_names())
+            prompt = body.get("prompt") or ""
+            suffix = body.get("suffix") or ""
+            system = body.get("system") or ""
+            if not all(isinstance(v, str) for v in (prompt, suffix, system)):
+                raise parse.BadRequest("`prompt`, `suffix` and `system` must be strings.")
+            options = parse.ollama_options(body)
+        except parse.BadRequest as err:
+            return error_response(400, str(err))
+        except UnknownModel:
+            return error_response(404, f"model '{name}' not found")
+        if not prompt and not suffix:
+            # Ollama loads the model and answers at once: clients use this to warm a model up.
+            return JSONResponse(
+                {
+                    "model": name,
+                    "created_at": rfc3339(self._now()),
+                    "response": "",
+                    "done": True,
+                    "done_reason": "load",
+                }
+            )
+        if suffix:
+            entry = self.engine.registry.lookup(route.model_id) if route.model_id else None
+            if route.kind == "model" and (entry is None or not fim_capable(entry)):
+                return error_response(400, f"{name} does not support insert")
+            messages = [
+                Message("system", FIM_INSTRUCTION),
+                Message("user", f"<prefix>{prompt}</prefix>\n<suffix>{suffix}</suffix>"),
+            ]
+        else:
+            messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
+        req = ServedRequest(route, messages, options)
+        if suffix and route.kind != "model":
+            req.exclude = frozenset(e.id for e in self.engine.registry.models if not fim_capable(e))
+        return await self._answer(request, req, body, "response")
+
+    async def _answer(
+        self, request: Request, req: ServedRequest, body: dict[str, Any], field_name: str
+    ) -> Response:
+        encoder = NdjsonEncoder(req, self._now, field_name)
+        return await answer(
+            request,
+            self.gateway,
+            req,
+            encoder,
+            stream=body.get("stream", True) is not False,
+            traffic=self.traffic,
+            timing=self.timing,
+        )
+
+    async def embed(self, request: Request) -> Response:
+        try:
+            body = await parse.json_body(request)
+            name = parse.model_name(body)
+            texts = parse.texts(body.get("input"))
+        except parse.BadRequest as err:
+            return error_response(400, str(err))
+        try:
+            result = await embed(self.engine, name, texts)
+        except EmbedFailed as err:
+            return error_response(err.status, str(err))
+        return JSONResponse(
+            {
+                "model": result.model,
+                "embeddings": result.vectors,
+                "total_duration": int(result.seconds * _NS),
+                "load_duration": 0,
+                "prompt_eval_count": result.prompt_tokens,
+            },
+            headers={"X-Jarvis-Model": result.model},
+        )
+
+    async def embeddings_legacy(self, request: Request) -> Response:
+        """The old single-text endpoint some clients still call: {"model", "prompt"} → {"embedding"}."""
+        try:
+            body = await parse.json_body(request)
+            name = parse.model_name(body)
+            texts = parse.texts(body.get("prompt"), "prompt")
+        except parse.BadRequest as err:
+            return error_response(400, str(err))
+        try:
+            result = await embed(self.engine, name, texts)
+        except EmbedFailed as err:
+            return error_response(err.status, str(err))
+        return JSONResponse({"embedding": result.vectors[0]}, headers={"X-Jarvis-Model": result.model})

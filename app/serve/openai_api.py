@@ -1,0 +1,294 @@
+"""The OpenAI-compatible API under /v1: models, chat completions, completions (with FIM), embeddings.
+
+The streaming contract clients depend on: one ``id`` and ``created`` for the whole stream; the first
+delta carries ``role``; ``finish_reason`` is null until a final chunk with an empty delta; a usage chunk
+(``choices: []``) only when ``stream_options.include_usage`` is set; ``data: [DONE]``; keep-alive SSE
+comments while a model loads; an error after the first byte as ``data: {"error": {...}}``, then close.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from jarvis.providers.types import Message
+
+from . import parse
+from .embeddings import EmbedFailed, embed
+from .gateway import Failed, Finished, Gateway, ServedRequest, Text
+from .models import UnknownModel, fim_capable, resolve, virtual_ids
+from .respond import Timing, Traffic, answer, retry_headers
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "invalid_request_error",
+    429: "rate_limit_error",
+    499: "cancelled",
+}
+_ERROR_CODES = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": message,
+            "type": _ERROR_TYPES.get(status, "server_error"),
+            "param": None,
+            "code": _ERROR_CODES.get(status),
+        }
+    }
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(status, message), status_code=status, headers=headers)
+
+
+def finish_reason(reason: str) -> str:
+    return "length" if reason in ("length", "max_tokens") else "stop"
+
+
+def usage_json(finished: Finished) -> dict[str, int]:
+    p = finished.usage.prompt_tokens or 0
+    c = finished.usage.completion_tokens or 0
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+
+@dataclass
+class ChatEncoder:
+    """Chat (``kind="chat"``) or text completions (``kind="text"``) in OpenAI's shapes."""
+
+    req: ServedRequest
+    created: int
+    kind: str = "chat"
+    include_usage: bool = False
+    media_type: str = "text/event-stream"
+    keepalive: bytes | None = b": keep-alive\n\n"
+    _id: str = field(default="", init=False)
+    _began: bool = field(default=False, init=False)
+
+    @property
+    def object(self) -> str:
+        return "chat.completion" if self.kind == "chat" else "text_completion"
+
+    def id(self) -> str:
+        if not self._id:
+            prefix = "chatcmpl-" if self.kind == "chat" else "cmpl-"
+            self._id = prefix + (self.req.run_id or "jarvis")
+        return self._id
+
+    def error(self, failed: Failed, headers: dict[str, str]) -> Response:
+        return error_response(failed.status, failed.message, retry_headers(failed, headers))
+
+    def _chunk(self, choice: dict[str, Any] | None, usage: dict[str, int] | None = None) -> bytes:
+        doc: dict[str, Any] = {
+            "id": self.id(),
+            "object": self.object + ".chunk" if self.kind == "chat" else self.object,
+            "created": self.created,
+            "model": self.req.model or self.req.route.requested,
+            "choices": [choice] if choice is not None else [],
+        }
+        if usage is not None:
+            doc["usage"] = usage
+        return b"data: " + json.dumps(doc, separators=(",", ":")).encode() + b"\n\n"
+
+    def _choice(self, text: str | None, reason: str | None, *, role: bool = False) -> dict[str, Any]:
+        if self.kind == "text":
+            return {"index": 0, "text": text or "", "logprobs": None, "finish_reason": reason}
+        delta: dict[str, Any] = {}
+        if role:
+            delta["role"] = "assistant"
+        if text is not None:
+            delta["content"] = text
+        return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}
+
+    def chunk(self, event: Text | Finished | Failed) -> tuple[bytes, bool]:
+        out = b""
+        if not self._began and not isinstance(event, Failed):
+            self._began = True
+            if self.kind == "chat":
+                out += self._chunk(self._choice("", None, role=True))
+        if isinstance(event, Text):
+            return out + self._chunk(self._choice(event.text, None)), False
+        if isinstance(event, Finished):
+            out += self._chunk(self._choice(None, finish_reason(event.finish_reason)))
+            if self.include_usage:
+                out += self._chunk(None, usage_json(event))
+            return out + b"data: [DONE]\n\n", True
+        body = error_body(event.status if event.status != 200 else 503, event.message)
+        return out + b"data: " + json.dumps(body).encode() + b"\n\n", True
+
+    def whole(self, text: str, finished: Finished) -> dict[str, Any]:
+        reason = finish_reason(finished.finish_reason)
+        if self.kind == "chat":
+            choice: dict[str, Any] = {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": None,
+                "finish_reason": reason,
+            }
+        else:
+            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": reason}
+        return {
+            "id": self.id(),
+            "object": self.object,
+            "created": self.created,
+            "model": finished.model or self.req.model,
+            "choices": [choice],
+            "usage": usage_json(finished),
+        }
+
+
+FIM_INSTRUCTION = (
+    "You fill in the middle of a file. Reply with only the text that goes between the prefix and the"
+    " suffix: no explanations, no code fences, nothing repeated from either side."
+)
+CONTINUE_INSTRUCTION = "Continue the text. Reply with the continuation only, nothing repeated."
+
+
+class OpenAIApi:
+    def __init__(self, gateway: Gateway, traffic: Traffic, timing: Timing) -> None:
+        self.gateway = gateway
+        self.engine = gateway.engine
+        self.traffic = traffic
+        self.timing = timing
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/v1/models", self.models, methods=["GET"]),
+            Route("/v1/models/{model_id:path}", self.model, methods=["GET"]),
+            Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/v1/completions", self.completions, methods=["POST"]),
+            Route("/v1/embeddings", self.embeddings, methods=["POST"]),
+        ]
+
+    def _chain_names(self) -> list[str]:
+        return sorted(self.engine.chains.chains)
+
+    def _model_docs(self) -> list[dict[str, Any]]:
+        docs = [
+            {"id": e.id, "object": "model", "created": 0, "owned_by": e.provider}
+            for e in self.engine.registry.models
+            if e.status == "available"
+        ]
+        docs += [
+            {"id": v, "object": "model", "created": 0, "owned_by": "jarvis"}
+            for v in virtual_ids(self._chain_names())
+        ]
+        return docs
+
+    async def models(self, request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": self._model_docs()})
+
+    async def model(self, request: Request) -> Response:
+        wanted = request.path_params["model_id"]
+        doc = next((d for d in self._model_docs() if d["id"] == wanted), None)
+        if doc is None:
+            return error_response(
+                404, f"The model '{wanted}' does not exist here; GET /v1/models lists them."
+            )
+        return JSONResponse(doc)
+
+    def _created(self) -> int:
+        return int(self.engine.orchestrator.clock.time())
+
+    async def chat(self, request: Request) -> Response:
+        try:
+            body = await parse.json_body(request)
+            route = resolve(parse.model_name(body), self.engine.registry, self._chain_names())
+            messages = parse.messages(body.get("messages"))
+            options = parse.openai_options(body)
+        except parse.BadRequest as err:
+            return error_response(400, str(err))
+        except UnknownModel as err:
+            return error_response(404, str(err))
+        req = ServedRequest(route, messages, options)
+        return await self._answer(request, req, body, "chat")
+
+    async def completions(self, request: Request) -> Response:
+        try:
+            body = await parse.json_body(request)
+            route = resolve(parse.model_name(body), self.engine.registry, self._chain_names())
+            prompt = parse.texts(body.get("prompt"), "prompt")
+            if len(prompt) != 1:
+                raise parse.BadRequest("`prompt` must be one string: send one prompt per request.")
+            options = parse.openai_options(body)
+            suffix = body.get("suffix")
+            if suffix is not None and not isinstance(suffix, str):
+                raise parse.BadRequest("`suffix` must be a string (the text after the cursor).")
+        except parse.BadRequest as err:
+            return error_response(400, str(err))
+        except UnknownModel as err:
+            return error_response(404, str(err))
+        if suffix:
+            fim = [e for e in self.engine.registry.models if fim_capable(e)]
+            if route.kind == "model":
+                entry = self.engine.registry.lookup(route.model_id or "")
+                if entry is None or not fim_capable(entry):
+                    return error_response(
+                        400,
+                        f"{route.model_id} is not trained for fill-in-the-middle; ask for a code model"
+                        " such as a qwen2.5-coder (or jarvis/code) when sending a suffix.",
+                    )
+            elif not fim:
+                return error_response(
+                    400,
+                    "No model here can fill in the middle (a `suffix` was sent): install a FIM-trained code"
+                    " model such as qwen2.5-coder, or send the prompt without a suffix.",
+                )
+            messages = [
+                Message("system", FIM_INSTRUCTION),
+                Message("user", f"<prefix>{prompt[0]}</prefix>\n<suffix>{suffix}</suffix>"),
+            ]
+        else:
+            messages = [Message("system", CONTINUE_INSTRUCTION), Message("user", prompt[0])]
+        req = ServedRequest(route, messages, options)
+        if suffix and route.kind != "model":
+            # Only FIM-trained models may take it: every other one is excluded from the selection.
+            req.exclude = frozenset(e.id for e in self.engine.registry.models if not fim_capable(e))
+        return await self._answer(request, req, body, "text")
+
+    async def _answer(
+        self, request: Request, req: ServedRequest, body: dict[str, Any], kind: str
+    ) -> Response:
+        stream_options = body.get("stream_options") or {}
+        include_usage = bool(isinstance(stream_options, dict) and stream_options.get("include_usage"))
+        encoder = ChatEncoder(req, self._created(), kind, include_usage)
+        return await answer(
+            request,
+            self.gateway,
+            req,
+            encoder,
+            stream=bool(body.get("stream")),
+            traffic=self.traffic,
+            timing=self.timing,
+        )
+
+    async def embeddings(self, request: Request) -> Response:
+        try:
+            body = await parse.json_body(request)
+            name = parse.model_name(body)
+            texts = parse.texts(body.get("input"))
+        except parse.BadRequest as err:
+            return error_response(400, str(err))
+        try:
+            result = await embed(self.engine, name, texts)
+        except EmbedFailed as err:
+            return error_response(
+                err.status, str(err), retry_headers(Failed(err.status, "", retry_after=None), {})
+            )
+        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(result.vectors)]
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": result.model,
+                "usage": {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens},
+            },
+            headers={"X-Jarvis-Model": result.model, "X-Jarvis-Attempts": "1", "X-Jarvis-Fallbacks": ""},
+        )

@@ -1,0 +1,118 @@
+"""`jarvis serve`: the engine behind the OpenAI and Ollama APIs, for editors and tools (app/serve)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import socket
+import sys
+from types import FrameType
+from typing import Any
+
+from .config import Config
+from .exit_codes import EXIT_OK, EXIT_USAGE
+from .output import fail
+from .paths import Paths
+
+DEFAULT_PORT = 11435
+
+
+def register(add: Any) -> None:
+    p: argparse.ArgumentParser = add(
+        "serve", "serve the models over the OpenAI (/v1) and Ollama (/api) APIs for editors and tools"
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --token)"
+    )
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--token", help="require `Authorization: Bearer TOKEN` on every request")
+    p.add_argument(
+        "--cors", nargs="+", default=[], metavar="ORIGIN", help="browser origins allowed to call (CORS)"
+    )
+    p.add_argument(
+        "--allow-host", nargs="+", default=[], metavar="NAME", help="more names clients may use in Host"
+    )
+    p.set_defaults(handler=serve)
+
+
+def ready_line(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    return f"serving OpenAI API at {base}/v1 and Ollama API at {base}"
+
+
+def serve(config: Config, paths: Paths, args: argparse.Namespace) -> int:
+    from .serve.security import startup_problem
+    from .serve.server import ServeSettings, cors_list
+
+    problem = startup_problem(args.host, args.token)
+    if problem:
+        return fail(problem, EXIT_USAGE)
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as err:
+        return fail(
+            f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); is another server on that"
+            " port? Pick another with --port.",
+            EXIT_USAGE,
+        )
+    settings = ServeSettings(
+        host=args.host,
+        port=sock.getsockname()[1],
+        token=args.token,
+        cors_origins=cors_list(args.cors),
+        allowed_hosts=tuple(args.allow_host),
+    )
+    return asyncio.run(_serve(config, paths, settings, sock))
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _serve(config: Config, paths: Paths, settings: Any, sock: socket.socket) -> int:
+    import uvicorn  # only here: the rest of the CLI never pays for it
+
+    from .engine import build_engine
+    from .serve.server import build_app
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # Stop without re-raising the signal afterwards (uvicorn's default): Ctrl+C is a clean exit 0.
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            else:
+                self.should_exit = True
+
+    engine = await build_engine(config, paths).start()
+    try:
+        uv_config = uvicorn.Config(
+            build_app(engine, settings),
+            log_level="warning",
+            lifespan="on",
+            # In-flight streams get this long to finish after Ctrl+C; then they are cancelled (and recorded).
+            timeout_graceful_shutdown=3,
+            access_log=False,
+        )
+        server = Server(uv_config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.02)
+        if server.started:
+            print(ready_line(settings.host, settings.port), flush=True)
+            print("Ctrl+C stops.", file=sys.stderr, flush=True)
+        await task
+    finally:
+        await engine.close()
+        sock.close()
+    return EXIT_OK

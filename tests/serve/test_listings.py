@@ -1,0 +1,61 @@
+"""What `jarvis serve` lists, in-process (no model runs): /v1/models with the virtual models, Ollama's
+version, tags (every field Zed's strict parser requires), ps and show."""
+
+from __future__ import annotations
+
+from tests.serve.conftest import EMBEDDED
+
+
+async def test_v1_models_lists_registry_and_virtual_models(asgi):
+    client = await asgi()
+    doc = (await client.get("/v1/models")).json()
+    assert doc["object"] == "list"
+    ids = [m["id"] for m in doc["data"]]
+    assert EMBEDDED in ids
+    for virtual in ("jarvis/auto", "jarvis/code", "jarvis/chain/default", "jarvis/chain/code"):
+        assert virtual in ids
+    assert all(
+        m["object"] == "model" and isinstance(m["created"], int) and m["owned_by"] for m in doc["data"]
+    )
+    one = await client.get(f"/v1/models/{EMBEDDED}")
+    assert one.status_code == 200 and one.json()["id"] == EMBEDDED
+    assert (await client.get("/v1/models/nope")).status_code == 404
+
+
+async def test_ollama_version_is_one_copilot_accepts(asgi):
+    client = await asgi()
+    version = (await client.get("/api/version")).json()["version"]
+    assert tuple(int(x) for x in version.split(".")) >= (0, 6, 4)
+    root = await client.get("/")
+    assert root.text == "Ollama is running"
+
+
+async def test_tags_carry_every_field_zeds_parser_requires(asgi):
+    client = await asgi()
+    models = (await client.get("/api/tags")).json()["models"]
+    names = [m["name"] for m in models]
+    assert EMBEDDED in names and "jarvis/auto" in names
+    for m in models:
+        assert set(m) >= {"name", "model", "modified_at", "size", "digest", "details"}
+        assert isinstance(m["size"], int) and len(m["digest"]) == 64
+        assert m["modified_at"].endswith("Z")
+        assert set(m["details"]) >= {"format", "family", "families", "parameter_size", "quantization_level"}
+    smol = next(m for m in models if m["name"] == EMBEDDED)
+    assert smol["size"] > 50_000_000 and smol["details"]["parameter_size"]
+
+
+async def test_show_gives_capabilities_context_length_and_template(asgi):
+    client = await asgi()
+    doc = (await client.post("/api/show", json={"model": EMBEDDED})).json()
+    assert "completion" in doc["capabilities"] and "tools" not in doc["capabilities"]
+    arch = doc["model_info"]["general.architecture"]
+    assert doc["model_info"][f"{arch}.context_length"] > 0
+    assert doc["template"]
+    bare = (await client.post("/api/show", json={"name": "smollm2-135m"})).json()  # by bare name
+    assert bare["model_info"] == doc["model_info"]
+
+
+async def test_ps_lists_only_loaded_models(asgi):
+    client = await asgi()
+    doc = (await client.get("/api/ps")).json()
+    assert doc == {"models": []}  # nothing has run in this process yet
