@@ -50,7 +50,7 @@ async def _apply(paths, args) -> int:
     from jarvis.chains.edits.apply import ApplyRefused
     from jarvis.chains.ledger_async import AsyncLedger
 
-    from .edits_console import RunEdits, apply_run, print_edits, review_run, test_edits
+    from .edits_console import RunEdits, apply_run, print_edits, review_run, run_tests_on_patch
 
     ledger = AsyncLedger(paths.database)
     try:
@@ -67,7 +67,7 @@ async def _apply(paths, args) -> int:
             return fail(f"the answer of run {args.run_id} has no edits to your files.", EXIT_FAILED)
         edits = RunEdits(args.run_id, review)
         if args.test_cmd and review.changes:
-            edits = await test_edits(ledger, args.run_id, review, args.test_cmd)
+            edits = await run_tests_on_patch(ledger, args.run_id, review, args.test_cmd)
         if not args.json:
             print_edits(edits, hint=False)
         doc = {"run_id": args.run_id, **edits.as_json(), "applied": []}

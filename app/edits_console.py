@@ -66,7 +66,7 @@ async def review_run(ledger: AsyncLedger, run_id: str, *, force: bool = False) -
     return review
 
 
-async def test_edits(ledger: AsyncLedger, run_id: str, review: EditReview, command: str) -> RunEdits:
+async def run_tests_on_patch(ledger: AsyncLedger, run_id: str, review: EditReview, command: str) -> RunEdits:
     """Run the project's test command on a patched copy and store its result."""
     try:
         result = await run_project_tests(review.root, review.changes, command)
