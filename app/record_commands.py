@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -202,8 +201,6 @@ def cmd_history(config, paths, args) -> int:
 def cmd_export(config, paths, args) -> int:
     from jarvis.chains.verify.store import verification_of
 
-    from .export import run_as_json, run_as_markdown
-
     ledger = open_ledger(paths)
     run = ledger.run(args.run_id)
     if run is None:
@@ -218,6 +215,8 @@ def cmd_export(config, paths, args) -> int:
             return fail(str(err), EXIT_USAGE)
         print("\n".join(str(p) for p in written))
         return EXIT_OK
-    as_json = args.format == "json" or args.json
-    print(json.dumps(run_as_json(run), indent=2) if as_json else run_as_markdown(run))
+    from .thread_export import export_text
+
+    # A turn of a thread is exported with every turn of it (chains.threads).
+    print(export_text(ledger, run, args.format == "json" or args.json))
     return EXIT_OK

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import replace
 
 from .exit_codes import EXIT_USAGE
 from .output import fail
 from .text_input import InputError, text_argument, text_file
+from .thread_commands import add_continue_option, continued_task, follow_up, with_files
 
 STRATEGIES = ["performance", "quality", "cost", "reliability", "balanced"]
 
 
 def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p = add("run", "run a chain on a task, streaming each step")
-    p.add_argument("task", help="the task, or - to read it from standard input")
+    p.add_argument("task", nargs="?", help="the task, or - to read it from standard input")
+    add_continue_option(p, "the run")
     p.add_argument("--chain", default="default", help="default, code, planning, analysis, or one of yours")
     p.add_argument("--model", "-m", help="use this model id for every role")
     p.add_argument("--strategy", choices=STRATEGIES)
@@ -48,10 +51,9 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=cmd_run)
 
     p = add("compare", "send one prompt to 2-4 models and show the answers side by side")
-    p.add_argument("prompt", help="the prompt, or - to read it from standard input")
-    p.add_argument(
-        "-m", "--model", action="append", required=True, dest="models", help="a model id (2-4 times)"
-    )
+    p.add_argument("prompt", nargs="?", help="the prompt, or - to read it from standard input")
+    p.add_argument("-m", "--model", action="append", dest="models", help="a model id (2-4 times)")
+    add_continue_option(p, "the comparison")
     p.add_argument("--max-tokens", type=int, default=512)
     p.add_argument("--temperature", type=float)
     p.add_argument("--seed", type=int)
@@ -60,6 +62,9 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
 
 # -- run -------------------------------------------------------------------
 def cmd_run(config, paths, args) -> int:
+    continue_id, args.task = continued_task(args, "task")
+    if args.task is None:
+        return fail('the task is missing: jarvis run "TASK" (- reads it from standard input).', EXIT_USAGE)
     try:
         task = text_argument(args.task, "task")
     except InputError as err:
@@ -90,6 +95,14 @@ def cmd_run(config, paths, args) -> int:
         overrides=overrides,
         **verify,
     )
+    if args.continue_from is not None:
+        from jarvis.chains.threads import ThreadError
+
+        try:
+            follow = follow_up(paths, continue_id)
+        except ThreadError as err:
+            return fail(str(err), EXIT_USAGE)
+        options = with_files(replace(options, follow_up=follow), follow)
     return asyncio.run(run_chain(config, paths, task, options, args.json))
 
 
@@ -121,10 +134,22 @@ def verify_options(task: str, args) -> dict:
 
 # -- compare ---------------------------------------------------------------
 def cmd_compare(config, paths, args) -> int:
-    if not 2 <= len(args.models) <= 4:
+    continue_id, prompt = continued_task(args, "prompt")
+    follow = None
+    if args.continue_from is not None:
+        from jarvis.chains.threads import ThreadError
+
+        try:  # every model of that comparison continues its own answers (unless -m names others)
+            follow = follow_up(paths, continue_id, kind="compare")
+        except ThreadError as err:
+            return fail(str(err), EXIT_USAGE)
+    models = args.models or (list(follow.models) if follow else [])
+    if not 2 <= len(models) <= 4:
         return fail("compare takes 2 to 4 models (-m ID -m ID ...).", EXIT_USAGE)
+    if prompt is None:
+        return fail('the prompt is missing: jarvis compare "PROMPT" -m ID -m ID.', EXIT_USAGE)
     try:
-        prompt = text_argument(args.prompt, "prompt")
+        prompt = text_argument(prompt, "prompt")
     except InputError as err:
         return fail(str(err), EXIT_USAGE)
     import asyncio
@@ -134,4 +159,4 @@ def cmd_compare(config, paths, args) -> int:
     from .run_console import run_comparison
 
     options = GenerationOptions(max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed)
-    return asyncio.run(run_comparison(config, paths, prompt, args.models, options, args.json))
+    return asyncio.run(run_comparison(config, paths, prompt, models, options, args.json, follow))

@@ -140,14 +140,15 @@ def _render_verification(event) -> None:
         )
 
 
-async def run_comparison(config, paths, prompt, models, options, as_json: bool) -> int:
+async def run_comparison(config, paths, prompt, models, options, as_json: bool, follow_up=None) -> int:
+    """``follow_up``: a next turn of an earlier comparison (chains.threads.compare_continuation)."""
     try:
         engine = await build_engine(config, paths).start()
     except PolicyError as err:  # policies.toml is read when the engine is built
         return fail(str(err), EXIT_CONFIG)
     last = None
     try:
-        async for event in engine.orchestrator.compare(prompt, models, options):
+        async for event in engine.orchestrator.compare(prompt, models, options, follow_up=follow_up):
             last = event
             if as_json:
                 continue

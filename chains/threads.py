@@ -254,3 +254,35 @@ async def regenerate_run(ledger: AsyncLedger, run_id: str) -> tuple[ThreadTurn, 
 
 async def fork_run(ledger: AsyncLedger, run_id: str) -> FollowUp:
     return await ledger.call_fn(fork, run_id)
+
+
+# -- a thread as History, `jarvis thread` and exports show it ----------------------------------------
+@dataclass(frozen=True)
+class ThreadView:
+    thread_id: str
+    #: A forked thread's history before its first turn (turns of the thread it was forked from).
+    forked_from: tuple[ThreadTurn, ...]
+    #: Every run of the thread by turn, a regenerated turn after the one it repeats.
+    turns: tuple[ThreadTurn, ...]
+
+    @property
+    def runs(self) -> list[ThreadTurn]:
+        return [*self.forked_from, *self.turns]
+
+    def as_json(self) -> dict:
+        return {
+            "thread_id": self.thread_id,
+            "forked_from": [t.as_json() for t in self.forked_from],
+            "turns": [t.as_json() for t in self.turns],
+        }
+
+
+def thread_of(ledger: Ledger, run_id: str) -> ThreadView:
+    """The thread ``run_id`` belongs to. Raises ThreadError when there is no such run."""
+    turn = ledger.thread_turn(run_id)
+    if turn is None:
+        raise ThreadError(f"There is no run {run_id} (see `jarvis history`).")
+    turns = ledger.thread_turns(turn.thread_id)
+    first = turns[0] if turns else turn
+    before = ledger.lineage(first.parent_run_id) if first.forked and first.parent_run_id else []
+    return ThreadView(turn.thread_id, tuple(before), tuple(turns))
