@@ -120,3 +120,14 @@ async def undo_run(ledger: AsyncLedger, run_id: str, *, force: bool = False) -> 
     outcomes = await asyncio.to_thread(undo_files, Path(root), files, force=force)
     await ledger.call_fn(record_undone, run_id, outcomes)
     return outcomes
+
+
+async def edits_after_run(ledger: AsyncLedger, run_id: str, test_cmd: str | None = None) -> RunEdits | None:
+    """After `jarvis run` with files: the answer's edits reviewed (and tested with `test_cmd`), or None
+    when it has none."""
+    review = await review_run(ledger, run_id)
+    if review is None:
+        return None
+    if test_cmd and review.changes:
+        return await run_tests_on_patch(ledger, run_id, review, test_cmd)
+    return RunEdits(run_id, review)

@@ -46,6 +46,12 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
         metavar="CALL",
         help='one example call and its result, e.g. "is_prime(7) is True" (repeatable; implies --verify)',
     )
+    v.add_argument(
+        "--test-cmd",
+        metavar="CMD",
+        help="with files attached: run your tests on a sandboxed copy with the answer's edits"
+        ' applied, e.g. "pytest -q tests/test_parser.py" (nothing is written; see jarvis apply)',
+    )
     v.add_argument("--candidates", type=int, help="candidates to sample when the first fails (default 4)")
     v.add_argument("--repair-rounds", type=int, help="repair rounds when none passes (0-2, default 2)")
     p.set_defaults(handler=cmd_run)
@@ -103,7 +109,7 @@ def cmd_run(config, paths, args) -> int:
         except ThreadError as err:
             return fail(str(err), EXIT_USAGE)
         options = with_files(replace(options, follow_up=follow), follow)
-    return asyncio.run(run_chain(config, paths, task, options, args.json))
+    return asyncio.run(run_chain(config, paths, task, options, args.json, test_cmd=args.test_cmd))
 
 
 def verify_options(task: str, args) -> dict:

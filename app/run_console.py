@@ -21,13 +21,17 @@ from jarvis.chains.run_options import RunOptions
 from jarvis.chains.verify.events import CandidateChecked, ChecksFound, VerificationFinished
 from jarvis.chains.verify.store import verification_of
 
+from .edits_console import edits_after_run, print_edits
 from .engine import build_engine
 from .exit_codes import EXIT_CANCELLED, EXIT_CONFIG, EXIT_FAILED, EXIT_NO_MODEL, EXIT_OK, EXIT_USAGE
 from .export import run_as_json
 from .output import emit_json, fail
 
 
-async def run_chain(config, paths, task: str, options: RunOptions, as_json: bool) -> int:
+async def run_chain(
+    config, paths, task: str, options: RunOptions, as_json: bool, test_cmd: str | None = None
+) -> int:
+    """``test_cmd``: the project's tests, run on a sandboxed copy with the answer's edits applied."""
     try:
         engine = await build_engine(config, paths).start()
     except PolicyError as err:  # policies.toml is read when the engine is built
@@ -36,6 +40,7 @@ async def run_chain(config, paths, task: str, options: RunOptions, as_json: bool
     # The confinement notice is shown once, before generated code first runs (the engine does no app I/O).
     options = replace(options, confinement_notice=not paths.verify_notice.exists())
     verified = False
+    edits = None
     try:
         async for event in engine.orchestrator.run(task, options):
             last = event
@@ -48,6 +53,7 @@ async def run_chain(config, paths, task: str, options: RunOptions, as_json: bool
         run = await engine.ledger.run(last.run_id) if last else None
         if run is not None:
             run["verification"] = await engine.ledger.call_fn(verification_of, run["id"])
+            edits = await edits_after_run(engine.ledger, run["id"], test_cmd)
     finally:
         await engine.close()
     if verified and options.confinement_notice:
@@ -56,7 +62,12 @@ async def run_chain(config, paths, task: str, options: RunOptions, as_json: bool
         doc = run_as_json(run) if run else {"status": "failed"}
         if isinstance(last, RunFailed):
             doc["error"] = {"message": last.message, "kind": last.kind}
+        doc["edits"] = edits.as_json() if edits else None
         emit_json(doc)
+    elif edits is not None:
+        print_edits(edits)
+    if test_cmd and (edits is None or not edits.review.changes):
+        sys.stderr.write("! --test-cmd did not run: the answer has no usable edits to attached files.\n")
     return _exit_code(last)
 
 
