@@ -51,8 +51,8 @@ async def review_run(ledger: AsyncLedger, run_id: str, *, force: bool = False) -
     """The review of a run's answer against its attached files (stored), or None when the run had no
     attached files or its answer no edits."""
     files = await ledger.run_files(run_id)
-    run = await ledger.run(run_id)
-    if not files or run is None:
+    run = await ledger.run(run_id) if files else None
+    if run is None:
         return None
     attached = {f.path: f.sha256 for f in files}
     # A file the prompt held only in part (trimmed, outlined) must not be replaced whole.

@@ -32,7 +32,40 @@ def replace_once(text: str, search: str, replace: str) -> tuple[str | None, str,
     if len(starts) > 1:
         where = ", ".join(str(i + 1) for i in starts[:5])
         return None, f"matches {len(starts)} times (lines {where}); add lines around it to make it unique", ""
+    indented = _indented_matches(lines, wanted)
+    if len(indented) == 1:
+        i, prefix = indented[0]
+        body = replace[:-1] if replace.endswith("\n") else replace
+        new = [prefix + line if line.strip() else line for line in body.split("\n")] if replace else []
+        return "\n".join(lines[:i] + new + lines[i + n :]), "", "matched with its indentation added"
+    if len(indented) > 1:
+        where = ", ".join(str(i + 1) for i, _ in indented[:5])
+        return (
+            None,
+            f"matches {len(indented)} times (lines {where}); add lines around it to make it unique",
+            "",
+        )
     return None, f"matches 0 times; {closest(lines, wanted)}", ""
+
+
+def _indented_matches(lines: list[str], wanted: list[str]) -> list[tuple[int, str]]:
+    """Where `wanted` matches with the same whitespace added before every non-blank line (models
+    often quote a nested block dedented), and that whitespace."""
+    n = len(wanted)
+    first = next((w for w in wanted if w.strip()), None)
+    if first is None:
+        return []
+    found = []
+    for i in range(len(lines) - n + 1):
+        window = [x.rstrip() for x in lines[i : i + n]]
+        k = next(j for j, w in enumerate(wanted) if w.strip())
+        if not window[k].endswith(first) or window[k][: len(window[k]) - len(first)].strip():
+            continue
+        prefix = window[k][: len(window[k]) - len(first)]
+        pairs = zip(window, wanted, strict=True)
+        if prefix and all((got == prefix + want) if want.strip() else not got.strip() for got, want in pairs):
+            found.append((i, prefix))
+    return found
 
 
 def _where(text: str, search: str) -> str:

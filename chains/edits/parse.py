@@ -8,6 +8,7 @@ is listed as refused with the reason instead of being dropped (aider issue #5486
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -61,7 +62,11 @@ def resolve_name(name: str | None, known: Iterable[str]) -> str | None:
     if name in known:
         return name
     ends = [k for k in known if k.endswith("/" + name)]
-    return ends[0] if len(ends) == 1 else name
+    if len(ends) == 1:
+        return ends[0]
+    # A slip of the pen ("parsr.py" for "parser.py"), as aider forgives with the same cut-off.
+    close = difflib.get_close_matches(name, known, n=2, cutoff=0.8)
+    return close[0] if len(close) == 1 else name
 
 
 def _info_path(info: str) -> str | None:

@@ -74,3 +74,8 @@ def test_instructions_ask_small_files_whole_and_large_ones_as_blocks():
     assert "To change small.py" in text and "WHOLE new file" in text
     assert "To change big.py" in text and "<<<<<<< SEARCH" in text
     assert edit_instructions([]) == ""
+
+
+def test_a_misspelt_path_resolves_to_the_one_close_attached_file():
+    [edit] = parse_edits("parsr.py\n```python\nx = 1\n```\n", ["parser.py", "cli.py"])
+    assert edit.path == "parser.py"

@@ -125,3 +125,14 @@ def test_an_edit_to_a_file_only_partly_seen_must_not_be_whole(project):
         "parser.py was only partly in the prompt, so a whole-file answer would drop the rest; ask for"
         " SEARCH/REPLACE blocks"
     )
+
+
+def test_a_dedented_search_matches_with_its_indentation_added(project):
+    (project / "parser.py").write_text(
+        "class Parser:\n    def parse(self, text):\n        return text.split()\n"
+    )
+    answer = "parser.py\n<<<<<<< SEARCH\ndef parse(self, text):\n    return text.split()\n=======\n"
+    answer += "def parse(self, text):\n    return text.split(',')\n>>>>>>> REPLACE\n"
+    r = review(project, answer)
+    assert r.outcomes[0].note == "matched with its indentation added"
+    assert r.changes[0].after == "class Parser:\n    def parse(self, text):\n        return text.split(',')\n"
