@@ -9,6 +9,9 @@ from jarvis.providers.base import Provider
 from jarvis.providers.catalog import Catalog
 from jarvis.providers.cloud import CloudProvider
 from jarvis.providers.embedded import EmbeddedProvider
+from jarvis.providers.keys.rotation import KeyRotation
+from jarvis.providers.keys.sources import KeySources
+from jarvis.providers.keys.types import KeyUse
 from jarvis.providers.lifecycle import ModelLifecycle
 from jarvis.providers.lmstudio import LMStudioProvider
 from jarvis.providers.ollama import OllamaProvider
@@ -24,8 +27,15 @@ def build_guard(config: Config, available: Callable[[], int] = system_available)
 
 
 def build_providers(
-    config: Config, guard: ResourceGuard, env: Mapping[str, str] | None = None
+    config: Config,
+    guard: ResourceGuard,
+    env: Mapping[str, str] | None = None,
+    *,
+    keys: KeySources | None = None,
+    on_key_use: Callable[[KeyUse], None] | None = None,
 ) -> list[Provider]:
+    """``keys``: where cloud keys come from (default: the environment and the config's api_keys);
+    ``on_key_use`` hears of each use of a cloud key by its name (the ledger's key_usage)."""
     env = os.environ if env is None else env
     providers: list[Provider] = []
     if config.embedded.enabled:
@@ -68,6 +78,8 @@ def build_providers(
                 api_keys=config.cloud.api_keys,
                 api_base=config.cloud.api_base,
                 timeout=config.cloud.timeout,
+                keys=KeyRotation(keys) if keys is not None else None,
+                on_key_use=on_key_use,
             )
         )
     return providers
@@ -90,11 +102,13 @@ def build_registry(
     env: Mapping[str, str] | None = None,
     *,
     available_memory: Callable[[], int] = system_available,
+    keys: KeySources | None = None,
+    on_key_use: Callable[[KeyUse], None] | None = None,
 ) -> ModelRegistry:
     guard = build_guard(config, available_memory)
     custom = [custom_model(c) for c in config.custom_models]
     return ModelRegistry(
-        build_providers(config, guard, env),
+        build_providers(config, guard, env, keys=keys, on_key_use=on_key_use),
         catalog=Catalog.shipped(),
         guard=guard,
         custom=custom,

@@ -24,6 +24,7 @@ from jarvis.providers.resources import system_available
 
 from .compose import build_lifecycle, build_registry
 from .config import Config
+from .key_store import key_sources
 from .paths import Paths
 
 
@@ -96,8 +97,14 @@ def build_engine(
 ) -> Engine:
     """``clock`` stamps the ledger and every duration, ``ids`` names runs and steps, ``available_memory``
     (bytes) is what the memory guard admits models against (defaults: the real ones)."""
-    registry = build_registry(config, available_memory=available_memory)
     ledger = AsyncLedger(database or paths.database, clock=clock)
+    # Cloud keys from the environment, the key store and the config; each use is logged by key name.
+    registry = build_registry(
+        config,
+        available_memory=available_memory,
+        keys=key_sources(config, paths),
+        on_key_use=ledger.record_key_use,
+    )
     bus = EventBus()
     breaker = CircuitBreaker()
     cloud = CloudGate(config.cloud.enabled, ledger)

@@ -49,6 +49,16 @@ class Paths:
         """Files as they were before `jarvis apply` changed them, one folder per run (for --undo)."""
         return self.data_dir / "edit-backups"
 
+    @property
+    def keys_index(self) -> Path:
+        """Stored API keys by provider and name, with their last 4 characters: never a key."""
+        return self.data_dir / "keys.json"
+
+    @property
+    def keys_file(self) -> Path:
+        """The encrypted key file, used where the machine has no OS keyring (keyrings.cryptfile)."""
+        return self.data_dir / "keys.cfg"
+
 
 def resolve_paths(env: Mapping[str, str] | None = None) -> Paths:
     env = os.environ if env is None else env

@@ -16,6 +16,7 @@ from typing import Any
 import psutil
 from sqlite_utils import Database
 
+from jarvis.providers.keys.types import KeyUse
 from jarvis.providers.types import Usage
 
 from .bus import REQUEST_COMPLETED, REQUEST_FAILED, RequestRecord
@@ -355,6 +356,36 @@ class Ledger:
         return float(
             self._scalar("SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE created_at >= ?", [since])
         )
+
+    # -- key usage (providers.keys; migration m009) ----------------------
+    def record_key_use(self, use: KeyUse) -> None:
+        """One request made with a cloud key, by the key's name (the key itself never reaches the ledger)."""
+        self._exec(
+            "INSERT INTO key_usage (provider, key_name, source, model_id, outcome, prompt_tokens,"
+            " completion_tokens, cost_usd, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                use.provider,
+                use.key_name,
+                use.source,
+                use.model,
+                use.outcome,
+                use.prompt_tokens,
+                use.completion_tokens,
+                use.cost_usd,
+                self.clock.time(),
+            ],
+        )
+
+    def key_usage(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Per (provider, key name): requests, tokens, cost, when it was last used and how that went."""
+        rows = self.db.query(
+            "SELECT provider, key_name, COUNT(*) AS requests, COALESCE(SUM(prompt_tokens), 0)"
+            " + COALESCE(SUM(completion_tokens), 0) AS tokens, COALESCE(SUM(cost_usd), 0) AS cost_usd,"
+            " MAX(created_at) AS last_used, (SELECT outcome FROM key_usage k WHERE k.provider = u.provider"
+            " AND k.key_name = u.key_name ORDER BY created_at DESC, id DESC LIMIT 1) AS last_outcome"
+            " FROM key_usage u GROUP BY provider, key_name"
+        )
+        return {(r.pop("provider"), r.pop("key_name")): r for r in rows}
 
     # -- attached files (chains.context) ---------------------------------
     def add_run_files(

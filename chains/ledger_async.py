@@ -71,6 +71,7 @@ class AsyncLedger:
     set_budget = _write(Ledger.set_budget)
     set_thread = _write(Ledger.set_thread)
     add_run_files = _write(Ledger.add_run_files)
+    record_key_use = _write(Ledger.record_key_use)
 
     # -- reads (awaited) ---------------------------------------------------
     recover_interrupted = _read(Ledger.recover_interrupted)
@@ -89,6 +90,7 @@ class AsyncLedger:
     thread_turns = _read(Ledger.thread_turns)
     latest_run = _read(Ledger.latest_run)
     run_files = _read(Ledger.run_files)
+    key_usage = _read(Ledger.key_usage)
     runs_using_model = _read(Ledger.runs_using_model)
 
     # -- anything else, as a function of the ledger -------------------------

@@ -205,6 +205,7 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     m006_threads,
     m007_applies,
     m008_served,
+    m009_key_usage,
 )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
 from types import ModuleType
 from typing import Any
@@ -23,18 +24,14 @@ from .errors import (
     redact,
 )
 from .http_errors import is_refused, retry_after_seconds
+from .keys.rotation import AUTH_COOLDOWN_S, RATE_COOLDOWN_S, KeyRotation
+from .keys.sources import KeySources
+from .keys.types import KEY_ENV, KeyUse, NamedKey
 from .timing import StreamClock
 from .tokens import estimate_prompt_tokens
-from .types import Delta, GenerationOptions, Message, ModelInfo, StreamChunk
+from .types import Completion, Delta, GenerationOptions, Message, ModelInfo, StreamChunk
 
-#: The environment variable litellm reads for each provider prefix.
-KEY_ENV = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-    "google": "GEMINI_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY",
-}
+__all__ = ["KEY_ENV", "CloudProvider", "load_litellm"]
 
 
 def load_litellm() -> ModuleType:
@@ -53,8 +50,12 @@ def load_litellm() -> ModuleType:
 class CloudProvider(Provider):
     """``models`` are litellm model strings ("openai/gpt-4o-mini"); ``api_keys`` maps a prefix to its key.
 
-    Keys come from the user's config or the environment at construction; they are
-    passed per call (never set on the litellm module) and redacted from every error.
+    ``keys`` gives each prefix its keys in order (environment, key store, config; by default
+    the environment and ``api_keys``). A key that is rejected or rate limited before any text
+    sits out a cooldown and the same request goes out again with the next key, so the engine's
+    fallback sees a failure only when every key failed; the switch is a warning on the answer.
+    Keys are passed per call (never set on the litellm module) and redacted from every error;
+    ``on_key_use`` hears of each use by the key's name (for the ledger), never the key.
     """
 
     kind = "cloud"
@@ -68,10 +69,14 @@ class CloudProvider(Provider):
         api_base: str | None = None,
         timeout: float = 60.0,
         context_lengths: Mapping[str, int] | None = None,
+        keys: KeyRotation | None = None,
+        on_key_use: Callable[[KeyUse], None] | None = None,
     ) -> None:
         super().__init__(name)
         self.models = tuple(models)
         self._keys = dict(api_keys or {})
+        self.keys = keys or KeyRotation(KeySources(os.environ, self._keys))
+        self._on_key_use = on_key_use
         self.api_base = api_base
         self.timeout = timeout
         self._context = dict(context_lengths or {})
@@ -83,14 +88,16 @@ class CloudProvider(Provider):
 
     @property
     def _secrets(self) -> tuple[str, ...]:
-        return tuple(v for v in self._keys.values() if v)
-
-    def _key_for(self, model: str) -> str | None:
-        prefix = model.split("/", 1)[0]
-        return self._keys.get(prefix) or os.environ.get(KEY_ENV.get(prefix, ""), None) or None
+        return tuple(v for v in self._keys.values() if v) + self.keys.secrets()
 
     def has_key(self, model: str) -> bool:
-        return self._key_for(model) is not None
+        """Whether any source has a key for the model's prefix (reads names only, never a keyring)."""
+        return self.keys.available(model.split("/", 1)[0])
+
+    def broken_models(self) -> list[tuple[str, str]]:
+        """The registry's notices: keys kept in plain text in the config file."""
+        warning = self.keys.sources.config_warning()
+        return [("api_keys", warning)] if warning else []
 
     async def list_models(self) -> list[ModelInfo]:
         # No network call: the user lists the cloud models they allow as fallbacks.
@@ -125,7 +132,12 @@ class CloudProvider(Provider):
         if isinstance(err, lib.ContextWindowExceededError):
             return ContextOverflow(f"The prompt does not fit {model}'s context window.", **kw)
         if isinstance(err, lib.RateLimitError):
-            headers = getattr(getattr(err, "response", None), "headers", None) or {}
+            # litellm keeps the server's headers here; its `response` is a stand-in without them.
+            headers = (
+                getattr(err, "litellm_response_headers", None)
+                or getattr(getattr(err, "response", None), "headers", None)
+                or {}
+            )
             wait = retry_after_seconds(headers.get("retry-after")) if hasattr(headers, "get") else None
             return RateLimited(f"{model} is rate limited: {msg}", retry_after=wait, **kw)
         if isinstance(err, lib.Timeout):
@@ -150,6 +162,32 @@ class CloudProvider(Provider):
             return ProviderUnavailable(f"Could not reach {model}: {msg}", **kw)
         return BadResponse(f"{model} failed: {type(err).__name__}: {msg}", **kw)
 
+    async def _keys_for(self, model: str) -> list[NamedKey | None]:
+        """The keys to try now, in order; [None] for a keyless proxy. Raises when none may be tried."""
+        prefix = model.split("/", 1)[0]
+        if not self.keys.loaded(prefix):
+            await asyncio.to_thread(self.keys.load, prefix)  # a keyring or the encrypted file: blocking
+        usable: list[NamedKey | None] = list(self.keys.usable(prefix))
+        if usable:
+            return usable
+        origin: Origin = {"provider": self.name, "model": model}
+        wait = self.keys.next_ready_in(prefix)
+        if wait is not None:  # keys exist, all sitting out a cooldown
+            names = ", ".join(f"'{k.name}'" for k in self.keys.load(prefix))
+            if any(self.keys.state(prefix, k.name).startswith("rate") for k in self.keys.load(prefix)):
+                raise RateLimited(
+                    f"Every key for {prefix} ({names}) is rate limited; one is free in {wait:.0f} s.",
+                    retry_after=wait,
+                    **origin,
+                )
+            raise AuthenticationFailed(
+                f"Every key for {prefix} ({names}) was rejected.", hint=_key_hint(model, prefix), **origin
+            )
+        if self.api_base is not None:
+            return [None]
+        problem = self.keys.problem(prefix)
+        raise AuthenticationFailed(f"No API key for {model}.", hint=problem or _key_hint(model), **origin)
+
     async def stream_chat(
         self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
     ) -> AsyncIterator[StreamChunk]:
@@ -161,11 +199,78 @@ class CloudProvider(Provider):
                 provider=self.name,
                 model=model,
             )
-        key = self._key_for(model)
-        if key is None and self.api_base is None:
-            raise AuthenticationFailed(
-                f"No API key for {model}.", hint=_key_hint(model), provider=self.name, model=model
+        keys = await self._keys_for(model)
+        switched: list[str] = []
+        for i, key in enumerate(keys):
+            streamed = False
+            try:
+                async for chunk in self._stream_once(model, messages, options, key):
+                    if isinstance(chunk, Completion):
+                        self._used(key, model, "ok", chunk)
+                        chunk = replace(chunk, warnings=chunk.warnings + tuple(switched))
+                    else:
+                        streamed = True
+                    yield chunk
+                return
+            except (AuthenticationFailed, RateLimited) as err:
+                if key is None:
+                    raise
+                rejected = isinstance(err, AuthenticationFailed)
+                self._used(key, model, "rejected" if rejected else "rate_limited")
+                retry_after = err.retry_after if isinstance(err, RateLimited) else None
+                cooldown = AUTH_COOLDOWN_S if rejected else retry_after or RATE_COOLDOWN_S
+                self.keys.mark(key, "rejected" if rejected else "rate limited", cooldown)
+                nxt = keys[i + 1] if i + 1 < len(keys) else None
+                if streamed or nxt is None:
+                    if i == 0:
+                        raise
+                    tried = ", ".join(f"'{k.name}'" for k in keys if k is not None)
+                    if rejected:
+                        raise AuthenticationFailed(
+                            f"{model} rejected every key tried ({tried}).",
+                            hint=_key_hint(model, key.provider),
+                            provider=self.name,
+                            model=model,
+                        ) from None
+                    raise RateLimited(
+                        f"{model} is rate limited on every key tried ({tried}).",
+                        retry_after=retry_after,
+                        provider=self.name,
+                        model=model,
+                    ) from None
+                why = "was rejected" if rejected else "is rate limited"
+                switched.append(
+                    f"The {key.provider} key '{key.name}' {why}; answered with key '{nxt.name}'"
+                    f" ('{key.name}' sits out {cooldown:.0f} s)."
+                )
+            except ProviderError:
+                if key is not None:
+                    self._used(key, model, "failed")
+                raise
+
+    def _used(self, key: NamedKey | None, model: str, outcome: str, final: Completion | None = None) -> None:
+        if key is None:
+            return
+        if outcome == "ok":
+            self.keys.clear(key)
+        if self._on_key_use is None:
+            return
+        self._on_key_use(
+            KeyUse(
+                key.provider,
+                key.name,
+                key.source,
+                model,
+                outcome,
+                final.prompt_tokens if final else None,
+                final.completion_tokens if final else None,
+                final.cost_usd if final else 0.0,
             )
+        )
+
+    async def _stream_once(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions, key: NamedKey | None
+    ) -> AsyncIterator[StreamChunk]:
         litellm = self._lib()
         kwargs: dict[str, Any] = {
             "model": model,
@@ -174,7 +279,7 @@ class CloudProvider(Provider):
             "stream_options": {"include_usage": True},
             "timeout": self.timeout,
             "num_retries": 0,  # our fallback manager decides about retries
-            "api_key": key or "not-needed",
+            "api_key": key.secret if key else "not-needed",
         }
         if self.api_base:
             kwargs["api_base"] = self.api_base
@@ -215,6 +320,38 @@ class CloudProvider(Provider):
         )
         yield replace(final, cost_usd=self.cost(model, final.prompt_tokens, final.completion_tokens))
 
+    async def probe_key(self, model: str, key: NamedKey) -> tuple[str, str]:
+        """One cheap authenticated call with ``key`` (a one-token completion) for `jarvis keys test`.
+
+        Returns (status, sentence): status is ok, rejected, rate_limited (the key is valid but
+        throttled), unreachable or failed. Never raises; the key never appears in the sentence.
+        """
+        kwargs: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": "user", "content": "ping"}],
+            "max_tokens": 1,
+            "timeout": min(self.timeout, 30.0),
+            "num_retries": 0,
+            "api_key": key.secret,
+        }
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        try:
+            await self._lib().acompletion(**kwargs)
+        except Exception as err:
+            mapped = self._map(err, model, "")
+            sentence = redact(str(mapped), (key.secret,))
+            if isinstance(mapped, AuthenticationFailed):
+                return "rejected", f"{model} rejected the key."
+            if isinstance(mapped, RateLimited):
+                return "rate_limited", f"{model} accepted the key but is rate limiting it now."
+            if isinstance(mapped, ModelNotFound):
+                return "ok", f"The key was accepted ({sentence})"
+            if isinstance(mapped, (ProviderUnavailable, ProviderTimeout)):
+                return "unreachable", sentence
+            return "failed", sentence
+        return "ok", f"{model} accepted the key."
+
     def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
         """Price from litellm's local cost map; unknown models cost 0 (and say nothing)."""
         try:
@@ -226,6 +363,7 @@ class CloudProvider(Provider):
             return 0.0
 
 
-def _key_hint(model: str) -> str:
-    env = KEY_ENV.get(model.split("/", 1)[0], "the provider's API key variable")
-    return f"Set {env} in your environment or under [cloud.api_keys] in your config."
+def _key_hint(model: str, prefix: str | None = None) -> str:
+    prefix = prefix or model.split("/", 1)[0]
+    env = KEY_ENV.get(prefix, "the provider's API key variable")
+    return f"Add a key with `jarvis keys add {prefix}`, or set {env} in your environment."

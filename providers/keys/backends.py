@@ -1,0 +1,68 @@
+"""Which keyring holds the keys: a native OS keyring when there is one, else an encrypted file.
+
+We never call ``keyring.set_keyring()``: the chosen backend is an instance the store holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+#: The service name keys are filed under in the OS keyring; the user name is "provider/name".
+SERVICE = "jarvis-workbench"
+
+#: Backends that are not an OS keyring: the chainer (it wraps whatever else is installed, which
+#: here includes keyrings.cryptfile's *plain-text* PlaintextKeyring), the null and fail ones.
+_NOT_NATIVE = ("keyring.backends.chainer", "keyring.backends.fail", "keyring.backends.null")
+
+
+class KeyringLocked(Exception):
+    """The encrypted file cannot be opened: no passphrase, or the wrong one. The message says which."""
+
+
+def native_keyring() -> Any | None:
+    """The best OS keyring (Secret Service, macOS Keychain, Windows Credential Locker...), or None.
+
+    ``get_all_keyring`` lists only backends whose ``priority`` check passed (a Secret Service
+    without a D-Bus session is left out); plug-ins from other packages (keyrings.*) are not an
+    OS keyring, so a headless box gets None and the encrypted file instead.
+    """
+    from keyring.backend import get_all_keyring
+
+    native = [
+        b
+        for b in get_all_keyring()
+        if type(b).__module__.startswith("keyring.backends.")
+        and not type(b).__module__.startswith(_NOT_NATIVE)
+        and b.priority >= 1
+    ]
+    return max(native, key=lambda b: b.priority, default=None)
+
+
+def encrypted_file(path: Path, passphrase: str | None, *, time_cost: int | None = None) -> Any:
+    """keyrings.cryptfile's Argon2 + AES-GCM file at ``path``, unlocked with ``passphrase``.
+
+    The first use creates the file (mode 600) and stores a reference value encrypted with the
+    passphrase; later uses check the passphrase against it. ``time_cost`` is Argon2's (the
+    library's default costs ~0.7 s per key on a small machine); one file needs one cost throughout.
+    """
+    if not passphrase:
+        raise KeyringLocked(
+            f"The stored keys are encrypted in {path}; set JARVIS_KEYS_PASSPHRASE to its passphrase"
+            " (or run the command in a terminal to be asked for it)."
+        )
+    from keyrings.cryptfile.cryptfile import CryptFileKeyring  # type: ignore[import-untyped]
+
+    backend = CryptFileKeyring()
+    backend.file_path = str(path)
+    if time_cost is not None:
+        backend.time_cost = time_cost
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        backend.keyring_key = passphrase
+    except (ValueError, AssertionError):
+        raise KeyringLocked(
+            f"The passphrase does not open {path}: use the one chosen when the first key was added"
+            " (JARVIS_KEYS_PASSPHRASE), or remove that file and add the keys again."
+        ) from None
+    return backend
