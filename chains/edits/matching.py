@@ -69,11 +69,11 @@ def _indented_matches(lines: list[str], wanted: list[str]) -> list[tuple[int, st
 
 
 def _where(text: str, search: str) -> str:
-    lines, at, found = [], 0, text.find(search)
+    lines: list[str] = []
+    found = text.find(search)
     while found != -1 and len(lines) < 5:
         lines.append(str(text.count("\n", 0, found) + 1))
-        at = found + 1
-        found = text.find(search, at)
+        found = text.find(search, found + 1)
     return "lines " + ", ".join(lines)
 
 

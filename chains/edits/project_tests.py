@@ -101,12 +101,12 @@ def resolve_command(command: str, root: Path, env_path: str | None = None) -> li
         + ([str(Path(active) / "bin")] if active else [])
         + [env_path if env_path is not None else os.environ.get("PATH", "")]
     )
-    found = shutil.which(program, path=search)
-    if found is None:
+    located = shutil.which(program, path=search)
+    if located is None:
         raise CommandNotRunnable(
             f"--test-cmd: {program} is not installed here (looked in the project's .venv and on PATH)."
         )
-    return [found, *argv[1:]]
+    return [located, *argv[1:]]
 
 
 def _read_only_extras(program: str) -> list[str]:
