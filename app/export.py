@@ -53,6 +53,9 @@ def run_as_json(run: dict[str, Any]) -> dict[str, Any]:
     if run.get("verification"):
         # A verified run (attached by the caller from the ledger's verifications table).
         doc["verification"] = run["verification"]
+    if run.get("files"):
+        # The attached project files (chains.context): path, hash, tokens, status; never their text.
+        doc["files"] = run["files"]
     return doc
 
 
@@ -72,6 +75,10 @@ def run_as_markdown(run: dict[str, Any]) -> str:
         run["task"],
         "",
     ]
+    if run.get("files"):
+        lines += ["## Attached files", ""]
+        lines += [f"- `{f['path']}` — {f['tokens'] or 0} tokens, {f['status']}" for f in run["files"]]
+        lines.append("")
     for s in run.get("steps", []):
         head = f"## {s['role']}" + (f" (round {s['round']})" if s["round"] else "") + f" — {s['model_id']}"
         lines += [head, ""]

@@ -18,7 +18,7 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p = add("run", "run a chain on a task, streaming each step")
     p.add_argument("task", nargs="?", help="the task, or - to read it from standard input")
     add_continue_option(p, "the run")
-    p.add_argument("--chain", default="default", help="default, code, planning, analysis, or one of yours")
+    p.add_argument("--chain", default=None, help="default, code, planning, analysis, or one of yours")
     p.add_argument("--model", "-m", help="use this model id for every role")
     p.add_argument("--strategy", choices=STRATEGIES)
     p.add_argument("--rounds", type=int, help="review/revise rounds allowed (code chain)")
@@ -29,6 +29,33 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
         "--no-fallback",
         action="store_true",
         help="with --model: fail when that model fails instead of answering with another",
+    )
+    c = p.add_argument_group(
+        "your project as context (paths, hashes and token counts are stored with the run)"
+    )
+    c.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        default=[],
+        dest="files",
+        metavar="PATH",
+        help="attach a file (repeatable)",
+    )
+    c.add_argument(
+        "--dir",
+        action="append",
+        default=[],
+        dest="dirs",
+        metavar="DIR",
+        help="attach a folder: its files (respecting .gitignore) and, when they do not all fit, a repo map",
+    )
+    c.add_argument("--map-tokens", type=int, help="the repo map's token budget (default 1024; 0: no map)")
+    c.add_argument(
+        "--keep-context", action="store_true", help="also store the attached files' text with the run"
+    )
+    c.add_argument(
+        "--rerun", metavar="RUN_ID", help="run that run's task again, with its files as they are now"
     )
     v = p.add_argument_group("verification (runs the generated Python in a sandbox; see --chain verified)")
     v.add_argument(
@@ -69,12 +96,23 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
 # -- run -------------------------------------------------------------------
 def cmd_run(config, paths, args) -> int:
     continue_id, args.task = continued_task(args, "task")
-    if args.task is None:
-        return fail('the task is missing: jarvis run "TASK" (- reads it from standard input).', EXIT_USAGE)
+    from .run_context import ContextInputError, context_from_args, rerun_source
+
     try:
-        task = text_argument(args.task, "task")
-    except InputError as err:
+        if args.rerun:
+            task, chain, context = rerun_source(paths, args.rerun)
+            task = text_argument(args.task, "task") if args.task else task
+            args.chain = args.chain or chain
+        elif args.task is None:
+            why = 'the task is missing: jarvis run "TASK" (- reads it from standard input; --rerun RUN_ID).'
+            return fail(why, EXIT_USAGE)
+        else:
+            task, context = text_argument(args.task, "task"), None
+        if args.files or args.dirs:
+            context = context_from_args(paths, args)
+    except (InputError, ContextInputError) as err:
         return fail(str(err), EXIT_USAGE)
+    args.chain = args.chain or "default"
     if not task.strip():
         return fail("the task is empty.", EXIT_USAGE)
     if args.no_fallback and not args.model:
@@ -99,6 +137,7 @@ def cmd_run(config, paths, args) -> int:
         use_cache=not args.no_cache,
         no_fallback=args.no_fallback,
         overrides=overrides,
+        context=context,
         **verify,
     )
     if args.continue_from is not None:

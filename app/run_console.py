@@ -6,6 +6,7 @@ import json
 import sys
 from dataclasses import replace
 
+from jarvis.chains.context.in_step import ContextFitted
 from jarvis.chains.events import (
     FallbackTaken,
     Notice,
@@ -41,8 +42,14 @@ async def run_chain(
     options = replace(options, confinement_notice=not paths.verify_notice.exists())
     verified = False
     edits = None
+    fitted: ContextFitted | None = None
     try:
         async for event in engine.orchestrator.run(task, options):
+            if isinstance(event, ContextFitted):
+                fitted = event  # the last step's view of the attached files (the answer's, as a rule)
+                if not as_json:
+                    _render_context(event)
+                continue
             last = event
             verified = verified or isinstance(event, ChecksFound)
             if not as_json:
@@ -62,6 +69,12 @@ async def run_chain(
         doc = run_as_json(run) if run else {"status": "failed"}
         if isinstance(last, RunFailed):
             doc["error"] = {"message": last.message, "kind": last.kind}
+        if fitted is not None:
+            doc["context"] = {
+                k: v
+                for k, v in fitted.as_json().items()
+                if k in ("model_id", "window", "tokens", "files", "notices")
+            }
         doc["edits"] = edits.as_json() if edits else None
         emit_json(doc)
     elif edits is not None:
@@ -69,6 +82,14 @@ async def run_chain(
     if test_cmd and (edits is None or not edits.review.changes):
         sys.stderr.write("! --test-cmd did not run: the answer has no usable edits to attached files.\n")
     return _exit_code(last)
+
+
+def _render_context(event: ContextFitted) -> None:
+    shown = [f for f in event.files if f["status"] in ("included", "trimmed")]
+    window = f" of {event.model_id}'s {event.window}-token window" if event.window else ""
+    sys.stderr.write(
+        f"\n   [context: {len(shown)}/{len(event.files)} files, ~{event.tokens} tokens{window}]\n"
+    )
 
 
 def _remember_notice(path) -> None:

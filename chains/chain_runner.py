@@ -12,6 +12,7 @@ from jarvis.providers.registry import ModelRegistry
 from .analyzer import Analysis, TaskAnalyzer
 from .chain_step import ChainRun, ChainStep
 from .clock import Clock, IdSource
+from .context import in_step
 from .events import Event, Notice, RunCancelled, RunFailed, RunFinished, RunStarted, StepFinished
 from .ledger import CANCELLED, COMPLETED, FAILED
 from .ledger_async import AsyncLedger
@@ -106,6 +107,7 @@ class ChainRunner:
         for text in follow_up.notices if follow_up is not None else []:
             yield Notice(run_id, None, text)
         outputs: dict[str, str] = {}
+        context_state: in_step.RunContextState | None = None
         try:
             run = ChainRun(
                 run_id,
@@ -117,6 +119,7 @@ class ChainRunner:
                 tuple(history),
                 lead,
             )
+            context_state = run.context_state
             async for event in self._roles(run, spec, task, outputs, verify):
                 yield event
             review = outputs.get(spec.reviewer.name) if spec.reviewer else None
@@ -136,6 +139,8 @@ class ChainRunner:
             self.ledger.finish_run(run_id, CANCELLED, error="The run was stopped.")
             raise
         finally:
+            if context_state is not None:  # the files are part of the run's record, however it ended
+                in_step.record(self.ledger, run_id, options.context, context_state, spec.answer_role.name)
             self.after_run(analysis.task_type)
 
     async def _roles(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jarvis.providers.registry import ModelEntry
 from jarvis.providers.types import Message
@@ -12,6 +12,7 @@ from jarvis.providers.types import Message
 from . import prompts
 from .analyzer import Analysis
 from .clock import IdSource
+from .context import in_step
 from .events import Event, FallbackTaken, Notice, StepFinished, StepStarted
 from .ledger import CANCELLED, COMPLETED, FAILED
 from .ledger_async import AsyncLedger
@@ -35,6 +36,8 @@ class ChainRun:
     #: A follow-up's earlier turns as messages before each step's own, and the lead of its prompt.
     history: tuple[Message, ...] = ()
     lead: str = ""
+    #: Attached project files: what the run's steps share about them (chains.context).
+    context_state: in_step.RunContextState = field(default_factory=in_step.RunContextState)
 
 
 class ChainStep:
@@ -81,6 +84,9 @@ class ChainStep:
         pinned = options.no_fallback and options.model is not None
         gen_options = role.options.model_copy(update=options.overrides) if options.overrides else role.options
         max_tokens = gen_options.max_tokens or 512
+        given = values
+        if options.context is not None:
+            values = in_step.whole(options.context, values)
         thread = {"history": run.history, "lead": run.lead}
         draft = prompts.build(role, values, revise=revise, **thread)
         try:
@@ -88,10 +94,13 @@ class ChainStep:
         except NoModelAvailable:
             # Perhaps nothing holds the whole history: select for the task alone, then trim to fit.
             bare = prompts.build(
-                role, {"task": values["task"], "language": values["language"]}, revise=revise, lead=run.lead
+                role, {"task": given["task"], "language": given["language"]}, revise=revise, lead=run.lead
             )
             selection = self.select(run, role, bare.est_tokens, max_tokens)
         model = selection.model
+        fitted = None
+        if options.context is not None:
+            values, fitted = await in_step.fit_for_model(self, run, role, given, model, max_tokens, revise)
         built = prompts.build(
             role,
             values,
@@ -101,6 +110,8 @@ class ChainStep:
             model_id=model.id,
             **thread,
         )
+        if fitted is not None:
+            built.notices[:0] = in_step.fresh_notices(run, fitted)
         step_id = self.ids("step")
         fallbacks = [] if pinned else list(selection.fallbacks)
         self.ledger.start_step(
@@ -124,6 +135,8 @@ class ChainStep:
             selection.reason,
             tuple(f.id for f in fallbacks),
         )
+        if fitted is not None:
+            yield in_step.event(run, step_id, role.name, fitted)
         for text in built.notices:
             yield Notice(run.run_id, step_id, text)
         outcome = StepOutcome(notices=list(built.notices))

@@ -477,6 +477,11 @@ class Ledger:
             step["attempts"] = attempts.get(step["id"], [])
         row["ratings"] = self.query("SELECT * FROM ratings WHERE run_id=? ORDER BY id", [run_id])
         row["votes"] = self.query("SELECT * FROM votes WHERE compare_id=? ORDER BY id", [run_id])
+        # Paths, hashes, token counts and status of the attached files (chains.context), never their text.
+        row["files"] = [
+            {k: getattr(f, k) for k in ("root", "path", "sha256", "size", "tokens", "status")}
+            for f in self.run_files(run_id)
+        ]
         return row
 
     def history(

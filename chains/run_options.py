@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .router import INTERACTIVE
 
 if TYPE_CHECKING:
+    from .context.project import ProjectContext
     from .threads import FollowUp
 
 
@@ -33,6 +34,8 @@ class RunOptions:
     verify_settings: dict[str, Any] = field(default_factory=dict)
     #: Say once how generated code is confined before it first runs (the app remembers it was shown).
     confinement_notice: bool = False
+    #: Files and folders of the user's project (chains.context): in every role's prompt, fitted.
+    context: ProjectContext | None = None
     #: When requests queue for a backend: INTERACTIVE (a person at the TUI or CLI) before BACKGROUND
     #: (server traffic); see chains.router.
     priority: int = INTERACTIVE

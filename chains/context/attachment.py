@@ -29,6 +29,8 @@ class Attachment:
     status: str = INCLUDED
     #: Why it is not included whole ("binary file", "did not fit: 1,200 tokens over the window").
     reason: str | None = None
+    #: "file" (named with -f: the user wants it whole) or "dir" (came with --dir: the map may stand in).
+    source: str = "file"
 
     def with_status(
         self, status: str, *, text: str | None = None, reason: str | None = None, tokens: int | None = None

@@ -1,0 +1,79 @@
+"""`jarvis run -f PATH --dir DIR` and `--rerun RUN_ID`: the project context a run is given, read now so a
+missing path is one sentence before any model loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ContextInputError(Exception):
+    """A sentence for the user."""
+
+
+def context_from_args(paths, args, config=None):
+    """A ProjectContext from -f/--dir (None when neither is given). Raises ContextInputError."""
+    if not (args.files or args.dirs):
+        return None
+    from jarvis.chains.context.collect import ContextError, collect
+    from jarvis.chains.context.project import ProjectContext
+    from jarvis.chains.context.repomap import DEFAULT_MAP_TOKENS
+
+    if args.map_tokens is not None and args.map_tokens < 0:
+        raise ContextInputError("--map-tokens must be 0 or more (0: no repo map).")
+    try:
+        got = collect(args.files, args.dirs)
+    except ContextError as err:
+        raise ContextInputError(str(err)) from None
+    return ProjectContext(
+        got.root,
+        tuple(got.attachments),
+        tuple(got.notices),
+        map_tokens=DEFAULT_MAP_TOKENS if args.map_tokens is None else args.map_tokens,
+        cache_dir=paths.data_dir / "repomap",
+        keep_content=args.keep_context,
+    )
+
+
+def rerun_source(paths, run_id: str):
+    """(task, chain, ProjectContext | None) of an earlier run, its files read again from disk.
+    A file changed since is used as it is now (said in a notice); one gone is used from the kept
+    copy when the run kept its files, else left out with a notice. Raises ContextInputError."""
+    from dataclasses import replace
+
+    from jarvis.chains.context.attachment import LEFT_OUT, Attachment
+    from jarvis.chains.context.collect import read_attachment
+    from jarvis.chains.context.project import ProjectContext
+    from jarvis.chains.context.tokens import estimate_tokens
+    from jarvis.chains.ledger import Ledger
+
+    if not paths.database.exists():
+        raise ContextInputError(f"There is no run {run_id}: nothing has run yet.")
+    ledger = Ledger(paths.database)
+    try:
+        run = ledger.run(run_id)
+        files = ledger.run_files(run_id) if run else []
+    finally:
+        ledger.close()
+    if run is None:
+        raise ContextInputError(f"There is no run {run_id} (see `jarvis history`).")
+    if not files:
+        return run["task"], run["chain"], None
+    root = Path(files[0].root)
+    attachments: list[Attachment] = []
+    notices: list[str] = []
+    for f in files:
+        path = root / f.path
+        if path.is_file():
+            a = read_attachment(path, root)
+            if f.sha256 and a.sha256 != f.sha256:
+                notices.append(f"{f.path} changed since {run_id}: its current version is attached.")
+        elif f.content is not None:
+            a = Attachment(f.path, path, f.sha256 or "", f.size or 0, estimate_tokens(f.content), f.content)
+            notices.append(f"{f.path} is gone from {root}: the copy kept with {run_id} is attached.")
+        else:
+            a = Attachment(f.path, path, f.sha256 or "", f.size or 0, 0, "", LEFT_OUT, "it no longer exists")
+            notices.append(f"{f.path} no longer exists in {root}: it is left out.")
+        # A file that came with --dir keeps that role (the repo map may stand in for it).
+        attachments.append(replace(a, source="dir" if f.status == "map" else "file"))
+    ctx = ProjectContext(root, tuple(attachments), tuple(notices), cache_dir=paths.data_dir / "repomap")
+    return run["task"], run["chain"], ctx
