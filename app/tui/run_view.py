@@ -13,12 +13,14 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Static, TextArea
 
 from .choice import Choice
+from .follow_up_box import FollowUpBox, earlier_turns
 from .rating_bar import RatingBar
 from .step_pane import StepPane
 from .verify_view import CandidateBox, ChecksBox, acknowledged, verdict_text
 
 if TYPE_CHECKING:  # the engine's modules are imported once the first frame is up
     from jarvis.chains.run_options import RunOptions
+    from jarvis.chains.threads import FollowUp
 
 STRATEGIES = ("balanced", "quality", "performance", "reliability", "cost")
 
@@ -143,10 +145,11 @@ class RunView(Vertical):
         if self.cancel_event is not None:
             self.cancel_event.set()
 
-    def start(self, task: str | None = None) -> None:
-        if task is not None:
+    def start(self, task: str | None = None, follow_up: FollowUp | None = None) -> None:
+        """``follow_up``: ``task`` is a next turn (chains.threads); the task box keeps the first task."""
+        if task is not None and follow_up is None:
             self.query_one("#task", TextArea).text = task
-        task = self.query_one("#task", TextArea).text.strip()
+        task = (task if task is not None and follow_up else self.query_one("#task", TextArea).text).strip()
         if not task:
             self.app.notify("Type a task first.", severity="warning")
             return
@@ -185,7 +188,12 @@ class RunView(Vertical):
             use_cache=use_cache,
             verify=True if verify else None,
             examples=examples,
+            follow_up=follow_up,
         )
+        if follow_up is not None:  # the earlier turn's files again, as they are on disk now
+            from ..thread_commands import with_files
+
+            options = with_files(options, follow_up)
         if verify and not self.app.engine.paths.verify_notice.exists():
             self._confirming = True  # before the worker starts: a quick second ctrl+r waits for it too
             self.confirm_then_run(task, options)
@@ -238,6 +246,7 @@ class RunView(Vertical):
         self.last_result = None
         self.check_displays = []
         self.verification = None
+        await steps.mount_all(earlier_turns(options.follow_up, task))  # a follow-up: the turns before it
         try:
             async for event in self.app.engine.orchestrator.run(task, options, self.cancel_event):
                 await self.render_event(event, ev, steps)
@@ -296,6 +305,10 @@ class RunView(Vertical):
             self.last_result = event.result.as_json()
             await steps.mount(self._result_panel(event))
             await self._show_edits(event.run_id, steps)
+            box = FollowUpBox(event.run_id)
+            await steps.mount(box)
+            if not steps.query("#edits"):  # a diff to review takes the keys first (a applies)
+                box.focus()
             steps.scroll_end(animate=False)
         elif isinstance(event, ev.RunFailed):
             self.app.notify(event.message, severity="error", timeout=10)
@@ -319,6 +332,36 @@ class RunView(Vertical):
             view = DiffView(run_id, review, id="edits")
             await steps.mount(view)
             view.focus()
+
+    @on(FollowUpBox.Sent)
+    def send_follow_up(self, event: FollowUpBox.Sent) -> None:
+        self.follow_up(event.box, event.run_id, event.text, event.fork)
+
+    @work(group="run-follow-up", exclusive=True, exit_on_error=False, description="continue a run")
+    async def follow_up(self, box: FollowUpBox, run_id: str, text: str, fork: bool) -> None:
+        from jarvis.chains import threads
+
+        if self.running:
+            self.app.notify("A run is already going; esc cancels it.", severity="warning")
+            box.reopen()
+            return
+        try:
+            start = threads.fork_run if fork else threads.continue_run
+            follow = await start(self.app.engine.ledger, run_id)
+        except threads.ThreadError as err:
+            self.app.notify(str(err), severity="warning", timeout=8)
+            box.reopen()
+            return
+        self.start(text, follow_up=follow)
+
+    async def offer_fork(self, follow_up: FollowUp, run_id: str) -> None:
+        """From History: the turns up to ``run_id``, and a box for the new thread's first task."""
+        steps = self.query_one("#steps", VerticalScroll)
+        await steps.remove_children()
+        await steps.mount_all(earlier_turns(follow_up, "type it below")[:-1])
+        box = FollowUpBox(run_id, fork=True)
+        await steps.mount(box)
+        box.focus()
 
     async def _render_verification(self, event, vev, steps: VerticalScroll) -> None:
         if isinstance(event, vev.ChecksFound):

@@ -1,0 +1,65 @@
+"""Pilot flows: the follow-up box under a Run view answer, regenerate and fork from History, and a
+comparison's follow-up (every model continues its own thread)."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from jarvis.app.tui.follow_up_box import EarlierTurn, FollowUpBox, TurnHeading
+from jarvis.app.tui.run_view import RunView
+from tests.tui.helpers import ready, told_by, wait_until
+from tests.tui.scripted import scripted_app
+
+
+def heard_prompts(provider) -> list[list]:
+    """Every message list the scripted models were sent, in order (this provider only)."""
+    calls: list[list] = []
+    stream = provider.stream_chat
+
+    def recording(model, messages, options=None):
+        calls.append([(m.role, m.content) for m in messages])
+        return stream(model, messages, options)
+
+    provider.stream_chat = recording
+    return calls
+
+
+async def test_follow_up_box_continues_the_run_below_the_answer(isolated_home, monkeypatch):
+    app, provider = scripted_app(isolated_home, monkeypatch)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        calls = heard_prompts(provider)
+        view = app.query_one(RunView)
+        await pilot.press(*"Reverse a string.", "ctrl+r")
+        await wait_until(pilot, lambda: bool(view.query(FollowUpBox)), 30, "the follow-up box")
+        first_run, first_answer = view.run_id, view.last_result["answer"]
+        box = view.query_one(FollowUpBox)
+        assert app.focused is box.query_one(Input), "the box takes the keys once the answer is in"
+        await pilot.press(*"Now in place.", "enter")
+        turn_two = lambda: view.run_id != first_run and bool(view.query(FollowUpBox))  # noqa: E731
+        await wait_until(pilot, turn_two, 30, "turn 2")
+        # The model saw the first task and its answer as a conversation, then the follow-up.
+        sent = calls[-1]
+        assert [r for r, _ in sent[-3:]] == ["user", "assistant", "user"]
+        assert sent[-3][1] == "Reverse a string." and sent[-1][1] == "Now in place."
+        assert sent[-2][1] == first_answer
+        # The earlier turn stays on screen above the new one, which is turn 2 of the same thread.
+        [earlier] = view.query(EarlierTurn)
+        assert "Reverse a string." in str(earlier.render())
+        assert "Turn 2 (follow-up): Now in place." in str(view.query_one(TurnHeading).render())
+        turns = await app.engine.ledger.thread_turns(first_run)
+        assert [(t.run_id, t.turn) for t in turns] == [(first_run, 1), (view.run_id, 2)]
+        assert view.query_one("#task").text == "Reverse a string."  # the task box keeps the first task
+
+
+async def test_an_empty_follow_up_is_refused_and_the_box_stays(isolated_home, monkeypatch):
+    app, _ = scripted_app(isolated_home, monkeypatch)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        view = app.query_one(RunView)
+        await pilot.press(*"Say hi.", "ctrl+r")
+        await wait_until(pilot, lambda: bool(view.query(FollowUpBox)), 30, "the follow-up box")
+        view.query_one(FollowUpBox).focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "Type a follow-up first." in told_by(app), 10, "the refusal")
+        assert not view.query_one("#follow-up-text", Input).disabled
