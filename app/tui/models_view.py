@@ -1,13 +1,33 @@
-"""Models view: the registry as a sortable, filterable table, with unreachable providers and details."""
+"""Models view: the registry as a sortable, filterable table, with unreachable providers and details;
+and the local model lifecycle on the highlighted model: p pull, l load, u unload, d delete, with a
+progress bar per running pull and a "loaded now" column refreshed while the view is shown."""
 
 from __future__ import annotations
 
-from textual import on
+import asyncio
+
+from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Static
 
-COLUMNS = ("model", "provider", "context", "size", "capabilities", "fits", "loaded", "status", "quality (n)")
+from .ask import AskText, Confirm
+from .pull_bar import PullBar
+
+COLUMNS = (
+    "model",
+    "provider",
+    "context",
+    "size",
+    "capabilities",
+    "fits",
+    "loaded now",
+    "status",
+    "quality (n)",
+)
+#: Seconds between two reads of what is loaded (Ollama's /api/ps and the like) while the view is shown.
+LOADED_EVERY_S = 2.0
 
 
 def _size(n: int | None) -> str:
@@ -21,13 +41,25 @@ class ModelsView(Vertical):
     ModelsView DataTable { height: 1fr; }
     ModelsView #models-details { height: auto; max-height: 8; color: $text-muted; padding: 0 1; }
     ModelsView #unreachable { height: auto; color: $warning; padding: 0 1; }
+    ModelsView #models-action { height: auto; padding: 0 1; }
+    ModelsView #pulls { height: auto; }
     """
+    BINDINGS = [
+        Binding("p", "pull", "Pull"),
+        Binding("l", "load", "Load"),
+        Binding("u", "unload", "Unload"),
+        Binding("d", "delete", "Delete"),
+    ]
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.rows: list[dict] = []
         self.sort_key = "model"
         self.sort_reverse = False
+        #: The model id under the table's cursor.
+        self.highlighted: str | None = None
+        #: What is loaded now, by model id (from the lifecycle's last read).
+        self.loaded_now: dict[str, object] = {}
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="models-bar"):
@@ -35,12 +67,15 @@ class ModelsView(Vertical):
             yield Button("Refresh", id="models-refresh")
             yield Button("Register model", id="models-register")
         yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
+        yield Vertical(id="pulls")
+        yield Static("p pull · l load · u unload · d delete", id="models-action", markup=False)
         yield Static("", id="models-details", markup=False)
         yield Static("Looking for models…", id="unreachable", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*COLUMNS)
         self.app.view_mounted(self)
+        self.set_interval(LOADED_EVERY_S, self.poll_loaded)
 
     def show(self, discovery, quality: dict[str, tuple[float | None, int]]) -> None:
         self.rows = []
@@ -54,7 +89,7 @@ class ModelsView(Vertical):
                     "size": m.info.size_bytes or 0,
                     "capabilities": ",".join(sorted(m.capabilities)),
                     "fits": {True: "yes", False: "NO", None: "-"}[m.fits_memory],
-                    "loaded": {True: "yes", False: "no", None: "-"}[m.info.loaded],
+                    "loaded now": {True: "yes", False: "-", None: "-"}[m.info.loaded],
                     "status": m.status,
                     "quality (n)": f"{q:.2f} ({n})" if q is not None else f"- ({n})",
                     "_entry": m,
@@ -91,7 +126,7 @@ class ModelsView(Vertical):
                 _size(r["size"]),
                 r["capabilities"],
                 r["fits"],
-                r["loaded"],
+                self._loaded_cell(r),
                 r["status"],
                 r["quality (n)"],
                 key=r["model"],
@@ -111,6 +146,7 @@ class ModelsView(Vertical):
     @on(DataTable.RowHighlighted, "#models-table")
     def details(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value if event.row_key else None
+        self.highlighted = key
         row = next((r for r in self.rows if r["model"] == key), None)
         if row is None:
             return
@@ -133,3 +169,184 @@ class ModelsView(Vertical):
     @on(Button.Pressed, "#models-register")
     def register_model(self) -> None:
         self.app.open_register_model()
+
+    # -- loaded now --------------------------------------------------------
+    def _loaded_cell(self, row: dict) -> str:
+        m = self.loaded_now.get(row["model"])
+        if m is None:
+            return row["loaded now"] if not self.loaded_now and row["loaded now"] == "yes" else "-"
+        size = getattr(m, "size_bytes", 0)
+        return _size(size) if size else "yes"
+
+    def poll_loaded(self) -> None:
+        if self.app.current_tab == "models" and getattr(self.app, "engine", None) is not None:
+            self.read_loaded()
+
+    @work(group="models-loaded", exclusive=True, exit_on_error=False, description="read loaded models")
+    async def read_loaded(self) -> None:
+        lifecycle = getattr(self.app.engine, "lifecycle", None)
+        if lifecycle is None:
+            return
+        loaded, _ = await lifecycle.loaded()
+        self.loaded_now = {m.id: m for m in loaded}
+        table = self.query_one(DataTable)
+        column = table.ordered_columns[COLUMNS.index("loaded now")].key
+        for r in self.rows:
+            if r["model"] in table.rows:
+                table.update_cell(r["model"], column, self._loaded_cell(r))
+
+    # -- actions on the highlighted model -------------------------------------
+    def _say(self, sentence: str, severity: str = "information") -> None:
+        self.query_one("#models-action", Static).update(sentence)
+        self.app.notify(sentence, severity=severity)  # type: ignore[arg-type]
+
+    def _lifecycle(self):
+        engine = getattr(self.app, "engine", None)
+        if engine is None or engine.lifecycle is None:
+            self._say("Still looking for models; try again in a moment.", "warning")
+            return None
+        return engine.lifecycle
+
+    def _target(self) -> str | None:
+        if self.highlighted is None:
+            self._say("Highlight a model in the table first.", "warning")
+        return self.highlighted
+
+    def action_pull(self) -> None:
+        if self._lifecycle() is None:
+            return
+        current = self.highlighted or ""
+        name = current.split("/", 1)[1] if current.startswith("ollama") and "/" in current else ""
+
+        def answered(text: str | None) -> None:
+            if text:
+                self.pull(text)
+
+        self.app.push_screen(
+            AskText(
+                "Pull which Ollama model? name:tag (e.g. qwen2.5-coder:7b); host/name:tag for another host.",
+                "qwen2.5-coder:7b",
+                name,
+            ),
+            answered,
+        )
+
+    def pull(self, text: str) -> None:
+        from jarvis.providers.errors import ProviderError
+
+        lifecycle = self._lifecycle()
+        if lifecycle is None:
+            return
+        host, _, name = text.rpartition("/") if "/" in text else (None, "", text)
+        try:
+            provider, progress = lifecycle.pull(name, host or None)
+        except ProviderError as err:
+            self._say(str(err), "error")
+            return
+        worker = None
+        bar = PullBar(name, f"{provider.name} at {provider.address}", lambda: worker and worker.cancel())
+        self.query_one("#pulls", Vertical).mount(bar)
+        worker = self.run_worker(
+            self._pull(bar, provider, name, progress),
+            group=f"pull-{provider.name}-{name}",
+            exit_on_error=False,
+            description=f"pull {name}",
+        )
+
+    async def _pull(self, bar: PullBar, provider, name: str, progress) -> None:
+        from jarvis.providers.errors import ProviderError
+
+        lifecycle = self.app.engine.lifecycle
+        where = f"{provider.name} at {provider.address}"
+        judged = False
+        try:
+            async for step in progress:
+                if not judged and step.total and step.digest:
+                    judged = True
+                    fit = await lifecycle.fit(f"{provider.name}/{name}", size_bytes=step.total)
+                    if fit is not None:
+                        self._say(fit.sentence, "information" if fit.fits else "warning")
+                bar.show(step)
+        except ProviderError as err:
+            self._say(str(err), "error")
+        except asyncio.CancelledError:
+            self._say(
+                f"The pull of {name} on {where} was cancelled; Ollama keeps what it downloaded and"
+                " resumes from it next time.",
+                "warning",
+            )
+            raise
+        else:
+            self._say(f"Pulled {name} to {where}.")
+            self.app.refresh_models()
+        finally:
+            await bar.remove()
+
+    def action_load(self) -> None:
+        if (target := self._target()) and self._lifecycle():
+            self.load(target)
+
+    @work(group="models-action", exit_on_error=False, description="load a model")
+    async def load(self, model_id: str) -> None:
+        from jarvis.providers.errors import ProviderError
+
+        lifecycle = self.app.engine.lifecycle
+        fit = await lifecycle.fit(model_id)
+        if fit is not None:
+            self._say(fit.sentence, "information" if fit.fits else "warning")
+            if not fit.fits and not await self.app.push_screen_wait(
+                Confirm(f"{fit.sentence}\nLoad {model_id} anyway?", "Load")
+            ):
+                self._say(f"{model_id} was not loaded.")
+                return
+        try:
+            result = await lifecycle.load(model_id)
+        except ProviderError as err:
+            self._say(str(err), "error")
+            return
+        self._say(result.sentence)
+        self.read_loaded()
+
+    def action_unload(self) -> None:
+        if (target := self._target()) and self._lifecycle():
+            self.unload(target)
+
+    @work(group="models-action", exit_on_error=False, description="unload a model")
+    async def unload(self, model_id: str) -> None:
+        from jarvis.providers.errors import ProviderError
+
+        try:
+            result = await self.app.engine.lifecycle.unload(model_id)
+        except ProviderError as err:
+            self._say(str(err), "error")
+            return
+        self._say(result.sentence)
+        self.read_loaded()
+
+    def action_delete(self) -> None:
+        if (target := self._target()) and self._lifecycle():
+            self.delete(target)
+
+    @work(group="models-action", exit_on_error=False, description="delete a model")
+    async def delete(self, model_id: str) -> None:
+        from jarvis.providers.errors import ProviderError
+
+        engine = self.app.engine
+        busy = await engine.ledger.runs_using_model(model_id)
+        if busy:
+            self._say(
+                f"{model_id} is in use by a running run ({', '.join(busy)}); wait for it or cancel it first.",
+                "error",
+            )
+            return
+        if not await self.app.push_screen_wait(
+            Confirm(f"Delete {model_id}? Its files are removed from the host.", "Delete")
+        ):
+            return
+        try:
+            result = await engine.lifecycle.delete(model_id)
+        except ProviderError as err:
+            self._say(str(err), "error")
+            return
+        self._say(result.sentence)
+        self.app.refresh_models()
