@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from jarvis.chains.analyzer import TaskAnalyzer
@@ -146,24 +146,35 @@ class Gateway:
             caps = tuple(dict.fromkeys((*analysis.capabilities, *caps)))
         elif req.route.kind == "code":
             caps = tuple(dict.fromkeys((*caps, "code")))
+        ask = Request(
+            task_type=analysis.task_type,
+            language=analysis.language,
+            role=SERVED,
+            capabilities=caps,
+            prompt_tokens=est,
+            max_tokens=max_tokens,
+            explicit=req.route.model_id,
+            exclude=req.exclude,
+        )
+        stats = await orchestrator.stats_for(analysis.task_type)
         try:
-            selection = engine.selector.select(
-                Request(
-                    task_type=analysis.task_type,
-                    language=analysis.language,
-                    role=SERVED,
-                    capabilities=caps,
-                    prompt_tokens=est,
-                    max_tokens=max_tokens,
-                    explicit=req.route.model_id,
-                    exclude=req.exclude,
-                ),
-                await orchestrator.stats_for(analysis.task_type),
-            )
+            selection = engine.selector.select(ask, stats)
         except NoModelAvailable as err:
-            status = 400 if req.route.model_id else 503
-            yield Failed(status, str(err), "no_model")
-            return
+            cooling = req.route.model_id is not None and engine.runner.cooling(req.route.model_id)
+            if not cooling:
+                yield Failed(400 if req.route.model_id else 503, str(err), "no_model")
+                return
+            # The asked-for model is cooling down after failures: nothing was sent yet, so the next best
+            # answers (as a fallback from it would), and the headers say so.
+            assert req.route.model_id is not None
+            req.fallbacks.append(req.route.model_id)
+            entry = engine.registry.lookup(req.route.model_id)
+            same_caps = tuple(sorted(entry.capabilities & {"chat", "code"})) if entry else ()
+            try:
+                selection = engine.selector.select(replace(ask, explicit=None, capabilities=same_caps), stats)
+            except NoModelAvailable as again:
+                yield Failed(503, f"{err} {again}", "no_model", 5.0)
+                return
         run_id = req.run_id = orchestrator.ids("run")
         model = selection.model
         req.model = model.id
