@@ -1,0 +1,55 @@
+"""`jarvis serve` as a process: the ready line, a busy port refused in one sentence, Ctrl+C exits 0."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, free_port
+
+pytestmark = pytest.mark.slow
+
+
+def start(home, *args: str) -> subprocess.Popen:
+    (home / "config.toml").write_text("[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n")
+    return subprocess.Popen(
+        [sys.executable, "-m", "jarvis.app.cli", "serve", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "JARVIS_HOME": str(home)},
+    )
+
+
+def test_ready_line_then_ctrl_c_exits_0(isolated_home):
+    port = free_port()
+    proc = start(isolated_home, "--port", str(port))
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == (
+            f"serving OpenAI API at http://127.0.0.1:{port}/v1 and Ollama API at http://127.0.0.1:{port}"
+        )
+        assert httpx.get(f"http://127.0.0.1:{port}/api/version", timeout=5).status_code == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_busy_port_is_one_sentence(isolated_home):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = start(isolated_home, "--port", str(port))
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and out == ""
+    assert err.startswith(f"jarvis: cannot listen on 127.0.0.1:{port}") and err.count("\n") == 1
