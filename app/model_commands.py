@@ -50,12 +50,21 @@ def add_subcommands(models: argparse.ArgumentParser) -> None:
     p.add_argument("id", help="the model id")
     p.add_argument("new_name", help="the new name, e.g. my-coder:latest")
     p.set_defaults(handler=cmd_cp)
+    p = add("add-gguf", "offer a GGUF file as an embedded model, after reading its header")
+    p.add_argument("path", help="the .gguf file")
+    p.add_argument("--name", help="the model's name (default: from the file's header)")
+    p.set_defaults(handler=cmd_add_gguf)
 
 
 # -- helpers -----------------------------------------------------------------
 def _size(n: float | None) -> str:
     if not n:
         return "-"
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
+def _bytes(n: float) -> str:
+    """Progress figures: "0.0 MB" rather than "-" for nothing yet."""
     return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
 
 
@@ -124,7 +133,7 @@ class PullMeter:
                 )
             return (
                 f"{progress.status}  {progress.percent:5.1f} %  "
-                f"{_size(progress.completed or 0)} / {_size(progress.total)}{eta}"
+                f"{_bytes(progress.completed or 0)} / {_bytes(progress.total)}{eta}"
             )
         return progress.status
 
@@ -339,3 +348,33 @@ async def _rm(config, args) -> int:
         return EXIT_OK
     finally:
         await registry.close()
+
+
+# -- add-gguf ----------------------------------------------------------------
+def cmd_add_gguf(config, paths, args) -> int:
+    from pathlib import Path
+
+    from jarvis.providers.errors import ProviderError
+    from jarvis.providers.lifecycle_embedded import describe_gguf
+
+    from .gguf_register import GGUFRegistrationError, register_gguf, suggested_name
+
+    path = Path(args.path).expanduser().resolve()
+    try:
+        header = describe_gguf(path)
+    except ProviderError as err:
+        return fail(str(err), EXIT_USAGE)
+    name = args.name or suggested_name(path, header.get("name"))
+    try:
+        register_gguf(paths.config_file, name, path)
+    except GGUFRegistrationError as err:
+        return fail(str(err), EXIT_USAGE)
+    if args.json:
+        print(json.dumps({"model": f"embedded/{name}", "config": str(paths.config_file), **header}, indent=2))
+    else:
+        print(
+            f"Added embedded/{name}: {header.get('architecture') or '?'}, {header.get('parameters') or '?'}"
+            f" parameters, {header.get('quantization') or '?'}, {header.get('context_length') or '?'}-token"
+            f" context, {_size(header.get('size_bytes'))}; saved in {paths.config_file}."
+        )
+    return EXIT_OK

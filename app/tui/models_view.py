@@ -1,6 +1,7 @@
 """Models view: the registry as a sortable, filterable table, with unreachable providers and details;
 and the local model lifecycle on the highlighted model: p pull, l load, u unload, d delete, with a
-progress bar per running pull and a "loaded now" column refreshed while the view is shown."""
+progress bar per running pull and a "loaded now" column refreshed while the view is shown; g adds a
+GGUF file to the embedded provider after reading its header."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ class ModelsView(Vertical):
         Binding("l", "load", "Load"),
         Binding("u", "unload", "Unload"),
         Binding("d", "delete", "Delete"),
+        Binding("g", "add_gguf", "Add GGUF"),
     ]
 
     def __init__(self, **kw) -> None:
@@ -68,7 +70,9 @@ class ModelsView(Vertical):
             yield Button("Register model", id="models-register")
         yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
         yield Vertical(id="pulls")
-        yield Static("p pull · l load · u unload · d delete", id="models-action", markup=False)
+        yield Static(
+            "p pull · l load · u unload · d delete · g add a GGUF file", id="models-action", markup=False
+        )
         yield Static("", id="models-details", markup=False)
         yield Static("Looking for models…", id="unreachable", markup=False)
 
@@ -349,4 +353,38 @@ class ModelsView(Vertical):
             self._say(str(err), "error")
             return
         self._say(result.sentence)
+        self.app.refresh_models()
+
+    def action_add_gguf(self) -> None:
+        from pathlib import Path
+
+        from .gguf_picker import GGUFPicker
+
+        if self._lifecycle() is None:
+            return
+
+        def picked(answer: tuple[str, Path] | None) -> None:
+            if answer is not None:
+                self.add_gguf(*answer)
+
+        self.app.push_screen(GGUFPicker(Path.cwd()), picked)
+
+    @work(group="models-action", exit_on_error=False, description="add a GGUF file")
+    async def add_gguf(self, name: str, path) -> None:
+        from jarvis.providers.errors import ProviderError
+
+        from ..gguf_register import GGUFRegistrationError, register_gguf
+
+        engine = self.app.engine
+        provider = engine.registry.providers.get("embedded")
+        if provider is None:
+            self._say("The embedded provider is off ([embedded] enabled = false in your config).", "error")
+            return
+        try:
+            await asyncio.to_thread(register_gguf, engine.paths.config_file, name, path)
+            engine.lifecycle.backend(provider).register(name, path)
+        except (GGUFRegistrationError, ProviderError) as err:
+            self._say(str(err), "error")
+            return
+        self._say(f"Added embedded/{name}; saved in {engine.paths.config_file}.")
         self.app.refresh_models()
