@@ -229,7 +229,17 @@ class ModelLifecycle:
                     m if m.pinned == (m.id in self.pinned) else _with_pin(m, m.id in self.pinned)
                     for m in answer
                 ]
+        self._learn_sizes(out)
         return out, problems
+
+    def _learn_sizes(self, loaded: list[LoadedNow]) -> None:
+        """Ollama's /api/ps sizes are the truth for its models: the guard keeps them and learns from them."""
+        for m in loaded:
+            entry = self.registry.lookup(m.id)
+            provider = self.registry.providers.get(m.provider)
+            if entry is not None and m.size_bytes and getattr(provider, "kind", "") == "ollama":
+                n_ctx = m.context_length or self.num_ctx or 4096
+                self.registry.guard.observe(entry.info, n_ctx, m.size_bytes)
 
     async def fit(self, model_id: str, *, size_bytes: int | None = None) -> FitReport | None:
         """Will the model fit beside what is loaded now (in numbers)? None when the registry does not

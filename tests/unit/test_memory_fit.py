@@ -5,9 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from jarvis.providers.lifecycle import ModelLifecycle
 from jarvis.providers.memory_fit import LoadedModel, check_fit, choose_unloads, fit_sentence
 from jarvis.providers.memory_observed import Observation, ObservedMemory
 from jarvis.providers.ollama import OllamaProvider
+from jarvis.providers.registry import ModelRegistry
 from jarvis.providers.resources import GiB, MiB, ResourceGuard
 from jarvis.providers.types import ModelInfo
 
@@ -154,3 +156,25 @@ async def test_learned_from_the_ollama_test_servers_ps(ollama_url):
     ratio = loaded["size"] / guard.formula(small, loaded["context_length"]).total
     assert learned.total == int(guard.formula(huge, 2048).total * ratio)
     await provider.close()
+
+
+async def test_reading_loaded_models_teaches_the_guard_and_the_fit_uses_it(ollama_url):
+    guard = ResourceGuard(available=lambda: 200 * GiB, reserve_bytes=0, observed=ObservedMemory())
+    registry = ModelRegistry([OllamaProvider("ollama", ollama_url)], guard=guard)
+    await registry.refresh()
+    lifecycle = ModelLifecycle(registry, num_ctx=2048)
+    await lifecycle.load("ollama/smollm2:135m")
+    try:
+        loaded, _ = await lifecycle.loaded()  # what the Models view and `jarvis models ps` read
+        size = next(m.size_bytes for m in loaded if m.id == "ollama/smollm2:135m")
+    finally:
+        await lifecycle.unload("ollama/smollm2:135m")
+    small = registry.get("ollama/smollm2:135m").info
+    assert guard.estimate(small, 2048).total == size  # Ollama's figure, once it has loaded the model
+    report = await lifecycle.fit("ollama/bigcoder:70b")
+    assert (
+        report is not None
+        and report.needed == guard.estimate(registry.get("ollama/bigcoder:70b").info, 2048).total
+    )
+    assert guard.estimate(registry.get("ollama/bigcoder:70b").info, 2048).basis == "learned"
+    await registry.close()
