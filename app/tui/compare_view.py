@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static, Switch
 
+from .follow_up_box import FollowUpBox
 from .pick_list import PickList
 from .rating_bar import RatingBar
 from .step_pane import StepPane
@@ -86,7 +87,8 @@ class CompareView(Vertical):
     def start_from_button(self) -> None:
         self.start()
 
-    def start(self, prompt: str | None = None, models: list[str] | None = None) -> None:
+    def start(self, prompt: str | None = None, models: list[str] | None = None, follow_up=None) -> None:
+        """``follow_up``: the next turn of a comparison (chains.threads), each model continuing its own."""
         prompt = prompt if prompt is not None else self.query_one("#prompt", Input).value.strip()
         models = models if models is not None else list(self.query_one("#cmp-models", PickList).selected)
         if not prompt:
@@ -106,14 +108,14 @@ class CompareView(Vertical):
         self.cancel_event = asyncio.Event()
         self.query_one("#compare", Button).disabled = True
         self.query_one("#cmp-cancel", Button).disabled = False
-        self.run_compare(prompt, models)
+        self.run_compare(prompt, models, follow_up)
 
     @property
     def blind(self) -> bool:
         return self.query_one("#blind", Switch).value
 
     @work(group="compare", exclusive=True, exit_on_error=False, description="compare models")
-    async def run_compare(self, prompt: str, models: list[str]) -> None:
+    async def run_compare(self, prompt: str, models: list[str], follow_up=None) -> None:
         from jarvis.chains import events as ev
         from jarvis.providers.types import GenerationOptions
 
@@ -121,13 +123,16 @@ class CompareView(Vertical):
         votes = self.query_one("#votes", Horizontal)
         await panes_box.remove_children()
         await votes.remove_children()
+        await self.query(FollowUpBox).remove()
         self.panes.clear()
         self.models = list(models)
         self.voted = False
         self.compare_id = None
         options = GenerationOptions(max_tokens=512)
         try:
-            answers = self.app.engine.orchestrator.compare(prompt, models, options, self.cancel_event)
+            answers = self.app.engine.orchestrator.compare(
+                prompt, models, options, self.cancel_event, follow_up=follow_up
+            )
             async for event in answers:
                 if isinstance(event, ev.TokenDelta):
                     self.panes[event.step_id].add_text(event.text)
@@ -156,6 +161,7 @@ class CompareView(Vertical):
                     await pane.mount(RatingBar(event.step_id, label="Rate"))
                 elif isinstance(event, ev.RunFinished):
                     await self._vote_bar(votes)
+                    await self.mount(FollowUpBox(event.run_id, models=len(models)), after=votes)
                 elif isinstance(event, ev.RunFailed):
                     self.app.notify(event.message, severity="error", timeout=10)
                 elif isinstance(event, ev.RunCancelled):
@@ -167,6 +173,26 @@ class CompareView(Vertical):
             self.query_one("#compare", Button).disabled = False
             self.query_one("#cmp-cancel", Button).disabled = True
             self.app.runs_changed()
+
+    @on(FollowUpBox.Sent)
+    def send_follow_up(self, event: FollowUpBox.Sent) -> None:
+        self.follow_up(event.box, event.run_id, event.text)
+
+    @work(group="compare-follow-up", exclusive=True, exit_on_error=False, description="continue a comparison")
+    async def follow_up(self, box: FollowUpBox, compare_id: str, text: str) -> None:
+        from jarvis.chains import threads
+
+        if self.cancel_event is not None:
+            self.app.notify("A comparison is running; esc cancels it.", severity="warning")
+            box.reopen()
+            return
+        try:
+            follow = await threads.continue_comparison(self.app.engine.ledger, compare_id)
+        except threads.ThreadError as err:
+            self.app.notify(str(err), severity="warning", timeout=8)
+            box.reopen()
+            return
+        self.start(text, list(follow.models), follow_up=follow)
 
     async def _vote_bar(self, votes: Horizontal) -> None:
         buttons = [Label("Which was better? ")]

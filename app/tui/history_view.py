@@ -13,6 +13,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input
 
+from .history_threads import thread_action, thread_order
+
 
 class RunDetail(ModalScreen[str | None]):
     """A run exactly as the ledger has it; dismisses with an action name."""
@@ -38,6 +40,9 @@ class RunDetail(ModalScreen[str | None]):
             with Horizontal():
                 if self.run["kind"] == "chain":
                     yield Button("Re-run", id="rerun", variant="primary")
+                    yield Button("Regenerate", id="regenerate")  # this turn again, beside the original
+                    if self.run["status"] == "completed":
+                        yield Button("Fork", id="fork")  # a new thread from this turn
                 yield Button("Export Markdown", id="export-md")
                 yield Button("Export JSON", id="export-json")
                 yield Button("Delete", id="delete", variant="error")
@@ -79,8 +84,8 @@ class HistoryView(Vertical):
         rows = await self.app.engine.ledger.history(needle, 200)
         table = self.query_one(DataTable)
         table.clear()
-        for r in rows:
-            task = r["task"].replace("\n", " ")
+        for r, mark in thread_order(rows):  # a thread's turns together, under its first run
+            task = mark + r["task"].replace("\n", " ")
             table.add_row(
                 r["id"],
                 datetime.fromtimestamp(r["started_at"]).strftime("%m-%d %H:%M"),
@@ -112,6 +117,8 @@ class HistoryView(Vertical):
         action = await self.app.push_screen_wait(RunDetail(run, run_as_markdown(run)))
         if action == "rerun":
             await self.app.rerun(run)
+        elif action in ("regenerate", "fork"):
+            await thread_action(self.app, action, run_id)
         elif action in ("export-md", "export-json"):
             folder = Path.cwd() / "jarvis-output"
             folder.mkdir(exist_ok=True)

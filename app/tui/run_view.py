@@ -170,7 +170,8 @@ class RunView(Vertical):
                 severity="warning",
             )
             return
-        use_cache = not self.query_one("#no-cache", Checkbox).value
+        # A regenerated turn asks what its original asked: the cache would hand back the same answer.
+        use_cache = not self.query_one("#no-cache", Checkbox).value and follow_up is None
         verify = self._verifying()
         examples = self._example(task) if verify else ()
         if examples is None:
