@@ -14,16 +14,22 @@ from jarvis.providers.keys.sources import KeySources
 from jarvis.providers.keys.types import KeyUse
 from jarvis.providers.lifecycle import ModelLifecycle
 from jarvis.providers.lmstudio import LMStudioProvider
+from jarvis.providers.memory_observed import ObservedMemory
 from jarvis.providers.ollama import OllamaProvider
 from jarvis.providers.openai_compat import OpenAICompatProvider
 from jarvis.providers.registry import CustomModel, ModelRegistry
 from jarvis.providers.resources import GiB, ResourceGuard, system_available
 
 from .config import Config, CustomModelConfig, ollama_hosts
+from .paths import resolve_paths
 
 
-def build_guard(config: Config, available: Callable[[], int] = system_available) -> ResourceGuard:
-    return ResourceGuard(reserve_bytes=int(config.resources.reserve_gib * GiB), available=available)
+def build_guard(
+    config: Config, available: Callable[[], int] = system_available, observed: ObservedMemory | None = None
+) -> ResourceGuard:
+    """``observed``: Ollama's sizes of models it loaded before, which replace the estimate for them."""
+    reserve = int(config.resources.reserve_gib * GiB)
+    return ResourceGuard(reserve_bytes=reserve, available=available, observed=observed)
 
 
 def build_providers(
@@ -105,7 +111,8 @@ def build_registry(
     keys: KeySources | None = None,
     on_key_use: Callable[[KeyUse], None] | None = None,
 ) -> ModelRegistry:
-    guard = build_guard(config, available_memory)
+    # Paths from the process environment (as the CLI resolves them); ``env`` is the providers' environment.
+    guard = build_guard(config, available_memory, ObservedMemory(resolve_paths().model_memory))
     custom = [custom_model(c) for c in config.custom_models]
     return ModelRegistry(
         build_providers(config, guard, env, keys=keys, on_key_use=on_key_use),

@@ -45,6 +45,11 @@ class Paths:
         return self.data_dir / "model-details.json"
 
     @property
+    def model_memory(self) -> Path:
+        """What Ollama said its loaded models hold (/api/ps sizes), for the memory estimate."""
+        return self.data_dir / "model-memory.json"
+
+    @property
     def edit_backups(self) -> Path:
         """Files as they were before `jarvis apply` changed them, one folder per run (for --undo)."""
         return self.data_dir / "edit-backups"
