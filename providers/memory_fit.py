@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .resources import ResourceGuard, gib
 from .types import ModelInfo
@@ -32,6 +32,8 @@ class FitReport:
     #: Bytes those unloads free.
     frees: int
     sentence: str
+    #: Where ``needed`` comes from: "formula", "ollama" (its own size for the model) or "learned".
+    basis: str = "formula"
 
     @property
     def fits_after_unload(self) -> bool:
@@ -47,6 +49,7 @@ class FitReport:
             "unload": [m.id for m in self.unload],
             "frees_bytes": self.frees,
             "sentence": self.sentence,
+            "basis": self.basis,
         }
 
 
@@ -125,4 +128,5 @@ def check_fit(
         return FitReport(info.id, 0, free, True, (), 0, f"{info.name} runs on {info.provider}'s own machine.")
     if info.loaded or any(m.id == info.id for m in loaded):
         return FitReport(info.id, 0, free, True, (), 0, f"{info.name} is already loaded.")
-    return fit_sentence(info.id, guard.estimate(info, n_ctx).total, free, loaded)
+    est = guard.estimate(info, n_ctx)
+    return replace(fit_sentence(info.id, est.total, free, loaded), basis=est.basis)

@@ -172,6 +172,7 @@ async def test_reading_loaded_models_teaches_the_guard_and_the_fit_uses_it(ollam
     small = registry.get("ollama/smollm2:135m").info
     assert guard.estimate(small, 2048).total == size  # Ollama's figure, once it has loaded the model
     report = await lifecycle.fit("ollama/bigcoder:70b")
+    assert report is not None and report.basis == "learned" and report.as_json()["basis"] == "learned"
     assert (
         report is not None
         and report.needed == guard.estimate(registry.get("ollama/bigcoder:70b").info, 2048).total
