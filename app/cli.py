@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         apply_commands,
         eval_commands,
         inspect_commands,
+        keys_commands,
         record_commands,
         run_commands,
         serve_commands,
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # The order here is the order `jarvis --help` lists the commands in.
     groups = (inspect_commands, run_commands, eval_commands, record_commands, settings_commands)
-    for group in (*groups, thread_commands, apply_commands, serve_commands):
+    for group in (*groups, thread_commands, apply_commands, serve_commands, keys_commands):
         group.register(add)
     return parser
 
