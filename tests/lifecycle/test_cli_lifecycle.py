@@ -161,3 +161,24 @@ def test_lmstudio_without_load_endpoint_says_so_and_shows_the_lms_command(isolat
     ps = json.loads(jarvis("models", "ps", "--json").stdout)["loaded"]
     assert [m["id"] for m in ps] == ["lmstudio/smollm2-135m-instruct"]
     assert ps[0]["context_length"] == 8192
+
+
+def test_a_load_that_would_not_fit_asks_first_and_hosts_are_named(isolated_home, ollama_url):
+    # Two hosts (the same server under two names): each action says which one it used.
+    (isolated_home / "config.toml").write_text(
+        f'[[ollama.hosts]]\nname = "ollama"\nurl = "{ollama_url}"\n'
+        f'[[ollama.hosts]]\nname = "second"\nurl = "http://localhost:{ollama_url.rsplit(":", 1)[1]}"\n'
+        f"[lmstudio]\nenabled = false\n[embedded]\nenabled = false\n"
+        "[resources]\nreserve_gib = 100000\n"  # nothing fits
+    )
+    jarvis("models", "unload", "second/smollm2:135m")
+    out = jarvis("models", "load", "second/smollm2:135m")
+    assert out.returncode == 1
+    assert "smollm2:135m needs" in out.stderr and "free" in out.stderr
+    assert "was not loaded: it would not fit (add --yes to load it anyway)" in out.stderr
+    out = jarvis("models", "load", "second/smollm2:135m", "--yes")
+    assert out.returncode == 0 and "on second at http://localhost:" in out.stdout
+    out = jarvis("models", "pull", "smollm2:135m", "--host", "second")
+    assert out.returncode == 0 and "to second at http://localhost:" in out.stdout
+    out = jarvis("models", "pull", "smollm2:135m", "--host", "nowhere")
+    assert out.returncode == 4 and "No Ollama host is called 'nowhere'" in out.stderr
