@@ -3,7 +3,6 @@ delete."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 
@@ -37,12 +36,15 @@ class RunDetail(ModalScreen[str | None]):
 
         with Vertical():
             yield VerticalScroll(Markdown(self.markdown))
-            with Horizontal():
-                if self.run["kind"] == "chain":
-                    yield Button("Re-run", id="rerun", variant="primary")
+            # Their own row: beside the others they would push Close off a 100-column screen.
+            if self.run["kind"] == "chain":
+                with Horizontal(id="thread-actions"):
                     yield Button("Regenerate", id="regenerate")  # this turn again, beside the original
                     if self.run["status"] == "completed":
                         yield Button("Fork", id="fork")  # a new thread from this turn
+            with Horizontal():
+                if self.run["kind"] == "chain":
+                    yield Button("Re-run", id="rerun", variant="primary")
                 yield Button("Export Markdown", id="export-md")
                 yield Button("Export JSON", id="export-json")
                 yield Button("Delete", id="delete", variant="error")
@@ -106,7 +108,8 @@ class HistoryView(Vertical):
     async def open(self, run_id: str) -> None:
         from jarvis.chains.verify.store import verification_of
 
-        from ..export import run_as_json, run_as_markdown
+        from ..export import run_as_markdown
+        from ..thread_export import export_text
 
         run = await self.app.engine.ledger.run(run_id)
         if run is None:
@@ -123,8 +126,9 @@ class HistoryView(Vertical):
             folder = Path.cwd() / "jarvis-output"
             folder.mkdir(exist_ok=True)
             path = folder / f"{run_id}.{'md' if action == 'export-md' else 'json'}"
-            markdown = action == "export-md"
-            path.write_text(run_as_markdown(run) if markdown else json.dumps(run_as_json(run), indent=2))
+            # A turn of a thread is exported with every turn of it, as `jarvis export` does.
+            text = await self.app.engine.ledger.call_fn(export_text, run, action == "export-json")
+            path.write_text(text)
             self.app.notify(f"Exported to {path}")
         elif action == "delete":
             await self.app.engine.ledger.delete_run(run_id)

@@ -3,6 +3,8 @@ comparison's follow-up (every model continues its own thread)."""
 
 from __future__ import annotations
 
+import json
+
 from textual.widgets import Input
 
 from jarvis.app.tui.follow_up_box import EarlierTurn, FollowUpBox, TurnHeading
@@ -91,12 +93,13 @@ async def test_compare_follow_up_goes_to_every_model_on_its_own_thread(isolated_
         assert [(t.run_id, t.turn) for t in turns] == [(first, 1), (view.compare_id, 2)]
 
 
-async def test_history_groups_turns_and_regenerates_and_forks_a_turn(isolated_home, monkeypatch):
+async def test_history_groups_turns_and_regenerates_and_forks_a_turn(isolated_home, monkeypatch, tmp_path):
     from textual.widgets import DataTable
 
     from jarvis.app.tui.history_view import HistoryView, RunDetail
     from tests.tui.helpers import click
 
+    monkeypatch.chdir(tmp_path)  # History exports into ./jarvis-output
     app, _ = scripted_app(isolated_home, monkeypatch)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot, app)
@@ -125,6 +128,16 @@ async def test_history_groups_turns_and_regenerates_and_forks_a_turn(isolated_ho
         regen = run.run_id
         turns = await app.engine.ledger.thread_turns(first)
         assert [(t.run_id, t.turn) for t in turns] == [(first, 1), (second, 2), (regen, 2)]
+
+        # Exported from History, a turn carries its whole thread.
+        await pilot.press("f5")
+        history.open(second)
+        await wait_until(pilot, lambda: isinstance(app.screen, RunDetail), 20, "the turn opened again")
+        await click(pilot, "#export-json")
+        exported = tmp_path / "jarvis-output" / f"{second}.json"
+        await wait_until(pilot, exported.exists, 20, "the export")
+        doc = json.loads(exported.read_text())
+        assert [t["run_id"] for t in doc["thread"]["turns"]] == [first, second, regen]
 
         await pilot.press("f5")
         history.open(first)

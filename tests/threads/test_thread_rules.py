@@ -98,3 +98,25 @@ def test_a_verified_turn_puts_its_check_results_before_the_next_task(ledger):
     assert [m.role for m in history] == ["user", "assistant"]
     assert lead.startswith("Your code above was run against 2 check(s): 1 of 2 checks passed.")
     assert "- passed: f(1) == 1" in lead and "- FAILED: f(2) == 4, got 2" in lead
+
+
+def test_a_follow_up_attaches_the_files_again_as_they_are_now(tmp_path):
+    from jarvis.app.thread_commands import with_files
+    from jarvis.chains.context.project import ProjectContext
+    from jarvis.chains.run_options import RunOptions
+
+    (tmp_path / "a.py").write_text("x = 2\n")
+    follow = threads.FollowUp(
+        "run_1",
+        "run_1",
+        2,
+        files=(
+            threads.AttachedAgain(str(tmp_path), "a.py", "changed"),
+            threads.AttachedAgain(str(tmp_path), "gone.py", "missing"),
+        ),
+    )
+    options = with_files(RunOptions(follow_up=follow), follow)
+    assert [(a.rel_path, a.text) for a in options.context.attachments] == [("a.py", "x = 2\n")]
+    # Files given anew (-f, the Context panel) win over the earlier turn's.
+    given = RunOptions(context=ProjectContext(tmp_path, ()))
+    assert with_files(given, follow) is given
