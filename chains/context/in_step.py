@@ -3,18 +3,19 @@ each step runs on, with its notices said once per run; the run's files are recor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from jarvis.providers.registry import ModelEntry
-from jarvis.providers.tokens import estimate_prompt_tokens
+from jarvis.providers.tokens import estimate_prompt_tokens, estimate_text_tokens
 
 from .. import prompts
+from ..edits.formats import edit_instructions
 from ..events import Event
 from ..selection import NoModelAvailable, Request
 from ..specs import RoleSpec
-from .attachment import Attachment
+from .attachment import INCLUDED, TRIMMED, Attachment
 from .fit import Fitted, fit
 from .project import ProjectContext
 from .tokens import exact_counts
@@ -87,8 +88,13 @@ async def fit_for_model(
         state.counts[model.id] = counted
     ctx = replace(ctx, attachments=counted)
     budget = None
+    # The answering role is asked for edits in a form chains.edits can apply (not a verified run's
+    # candidates, whose code blocks are run as they are).
+    answering = role.name == run.answer_role and not run.options.verify
     if window:
         rest = estimate_prompt_tokens(prompts.build(role, values, revise=revise, **_thread(run)).messages)
+        if answering:
+            rest += estimate_text_tokens(_edit_instructions(ctx.attachments))
         budget = max(window - max_tokens - rest, 0)
 
     def suggest(need: int) -> str | None:
@@ -105,7 +111,16 @@ async def fit_for_model(
 
     fitted = fit(ctx, budget=budget, model_id=model.id, window=window, task=values["task"], suggest=suggest)
     state.fits[role.name] = state.last = fitted
-    return with_block(values, fitted.block), fitted
+    block = fitted.block
+    if answering and block:
+        block = f"{block}\n\n{_edit_instructions(fitted.attachments)}".rstrip()
+    return with_block(values, block), fitted
+
+
+def _edit_instructions(attachments: Sequence[Attachment]) -> str:
+    """How to write changes to the files the prompt shows (chains.edits.formats)."""
+    shown = [a for a in attachments if a.status in (INCLUDED, TRIMMED)]
+    return edit_instructions(shown, partial={a.rel_path for a in shown if a.status == TRIMMED})
 
 
 def fresh_notices(run: ChainRun, fitted: Fitted) -> list[str]:

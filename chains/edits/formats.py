@@ -8,7 +8,7 @@ drops of unrelated lines, so larger files get SEARCH/REPLACE blocks, the format 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -64,12 +64,22 @@ The SEARCH lines must match the file exactly, spaces included; use several small
 one large one."""
 
 
-def edit_instructions(attachments: Sequence[AttachedText], settings: EditSettings | None = None) -> str:
-    """The instruction block the executor gets when files are attached ("" with none)."""
+def edit_instructions(
+    attachments: Sequence[AttachedText],
+    settings: EditSettings | None = None,
+    *,
+    partial: Set[str] = frozenset(),
+) -> str:
+    """The instruction block the executor gets when files are attached ("" with none). Files in
+    `partial` (only part of them is in the prompt) are always asked for as SEARCH/REPLACE blocks."""
     if not attachments:
         return ""
-    whole = [a.rel_path for a in attachments if format_for(a.text, settings) == WHOLE]
-    blocks = [a.rel_path for a in attachments if format_for(a.text, settings) == SEARCH_REPLACE]
+
+    def kind(a: AttachedText) -> str:
+        return SEARCH_REPLACE if a.rel_path in partial else format_for(a.text, settings)
+
+    whole = [a.rel_path for a in attachments if kind(a) == WHOLE]
+    blocks = [a.rel_path for a in attachments if kind(a) == SEARCH_REPLACE]
     parts = [
         "If the task asks you to change the attached files, answer with the changes in the format below;"
         " change only attached files, and explain briefly after the changes."

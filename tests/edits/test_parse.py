@@ -74,6 +74,8 @@ def test_instructions_ask_small_files_whole_and_large_ones_as_blocks():
     assert "To change small.py" in text and "WHOLE new file" in text
     assert "To change big.py" in text and "<<<<<<< SEARCH" in text
     assert edit_instructions([]) == ""
+    partly = edit_instructions([File("small.py", 10)], settings, partial={"small.py"})
+    assert "To change small.py" in partly and "WHOLE" not in partly and "<<<<<<< SEARCH" in partly
 
 
 def test_a_misspelt_path_resolves_to_the_one_close_attached_file():

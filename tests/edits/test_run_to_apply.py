@@ -51,7 +51,11 @@ async def test_answer_to_diff_to_tests_to_apply_to_undo(tmp_path, monkeypatch):
         )
         finished = events[-1]
         assert isinstance(finished, RunFinished), events[-1]
-        assert "File: parser.py" in editor.prompts[0]
+        prompt = editor.prompts[0]
+        assert "File: parser.py" in prompt
+        # After the attached files: how to write a change to them (parser.py is small: whole).
+        assert prompt.index("PROJECT CONTEXT>>>") < prompt.index("To change parser.py, write the file's path")
+        assert "the WHOLE new file" in prompt
         await rig.ledger.flush()
 
         review = await review_run(rig.ledger, finished.run_id)
