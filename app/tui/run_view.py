@@ -13,7 +13,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Static, TextArea
 
 from .choice import Choice
+from .context_panel import ContextPanel
 from .follow_up_box import FollowUpBox, earlier_turns
+from .path_complete import PathChoices, TaskArea
 from .rating_bar import RatingBar
 from .step_pane import StepPane
 from .verify_view import CandidateBox, ChecksBox, acknowledged, verdict_text
@@ -60,7 +62,8 @@ class RunView(Vertical):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="controls"):
-            yield TextArea(id="task", placeholder="Describe a coding task… (ctrl+r runs it, esc cancels)")
+            yield TaskArea(id="task", placeholder="Describe a coding task… (ctrl+r runs it, esc cancels)")
+            yield PathChoices(id="path-choices")  # `@` in the task: files to attach, from the current folder
             with Horizontal(id="options"):
                 yield Choice([("default", "default")], label="chain", id="chain")
                 yield Choice([(s, s) for s in STRATEGIES], "balanced", label="strategy", id="strategy")
@@ -80,6 +83,7 @@ class RunView(Vertical):
                 " True (optional)",
                 id="example",
             )
+        yield ContextPanel(id="context")
         yield VerticalScroll(Static("Type a task and press Run.", id="hint"), id="steps")
 
     def on_mount(self) -> None:
@@ -113,6 +117,25 @@ class RunView(Vertical):
     def ask_for_example(self) -> None:
         """Show the example field only when verify is on and the task states no example."""
         self.query_one("#example", Input).set_class(self._wants_example(), "wanted")
+
+    @on(TextArea.Changed, "#task")
+    def complete_path(self) -> None:
+        self.query_one("#task", TaskArea).refresh_choices()
+
+    @on(TaskArea.Attached)
+    def attach_file(self, event: TaskArea.Attached) -> None:
+        problem = self.query_one(ContextPanel).attach(event.path)
+        if problem:
+            self.app.notify(problem, severity="warning", timeout=8)
+
+    def attach_files(self, files: list[dict]) -> None:
+        """An earlier run's files (History's re-run), attached again as they are on disk now."""
+        panel = self.query_one(ContextPanel)
+        panel.clear()
+        for f in files:
+            problem = panel.attach(str(Path(f["root"]) / f["path"]))
+            if problem:
+                self.app.notify(problem, severity="warning", timeout=8)
 
     def _verifying(self) -> bool:
         chain = self.query_one("#chain", Choice).value
@@ -190,6 +213,7 @@ class RunView(Vertical):
             verify=True if verify else None,
             examples=examples,
             follow_up=follow_up,
+            context=self.query_one(ContextPanel).project_context(self.app.engine.paths.data_dir / "repomap"),
         )
         if follow_up is not None:  # the earlier turn's files again, as they are on disk now
             from ..thread_commands import with_files
@@ -258,9 +282,12 @@ class RunView(Vertical):
             self.app.runs_changed()
 
     async def render_event(self, event, ev, steps: VerticalScroll) -> None:
+        from jarvis.chains.context.in_step import ContextFitted
         from jarvis.chains.verify import events as vev
 
-        if isinstance(event, (vev.ChecksFound, vev.CandidateChecked, vev.VerificationFinished)):
+        if isinstance(event, ContextFitted):
+            self.query_one(ContextPanel).show_fit(event)
+        elif isinstance(event, (vev.ChecksFound, vev.CandidateChecked, vev.VerificationFinished)):
             await self._render_verification(event, vev, steps)
         elif isinstance(event, ev.TokenDelta):
             self.panes[event.step_id].add_text(event.text)

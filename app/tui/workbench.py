@@ -301,6 +301,7 @@ class WorkbenchApp(App[None]):
                     f"The chain {run['chain']!r} no longer exists; running with the one selected.",
                     severity="warning",
                 )
+        self.query_one(RunView).attach_files(run.get("files") or [])  # the same files, as they are now
         self.query_one(RunView).start(run["task"])
 
     # -- feedback -------------------------------------------------------------
