@@ -1,0 +1,36 @@
+"""What `jarvis run -f` prints after an answer that edits attached files: patches on stdout, each edit's
+fate and the next step on stderr, the tests' failure tail."""
+
+from __future__ import annotations
+
+from jarvis.app.edits_console import RunEdits, print_edits
+from jarvis.chains.edits.project_tests import ProjectTestResult
+from jarvis.chains.edits.review import review_answer
+from tests.edits.project import FIX, attached, make_project, no_git
+
+BAD = "cli.py\n```python\nprint(\n```\n"
+
+
+def test_patch_on_stdout_outcomes_and_hint_on_stderr(tmp_path, capsys):
+    root = make_project(tmp_path / "proj")
+    review = review_answer(FIX + BAD, root, attached(root, "parser.py", "cli.py"), dirty=no_git)
+    failed = ProjectTestResult("pytest -q", False, 1, "bwrap", 1.25, "x\n" * 20 + "1 failed, 1 passed\n")
+    print_edits(RunEdits("run-7", review, failed))
+    out, err = capsys.readouterr()
+    assert out == review.changes[0].patch
+    assert "   ✓ parser.py (block 1)\n" in err
+    assert "   ✗ cli.py (whole file): the result would not parse as Python (line 1:" in err
+    assert "✗ `pytest -q` on the patched copy failed (exit status 1) in 1.2 s [sandbox bwrap]\n" in err
+    assert err.count("     x\n") == 14 and "     1 failed, 1 passed\n" in err  # the last 15 lines
+    assert err.endswith(
+        "Nothing is written yet. Apply: jarvis apply run-7  (undo later: jarvis apply --undo run-7)\n"
+    )
+
+
+def test_nothing_usable_says_so(tmp_path, capsys):
+    root = make_project(tmp_path / "proj")
+    review = review_answer(BAD, root, attached(root, "cli.py"), dirty=no_git)
+    print_edits(RunEdits("run-8", review))
+    out, err = capsys.readouterr()
+    assert out == "" and err.endswith("None of the answer's edits can be applied; the reasons are above.\n")
+    assert RunEdits("run-8", review).as_json()["files"] == []
