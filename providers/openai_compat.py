@@ -189,11 +189,16 @@ class OpenAICompatProvider(Provider):
             async with self._client.stream("POST", "/v1/chat/completions", json=body) as resp:
                 if resp.status_code >= 400:
                     raise self._status_error(resp, await resp.aread(), model)
-                async for line in resp.aiter_lines():
+                lines = resp.aiter_lines()
+                async for line in lines:
                     if not line.startswith("data:"):
                         continue  # SSE comments, event names, keep-alives
                     data = line[5:].strip()
                     if data == "[DONE]":
+                        # Read the (empty) rest: an unread body makes httpx close the kept-alive connection,
+                        # and the next request would pay a new one (jarvis serve's added latency).
+                        async for _rest in lines:
+                            pass
                         break
                     try:
                         chunk = json.loads(data)

@@ -104,7 +104,9 @@ class ServerThread:
         import uvicorn
 
         self.loop = asyncio.get_running_loop()
-        sock = socket.socket()
+        sock = socket.socket(
+            socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+        )  # see serve_commands._bind
         sock.bind(("127.0.0.1", 0))
         self.settings = replace(self.settings, port=sock.getsockname()[1])
         engine = await build_engine(self.config, resolve_paths()).start()
