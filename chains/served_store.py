@@ -82,10 +82,22 @@ def live_servers(ledger: Ledger) -> list[LiveServer]:
     return [LiveServer(*row) for row in rows if pid_alive(row[0])]
 
 
-def served_runs(ledger: Ledger, limit: int = 50) -> list[dict[str, Any]]:
-    """The latest served requests, newest first."""
-    return ledger.query(
-        "SELECT id, task, client, requested_model, http_status, status, started_at, finished_at, cost_usd"
-        " FROM runs WHERE requested_model IS NOT NULL ORDER BY started_at DESC LIMIT ?",
-        [limit],
+def served_history(ledger: Ledger, search: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Served requests, newest first, shaped like `Ledger.history` rows (History lists them), plus who sent
+    each (``client``), the model it asked for and its HTTP status."""
+    sql = (
+        "SELECT r.*, (SELECT GROUP_CONCAT(DISTINCT s.model_id) FROM steps s WHERE s.run_id = r.id) AS models,"
+        " (SELECT AVG(score) FROM ratings g WHERE g.run_id = r.id) AS rating"
+        " FROM runs r WHERE r.requested_model IS NOT NULL"
     )
+    params: list[Any] = []
+    if search:
+        sql += " AND (r.task LIKE ? OR r.id LIKE ? OR r.client LIKE ? OR r.requested_model LIKE ?)"
+        params += [f"%{search}%"] * 4
+    sql += " ORDER BY r.started_at DESC LIMIT ?"
+    rows = ledger.query(sql, [*params, limit])
+    for row in rows:
+        row["thread_id"] = row.get("thread_id") or row["id"]
+        row["turn"] = row.get("turn") or 1
+        row.setdefault("parent_run_id", None)
+    return rows

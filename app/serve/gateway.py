@@ -25,6 +25,7 @@ from jarvis.chains.events import (
     TokenDelta,
 )
 from jarvis.chains.ledger import CANCELLED, COMPLETED, FAILED
+from jarvis.chains.router import BACKGROUND
 from jarvis.chains.run_options import RunOptions
 from jarvis.chains.selection import NoModelAvailable, Request
 from jarvis.chains.served_store import CLIENT_CLOSED, mark_served, set_http_status
@@ -187,7 +188,8 @@ class Gateway:
         ledger.start_step(
             step_id, run_id, 0, SERVED, 0, model.id, model.provider, selection.reason, answer=True
         )
-        ctx = StepContext(run_id, step_id, SERVED, analysis.task_type, req.cancel)
+        # Tool traffic waits behind the person at the workbench when a backend's slots are taken.
+        ctx = StepContext(run_id, step_id, SERVED, analysis.task_type, req.cancel, priority=BACKGROUND)
         outcome = StepOutcome()
         events = engine.runner.run(
             ctx, [model, *selection.fallbacks], req.messages, req.options, est, outcome

@@ -83,7 +83,16 @@ class HistoryView(Vertical):
         if self.app.engine is None:
             return
         needle = self.query_one("#history-search", Input).value.strip() or None
-        rows = await self.app.engine.ledger.history(needle, 200)
+        if needle is not None and needle.startswith("served:"):
+            # Requests editors and tools sent to `jarvis serve`: who asked, for which model, what status.
+            from jarvis.chains.served_store import served_history
+
+            rows = await self.app.engine.ledger.call_fn(served_history, needle[7:].strip() or None)
+            for r in rows:
+                r["status"] = f"{r['status']} {r['http_status'] or ''}".rstrip()
+                r["task"] = f"[{(r['client'] or '?').split(' ')[0]}] {r['task']}"
+        else:
+            rows = await self.app.engine.ledger.history(needle, 200)
         table = self.query_one(DataTable)
         table.clear()
         for r, mark in thread_order(rows):  # a thread's turns together, under its first run

@@ -30,11 +30,27 @@ class StatusBar(Line):
         self.loaded: list[str] = []
         #: Until discovery ends this says so here, not in a toast that would cover the line's end.
         self.providers_note = "looking for models…"
+        #: "serving :11435 · 2 in flight · 1 queued" while a `jarvis serve` writes to this database.
+        self.serving_note = ""
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.refresh_memory)
         # After the first frame: the sampling thread's psutil import would compete with it for the GIL.
         self.call_after_refresh(self.refresh_memory)
+        self.set_interval(2.0, self.refresh_serving)
+
+    async def refresh_serving(self) -> None:
+        """Read the `servers` heartbeats (another process's `jarvis serve`, or this one's)."""
+        engine = getattr(self.app, "engine", None)
+        if engine is None:
+            return
+        from jarvis.chains.served_store import live_servers
+
+        try:
+            servers = await engine.ledger.call_fn(live_servers)
+        except Exception:  # a ledger closing under us: the line simply stays as it was
+            return
+        self.serving_note = " · ".join(s.status_text() for s in servers)
 
     def refresh_memory(self) -> None:
         self.run_worker(
@@ -59,5 +75,7 @@ class StatusBar(Line):
             text += " · loaded: " + ", ".join(self.loaded)
         if self.providers_note:
             text += " · " + self.providers_note
+        if self.serving_note:
+            text += " · " + self.serving_note
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.set, text)

@@ -1,0 +1,51 @@
+"""The workbench sees a `jarvis serve` writing to its database: the status line says what it serves, and
+History's `served:` filter lists the served requests with their client and HTTP status."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Input
+
+from jarvis.app.tui.history_view import HistoryView
+from jarvis.app.tui.status_bar import StatusBar
+from jarvis.chains.ledger import Ledger
+from jarvis.chains.served_store import heartbeat, mark_served, set_http_status
+from tests.tui.helpers import make_app, ready, wait_until
+
+
+def rows(table: DataTable) -> list[list[str]]:
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def seed(home) -> None:
+    """What a `jarvis serve` process leaves in the ledger: a served run and its heartbeat."""
+    ledger = Ledger(home / "jarvis.db")
+    try:
+        ledger.start_run("run_served1", "served", "Explain this regex", None, {"task_type": "explain"}, {})
+        mark_served(ledger, "run_served1", client="Zed/0.190 (linux)", requested_model="jarvis/auto")
+        ledger.finish_run("run_served1", "completed")
+        set_http_status(ledger, "run_served1", 200)
+        ledger.start_run("run_local1", "chain", "Write a sort", "default", {}, {})
+        heartbeat(ledger, host="127.0.0.1", port=11435, started_at=0, in_flight=2, queued=1, served=7)
+    finally:
+        ledger.close()
+
+
+async def test_status_line_and_history_filter_show_served_requests(isolated_home):
+    seed(isolated_home)
+    app = make_app(isolated_home)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        bar = app.query_one(StatusBar)
+        await wait_until(
+            pilot, lambda: "serving :11435 · 2 in flight · 1 queued" in bar.text, 15, "the serving note"
+        )
+        await pilot.press("f5")
+        history = app.query_one(HistoryView)
+        table = history.query_one(DataTable)
+        await wait_until(pilot, lambda: len(rows(table)) == 2, 15, "both runs")
+        history.query_one("#history-search", Input).value = "served:"
+        await wait_until(pilot, lambda: [r[0] for r in rows(table)] == ["run_served1"], 15, "the filter")
+        [row] = rows(table)
+        assert row[3] == "completed 200" and row[7].startswith("[Zed/0.190] Explain this regex")
+        history.query_one("#history-search", Input).value = "served: nothing-like-this"
+        await wait_until(pilot, lambda: rows(table) == [], 15, "an empty filter")
