@@ -95,3 +95,25 @@ def test_bad_paths_are_one_sentence(isolated_home, tmp_path):
     assert out.returncode == 2 and "There is no run run_nope" in out.stderr
     out = jarvis("run", home=isolated_home)
     assert out.returncode == 2 and "the task is missing" in out.stderr
+
+
+def test_a_folder_too_big_for_the_window_goes_as_a_repo_map(isolated_home, tmp_path):
+    write_config(
+        isolated_home,
+        "[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n"
+        '[[custom_models]]\nid = "embedded/smollm2-135m"\ncontext_length = 1500\n',
+    )
+    root = make_project(tmp_path / "proj", git=True)
+    for i in range(12):
+        body = "".join(f"    value_{j} = {j}\n" for j in range(40))
+        (root / "app" / f"mod{i}.py").write_text(
+            f"class Model{i}:\n    def run_{i}(self, x: int) -> int:\n{body}"
+        )
+    doc = _run(isolated_home, "Where is Model3 defined?", "--dir", str(root), "--max-tokens", "8")
+    status = {f["path"]: f["status"] for f in doc["context"]["files"]}
+    assert "build/out.py" not in status and "debug.log" not in status  # .gitignore'd
+    assert status["logo.png"] == "left_out"
+    assert "map" in status.values() and status["app/mod3.py"] == "included"  # the task names Model3
+    assert any("shown only as outlines in the repo map" in n for n in doc["context"]["notices"])
+    assert doc["context"]["tokens"] < 1500
+    assert (isolated_home / "repomap").is_dir() and list((isolated_home / "repomap").iterdir())
