@@ -33,9 +33,11 @@ EMBEDDED = "embedded/smollm2-135m"
 
 
 def make_config(
-    *, ollama: str | None = None, endpoints: dict[str, str] | None = None, embedded: bool = True
+    *, ollama: str | None = None, endpoints: dict[str, str] | None = None, embedded: bool = True, **more: Any
 ) -> Config:
+    """``more``: other sections, as Config takes them (e.g. ``router={"queue_size": 0}``)."""
     return Config(
+        **more,
         ollama=OllamaConfig(enabled=ollama is not None, hosts=[OllamaHost(url=ollama)] if ollama else None),
         lmstudio=LMStudioConfig(enabled=False),
         openai_endpoints=[

@@ -156,3 +156,20 @@ def test_heartbeat_row_for_the_status_line(serve):
     finally:
         ledger.close()
     assert [s.status_text() for s in live] == [f"serving :{server.settings.port}"]
+
+
+async def test_a_full_queue_is_429_with_retry_after(serve):
+    # The embedded model takes one request at a time; with no queue a second one is turned away at once.
+    server = serve(make_config(router={"queue_size": 0}))
+    long = {"model": EMBEDDED, "messages": ASK, "max_tokens": 2000, "stream": True}
+    url = server.url + "/v1/chat/completions"
+    async with httpx.AsyncClient(timeout=60) as client, client.stream("POST", url, json=long) as first:
+        async for line in first.aiter_lines():
+            if line.startswith("data: "):
+                break  # the first request holds the model's slot now
+        second = await client.post(url, json={**long, "stream": False})
+        ollama = await client.post(server.url + "/api/chat", json={**long, "stream": False})
+    assert second.status_code == 429, second.text
+    assert int(second.headers["retry-after"]) >= 1
+    assert second.json()["error"]["type"] == "rate_limit_error"
+    assert ollama.status_code == 429 and "waiting" in ollama.json()["error"]
