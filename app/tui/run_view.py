@@ -273,8 +273,12 @@ class RunView(Vertical):
         self.verification = None
         await steps.mount_all(earlier_turns(options.follow_up, task))  # a follow-up: the turns before it
         try:
+            finished = None
             async for event in self.app.engine.orchestrator.run(task, options, self.cancel_event):
                 await self.render_event(event, ev, steps)
+                finished = event if isinstance(event, ev.RunFinished) else finished
+            if finished is not None:  # after the run has ended: only then are its files recorded
+                await self._show_edits(finished.run_id, steps)
         finally:
             self.cancel_event = None
             self.query_one("#run", Button).disabled = False
@@ -332,7 +336,6 @@ class RunView(Vertical):
         elif isinstance(event, ev.RunFinished):
             self.last_result = event.result.as_json()
             await steps.mount(self._result_panel(event))
-            await self._show_edits(event.run_id, steps)
             box = FollowUpBox(event.run_id)
             await steps.mount(box)
             if not steps.query("#edits"):  # a diff to review takes the keys first (a applies)
@@ -358,7 +361,8 @@ class RunView(Vertical):
         review = await review_run(self.app.engine.ledger, run_id)
         if review is not None:
             view = DiffView(run_id, review, id="edits")
-            await steps.mount(view)
+            boxes = steps.query(FollowUpBox)
+            await steps.mount(view, before=boxes.last() if boxes else None)  # above the follow-up box
             view.focus()
 
     @on(FollowUpBox.Sent)
