@@ -77,7 +77,7 @@ async def fit_for_model(
     ctx = run.options.context
     assert ctx is not None
     state: RunContextState = run.context_state
-    window = model.context_length
+    window = _effective_window(step, model)
     counted = state.counts.get(model.id)
     if counted is None:
         counted = ctx.attachments
@@ -153,6 +153,23 @@ def record(
     chosen = state.fits.get(answer_role) or state.last
     attachments = chosen.attachments if chosen is not None else list(ctx.attachments)
     ledger.add_run_files(run_id, str(ctx.root), attachments, keep_content=ctx.keep_content)
+
+
+def _effective_window(step: ChainStep, model: ModelEntry) -> int | None:
+    """The window the model will really run with: the embedded backend loads a model with its
+    configured n_ctx (4096 by default), often less than the model's trained window the registry shows."""
+    registry = getattr(step.runner, "registry", None)
+    try:
+        provider, _ = registry.provider_for(model.id) if registry is not None else (None, "")
+    except Exception:  # an unknown provider: the registry's figure is all there is
+        return model.context_length
+    effective = getattr(provider, "effective_n_ctx", None)
+    if effective is None:
+        return model.context_length
+    try:
+        return int(effective(model.info, None))
+    except Exception:
+        return model.context_length
 
 
 def _thread(run: ChainRun) -> dict[str, Any]:
