@@ -12,13 +12,6 @@ from typing import Any
 from .exit_codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .output import emit_json, fail, print_table
 
-#: The model `keys test` asks when the config names none for that provider: cheap ones.
-PROBE_MODELS = {
-    "openai": "openai/gpt-4o-mini",
-    "anthropic": "anthropic/claude-3-5-haiku-latest",
-    "gemini": "gemini/gemini-1.5-flash",
-    "openrouter": "openrouter/openai/gpt-4o-mini",
-}
 STATUS_WORDS = {"ok": "ok", "rejected": "rejected", "rate_limited": "rate limited", "failed": "failed"}
 
 
@@ -137,23 +130,13 @@ def _list(config, paths, args) -> int:
     return EXIT_OK
 
 
-def _probe_model(config, provider: str, asked: str | None) -> str | None:
-    if asked:
-        return asked
-    mine = [m for m in config.cloud.models if m.split("/", 1)[0] == provider]
-    return mine[0] if mine else PROBE_MODELS.get(provider)
-
-
 def _test(config, paths, args) -> int:
     import asyncio
 
-    from jarvis.providers.cloud import CloudProvider
-    from jarvis.providers.keys.rotation import KeyRotation
-    from jarvis.providers.keys.types import KeyUse
-
+    from .key_checks import check_keys, probe_model
     from .key_store import key_sources
 
-    model = _probe_model(config, args.provider, args.model)
+    model = probe_model(config, args.provider, args.model)
     if model is None:
         return fail(
             f"no model to test {args.provider} keys with; pass --model {args.provider}/MODEL"
@@ -168,31 +151,18 @@ def _test(config, paths, args) -> int:
         if problem:
             return fail(problem, EXIT_CONFIG)
         return fail(f"no {args.provider} key {which}to test; add one with `jarvis keys add`.", EXIT_USAGE)
-    rotation = KeyRotation(sources)
-    rotation.load(args.provider)  # so every error is redacted of these keys too
-    provider = CloudProvider(
-        "cloud", [model], api_base=config.cloud.api_base, timeout=config.cloud.timeout, keys=rotation
-    )
-
-    async def probe_all() -> list[tuple[str, str]]:
-        return [await provider.probe_key(model, k) for k in keys]
-
-    results = asyncio.run(probe_all())
+    checks = asyncio.run(check_keys(config, model, keys, sources))
     from .record_commands import open_ledger
 
     ledger = open_ledger(paths)
-    for k, (status, _) in zip(keys, results, strict=True):
-        ledger.record_key_use(KeyUse(k.provider, k.name, k.source, model, status))
-    rows = [
-        {"provider": k.provider, "name": k.name, "source": k.source, "model": model, "status": s, "detail": d}
-        for k, (s, d) in zip(keys, results, strict=True)
-    ]
+    for check in checks:
+        ledger.record_key_use(check.use())
     if args.json:
-        emit_json({"results": rows})
+        emit_json({"results": [c.as_json() for c in checks]})
     else:
-        for r in rows:
-            print(f"{r['provider']}/{r['name']} ({r['source']}): {r['status']} — {r['detail']}")
-    return EXIT_OK if all(r["status"] == "ok" for r in rows) else EXIT_FAILED
+        for c in checks:
+            print(f"{c.key.provider}/{c.key.name} ({c.key.source}): {c.status} — {c.detail}")
+    return EXIT_OK if all(c.status == "ok" for c in checks) else EXIT_FAILED
 
 
 def _remove(config, paths, args) -> int:

@@ -68,6 +68,7 @@ class ModelsView(Vertical):
             yield Input(placeholder="filter: name, provider, capability…", id="models-filter")
             yield Button("Refresh", id="models-refresh")
             yield Button("Register model", id="models-register")
+            yield Button("Keys", id="models-keys")
         yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
         yield Vertical(id="pulls")
         yield Static(
@@ -173,6 +174,16 @@ class ModelsView(Vertical):
     @on(Button.Pressed, "#models-register")
     def register_model(self) -> None:
         self.app.open_register_model()
+
+    @on(Button.Pressed, "#models-keys")
+    def open_keys(self) -> None:
+        """The Keys panel (app/tui/keys_panel.py): cloud API keys, add / test / remove."""
+        if getattr(self.app, "engine", None) is None:
+            self.app.notify("The engine is still starting; try again in a moment.")
+            return
+        from .keys_panel import KeysPanel
+
+        self.app.push_screen(KeysPanel(self.app.engine))
 
     # -- loaded now --------------------------------------------------------
     def _loaded_cell(self, row: dict) -> str:

@@ -36,6 +36,13 @@ class KeyRotation:
             self._keys[prefix] = self.sources.load(prefix)
         return self._keys[prefix]
 
+    def reload(self, provider: str | None = None) -> None:
+        """Read the keys again on next use (after one was added or removed while running)."""
+        if provider is None:
+            self._keys.clear()
+        else:
+            self._keys.pop(provider, None)
+
     def _cool_left(self, key: NamedKey) -> float:
         until = self._cooling.get(key.label, (0.0, ""))[0]
         return max(0.0, until - self._clock())

@@ -49,6 +49,18 @@ class KeyStore:
         self._opened: dict[str, Any] = {}
         self._native: Any | None = None
         self._native_probed = False
+        self._given: str | None = None
+
+    def unlock(self, passphrase: str) -> None:
+        """Use ``passphrase`` for the encrypted file from now on (one typed in the workbench)."""
+        self._given = passphrase or None
+        self._opened.pop("file", None)
+
+    @property
+    def needs_passphrase(self) -> bool:
+        """True when keys go to (or come from) the encrypted file and no passphrase is at hand yet."""
+        uses_file = self.kind == "file" or any(e.store == "file" for e in self.entries())
+        return uses_file and "file" not in self._opened and not (self._given or self._passphrase())
 
     # -- which store --------------------------------------------------------
     @property
@@ -76,7 +88,8 @@ class KeyStore:
                 )
         else:
             try:
-                backend = encrypted_file(self.file_path, self._passphrase(), time_cost=self._time_cost)
+                passphrase = self._given or self._passphrase()
+                backend = encrypted_file(self.file_path, passphrase, time_cost=self._time_cost)
             except KeyringLocked as err:
                 raise KeyStoreError(str(err)) from None
         self._opened[kind] = backend
