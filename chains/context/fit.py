@@ -82,7 +82,7 @@ def fit(
     cut = False
     for a in files:
         cost = file_block_tokens(a)
-        if not cut and take(cost):
+        if take(cost):  # a smaller file after one that did not fit may still fit whole
             out[id(a)] = a
             continue
         room = (left or 0) - (cost - a.tokens)
@@ -96,6 +96,7 @@ def fit(
             )
             take(file_block_tokens(trimmed))
             out[id(a)] = trimmed
+            cut = True  # one file is trimmed at most: it takes what room was left
             notices.append(
                 f"{a.rel_path} was trimmed to its first {shown_lines} of {total_lines} lines"
                 f" (about {trimmed.tokens} of {a.tokens} tokens) to fit {where}."
@@ -106,7 +107,6 @@ def fit(
                 f"{a.rel_path} ({a.tokens} tokens) was left out: it does not fit {where}"
                 " after the task and the answer budget."
             )
-        cut = True
     map_text = ""
     if folder:
         needed = sum(file_block_tokens(a) for a in folder)

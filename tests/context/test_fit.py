@@ -7,7 +7,7 @@ from pathlib import Path
 from jarvis.chains.context.attachment import INCLUDED, LEFT_OUT, MAP, TRIMMED, Attachment
 from jarvis.chains.context.fit import fit
 from jarvis.chains.context.project import ProjectContext
-from jarvis.chains.context.prompt_block import BEGIN, END, fence_for, file_block
+from jarvis.chains.context.prompt_block import BEGIN, BLOCK_OVERHEAD, END, fence_for, file_block
 from jarvis.chains.context.tokens import estimate_tokens
 
 
@@ -91,3 +91,12 @@ def test_a_folder_too_big_for_the_window_is_shown_by_its_repo_map(tmp_path):
     assert any("shown only as outlines in the" in n for n in got.notices)
     # The file the task names is attached whole first.
     assert next(a for a in got.attachments if a.rel_path == "mod7.py").status == INCLUDED
+
+
+def test_a_small_file_after_one_that_does_not_fit_still_goes_in_whole():
+    huge = _att("huge.py", "q = 1\n" * 3000)
+    small = _att("small.py", "a = 1\n")
+    budget = BLOCK_OVERHEAD + 60  # too little to be worth trimming huge.py into
+    got = fit(ProjectContext(Path("/p"), (huge, small)), budget=budget, model_id="tiny", window=512)
+    assert [a.status for a in got.attachments] == [LEFT_OUT, INCLUDED]
+    assert "File: small.py" in got.block
