@@ -74,7 +74,8 @@ class CloudConfig(_Section):
     models: list[str] = Field(default_factory=list)
     """litellm model strings, e.g. "openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest"."""
     api_keys: dict[str, str] = Field(default_factory=dict, repr=False)
-    """Keys by provider prefix (openai = "..."); environment variables (OPENAI_API_KEY...) are preferred."""
+    """Plain-text keys by provider prefix (openai = "..."), still read, with a warning: keep keys with
+    `jarvis keys add` (OS keyring or encrypted file) instead. Environment variables come first."""
     api_base: str | None = None
     """Send cloud requests to this OpenAI-compatible base URL instead (a proxy)."""
     timeout: float = Field(default=60.0, gt=0)

@@ -77,7 +77,12 @@ class FallbackPolicy:
         return self.rng.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
 
     def decide(self, err: ProviderError, attempt: int, streamed_text: bool) -> Decision:
-        """Decided by the error's type and fields only: adapters word their messages differently."""
+        """Decided by the error's type and fields only: adapters word their messages differently.
+
+        A cloud key that is rejected or rate limited never reaches here: the cloud provider retries
+        the same request with the provider's next key (providers/keys/rotation.py). An error here
+        means every key failed, so it is the model's failure like any other.
+        """
         if isinstance(err, ProviderUnavailable):
             if err.refused:
                 # A refused connection is a dead server: retrying it only delays the failover.

@@ -18,7 +18,15 @@ from jarvis.providers import gguf
 from tests.fault_proxy import FaultProxy, ThreadedFaultProxy
 
 REPO = Path(__file__).resolve().parent.parent
-SECRET_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY", "OLLAMA_HOST")
+SECRET_ENV = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "OPENROUTER_API_KEY",
+    "OLLAMA_HOST",
+    "JARVIS_KEYS_PASSPHRASE",
+    "JARVIS_KEYS_BACKEND",
+)
 #: Fixtures that start a server (a model server process, or a fault proxy listening on loopback).
 SERVER_FIXTURES = frozenset({"ollama_url", "openai_url", "proxy_for", "proxy_for_sync"})
 FAST_TIER_GUARD = pytest.StashKey["FastTierGuard"]()

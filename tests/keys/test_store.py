@@ -82,3 +82,18 @@ def test_sources_order_env_store_config_and_a_locked_store(tmp_path):
     locked = KeySources({}, {}, store(tmp_path, None))
     assert locked.available("openai"), "names are known without the passphrase"
     assert locked.load("openai") == [] and "JARVIS_KEYS_PASSPHRASE" in locked.problem("openai")
+
+
+async def test_plain_config_keys_are_a_notice_where_models_are_listed():
+    from jarvis.providers.cloud import CloudProvider
+    from jarvis.providers.registry import ModelRegistry
+
+    secret = "sk-cfg-DDDDDDDDDDDDDDDDDDDD"
+    registry = ModelRegistry([CloudProvider("cloud", ["openai/gpt-4o-mini"], api_keys={"openai": secret})])
+    discovery = await registry.refresh()
+    [notice] = discovery.notices
+    assert "plain text" in notice and "jarvis keys add openai" in notice and secret not in notice
+    [model] = discovery.models
+    assert model.info.details["has_key"] is True
+    bare = ModelRegistry([CloudProvider("cloud", ["openai/gpt-4o-mini"])])
+    assert (await bare.refresh()).notices == []
