@@ -8,12 +8,14 @@ import signal
 import socket
 import sys
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .config import Config
 from .exit_codes import EXIT_OK, EXIT_USAGE
 from .output import fail
-from .paths import Paths
+
+if TYPE_CHECKING:  # the parser is built without loading the engine's modules (tests/test_cli.py)
+    from .config import Config
+    from .paths import Paths
 
 DEFAULT_PORT = 11435
 

@@ -91,6 +91,8 @@ class ServedRequest:
     fallbacks: list[str] = field(default_factory=list)
     #: True once text went to the client: no more fallbacks.
     started: bool = False
+    #: Streamed (an error after the first byte still has status 200) or whole (the error's own status).
+    stream: bool = True
 
     def headers(self) -> dict[str, str]:
         out = {"X-Jarvis-Attempts": str(self.attempts), "X-Jarvis-Fallbacks": ",".join(self.fallbacks)}
@@ -227,7 +229,9 @@ class Gateway:
         if broken is not None or c is None:
             status, retry = error_status(outcome.error)
             message = broken or str(outcome.error or "No model could answer.")
-            self._finish(req, step_id, FAILED, outcome, message, 200 if req.started else status)
+            self._finish(
+                req, step_id, FAILED, outcome, message, 200 if req.started and req.stream else status
+            )
             yield Failed(status, message, getattr(outcome.error, "kind", "failed"), retry)
             return
         answered = outcome.model or model

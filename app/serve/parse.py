@@ -48,6 +48,8 @@ def messages(raw: Any) -> list[Message]:
             raise BadRequest(
                 f"messages[{i}] has the role {m.get('role')!r}; use system, user, assistant or tool."
             )
+        if m.get("images"):  # Ollama's way of attaching pictures
+            raise BadRequest(f"messages[{i}] has images; the models served here take text only.")
         content = text_content(m.get("content"), f"messages[{i}].content")
         if m.get("role") == "tool":
             content = f"Tool result: {content}"

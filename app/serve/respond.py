@@ -50,6 +50,7 @@ async def answer(
     timing: Timing,
 ) -> Response:
     req.client = request.headers.get("user-agent")
+    req.stream = stream
     watch = DisconnectWatch(request, req.cancel)
     pump = Pump(gateway.chat(req), req.cancel)
     traffic.in_flight += 1
