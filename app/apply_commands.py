@@ -17,7 +17,7 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--force",
         action="store_true",
-        help="apply over uncommitted git changes or failed tests; undo over later changes",
+        help="apply over uncommitted changes, failing tests or a file cut by half; undo over later changes",
     )
     p.add_argument("--undo", action="store_true", help="put the files an apply changed back as they were")
     p.add_argument(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
@@ -166,7 +167,7 @@ def review_edits(
             for edit in file_edits:
                 outcomes[edit.index] = _refused(edit, problem or "it cannot be read")
             continue
-        change, file_outcomes = _change(path, raw, file_edits)
+        change, file_outcomes = _change(path, raw, file_edits, force)
         outcomes.update({o.index: o for o in file_outcomes})
         if change is not None:
             changes.append(change)
@@ -222,7 +223,9 @@ def _file_problem(
     return None, raw
 
 
-def _change(path: str, raw: bytes, edits: list[ProposedEdit]) -> tuple[FileChange | None, list[EditOutcome]]:
+def _change(
+    path: str, raw: bytes, edits: list[ProposedEdit], force: bool = False
+) -> tuple[FileChange | None, list[EditOutcome]]:
     """Apply a file's edits in order to its text; the ones that cannot be used are refused."""
     original = raw.decode("utf-8")
     crlf = "\r\n" in original
@@ -235,6 +238,10 @@ def _change(path: str, raw: bytes, edits: list[ProposedEdit]) -> tuple[FileChang
             # A model often drops the last newline; the file keeps the ending it had.
             if before.endswith("\n") and new and not new.endswith("\n"):
                 new += "\n"
+            fragment = _fragment(text, new, force)
+            if fragment:
+                outcomes.append(_refused(edit, fragment))
+                continue
             text = new
             outcomes.append(EditOutcome(edit.index, path, edit.kind, True))
             continue
@@ -266,6 +273,31 @@ def _change(path: str, raw: bytes, edits: list[ProposedEdit]) -> tuple[FileChang
         crlf=crlf,
     )
     return change, outcomes
+
+
+_ELIDED = re.compile(
+    r"^\s*(#|//|/\*|<!--|--)\s*(\.\.\.|…|(\.\.\.\s*)?(the\s+)?(rest|remainder)\s+of\s+(the\s+)?(code|file|"
+    r"class|function|module)|(\.\.\.\s*)?(existing|other|unchanged|previous)\s+(code|methods|functions|lines))",
+    re.I,
+)
+
+
+def _fragment(before: str, after: str, force: bool) -> str | None:
+    """Why a "whole file" looks like a fragment (which would delete what it leaves out), or None."""
+    old_lines, new_lines = before.splitlines(), after.splitlines()
+    known = set(old_lines)
+    for n, line in enumerate(new_lines, 1):
+        if _ELIDED.match(line) and line not in known:
+            return (
+                f"the whole file it gives leaves code out (line {n}: {line.strip()[:60]!r}), which would"
+                " delete it; ask for every line, or for SEARCH/REPLACE blocks"
+            )
+    if not force and len(old_lines) >= 20 and len(new_lines) < len(old_lines) // 2:
+        return (
+            f"it would cut the file from {len(old_lines)} to {len(new_lines)} lines (a fragment rather than"
+            " the whole file?); pass --force to apply it anyway"
+        )
+    return None
 
 
 def _refused_outcome(outcome: EditOutcome, reason: str) -> EditOutcome:

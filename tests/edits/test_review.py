@@ -136,3 +136,18 @@ def test_a_dedented_search_matches_with_its_indentation_added(project):
     r = review(project, answer)
     assert r.outcomes[0].note == "matched with its indentation added"
     assert r.changes[0].after == "class Parser:\n    def parse(self, text):\n        return text.split(',')\n"
+
+
+def test_a_whole_file_that_elides_code_or_is_a_fragment_is_refused(project):
+    long = "".join(f"def f{i}():\n    return {i}\n\n\n" for i in range(10))
+    (project / "parser.py").write_text(long)
+    elided = "parser.py\n```python\ndef f0():\n    return 100\n\n# ... rest of the code ...\n```\n"
+    [out] = review(project, elided).outcomes
+    assert out.reason.startswith("the whole file it gives leaves code out (line 4: '# ... rest of the code")
+    fragment = "parser.py\n```python\ndef f0():\n    return 100\n```\n"
+    [cut] = review(project, fragment).outcomes
+    assert cut.reason == (
+        "it would cut the file from 40 to 2 lines (a fragment rather than the whole file?); pass --force to"
+        " apply it anyway"
+    )
+    assert [o.ok for o in review(project, fragment, force=True).outcomes] == [True]
