@@ -144,6 +144,10 @@ class CloudProvider(Provider):
             return ProviderTimeout(f"Timed out waiting for {model}.", **kw)
         if isinstance(err, lib.AuthenticationError):
             return AuthenticationFailed(f"{model} rejected the API key.", hint=_key_hint(model), **kw)
+        if isinstance(err, lib.PermissionDeniedError) or getattr(err, "status_code", None) == 403:
+            # 403: this key may not use this model (or is suspended); another key may, so rotate too.
+            # (litellm reports OpenAI's 403 as a BadRequestError; its status code says which.)
+            return AuthenticationFailed(f"{model} refused the API key (403).", hint=_key_hint(model), **kw)
         if isinstance(err, lib.NotFoundError):
             return ModelNotFound(f"The cloud provider has no model '{model}'.", **kw)
         if isinstance(err, lib.ContentPolicyViolationError):

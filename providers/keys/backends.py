@@ -49,7 +49,7 @@ def encrypted_file(path: Path, passphrase: str | None, *, time_cost: int | None 
     if not passphrase:
         raise KeyringLocked(
             f"The stored keys are encrypted in {path}; set JARVIS_KEYS_PASSPHRASE to its passphrase"
-            " (or run the command in a terminal to be asked for it)."
+            " (`jarvis keys` asks for it in a terminal, the workbench's Keys panel has a field for it)."
         )
     from keyrings.cryptfile.cryptfile import CryptFileKeyring  # type: ignore[import-untyped]
 

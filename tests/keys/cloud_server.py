@@ -13,7 +13,7 @@ ANSWER = "pong"
 
 class CloudServer:
     def __init__(self) -> None:
-        #: key -> "ok" | "revoked" | "limited"; an unknown key is rejected.
+        #: key -> "ok" | "revoked" (401) | "forbidden" (403) | "limited" (429); an unknown key is rejected.
         self.keys: dict[str, str] = {}
         self.retry_after = "30"
         #: Every key that reached the server, in order.
@@ -73,6 +73,12 @@ class CloudServer:
                             }
                         },
                     )
+                    return True
+                if state == "forbidden":
+                    doc = {
+                        "error": {"message": "You may not use this model.", "type": "invalid_request_error"}
+                    }
+                    self._json(403, doc)
                     return True
                 if state == "limited":
                     self._json(

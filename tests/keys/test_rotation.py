@@ -95,3 +95,11 @@ async def test_one_key_fails_as_before(cloud_server):
     p = CloudProvider("cloud", [MODEL], api_keys={"openai": KEY_A}, api_base=cloud_server.url, timeout=10)
     with pytest.raises(AuthenticationFailed, match="rejected the API key"):
         await collect(p.stream_chat(MODEL, ask("ping")))
+
+
+async def test_a_forbidden_key_is_rotated_like_a_rejected_one(cloud_server):
+    cloud_server.keys = {KEY_A: "forbidden", KEY_B: "ok"}
+    uses = []
+    _, final = await collect(provider(cloud_server, Clock(), uses).stream_chat(MODEL, ask("ping")))
+    assert final.text == "pong" and cloud_server.seen == [KEY_A, KEY_B]
+    assert [(u.key_name, u.outcome) for u in uses] == [("env", "rejected"), ("config", "ok")]
