@@ -16,6 +16,7 @@ from jarvis.providers.types import Usage
 REQUEST_COMPLETED = "model.request.completed"
 REQUEST_FAILED = "model.request.failed"
 FEEDBACK_RECEIVED = "model.feedback.received"
+FALLBACK_TAKEN = "model.request.fallback"
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,16 @@ class FeedbackReceived(BusEvent):
     winner: str | None = None
     models: tuple[str, ...] = ()
     topic: ClassVar[str] = FEEDBACK_RECEIVED
+
+
+@dataclass(frozen=True)
+class FallbackOccurred(BusEvent):
+    """A step moved from a failed model to the next (``to_model`` None: none was left)."""
+
+    from_model: str = ""
+    to_model: str | None = None
+    error_kind: str = ""
+    topic: ClassVar[str] = FALLBACK_TAKEN
 
 
 E = TypeVar("E", bound=BusEvent)

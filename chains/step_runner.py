@@ -11,7 +11,7 @@ from jarvis.providers.registry import ModelEntry, ModelRegistry
 from jarvis.providers.resources import ResourceGuard
 from jarvis.providers.types import Completion, Delta, GenerationOptions, Message
 
-from .bus import EventBus, RequestCompleted, RequestFailed, RequestRecord
+from .bus import EventBus, FallbackOccurred, RequestCompleted, RequestFailed, RequestRecord
 from .cache import cache_key
 from .clock import Clock, SystemClock
 from .events import Event, FallbackTaken, Notice, TokenDelta
@@ -161,9 +161,9 @@ class StepRunner:
                     ),
                     None,
                 )
-                yield FallbackTaken(
-                    ctx.run_id, ctx.step_id, entry.id, nxt.id if nxt else None, err.kind, str(err), partial
-                )
+                to_model = nxt.id if nxt else None
+                self.bus.publish(FallbackOccurred(ctx.run_id, served.id, to_model, err.kind))
+                yield FallbackTaken(ctx.run_id, ctx.step_id, entry.id, to_model, err.kind, str(err), partial)
         outcome.error = last_error or ProviderError("No model was left to try for this step.")
 
     async def _sleep(self, ctx: StepContext, seconds: float) -> None:
