@@ -87,8 +87,7 @@ class ChainStep:
         given = values
         if options.context is not None:
             values = in_step.whole(options.context, values)
-        thread = {"history": run.history, "lead": run.lead}
-        draft = prompts.build(role, values, revise=revise, **thread)
+        draft = prompts.build(role, values, revise=revise, history=run.history, lead=run.lead)
         try:
             selection = self.select(run, role, draft.est_tokens, max_tokens)
         except NoModelAvailable:
@@ -108,7 +107,8 @@ class ChainStep:
             window=model.context_length,
             max_tokens=max_tokens,
             model_id=model.id,
-            **thread,
+            history=run.history,
+            lead=run.lead,
         )
         if fitted is not None:
             built.notices[:0] = in_step.fresh_notices(run, fitted)
