@@ -15,6 +15,7 @@ No asyncio object is made before a request has to wait (none at import or constr
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +111,10 @@ class _Waiter:
     backend: str
 
 
+def _order(w: _Waiter) -> tuple[int, int]:
+    return (w.priority, w.seq)
+
+
 @dataclass
 class Router:
     """``limits`` by provider name or provider kind (the name wins), over ``DEFAULT_LIMITS``."""
@@ -185,8 +190,7 @@ class Router:
         waiter = _Waiter(
             priority, next(self._seq), endpoints, asyncio.get_running_loop().create_future(), backend
         )
-        self._waiters.append(waiter)
-        self._waiters.sort(key=lambda w: (w.priority, w.seq))
+        bisect.insort(self._waiters, waiter, key=_order)
         try:
             if cancel is None:
                 return await waiter.future
