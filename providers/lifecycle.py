@@ -114,8 +114,6 @@ class ActionResult:
 class Backend(Protocol):
     """What one provider kind can do; a missing action raises NotOffered with a sentence."""
 
-    provider: Provider
-
     async def loaded(self) -> list[LoadedNow]: ...
     async def load(self, name: str, *, keep_alive: str | None, num_ctx: int | None) -> str: ...
     async def unload(self, name: str) -> str: ...
@@ -212,11 +210,9 @@ class ModelLifecycle:
     async def loaded(self) -> tuple[list[LoadedNow], list[str]]:
         """Every model loaded now on every local backend, and a sentence for each backend that did not
         answer."""
-        providers = [p for p in self.registry.providers.values() if self.backend(p) is not None]
-        answers = await asyncio.gather(
-            *(self.backend(p).loaded() for p in providers),
-            return_exceptions=True,  # type: ignore[union-attr]
-        )
+        pairs = [(p, b) for p in self.registry.providers.values() if (b := self.backend(p)) is not None]
+        providers = [p for p, _ in pairs]
+        answers = await asyncio.gather(*(b.loaded() for _, b in pairs), return_exceptions=True)
         out: list[LoadedNow] = []
         problems: list[str] = []
         for provider, answer in zip(providers, answers, strict=True):
