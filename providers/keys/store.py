@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .backends import SERVICE, KeyringLocked, encrypted_file, native_keyring
+from .backends import KDF_TIME_COST, SERVICE, KeyringLocked, encrypted_file, native_keyring
 from .types import KeyEntry, last4
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
@@ -37,7 +37,7 @@ class KeyStore:
         *,
         passphrase: Callable[[], str | None],
         backend: str = "auto",
-        time_cost: int | None = None,
+        time_cost: int = KDF_TIME_COST,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.index_path = index_path
