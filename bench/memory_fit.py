@@ -132,7 +132,9 @@ def main(ctxs: list[int], full_window: bool, only: str | None, from_head: bool) 
             rows.append(measure(name, path, n_ctx, SHORT_PROMPT, guard, tree))
             print(rows[-1], file=sys.stderr)
             if full_window and name == "smollm2-135m":
-                long_prompt = "Summarise this: " + " the" * int(n_ctx * 0.85 - CHAIN_OVERHEAD_TOKENS)
+                # " a" is one token and two characters: the guard's pre-check counts characters / 3,
+                # which would refuse a window filled with longer words before the model saw them.
+                long_prompt = "Summarise this:" + " a" * int(n_ctx * 0.85 - CHAIN_OVERHEAD_TOKENS)
                 rows.append(measure(name, path, n_ctx, long_prompt, guard, tree))
                 print(rows[-1], file=sys.stderr)
     print("| model | n_ctx | prompt | predicted | measured peak | error | worst case (admission) |")
