@@ -19,7 +19,12 @@ from .output import fail, print_table
 
 
 def add_subcommands(models: argparse.ArgumentParser) -> None:
-    sub = models.add_subparsers(dest="models_action", metavar="ACTION")
+    sub = models.add_subparsers(
+        dest="models_action",
+        metavar="ACTION",
+        title="actions",
+        description="with no action, `jarvis models` lists every model the providers offer",
+    )
 
     def add(name: str, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
