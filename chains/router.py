@@ -181,7 +181,7 @@ class Router:
         backend = entry.provider
         if priority >= BACKGROUND and self._queued(backend) >= self.queue_size:
             raise QueueFull(
-                f"{backend} has {self._queued(backend)} requests waiting already.",
+                f"The backend {backend} is busy and its queue ({self.queue_size} waiting requests) is full.",
                 hint=f"Try again in {self.retry_after(entry)} s.",
                 retry_after=self.retry_after(entry),
                 provider=backend,

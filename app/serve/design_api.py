@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from jarvis.chains import feedback
+from jarvis.chains.router import BACKGROUND, QueueFull
 from jarvis.chains.scores import PerformanceMonitor
 from jarvis.providers.registry import ModelEntry
 from jarvis.providers.types import GenerationOptions, Message
@@ -40,9 +41,10 @@ CLIENT_CLOSED = 499
 class BadInput(Exception):
     """A request this API cannot serve; ``status`` is the HTTP status its sentence goes out with."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
+    def __init__(self, message: str, status: int = 400, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = headers
 
 
 def error(message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -274,9 +276,16 @@ class DesignApi:
             if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
                 raise BadInput('"input" must be a string or a non-empty list of strings.')
             try:
+                # Embeddings share the backend's slots with generation (embed() itself calls the provider).
+                lease = await self.engine.router.acquire(entry, priority=BACKGROUND)
+            except QueueFull as err:
+                raise BadInput(str(err), 429, {"Retry-After": str(err.retry_after)}) from None
+            try:
                 result = await embed(self.engine, entry.id, texts)
             except EmbedFailed as err:
                 raise BadInput(str(err), err.status) from None
+            finally:
+                lease.release()
             return JSONResponse(
                 {
                     "model": result.model,
@@ -361,7 +370,7 @@ class DesignApi:
         try:
             return await handler()
         except BadInput as err:
-            return error(str(err), err.status)
+            return error(str(err), err.status, err.headers)
 
 
 def _performance(ledger: Any, model_id: str | None, task_type: str | None) -> dict[str, Any]:

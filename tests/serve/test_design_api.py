@@ -17,6 +17,7 @@ from jarvis.app.engine import build_engine
 from jarvis.app.paths import resolve_paths
 from jarvis.app.serve.design_api import design_routes
 from jarvis.chains.bus import FeedbackReceived
+from jarvis.chains.router import Limit
 
 pytestmark = pytest.mark.slow
 
@@ -172,6 +173,14 @@ async def test_embeddings(api):
     assert len(body["embeddings"][0]) == 8 and body["embeddings"][0] != body["embeddings"][1]
     bad = await client.post("/api/models/emb/nomic-embed-text/embeddings", json={"input": 3})
     assert bad.status_code == 400 and '"input"' in bad.json()["error"]
+    # Embeddings take the backend's slot too: with it held and no room to wait, 429 and a Retry-After.
+    engine.router.limits = {"emb": Limit(per_model=1)}
+    engine.router.queue_size = 0
+    held = await engine.router.acquire(engine.registry.get("emb/nomic-embed-text"))
+    full = await client.post("/api/models/emb/nomic-embed-text/embeddings", json={"input": "a"})
+    held.release()
+    assert full.status_code == 429 and int(full.headers["retry-after"]) >= 1
+    assert "Try again in" in sentence(full)
 
 
 async def test_a_running_request_is_cancelled_by_its_id(api):
