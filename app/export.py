@@ -56,6 +56,10 @@ def run_as_json(run: dict[str, Any]) -> dict[str, Any]:
     if run.get("files"):
         # The attached project files (chains.context): path, hash, tokens, status; never their text.
         doc["files"] = run["files"]
+    if run.get("applies"):
+        # The answer's edits to those files: patch or refusal per file, applied/undone (chains.edits).
+        doc["applies"] = run["applies"]
+        doc["edit_tests"] = run.get("edit_tests", [])
     return doc
 
 
@@ -97,6 +101,8 @@ def run_as_markdown(run: dict[str, Any]) -> str:
         lines += [s["output"] or f"_({s['status']})_", ""]
     if run.get("verification"):
         lines += verification_markdown(run["verification"])
+    if run.get("applies"):
+        lines += edits_markdown(run["applies"], run.get("edit_tests", []))
     result = json.loads(run["result_json"]) if run.get("result_json") else None
     if result and result.get("summary_markdown"):
         lines += ["---", "", result["summary_markdown"], ""]
@@ -106,6 +112,20 @@ def run_as_markdown(run: dict[str, Any]) -> str:
             + (f": {r['comment']}" if r.get("comment") else "")
         )
     return "\n".join(lines).rstrip() + "\n"
+
+
+def edits_markdown(applies: list[dict[str, Any]], tests: list[dict[str, Any]]) -> list[str]:
+    """The answer's edits to the attached files: each file's fate and patch, and the tests run on them."""
+    lines = ["## Edits to the attached files", ""]
+    for a in applies:
+        lines.append(f"- `{a['path']}`: {a['status']}" + (f" — {a['reason']}" if a.get("reason") else ""))
+    for a in applies:
+        if a.get("patch"):
+            lines += ["", "```diff", a["patch"].rstrip("\n"), "```"]
+    for t in tests:
+        how = "passed" if t["passed"] else f"failed (exit status {t['exit_code']})"
+        lines += ["", f"`{t['command']}` on the patched copy {how} [sandbox {t['tier']}]"]
+    return [*lines, ""]
 
 
 def verification_markdown(record: dict[str, Any]) -> list[str]:

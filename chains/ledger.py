@@ -482,6 +482,18 @@ class Ledger:
             {k: getattr(f, k) for k in ("root", "path", "sha256", "size", "tokens", "status")}
             for f in self.run_files(run_id)
         ]
+        # The answer's edits to them (chains.edits): each file's patch or refusal, apply and undo; the
+        # project tests run on the patched copy.
+        row["applies"] = self.query(
+            "SELECT path, status, reason, patch, sha256_before, sha256_after, applied_at, undone_at"
+            " FROM applies WHERE run_id=? ORDER BY id",
+            [run_id],
+        )
+        row["edit_tests"] = self.query(
+            "SELECT command, passed, exit_code, tier, seconds, output_tail FROM edit_tests WHERE run_id=?"
+            " ORDER BY id",
+            [run_id],
+        )
         return row
 
     def history(

@@ -114,3 +114,21 @@ def test_unknown_runs_and_runs_without_files_are_sentences(isolated_home, capsys
     led.close()
     assert main(["apply", "plain"]) == 1
     assert "had no attached files" in capsys.readouterr().err
+
+
+def test_export_carries_the_edits_and_their_fate(isolated_home, project, capsys):
+    run_id = store_run(
+        isolated_home, project, FIX + "cli.py\n```python\nprint(\n```\n", "run-x", "parser.py", "cli.py"
+    )
+    assert main(["apply", run_id, "--yes"]) == 0
+    capsys.readouterr()
+    assert main(["export", run_id, "--format", "md"]) == 0
+    md = capsys.readouterr().out
+    assert "## Edits to the attached files\n\n- `parser.py`: applied\n- `cli.py`: refused — the result" in md
+    assert "```diff\n--- a/parser.py\n+++ b/parser.py\n" in md
+    assert main(["export", run_id, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(a["path"], a["status"]) for a in doc["applies"]] == [
+        ("parser.py", "applied"),
+        ("cli.py", "refused"),
+    ]
