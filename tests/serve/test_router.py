@@ -7,12 +7,15 @@ import asyncio
 
 import pytest
 
+from jarvis.chains.bus import RequestCompleted
 from jarvis.chains.router import BACKGROUND, INTERACTIVE, Limit, QueueCancelled, QueueFull, Router
+from jarvis.chains.run_options import RunOptions
 from jarvis.chains.step_runner import Cancelled, StepContext, StepOutcome, provider_key
 from jarvis.providers.ollama import OllamaProvider
 from jarvis.providers.registry import ModelEntry
 from jarvis.providers.types import GenerationOptions, Message, ModelInfo
 from tests.chains.rig import build_rig
+from tests.chains.scripted import ScriptedCoder
 from tests.conftest import run_server
 
 SMOL = "smollm2:135m"
@@ -163,6 +166,41 @@ async def test_the_same_model_on_two_hosts_goes_to_the_less_busy_one():
     first.release()
     (await third).release()
     assert router.load().in_flight == 0
+
+
+async def until_queued(router: Router, n: int) -> None:
+    for _ in range(400):
+        if router.load().queued == n:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{n} requests never queued: {router.load()}")
+
+
+async def test_a_background_chain_run_waits_behind_an_interactive_one_on_the_same_slot(tmp_path):
+    rig = build_rig([ScriptedCoder()], tmp_path / "ledger.db", use_cache=False)
+    await rig.registry.refresh()
+    router = rig.runner.router
+    router.limits = {"scripted": Limit(per_model=1)}
+    model = rig.registry.get("script/coder-7b")
+    answered: list[str] = []
+    rig.bus.subscribe(RequestCompleted, lambda e: answered.append(e.run_id))
+
+    async def run(priority: int) -> str:
+        options = RunOptions(model=model.id, priority=priority)
+        events = await rig.events(rig.orchestrator.run("Write a function that reverses a string.", options))
+        return events[-1].run_id
+
+    held = await router.acquire(model)  # say, an editor's request holding Ollama's one slot
+    background = asyncio.create_task(run(BACKGROUND))
+    await until_queued(router, 1)
+    interactive = asyncio.create_task(run(INTERACTIVE))
+    await until_queued(router, 2)
+    held.release()
+    bg, fg = await background, await interactive
+    assert answered[:2] == [fg, bg]  # queued later, served first; then they take turns
+    assert (router.load().in_flight, router.load().queued) == (0, 0)
+    await rig.ledger.flush()
+    rig.ledger.close()
 
 
 @pytest.fixture(scope="module")
