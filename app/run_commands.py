@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import replace
 
 from .exit_codes import EXIT_USAGE
 from .output import fail
 from .text_input import InputError, text_argument, text_file
-from .thread_commands import add_continue_option, continued_task, follow_up, with_files
+from .thread_commands import add_continue_option, continued_task, follow_up, going_on
 
 STRATEGIES = ["performance", "quality", "cost", "reliability", "balanced"]
 
@@ -96,6 +95,7 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
 # -- run -------------------------------------------------------------------
 def cmd_run(config, paths, args) -> int:
     continue_id, args.task = continued_task(args, "task")
+    chain_given = args.chain is not None  # a follow-up otherwise goes on in its thread's chain
     from .run_context import ContextInputError, context_from_args, rerun_source
 
     try:
@@ -147,7 +147,7 @@ def cmd_run(config, paths, args) -> int:
             follow = follow_up(paths, continue_id)
         except ThreadError as err:
             return fail(str(err), EXIT_USAGE)
-        options = with_files(replace(options, follow_up=follow), follow)
+        options = going_on(options, follow, chain_given=chain_given)
     return asyncio.run(run_chain(config, paths, task, options, args.json, test_cmd=args.test_cmd))
 
 

@@ -76,6 +76,22 @@ def follow_up(paths, run_id: str | None, *, kind: str = "chain") -> FollowUp:
         ledger.close()
 
 
+def going_on(options: RunOptions, follow: FollowUp, *, chain_given: bool) -> RunOptions:
+    """A follow-up goes on as the turn it follows went: its chain (unless --chain), model and strategy
+    (unless given), and its files attached again."""
+    was = follow.origin_options
+    pinned = options.model is None and bool(was.get("model"))
+    options = replace(
+        options,
+        follow_up=follow,
+        chain=options.chain if chain_given else was.get("chain") or options.chain,
+        model=options.model or was.get("model"),
+        strategy=options.strategy or was.get("strategy"),
+        no_fallback=options.no_fallback or (pinned and bool(was.get("no_fallback"))),
+    )
+    return with_files(options, follow)
+
+
 def with_files(options: RunOptions, follow: FollowUp) -> RunOptions:
     """The continued turn's files attached again, read from disk now (unless files were given anew)."""
     paths = follow.file_paths
@@ -135,18 +151,14 @@ def cmd_fork(config, paths, args) -> int:
     ledger = open_ledger(paths)
     try:
         start = threads.fork(ledger, args.run_id)
-        origin = ledger.thread_turn(args.run_id)
     except threads.ThreadError as err:
         return fail(str(err), EXIT_USAGE)
     finally:
         ledger.close()
     options = RunOptions(
-        chain=(origin.options.get("chain") if origin else None) or "default",
-        model=args.model,
-        overrides={"max_tokens": args.max_tokens} if args.max_tokens else {},
-        follow_up=start,
+        overrides={"max_tokens": args.max_tokens} if args.max_tokens else {}, model=args.model
     )
-    return _run(config, paths, task, with_files(options, start), args.json)
+    return _run(config, paths, task, going_on(options, start, chain_given=False), args.json)
 
 
 def _run(config, paths, task: str, options: RunOptions, as_json: bool) -> int:

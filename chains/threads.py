@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from jarvis.providers.types import Message
 
@@ -63,6 +64,8 @@ class FollowUp:
     #: A comparison's follow-up: each model's own earlier turns, by its label (A, B, ...), and the models.
     lanes: dict[str, tuple[PriorTurn, ...]] = field(default_factory=dict)
     models: tuple[str, ...] = ()
+    #: How the turn followed was run (its chain, model, strategy): a follow-up goes on the same way.
+    origin_options: dict[str, Any] = field(default_factory=dict)
 
     def messages(self, label: str | None = None) -> tuple[list[Message], str]:
         """The earlier turns as chat messages (a comparison's: that label's model's), and the lead of
@@ -127,7 +130,8 @@ def continuation(ledger: Ledger, run_id: str | None, *, kind: str = "chain") -> 
     turn = _turn_or_fail(ledger, run_id)
     _kind_is(turn, kind)
     _answered(turn, "continue")
-    return FollowUp(run_id, turn.thread_id, turn.turn + 1, _prior(ledger, run_id), _files(ledger, run_id))
+    prior, files = _prior(ledger, run_id), _files(ledger, run_id)
+    return FollowUp(run_id, turn.thread_id, turn.turn + 1, prior, files, origin_options=_how(turn))
 
 
 def regeneration(ledger: Ledger, run_id: str) -> tuple[ThreadTurn, FollowUp]:
@@ -141,7 +145,8 @@ def fork(ledger: Ledger, run_id: str) -> FollowUp:
     """A new thread whose history is ``run_id``'s thread up to and with that turn. Raises ThreadError."""
     turn = _turn_or_fail(ledger, run_id)
     _answered(turn, "fork from")
-    return FollowUp(run_id, None, turn.turn + 1, _prior(ledger, run_id), _files(ledger, run_id))
+    prior, files = _prior(ledger, run_id), _files(ledger, run_id)
+    return FollowUp(run_id, None, turn.turn + 1, prior, files, origin_options=_how(turn))
 
 
 def compare_continuation(ledger: Ledger, compare_id: str | None) -> FollowUp:
@@ -168,6 +173,11 @@ def compare_continuation(ledger: Ledger, compare_id: str | None) -> FollowUp:
         lanes={k: tuple(v) for k, v in lanes.items()},
         models=models,
     )
+
+
+def _how(turn: ThreadTurn) -> dict[str, Any]:
+    how = {k: turn.options.get(k) for k in ("chain", "model", "strategy", "no_fallback")}
+    return {**how, "chain": how["chain"] or turn.chain}
 
 
 def _kind_is(turn: ThreadTurn, kind: str) -> None:

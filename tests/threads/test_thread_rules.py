@@ -120,3 +120,16 @@ def test_a_follow_up_attaches_the_files_again_as_they_are_now(tmp_path):
     # Files given anew (-f, the Context panel) win over the earlier turn's.
     given = RunOptions(context=ProjectContext(tmp_path, ()))
     assert with_files(given, follow) is given
+
+
+def test_a_follow_up_goes_on_in_its_threads_chain_and_model_unless_told(ledger):
+    from jarvis.app.thread_commands import going_on
+    from jarvis.chains.run_options import RunOptions
+
+    ledger.start_run("run_c", "chain", "t", "code", None, {"chain": "code", "model": "ollama/q:7b"})
+    ledger.finish_run("run_c", "completed", result={"answer": "a"})
+    follow = threads.continuation(ledger, "run_c")
+    same = going_on(RunOptions(), follow, chain_given=False)
+    assert (same.chain, same.model, same.follow_up) == ("code", "ollama/q:7b", follow)
+    told = going_on(RunOptions(chain="default", model="embedded/x"), follow, chain_given=True)
+    assert (told.chain, told.model) == ("default", "embedded/x")
