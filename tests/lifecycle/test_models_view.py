@@ -126,3 +126,21 @@ async def test_cancel_a_running_pull(app):
         await wait_until(pilot, lambda: any("was cancelled" in t for t in told_by(app)), 10, "the cancel")
         await wait_until(pilot, lambda: not view.query(PullBar), 10, "the bar to go")
         assert f"ollama/{name}" not in table.rows
+
+
+async def test_lmstudio_without_load_endpoint_says_so_with_the_lms_command(isolated_home, openai_url):
+    config = {"ollama": {"enabled": False}, "lmstudio": {"url": openai_url}, "embedded": {"enabled": False}}
+    app = make_app(isolated_home, config)
+    async with app.run_test(size=(160, 45)) as pilot:
+        view, table = await models_view(pilot, app)
+        mid = "lmstudio/smollm2-135m-instruct"
+        await highlight(pilot, table, mid)
+        await pilot.press("u")
+        await wait_until(pilot, lambda: any("lms unload" in t for t in told_by(app)), 30, "the lms command")
+        said = str(view.query_one("#models-action").render())
+        assert (
+            "does not offer unloading through its REST API" in said
+            and "lms unload smollm2-135m-instruct" in said
+        )
+        # LM Studio's /api/v0 says it is loaded: the column shows it (no memory figure from v0).
+        await wait_until(pilot, lambda: cell(table, mid) == "yes", 10, "loaded now from /api/v0")
