@@ -9,7 +9,7 @@ import pytest
 from jarvis.chains import threads
 from jarvis.chains.events import Notice
 
-from .conftest import chat_messages, finished, options
+from .conftest import MODEL, chat_messages, finished, options
 
 pytestmark = pytest.mark.slow
 
@@ -104,3 +104,32 @@ def _attach(ledger, run_id, root, files) -> None:
         for p in files
     ]
     ledger.add_run_files(run_id, str(root), rows)
+
+
+async def test_on_a_small_window_the_earlier_turns_are_cut_visibly_before_sending(ollama_rig):
+    from jarvis.providers.registry import CustomModel
+
+    rig, proxy = ollama_rig
+    # The same model, told it has a 1,024-token window (as a user registering it would).
+    rig.registry.custom = {MODEL: CustomModel(MODEL, context_length=1024)}
+    await rig.registry.refresh()
+    first = finished(await rig.events(rig.orchestrator.run("Explain recursion.", options())))
+    long_answer = "def walk(node):\n    return [walk(c) for c in node.children]\n" * 120
+    await rig.ledger.call_fn(_replace_answer, first.run_id, long_answer)
+    follow_up = await threads.continue_run(rig.ledger, first.run_id)
+    proxy.bodies.clear()
+    events = await rig.events(rig.orchestrator.run("Shorter, please.", options(follow_up=follow_up)))
+    finished(events)
+    said = [e.text for e in events if isinstance(e, Notice)]
+    assert any(t.startswith("Trimmed the earlier turns") and "1024-token window" in t for t in said), said
+    [body] = [b for b in proxy.bodies if b"messages" in b]
+    sent = chat_messages(body)
+    answer = next(m["content"] for m in sent if m["role"] == "assistant")
+    assert "earlier characters left out" in answer and len(answer) < len(long_answer)
+    assert answer.startswith("def walk(node):") and sent[-1]["content"] == "Shorter, please."
+    assert sent[1]["content"] == "Explain recursion."  # the first task is kept whole
+
+
+def _replace_answer(ledger, run_id: str, answer: str) -> None:
+    """A first turn with a long answer, as a model that talked at length would have left it."""
+    ledger.finish_run(run_id, "completed", result={"answer": answer})
