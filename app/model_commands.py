@@ -103,6 +103,19 @@ def _run(coro) -> int:
         return fail("cancelled.", EXIT_CANCELLED)
 
 
+def _in_process(registry, model_id: str, action: str) -> int | None:
+    """An embedded model lives in the process that runs it: a command that ends frees it anyway."""
+    provider = registry.providers.get(model_id.partition("/")[0])
+    if provider is None or provider.kind != "embedded":
+        return None
+    return fail(
+        f"{model_id} runs inside the process that uses it, so `jarvis models {action}` would change"
+        f" nothing once the command ends; {action} it in the workbench's Models view"
+        f" ({action[0]} on the model).",
+        EXIT_USAGE,
+    )
+
+
 def _error_code(err: Exception) -> int:
     from jarvis.providers.errors import ModelNotFound
 
@@ -229,6 +242,8 @@ async def _load(config, args) -> int:
 
     registry, lifecycle = _lifecycle(config)
     try:
+        if (refused := _in_process(registry, args.id, "load")) is not None:
+            return refused
         await registry.refresh()
         fit = await lifecycle.fit(args.id)
         if fit is not None:
@@ -268,6 +283,8 @@ async def _simple(config, args, action: str) -> int:
 
     registry, lifecycle = _lifecycle(config)
     try:
+        if action == "unload" and (refused := _in_process(registry, args.id, "unload")) is not None:
+            return refused
         try:
             if action == "copy":
                 result = await lifecycle.copy(args.id, args.new_name)

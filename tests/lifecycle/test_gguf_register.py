@@ -60,6 +60,9 @@ def test_cli_add_gguf_reads_the_header_first(isolated_home, model_path, tmp_path
     assert doc["quantization"] == "Q4_1" and doc["context_length"] == 8192
     listed = json.loads(jarvis("models", "--json").stdout)["models"]
     assert "embedded/tiny" in [m["id"] for m in listed]
+    # Loading it from a command that then exits would do nothing: it says so and where to do it.
+    out = jarvis("models", "load", "embedded/tiny")
+    assert out.returncode == 2 and "workbench's Models view (l on the model)" in out.stderr
 
 
 async def test_models_view_adds_a_gguf_file_after_reading_its_header(isolated_home, model_path):
