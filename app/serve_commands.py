@@ -52,7 +52,7 @@ def serve(config: Config, paths: Paths, args: argparse.Namespace) -> int:
     if problem:
         return fail(problem, EXIT_USAGE)
     try:
-        sock = _bind(args.host, args.port)
+        sock = bind(args.host, args.port)
     except OSError as err:
         return fail(
             f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); is another server on that"
@@ -69,7 +69,7 @@ def serve(config: Config, paths: Paths, args: argparse.Namespace) -> int:
     return asyncio.run(_serve(config, paths, settings, sock))
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP named, not 0: asyncio turns Nagle off (TCP_NODELAY) only on sockets that say they are TCP;
     # without it every small write of a kept-alive connection waits ~40 ms for a delayed ACK.

@@ -89,6 +89,8 @@ class WorkbenchApp(App[None]):
         self.settings: dict[str, Any] = {}
         #: The widget that had focus in each view when the user left it, to give it back on return.
         self._focus_in: dict[str, Widget] = {}
+        #: The OpenAI/Ollama server run from the command palette (app/tui/serve_toggle.py), if any.
+        self.api_server: Any = None
 
     def compose(self) -> ComposeResult:
         yield TabLine(TABS, "run")
@@ -350,6 +352,14 @@ class WorkbenchApp(App[None]):
         except OSError as err:
             self.notify(f"Could not save settings: {err}", severity="warning")
 
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        from .serve_toggle import serve_command
+
+        yield serve_command(self)
+
     async def on_unmount(self) -> None:
+        if self.api_server is not None:
+            await self.api_server.stop()
         if self.engine is not None:
             await self.engine.close()

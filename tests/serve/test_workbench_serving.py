@@ -3,6 +3,7 @@ History's `served:` filter lists the served requests with their client and HTTP 
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable, Input
 
 from jarvis.app.tui.history_view import HistoryView
@@ -49,3 +50,27 @@ async def test_status_line_and_history_filter_show_served_requests(isolated_home
         assert row[3] == "completed 200" and row[7].startswith("[Zed/0.190] Explain this regex")
         history.query_one("#history-search", Input).value = "served: nothing-like-this"
         await wait_until(pilot, lambda: rows(table) == [], 15, "an empty filter")
+
+
+@pytest.mark.slow  # starts a server (in this process)
+async def test_serving_from_the_workbench_itself(isolated_home):
+    import httpx
+
+    from jarvis.app.tui.serve_toggle import serve_command, toggle_serving
+    from tests.conftest import free_port
+
+    app = make_app(isolated_home)
+    port = free_port()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot, app)
+        assert serve_command(app).title == "Serve the OpenAI and Ollama APIs"
+        await toggle_serving(app, port)
+        assert app.api_server.running and serve_command(app).title == "Stop serving the APIs"
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            models = (await client.get("/v1/models")).json()["data"]
+            assert "embedded/smollm2-135m" in [m["id"] for m in models]
+        bar = app.query_one(StatusBar)
+        await wait_until(pilot, lambda: f"serving :{port}" in bar.text, 15, "the serving note")
+        await toggle_serving(app, port)
+        assert not app.api_server.running
+        await wait_until(pilot, lambda: "serving" not in bar.text, 15, "the note to go")
