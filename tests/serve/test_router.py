@@ -279,3 +279,19 @@ async def test_a_step_cancelled_while_queued_records_no_request_and_holds_no_slo
     assert [r["step_id"] for r in rows] == ["step_r6"]
     rig.ledger.close()
     await rig.registry.close()
+
+
+async def test_the_engine_builds_its_router_from_the_config_file():
+    from jarvis.app.config import parse_config
+    from jarvis.app.engine import build_engine
+    from jarvis.app.paths import resolve_paths
+
+    text = "[router]\nqueue_size = 5\n[router.limits]\nollama = { per_model = 2 }\ngpubox = { total = 0 }\n"
+    engine = build_engine(parse_config(text, "config.toml"), resolve_paths())
+    try:
+        assert engine.router is engine.runner.router and engine.router.queue_size == 5
+        assert engine.router.limit_for(entry("ollama", "m")) == Limit(per_model=2, total=3)
+        assert engine.router.limit_for(entry("gpubox", "m")) == Limit(per_model=2, total=0)
+        assert engine.router.limit_for(entry("lmstudio", "m", kind="lmstudio")) == Limit(1, 1)
+    finally:
+        await engine.close()
