@@ -40,6 +40,10 @@ def run_as_json(run: dict[str, Any]) -> dict[str, Any]:
         "language": run["language"],
         "started_at": run["started_at"],
         "finished_at": run["finished_at"],
+        # Its place in a thread of turns (chains.threads): a first run is its own thread, turn 1.
+        "thread_id": run.get("thread_id") or run["id"],
+        "parent_run_id": run.get("parent_run_id"),
+        "turn": run.get("turn") or 1,
         "cost_usd": run["cost_usd"],
         "steps": steps,
         "result": json.loads(run["result_json"]) if run.get("result_json") else None,

@@ -184,10 +184,12 @@ def cmd_history(config, paths, args) -> int:
     if args.json:
         emit_json({"runs": rows})
         return EXIT_OK
+    from .thread_rows import thread_order
+
     table = [("ID", "WHEN", "KIND", "STATUS", "MODELS", "RATING", "TASK")]
-    for r in rows:
+    for r, mark in thread_order(rows):  # a thread's turns together, under its first run
         when = datetime.fromtimestamp(r["started_at"]).strftime("%Y-%m-%d %H:%M")
-        task = r["task"].replace("\n", " ")
+        task = mark + r["task"].replace("\n", " ")
         rating = f"{r['rating']:.1f}" if r["rating"] else "-"
         short = task[:50] + ("…" if len(task) > 50 else "")
         table.append((r["id"], when, r["chain"] or r["kind"], r["status"], r["models"] or "-", rating, short))

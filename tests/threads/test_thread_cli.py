@@ -30,6 +30,11 @@ def test_continue_regenerate_fork_thread_and_export(home):
     # No id: the newest run; the follow-up's text may come right after --continue.
     second = run_json(home, "run", "--continue", "Now make it handle None.", "--max-tokens", "30")
     assert second["status"] == "completed" and second["task"] == "Now make it handle None."
+    assert (second["turn"], second["parent_run_id"], second["thread_id"]) == (
+        2,
+        first["run_id"],
+        first["run_id"],
+    )
     again = run_json(home, "regenerate", second["run_id"], "--max-tokens", "30")
     assert again["task"] == second["task"] and again["run_id"] != second["run_id"]
     fork = run_json(home, "fork", first["run_id"], "Write it in Rust instead.", "--max-tokens", "30")
@@ -55,6 +60,9 @@ def test_continue_regenerate_fork_thread_and_export(home):
     assert f"## Turn 2 (regenerated): {again['run_id']}" in markdown
     assert f"## Turn 2: {second['run_id']} ← exported" in markdown
 
+    listed = jarvis("history", home=home).stdout
+    assert "  ↳ 2 · Now make it handle None." in listed and "  ⟳ 2 · Now make it" in listed
+    assert f"⑂ from {first['run_id']} · Write it in Rust" in listed
     table = jarvis("thread", again["run_id"], home=home).stdout
     assert "2 (again)" in table and f"jarvis run --continue {again['run_id']}" in table
 

@@ -133,3 +133,32 @@ def test_a_follow_up_goes_on_in_its_threads_chain_and_model_unless_told(ledger):
     assert (same.chain, same.model, same.follow_up) == ("code", "ollama/q:7b", follow)
     told = going_on(RunOptions(chain="default", model="embedded/x"), follow, chain_given=True)
     assert (told.chain, told.model) == ("default", "embedded/x")
+
+
+def test_history_rows_put_a_threads_turns_together_under_its_first_run():
+    from jarvis.app.thread_rows import thread_order
+
+    def row(run_id, started, thread=None, parent=None, turn=1):
+        return {
+            "id": run_id,
+            "started_at": started,
+            "thread_id": thread or run_id,
+            "parent_run_id": parent,
+            "turn": turn,
+        }
+
+    newest_first = [
+        row("run_f", 6, parent="run_a", turn=2),  # a fork of run_a's turn
+        row("run_x", 5),
+        row("run_r", 4, "run_a", "run_a", 2),  # turn 2 again
+        row("run_b", 2, "run_a", "run_a", 2),
+        row("run_a", 1),
+    ]
+    shown = [(r["id"], mark) for r, mark in thread_order(newest_first)]
+    assert shown == [
+        ("run_f", "⑂ from run_a · "),
+        ("run_x", ""),
+        ("run_a", ""),
+        ("run_b", "  ↳ 2 · "),
+        ("run_r", "  ⟳ 2 · "),
+    ]
