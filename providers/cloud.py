@@ -77,6 +77,8 @@ class CloudProvider(Provider):
         self._keys = dict(api_keys or {})
         self.keys = keys or KeyRotation(KeySources(os.environ, self._keys))
         self._on_key_use = on_key_use
+        # Concurrent first requests (a comparison, `jarvis serve`) read the keyring once, not once each.
+        self._loading = asyncio.Lock()
         self.api_base = api_base
         self.timeout = timeout
         self._context = dict(context_lengths or {})
@@ -170,7 +172,9 @@ class CloudProvider(Provider):
         """The keys to try now, in order; [None] for a keyless proxy. Raises when none may be tried."""
         prefix = model.split("/", 1)[0]
         if not self.keys.loaded(prefix):
-            await asyncio.to_thread(self.keys.load, prefix)  # a keyring or the encrypted file: blocking
+            async with self._loading:
+                if not self.keys.loaded(prefix):
+                    await asyncio.to_thread(self.keys.load, prefix)  # a keyring or the key file: blocking
         usable: list[NamedKey | None] = list(self.keys.usable(prefix))
         if usable:
             return usable

@@ -103,3 +103,21 @@ async def test_a_forbidden_key_is_rotated_like_a_rejected_one(cloud_server):
     _, final = await collect(provider(cloud_server, Clock(), uses).stream_chat(MODEL, ask("ping")))
     assert final.text == "pong" and cloud_server.seen == [KEY_A, KEY_B]
     assert [(u.key_name, u.outcome) for u in uses] == [("env", "rejected"), ("config", "ok")]
+
+
+class CountingSources(KeySources):
+    loads = 0
+
+    def load(self, prefix):
+        self.loads += 1
+        return super().load(prefix)
+
+
+async def test_concurrent_first_requests_read_the_keys_once(cloud_server):
+    import asyncio
+
+    cloud_server.keys = {KEY_A: "ok"}
+    sources = CountingSources({"OPENAI_API_KEY": KEY_A})
+    p = CloudProvider("cloud", [MODEL], api_base=cloud_server.url, timeout=10, keys=KeyRotation(sources))
+    results = await asyncio.gather(*(collect(p.stream_chat(MODEL, ask("ping"))) for _ in range(3)))
+    assert sources.loads == 1 and [final.text for _, final in results] == ["pong"] * 3
