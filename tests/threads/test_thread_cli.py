@@ -85,3 +85,15 @@ def test_bad_turns_are_one_sentence(home):
     out = jarvis("compare", "--continue", "Go on.", home=home)
     assert out.returncode == 2
     assert out.stderr == "jarvis: There is no comparison to continue yet; start one with `jarvis compare`.\n"
+
+
+def test_compare_continue_sends_the_next_turn_to_the_same_models(home):
+    model = "embedded/smollm2-135m"
+    cmp = run_json(home, "compare", "Say hi.", "-m", model, "-m", model, "--max-tokens", "8")
+    nxt = run_json(home, "compare", "--continue", "Say bye.", "--max-tokens", "8")
+    assert nxt["status"] == "completed" and [a["model"] for a in nxt["answers"]] == [model, model]
+    thread = run_json(home, "thread", nxt["compare_id"])
+    assert [(t["run_id"], t["turn"]) for t in thread["turns"]] == [
+        (cmp["compare_id"], 1),
+        (nxt["compare_id"], 2),
+    ]
