@@ -97,3 +97,15 @@ async def test_plain_config_keys_are_a_notice_where_models_are_listed():
     assert model.info.details["has_key"] is True
     bare = ModelRegistry([CloudProvider("cloud", ["openai/gpt-4o-mini"])])
     assert (await bare.refresh()).notices == []
+
+
+def test_a_passphrase_typed_in_the_workbench_unlocks_the_file(tmp_path):
+    store(tmp_path).add("openai", "work", KEY_A)
+    locked = store(tmp_path, None)  # no JARVIS_KEYS_PASSPHRASE, no terminal
+    assert locked.needs_passphrase
+    locked.unlock("pass phrase")
+    assert not locked.needs_passphrase
+    assert locked.secret(locked.entries()[0]) == KEY_A
+    locked.unlock("wrong")
+    with pytest.raises(KeyStoreError, match="passphrase does not open"):
+        locked.secret(locked.entries()[0])
