@@ -8,7 +8,7 @@ from collections.abc import Callable
 from .exit_codes import EXIT_USAGE
 from .output import fail
 from .text_input import InputError, text_argument, text_file
-from .thread_commands import add_continue_option, continued_task, follow_up, going_on
+from .thread_commands import add_continue_option, continued_task, follow_up, going_on, say_turn
 
 STRATEGIES = ["performance", "quality", "cost", "reliability", "balanced"]
 
@@ -148,6 +148,7 @@ def cmd_run(config, paths, args) -> int:
         except ThreadError as err:
             return fail(str(err), EXIT_USAGE)
         options = going_on(options, follow, chain_given=chain_given)
+        say_turn(follow, args.json)
     return asyncio.run(run_chain(config, paths, task, options, args.json, test_cmd=args.test_cmd))
 
 

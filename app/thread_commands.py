@@ -92,6 +92,21 @@ def going_on(options: RunOptions, follow: FollowUp, *, chain_given: bool) -> Run
     return with_files(options, follow)
 
 
+def say_turn(follow: FollowUp, as_json: bool) -> None:
+    """One line on stderr before the run: which turn this is, of which thread (not in --json)."""
+    if as_json:
+        return
+    import sys
+
+    if follow.thread_id is None:
+        where = f"a new thread from {follow.parent_run_id}"
+    elif follow.parent_run_id is None:
+        where = f"the first turn of thread {follow.thread_id}, again"
+    else:
+        where = f"after {follow.parent_run_id} in thread {follow.thread_id}"
+    sys.stderr.write(f"── turn {follow.turn}: {where} ──\n")
+
+
 def with_files(options: RunOptions, follow: FollowUp) -> RunOptions:
     """The continued turn's files attached again, read from disk now (unless files were given anew)."""
     paths = follow.file_paths
@@ -133,6 +148,7 @@ def cmd_regenerate(config, paths, args) -> int:
         overrides={"max_tokens": args.max_tokens} if args.max_tokens else {},
         follow_up=again,
     )
+    say_turn(again, args.json)
     return _run(config, paths, turn.task, with_files(options, again), args.json)
 
 
@@ -158,6 +174,7 @@ def cmd_fork(config, paths, args) -> int:
     options = RunOptions(
         overrides={"max_tokens": args.max_tokens} if args.max_tokens else {}, model=args.model
     )
+    say_turn(start, args.json)
     return _run(config, paths, task, going_on(options, start, chain_given=False), args.json)
 
 

@@ -162,3 +162,17 @@ def test_history_rows_put_a_threads_turns_together_under_its_first_run():
         ("run_b", "  ↳ 2 · "),
         ("run_r", "  ⟳ 2 · "),
     ]
+
+
+def test_the_cli_says_which_turn_it_runs(capsys):
+    from jarvis.app.thread_commands import say_turn
+
+    say_turn(threads.FollowUp("run_b", "run_a", 3), as_json=False)
+    say_turn(threads.FollowUp("run_b", None, 3), as_json=False)
+    say_turn(threads.FollowUp(None, "run_a", 1), as_json=False)
+    say_turn(threads.FollowUp("run_b", "run_a", 3), as_json=True)
+    assert capsys.readouterr().err.splitlines() == [
+        "── turn 3: after run_b in thread run_a ──",
+        "── turn 3: a new thread from run_b ──",
+        "── turn 1: the first turn of thread run_a, again ──",
+    ]
