@@ -1,0 +1,1 @@
+"""`jarvis serve`: the engine behind OpenAI- and Ollama-compatible HTTP APIs (Starlette)."""
