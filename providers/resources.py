@@ -114,8 +114,9 @@ def compute_bytes(geometry: dict[str, int], n_ctx: int, tokens: int | None = Non
     malloc, so only the pages a graph writes become resident. llama-cpp-python asks for the
     logits of the last token alone, so the graph that writes most is attention: per batch of
     up to 512 tokens, the f32 scores against every attended cell (n_head + 1 for the mask),
-    next to the feed-forward and hidden-state activations. ``tokens`` is how much of the
-    window the run fills; None means all of it.
+    next to the feed-forward and hidden-state activations; and the CPU backend's work buffer,
+    which holds those scores again as f16 to multiply them with the f16 V cache. ``tokens`` is
+    how much of the window the run fills; None means all of it.
     """
     used = min(tokens, n_ctx) if tokens else n_ctx
     batch = min(N_UBATCH, used)
@@ -124,8 +125,8 @@ def compute_bytes(geometry: dict[str, int], n_ctx: int, tokens: int | None = Non
     embd = geometry.get("embedding_length") or 4096
     ff = geometry.get("feed_forward_length") or 4 * embd
     vocab = geometry.get("vocab_size") or DEFAULT_VOCAB
-    f32 = 4
-    attention = n_kv * batch * (heads + 1) * f32
+    f32, f16 = 4, 2
+    attention = n_kv * batch * (heads + 1) * f32 + n_kv * batch * heads * f16
     activations = (2 * ff + 3 * embd) * batch * f32
     return attention + activations + vocab * f32
 

@@ -107,6 +107,8 @@ def test_parallel_plan():
 # -- the estimate against llama.cpp's real allocations ---------------------------------------
 # Measured with bench/memory_fit.py (peak RSS of `jarvis run`, short prompt, this tree's x86 box).
 SMOL_MEASURED_MIB = {2048: 241, 4096: 286, 8192: 376}
+#: The same with a prompt filling ~85 % of the window (bench/memory_fit.py --full-window).
+SMOL_FULL_WINDOW_MIB = {2048: 290, 4096: 378, 8192: 570}
 
 
 def smol_info(model_path) -> ModelInfo:
@@ -127,7 +129,8 @@ def test_smollm2_estimate_holds_against_the_measured_peak(model_path):
         est = guard.estimate(info, n_ctx, tokens=300)
         assert measured * MiB <= est.total <= measured * MiB * 1.15, n_ctx
         # Admission assumes the window gets filled, which touches more of the compute buffer.
-        assert guard.estimate(info, n_ctx).total > est.total
+        worst = guard.estimate(info, n_ctx).total
+        assert SMOL_FULL_WINDOW_MIB[n_ctx] * MiB <= worst <= SMOL_FULL_WINDOW_MIB[n_ctx] * MiB * 1.15, n_ctx
 
 
 def test_the_terms_are_the_ones_llama_cpp_logs(model_path):
@@ -166,8 +169,10 @@ def test_compute_term_is_attention_over_the_window_for_a_full_batch():
         "feed_forward_length": 8960,
         "vocab_size": 151936,
     }
-    # 8192 cells x 512 batch tokens x (12 heads + mask) x f32, plus activations and one row of logits.
-    expected = 8192 * 512 * 13 * 4 + (2 * 8960 + 3 * 1536) * 512 * 4 + 151936 * 4
+    # 8192 cells x 512 batch tokens x (12 heads + mask) x f32, the scores again as f16 in the CPU
+    # backend's work buffer, activations and one row of logits.
+    scores = 8192 * 512 * 13 * 4 + 8192 * 512 * 12 * 2
+    expected = scores + (2 * 8960 + 3 * 1536) * 512 * 4 + 151936 * 4
     assert compute_bytes(qwen, 8192) == expected
     assert compute_bytes(qwen, 8192, tokens=100) < 40 * MiB
 
