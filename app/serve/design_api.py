@@ -19,7 +19,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from jarvis.chains import feedback
-from jarvis.chains.router import BACKGROUND, QueueFull
 from jarvis.chains.scores import PerformanceMonitor
 from jarvis.providers.registry import ModelEntry
 from jarvis.providers.types import GenerationOptions, Message
@@ -276,16 +275,9 @@ class DesignApi:
             if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
                 raise BadInput('"input" must be a string or a non-empty list of strings.')
             try:
-                # Embeddings share the backend's slots with generation (embed() itself calls the provider).
-                lease = await self.engine.router.acquire(entry, priority=BACKGROUND)
-            except QueueFull as err:
-                raise BadInput(str(err), 429, {"Retry-After": str(err.retry_after)}) from None
-            try:
-                result = await embed(self.engine, entry.id, texts)
+                result = await embed(self.engine, entry.id, texts)  # takes the backend's router slot
             except EmbedFailed as err:
-                raise BadInput(str(err), err.status) from None
-            finally:
-                lease.release()
+                raise BadInput(str(err), err.status, err.headers()) from None
             return JSONResponse(
                 {
                     "model": result.model,

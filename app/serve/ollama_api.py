@@ -295,7 +295,7 @@ class OllamaApi:
         try:
             result = await embed(self.engine, name, texts)
         except EmbedFailed as err:
-            return error_response(err.status, str(err))
+            return error_response(err.status, str(err), err.headers())
         return JSONResponse(
             {
                 "model": result.model,
@@ -318,5 +318,5 @@ class OllamaApi:
         try:
             result = await embed(self.engine, name, texts)
         except EmbedFailed as err:
-            return error_response(err.status, str(err))
+            return error_response(err.status, str(err), err.headers())
         return JSONResponse({"embedding": result.vectors[0]}, headers={"X-Jarvis-Model": result.model})

@@ -279,9 +279,7 @@ class OpenAIApi:
         try:
             result = await embed(self.engine, name, texts)
         except EmbedFailed as err:
-            return error_response(
-                err.status, str(err), retry_headers(Failed(err.status, "", retry_after=None), {})
-            )
+            return error_response(err.status, str(err), err.headers())
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(result.vectors)]
         return JSONResponse(
             {
