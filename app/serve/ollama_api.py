@@ -173,20 +173,26 @@ class OllamaApi:
         return JSONResponse({"models": models})
 
     async def ps(self, request: Request) -> Response:
-        loaded = []
-        for e in self.engine.registry.models:
-            if e.info.loaded:
-                doc = self._listing(e, e.id)
-                del doc["modified_at"]
-                doc.update(
-                    {
-                        "expires_at": rfc3339(self._now() + 300),
-                        "size_vram": 0,
-                        "context_length": e.context_length or 0,
-                    }
-                )
-                loaded.append(doc)
-        return JSONResponse({"models": loaded})
+        """What the local backends hold in memory now (each asked, as `jarvis models ps` does): the
+        registry's "loaded" is only as fresh as the last discovery."""
+        lifecycle = self.engine.lifecycle
+        loaded = (await lifecycle.loaded())[0] if lifecycle is not None else []
+        models = []
+        for m in loaded:
+            doc = self._listing(self.engine.registry.lookup(m.id), m.id)
+            del doc["modified_at"]
+            if m.size_bytes:
+                doc["size"] = m.size_bytes
+            expires = m.expires_at.timestamp() if m.expires_at else self._now() + 300
+            doc.update(
+                {
+                    "expires_at": rfc3339(expires),
+                    "size_vram": m.size_vram or 0,
+                    "context_length": m.context_length or 0,
+                }
+            )
+            models.append(doc)
+        return JSONResponse({"models": models})
 
     async def show(self, request: Request) -> Response:
         try:

@@ -3,7 +3,10 @@ version, tags (every field Zed's strict parser requires), ps and show."""
 
 from __future__ import annotations
 
-from tests.serve.conftest import EMBEDDED
+import httpx
+import pytest
+
+from tests.serve.conftest import EMBEDDED, make_config
 
 
 async def test_v1_models_lists_registry_and_virtual_models(asgi):
@@ -59,3 +62,20 @@ async def test_ps_lists_only_loaded_models(asgi):
     client = await asgi()
     doc = (await client.get("/api/ps")).json()
     assert doc == {"models": []}  # nothing has run in this process yet
+
+
+@pytest.mark.slow
+async def test_ps_asks_the_backends_what_is_loaded_now(asgi, ollama_url):
+    # Loaded after the registry was read (by `jarvis models load` or another client): /api/ps must see it
+    # with Ollama's own size, and see it go when unloaded.
+    client = await asgi(config=make_config(ollama=ollama_url, embedded=False))
+    async with httpx.AsyncClient(base_url=ollama_url) as ollama:
+        await ollama.post("/api/generate", json={"model": "smollm2:135m", "keep_alive": "5m"})
+        truth = (await ollama.get("/api/ps")).json()["models"][0]
+        doc = (await client.get("/api/ps")).json()
+        assert [m["name"] for m in doc["models"]] == ["ollama/smollm2:135m"]
+        (m,) = doc["models"]
+        assert m["size"] == truth["size"] and m["context_length"] == truth["context_length"]
+        assert m["expires_at"].endswith("Z") and set(m) >= {"model", "digest", "details", "size_vram"}
+        await ollama.post("/api/generate", json={"model": "smollm2:135m", "keep_alive": 0})
+    assert (await client.get("/api/ps")).json() == {"models": []}
