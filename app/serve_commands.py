@@ -51,8 +51,17 @@ def serve(config: Config, paths: Paths, args: argparse.Namespace) -> int:
     problem = startup_problem(args.host, args.token)
     if problem:
         return fail(problem, EXIT_USAGE)
+    if not 0 <= args.port <= 65535:
+        return fail(
+            f"--port {args.port} is not a TCP port; give one from 1 to 65535 (default 11435).", EXIT_USAGE
+        )
     try:
         sock = bind(args.host, args.port)
+    except socket.gaierror as err:
+        return fail(
+            f"cannot listen on {args.host}: {err.strerror or err}; give --host an address of this machine.",
+            EXIT_USAGE,
+        )
     except OSError as err:
         return fail(
             f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); is another server on that"

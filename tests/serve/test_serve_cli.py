@@ -53,3 +53,17 @@ def test_a_busy_port_is_one_sentence(isolated_home):
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and out == ""
     assert err.startswith(f"jarvis: cannot listen on 127.0.0.1:{port}") and err.count("\n") == 1
+
+
+def test_a_port_out_of_range_or_an_unknown_host_is_one_sentence(isolated_home):
+    for args, says in (
+        (("--port", "99999"), "jarvis: --port 99999 is not a TCP port"),
+        (
+            ("--host", "no-such-host.invalid", "--token", "t"),
+            "jarvis: cannot listen on no-such-host.invalid:",
+        ),
+    ):
+        proc = start(isolated_home, *args)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 2 and out == "", err
+        assert err.startswith(says) and err.count("\n") == 1, err
