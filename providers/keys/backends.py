@@ -52,6 +52,13 @@ def encrypted_file(path: Path, passphrase: str | None, *, time_cost: int = KDF_T
     passphrase; later uses check the passphrase against it. ``time_cost``: Argon2's passes (64 MiB
     each); one file needs one cost throughout.
     """
+    if not passphrase and not path.exists():
+        # The first key on a box without an OS keyring: nothing is locked yet, a passphrase is to be chosen.
+        raise KeyringLocked(
+            f"There is no OS keyring here, so keys go to the encrypted file {path}; set"
+            " JARVIS_KEYS_PASSPHRASE to the passphrase it should have (`jarvis keys add` in a terminal"
+            " asks for one, the workbench's Keys panel has a field for it)."
+        )
     if not passphrase:
         raise KeyringLocked(
             f"The stored keys are encrypted in {path}; set JARVIS_KEYS_PASSPHRASE to its passphrase"

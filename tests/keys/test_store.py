@@ -50,6 +50,15 @@ def test_wrong_or_missing_passphrase_is_a_sentence(tmp_path):
         locked.secret(locked.entries()[0])
 
 
+def test_the_first_key_without_a_passphrase_asks_to_choose_one(tmp_path):
+    # Nothing is encrypted yet: the sentence must not speak of stored keys and "its" passphrase.
+    with pytest.raises(
+        KeyStoreError, match="no OS keyring here.*JARVIS_KEYS_PASSPHRASE to the passphrase it"
+    ):
+        store(tmp_path, None).add("openai", "work", KEY_A)
+    assert not (tmp_path / "keys.cfg").exists()
+
+
 def test_remove_and_bad_names(tmp_path):
     s = store(tmp_path)
     s.add("openai", "work", KEY_A)
