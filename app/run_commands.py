@@ -147,7 +147,7 @@ def cmd_run(config, paths, args) -> int:
             follow = follow_up(paths, continue_id)
         except ThreadError as err:
             return fail(str(err), EXIT_USAGE)
-        options = going_on(options, follow, chain_given=chain_given)
+        options = going_on(options, follow, chain_given=chain_given, cache_dir=paths.data_dir / "repomap")
         say_turn(follow, args.json)
     return asyncio.run(run_chain(config, paths, task, options, args.json, test_cmd=args.test_cmd))
 

@@ -31,6 +31,7 @@ def context_from_args(paths, args, config=None):
         map_tokens=DEFAULT_MAP_TOKENS if args.map_tokens is None else args.map_tokens,
         cache_dir=paths.data_dir / "repomap",
         keep_content=args.keep_context,
+        dirs=tuple(got.dirs),
     )
 
 
@@ -38,11 +39,13 @@ def rerun_source(paths, run_id: str):
     """(task, chain, ProjectContext | None) of an earlier run, its files read again from disk.
     A file changed since is used as it is now (said in a notice); one gone is used from the kept
     copy when the run kept its files, else left out with a notice. Raises ContextInputError."""
+    import json
     from dataclasses import replace
 
     from jarvis.chains.context.attachment import LEFT_OUT, Attachment
     from jarvis.chains.context.collect import read_attachment
     from jarvis.chains.context.project import ProjectContext
+    from jarvis.chains.context.repomap import DEFAULT_MAP_TOKENS
     from jarvis.chains.context.tokens import estimate_tokens
     from jarvis.chains.ledger import Ledger
 
@@ -59,6 +62,9 @@ def rerun_source(paths, run_id: str):
     if not files:
         return run["task"], run["chain"], None
     root = Path(files[0].root)
+    # How the run was given its files (stored since -f/--dir shapes were kept); else guessed from status.
+    shape = json.loads(run.get("options_json") or "{}").get("context") or {}
+    named = set(shape.get("files", ())) if shape else None
     attachments: list[Attachment] = []
     notices: list[str] = []
     for f in files:
@@ -74,6 +80,15 @@ def rerun_source(paths, run_id: str):
             a = Attachment(f.path, path, f.sha256 or "", f.size or 0, 0, "", LEFT_OUT, "it no longer exists")
             notices.append(f"{f.path} no longer exists in {root}: it is left out.")
         # A file that came with --dir keeps that role (the repo map may stand in for it).
-        attachments.append(replace(a, source="dir" if f.status == "map" else "file"))
-    ctx = ProjectContext(root, tuple(attachments), tuple(notices), cache_dir=paths.data_dir / "repomap")
+        from_dir = f.path not in named if named is not None else f.status == "map"
+        attachments.append(replace(a, source="dir" if from_dir else "file"))
+    ctx = ProjectContext(
+        root,
+        tuple(attachments),
+        tuple(notices),
+        map_tokens=int(shape.get("map_tokens", DEFAULT_MAP_TOKENS)),
+        cache_dir=paths.data_dir / "repomap",
+        keep_content=bool(shape.get("keep_content", False)),
+        dirs=tuple(shape.get("dirs", ())),
+    )
     return run["task"], run["chain"], ctx

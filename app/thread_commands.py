@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .exit_codes import EXIT_OK, EXIT_USAGE
@@ -76,7 +77,9 @@ def follow_up(paths, run_id: str | None, *, kind: str = "chain") -> FollowUp:
         ledger.close()
 
 
-def going_on(options: RunOptions, follow: FollowUp, *, chain_given: bool) -> RunOptions:
+def going_on(
+    options: RunOptions, follow: FollowUp, *, chain_given: bool, cache_dir: Path | None = None
+) -> RunOptions:
     """A follow-up goes on as the turn it follows went: its chain (unless --chain), model and strategy
     (unless given), and its files attached again."""
     was = follow.origin_options
@@ -89,7 +92,7 @@ def going_on(options: RunOptions, follow: FollowUp, *, chain_given: bool) -> Run
         strategy=options.strategy or was.get("strategy"),
         no_fallback=options.no_fallback or (pinned and bool(was.get("no_fallback"))),
     )
-    return with_files(options, follow)
+    return with_files(options, follow, cache_dir)
 
 
 def say_turn(follow: FollowUp, as_json: bool) -> None:
@@ -107,17 +110,35 @@ def say_turn(follow: FollowUp, as_json: bool) -> None:
     sys.stderr.write(f"── turn {follow.turn}: {where} ──\n")
 
 
-def with_files(options: RunOptions, follow: FollowUp) -> RunOptions:
-    """The continued turn's files attached again, read from disk now (unless files were given anew)."""
+def with_files(options: RunOptions, follow: FollowUp, cache_dir: Path | None = None) -> RunOptions:
+    """The continued turn's files attached again, read from disk now (unless files were given anew):
+    its -f files whole first, its --dir folders walked again (new files join, the repo map stands in
+    for what does not fit), as that turn was given them."""
     paths = follow.file_paths
     if not paths or getattr(options, "context", None) is not None:
         return options
     from jarvis.chains.context.collect import collect
     from jarvis.chains.context.project import ProjectContext
+    from jarvis.chains.context.repomap import DEFAULT_MAP_TOKENS
 
-    root = follow.files[0].root
-    got = collect(paths, root=root)
-    return replace(options, context=ProjectContext(got.root, tuple(got.attachments), tuple(got.notices)))
+    root = Path(follow.files[0].root)
+    shape = follow.origin_options.get("context") or {}
+    if shape:  # gone files and folders are said in the follow-up's notices
+        files = [root / f for f in shape.get("files", ()) if (root / f).is_file()]
+        dirs = [root / d for d in shape.get("dirs", ()) if (root / d).is_dir()]
+    else:  # a run from before the shape was stored: every file as if named with -f
+        files, dirs = paths, []
+    got = collect(files, dirs, root=root)
+    context = ProjectContext(
+        got.root,
+        tuple(got.attachments),
+        tuple(got.notices),
+        map_tokens=int(shape.get("map_tokens", DEFAULT_MAP_TOKENS)),
+        cache_dir=cache_dir,
+        keep_content=bool(shape.get("keep_content", False)),
+        dirs=tuple(got.dirs),
+    )
+    return replace(options, context=context)
 
 
 # -- regenerate, fork ---------------------------------------------------------
@@ -149,7 +170,8 @@ def cmd_regenerate(config, paths, args) -> int:
         follow_up=again,
     )
     say_turn(again, args.json)
-    return _run(config, paths, turn.task, with_files(options, again), args.json)
+    options = with_files(options, again, paths.data_dir / "repomap")
+    return _run(config, paths, turn.task, options, args.json)
 
 
 def cmd_fork(config, paths, args) -> int:
@@ -175,7 +197,8 @@ def cmd_fork(config, paths, args) -> int:
         overrides={"max_tokens": args.max_tokens} if args.max_tokens else {}, model=args.model
     )
     say_turn(start, args.json)
-    return _run(config, paths, task, going_on(options, start, chain_given=False), args.json)
+    options = going_on(options, start, chain_given=False, cache_dir=paths.data_dir / "repomap")
+    return _run(config, paths, task, options, args.json)
 
 
 def _run(config, paths, task: str, options: RunOptions, as_json: bool) -> int:

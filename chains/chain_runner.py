@@ -97,6 +97,8 @@ class ChainRunner:
                 "chain": spec.name,
                 "no_fallback": options.no_fallback,
                 "use_cache": options.use_cache,
+                # How the files were given: a follow-up or re-run attaches them the same way.
+                **({"context": options.context.shape()} if options.context is not None else {}),
             },
         )
         follow_up = options.follow_up

@@ -138,7 +138,10 @@ def regeneration(ledger: Ledger, run_id: str) -> tuple[ThreadTurn, FollowUp]:
     """The same turn again, beside the original (same parent, same turn number). Raises ThreadError."""
     turn = _turn_or_fail(ledger, run_id)
     prior = _prior(ledger, turn.parent_run_id) if turn.parent_run_id else ()
-    return turn, FollowUp(turn.parent_run_id, turn.thread_id, turn.turn, prior, _files(ledger, run_id))
+    files = _files(ledger, run_id)
+    return turn, FollowUp(
+        turn.parent_run_id, turn.thread_id, turn.turn, prior, files, origin_options=_how(turn)
+    )
 
 
 def fork(ledger: Ledger, run_id: str) -> FollowUp:
@@ -176,7 +179,7 @@ def compare_continuation(ledger: Ledger, compare_id: str | None) -> FollowUp:
 
 
 def _how(turn: ThreadTurn) -> dict[str, Any]:
-    how = {k: turn.options.get(k) for k in ("chain", "model", "strategy", "no_fallback")}
+    how = {k: turn.options.get(k) for k in ("chain", "model", "strategy", "no_fallback", "context")}
     return {**how, "chain": how["chain"] or turn.chain}
 
 

@@ -218,7 +218,7 @@ class RunView(Vertical):
         if follow_up is not None:  # the earlier turn's files again, as they are on disk now
             from ..thread_commands import with_files
 
-            options = with_files(options, follow_up)
+            options = with_files(options, follow_up, self.app.engine.paths.data_dir / "repomap")
         if verify and not self.app.engine.paths.verify_notice.exists():
             self._confirming = True  # before the worker starts: a quick second ctrl+r waits for it too
             self.confirm_then_run(task, options)
