@@ -62,6 +62,13 @@ async def _apply(paths, args) -> int:
                 " with -f to get edits.",
                 EXIT_FAILED,
             )
+        done = await _already_applied(ledger, args.run_id)
+        if done:
+            return fail(
+                f"run {args.run_id}'s edits are already applied to {', '.join(done)}; undo them with"
+                f" `jarvis apply --undo {args.run_id}`.",
+                EXIT_FAILED,
+            )
         review = await review_run(ledger, args.run_id, force=args.force)
         if review is None:
             return fail(f"the answer of run {args.run_id} has no edits to your files.", EXIT_FAILED)
@@ -102,6 +109,28 @@ async def _apply(paths, args) -> int:
     finally:
         await ledger.flush()
         ledger.close()
+
+
+async def _already_applied(ledger, run_id: str) -> list[str]:
+    """The files an earlier apply of this run wrote that still hold what it wrote ([] when none): applying
+    again would be refused as "changed since it was attached", which hides the reason."""
+    import asyncio
+    from pathlib import Path
+
+    from jarvis.chains.edits.review import sha256_of
+    from jarvis.chains.edits.store import applied_files
+
+    root, files = await ledger.call_fn(applied_files, run_id)
+    if root is None:
+        return []
+
+    def still(path: str, digest: str) -> bool:
+        try:
+            return sha256_of((Path(root) / path).read_bytes()) == digest
+        except OSError:
+            return False
+
+    return await asyncio.to_thread(lambda: [f.path for f in files if still(f.path, f.sha256_after)])
 
 
 def _refusal(edits, args) -> str | None:

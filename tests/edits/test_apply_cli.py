@@ -132,3 +132,18 @@ def test_export_carries_the_edits_and_their_fate(isolated_home, project, capsys)
         ("parser.py", "applied"),
         ("cli.py", "refused"),
     ]
+
+
+def test_applying_twice_says_it_is_already_applied(isolated_home, project, capsys):
+    run_id = store_run(isolated_home, project, FIX)
+    assert main(["apply", run_id, "--yes"]) == 0
+    capsys.readouterr()
+    # Not "parser.py changed since it was attached", which hides that this very apply changed it.
+    assert main(["apply", run_id, "--yes"]) == 1
+    assert capsys.readouterr().err == (
+        f"jarvis: run {run_id}'s edits are already applied to parser.py; undo them with"
+        f" `jarvis apply --undo {run_id}`.\n"
+    )
+    assert main(["apply", "--undo", run_id]) == 0
+    assert main(["apply", run_id, "--yes"]) == 0  # after an undo it applies again
+    assert "if text else []" in (project / "parser.py").read_text()
