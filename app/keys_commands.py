@@ -28,7 +28,8 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
     t.add_argument("--model", help="the model to ask (default: your first cloud model of that provider)")
     r = ksub.add_parser("remove", help="delete a stored key")
     r.add_argument("provider")
-    r.add_argument("name")
+    r.add_argument("name", nargs="?", help="the key's name (as `keys list` shows it)")
+    r.add_argument("--name", dest="name_option", metavar="NAME", help="the same, as `keys add` takes it")
     for sp in ksub.choices.values():
         sp.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(handler=cmd_keys)
@@ -66,6 +67,15 @@ def _add(config, paths, args) -> int:
         emit_json({"added": entry.as_json()})
         return EXIT_OK
     print(f"Stored {entry.provider} key '{entry.name}' (…{entry.last4 or '?'}) in {where}.")
+    if entry.provider not in KEY_ENV and not any(
+        m.startswith(entry.provider + "/") for m in config.cloud.models
+    ):
+        # A typo ("opeanai") would otherwise sit unused: keys are found by the model id's prefix.
+        print(
+            f"jarvis: no [cloud] model starts with '{entry.provider}/'; the key is used for model ids with"
+            " that prefix, so check its spelling (e.g. openai, anthropic, gemini, openrouter).",
+            file=sys.stderr,
+        )
     var = KEY_ENV.get(entry.provider)
     if var and os.environ.get(var):
         print(f"{var} is set too: it is tried first, then the stored keys in the order they were added.")
@@ -171,6 +181,11 @@ def _remove(config, paths, args) -> int:
 
     from .key_store import key_store
 
+    args.name = args.name or args.name_option
+    if not args.name:
+        return fail(
+            f"say which {args.provider} key to remove: `jarvis keys remove {args.provider} NAME`.", EXIT_USAGE
+        )
     if args.name in RESERVED:
         where = (
             f"the environment variable {KEY_ENV.get(args.provider, 'for it')}; unset it"

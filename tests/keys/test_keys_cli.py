@@ -92,3 +92,14 @@ def test_env_and_config_keys_are_listed_with_their_source(key_env):
     assert "jarvis keys add openai" in plain.stderr
     refused = jarvis("keys", "remove", "openai", "env")
     assert refused.returncode == 2 and "OPENAI_API_KEY" in refused.stderr
+
+
+def test_remove_takes_name_as_add_does_and_a_misspelt_provider_is_pointed_out(key_env):
+    config(key_env, dead_url() + "/v1")
+    typo = jarvis("keys", "add", "opeanai", "--name", "work", stdin=KEY_A)
+    assert typo.returncode == 0 and "no [cloud] model starts with 'opeanai/'" in typo.stderr
+    assert "check its spelling" not in jarvis("keys", "add", "openai", "--name", "w", stdin=KEY_B).stderr
+    nameless = jarvis("keys", "remove", "opeanai")
+    assert nameless.returncode == 2 and "say which opeanai key" in nameless.stderr
+    removed = jarvis("keys", "remove", "opeanai", "--name", "work")
+    assert removed.returncode == 0 and "Removed opeanai key 'work'" in removed.stdout
