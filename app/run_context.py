@@ -35,11 +35,30 @@ def context_from_args(paths, args, config=None):
     )
 
 
+def context_shape(run: dict) -> dict:
+    """How a stored run was given its files (ProjectContext.shape: -f files, --dir folders, map budget);
+    {} for a run from before it was stored."""
+    import json
+
+    return json.loads(run.get("options_json") or "{}").get("context") or {}
+
+
+def given_again(root: Path, recorded: list[Path], shape: dict) -> tuple[list[Path], list[Path]]:
+    """The files and folders to attach again, as a run with this shape was given them: its -f files,
+    its folders (walked again: new files join), and any recorded file neither names (never dropped
+    unsaid). Files and folders gone since are left to the caller's notices."""
+    if not shape:  # every file as if named with -f
+        return list(recorded), []
+    dirs = [(root / d).resolve() for d in shape.get("dirs", ()) if (root / d).is_dir()]
+    named = [root / f for f in shape.get("files", ()) if (root / f).is_file()]
+    rest = [p for p in recorded if p not in named and not any(d in p.resolve().parents for d in dirs)]
+    return named + rest, dirs
+
+
 def rerun_source(paths, run_id: str):
     """(task, chain, ProjectContext | None) of an earlier run, its files read again from disk.
     A file changed since is used as it is now (said in a notice); one gone is used from the kept
     copy when the run kept its files, else left out with a notice. Raises ContextInputError."""
-    import json
     from dataclasses import replace
 
     from jarvis.chains.context.attachment import LEFT_OUT, Attachment
@@ -63,7 +82,7 @@ def rerun_source(paths, run_id: str):
         return run["task"], run["chain"], None
     root = Path(files[0].root)
     # How the run was given its files (stored since -f/--dir shapes were kept); else guessed from status.
-    shape = json.loads(run.get("options_json") or "{}").get("context") or {}
+    shape = context_shape(run)
     named = set(shape.get("files", ())) if shape else None
     attachments: list[Attachment] = []
     notices: list[str] = []

@@ -121,13 +121,11 @@ def with_files(options: RunOptions, follow: FollowUp, cache_dir: Path | None = N
     from jarvis.chains.context.project import ProjectContext
     from jarvis.chains.context.repomap import DEFAULT_MAP_TOKENS
 
+    from .run_context import given_again
+
     root = Path(follow.files[0].root)
     shape = follow.origin_options.get("context") or {}
-    if shape:  # gone files and folders are said in the follow-up's notices
-        files = [root / f for f in shape.get("files", ()) if (root / f).is_file()]
-        dirs = [root / d for d in shape.get("dirs", ()) if (root / d).is_dir()]
-    else:  # a run from before the shape was stored: every file as if named with -f
-        files, dirs = paths, []
+    files, dirs = given_again(root, paths, shape)  # gone ones are said in the follow-up's notices
     got = collect(files, dirs, root=root)
     context = ProjectContext(
         got.root,

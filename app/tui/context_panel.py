@@ -34,6 +34,8 @@ class ContextPanel(Vertical):
         self.attachments: list[Attachment] = []
         #: The last run's view: window, status per path, notices.
         self.fit: dict[str, Any] | None = None
+        #: Folders attached whole (relative to the base), so a follow-up walks them again.
+        self.dirs: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Static("Context", id="context-title")
@@ -59,6 +61,7 @@ class ContextPanel(Vertical):
             return str(err)
         known = {a.rel_path for a in self.attachments}
         self.attachments += [a for a in got.attachments if a.rel_path not in known]
+        self.dirs += [d for d in got.dirs if d not in self.dirs]
         self.fit = None
         self._show()
         return got.notices[0] if got.notices else None
@@ -72,6 +75,7 @@ class ContextPanel(Vertical):
 
     def clear(self) -> None:
         self.attachments = []
+        self.dirs = []
         self.fit = None
         self._show()
 
@@ -80,7 +84,9 @@ class ContextPanel(Vertical):
             return None
         from jarvis.chains.context.project import ProjectContext
 
-        return ProjectContext(self._folder().resolve(), tuple(self.attachments), cache_dir=cache_dir)
+        return ProjectContext(
+            self._folder().resolve(), tuple(self.attachments), cache_dir=cache_dir, dirs=tuple(self.dirs)
+        )
 
     def show_fit(self, event) -> None:
         """A ContextFitted event: what reached the model, against its window."""

@@ -128,12 +128,17 @@ class RunView(Vertical):
         if problem:
             self.app.notify(problem, severity="warning", timeout=8)
 
-    def attach_files(self, files: list[dict]) -> None:
-        """An earlier run's files (History's re-run), attached again as they are on disk now."""
+    def attach_files(self, files: list[dict], shape: dict | None = None) -> None:
+        """An earlier run's files (History's re-run), attached again as they are on disk now, as that run
+        was given them (`shape`: its -f files and its folders, walked again)."""
+        from ..run_context import given_again
+
         panel = self.query_one(ContextPanel)
         panel.clear()
-        for f in files:
-            problem = panel.attach(str(Path(f["root"]) / f["path"]))
+        root = Path(files[0]["root"]) if files else Path.cwd()
+        named, dirs = given_again(root, [Path(f["root"]) / f["path"] for f in files], shape or {})
+        for path in [*named, *dirs]:
+            problem = panel.attach(str(path))
             if problem:
                 self.app.notify(problem, severity="warning", timeout=8)
 

@@ -303,7 +303,10 @@ class WorkbenchApp(App[None]):
                     f"The chain {run['chain']!r} no longer exists; running with the one selected.",
                     severity="warning",
                 )
-        self.query_one(RunView).attach_files(run.get("files") or [])  # the same files, as they are now
+        from ..run_context import context_shape
+
+        # The same files, as they are now, given as they were (-f files, folders walked again).
+        self.query_one(RunView).attach_files(run.get("files") or [], context_shape(run))
         self.query_one(RunView).start(run["task"])
 
     # -- feedback -------------------------------------------------------------

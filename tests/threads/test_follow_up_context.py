@@ -127,3 +127,27 @@ async def test_the_engine_stores_how_the_files_were_given(tmp_path):
     finally:
         rig.ledger.close()
     assert json.loads(run["options_json"])["context"] == ctx.shape()
+
+
+def test_a_recorded_file_the_shape_does_not_name_still_goes(tmp_path):
+    from jarvis.app.run_context import given_again
+
+    root, _ = _project(tmp_path)
+    (root / "other.py").write_text("y = 1\n")
+    recorded = [root / "cli.py", root / "pkg" / "b.py", root / "other.py"]
+    files, dirs = given_again(root, recorded, {"files": ["cli.py"], "dirs": ["pkg"]})
+    assert (files, dirs) == ([root / "cli.py", root / "other.py"], [(root / "pkg").resolve()])
+    assert given_again(root, recorded, {}) == (recorded, [])
+
+
+def test_the_context_panel_remembers_the_folders_it_attached(tmp_path):
+    from jarvis.app.tui.context_panel import ContextPanel
+
+    root, _ = _project(tmp_path)
+    panel = ContextPanel(base=root)
+    panel._show = lambda: None  # not mounted: only its bookkeeping is tested here
+    assert panel.attach("cli.py") is None and panel.attach("pkg") is None
+    ctx = panel.project_context()
+    assert ctx.shape()["files"] == ["cli.py"] and ctx.dirs == ("pkg",)
+    panel.clear()
+    assert panel.dirs == []
