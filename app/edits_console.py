@@ -47,6 +47,17 @@ def answer_of(run: dict[str, Any]) -> str:
     return str(result.get("answer") or "")
 
 
+def no_edits_note(run: dict[str, Any]) -> str | None:
+    """For a run given files whose answer has code but no edit: why no diff is offered. Code that names
+    no attached file is not taken as an edit (it may be an example), but it is not passed over unsaid."""
+    if not run.get("files") or "```" not in answer_of(run):
+        return None
+    return (
+        "no edits to your files: no code block of the answer names an attached file; to get a diff,"
+        " ask for the change with the file's path on the line above its code"
+    )
+
+
 async def review_run(ledger: AsyncLedger, run_id: str, *, force: bool = False) -> EditReview | None:
     """The review of a run's answer against its attached files (stored), or None when the run had no
     attached files or its answer no edits."""

@@ -22,7 +22,7 @@ from jarvis.chains.run_options import RunOptions
 from jarvis.chains.verify.events import CandidateChecked, ChecksFound, VerificationFinished
 from jarvis.chains.verify.store import verification_of
 
-from .edits_console import edits_after_run, print_edits
+from .edits_console import edits_after_run, no_edits_note, print_edits
 from .engine import build_engine
 from .exit_codes import EXIT_CANCELLED, EXIT_CONFIG, EXIT_FAILED, EXIT_NO_MODEL, EXIT_OK, EXIT_USAGE
 from .export import run_as_json
@@ -79,6 +79,8 @@ async def run_chain(
         emit_json(doc)
     elif edits is not None:
         print_edits(edits)
+    elif run is not None and (note := no_edits_note(run)):
+        sys.stderr.write(f"\n   ({note})\n")
     if test_cmd and (edits is None or not edits.review.changes):
         sys.stderr.write("! --test-cmd did not run: the answer has no usable edits to attached files.\n")
     return _exit_code(last)

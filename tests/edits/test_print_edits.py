@@ -3,6 +3,8 @@ fate and the next step on stderr, the tests' failure tail."""
 
 from __future__ import annotations
 
+import json
+
 from jarvis.app.edits_console import RunEdits, print_edits
 from jarvis.chains.edits.project_tests import ProjectTestResult
 from jarvis.chains.edits.review import review_answer
@@ -34,3 +36,14 @@ def test_nothing_usable_says_so(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == "" and err.endswith("None of the answer's edits can be applied; the reasons are above.\n")
     assert RunEdits("run-8", review).as_json()["files"] == []
+
+
+def test_code_that_names_no_attached_file_is_said_not_passed_over():
+    from jarvis.app.edits_console import no_edits_note
+
+    answer = json.dumps({"answer": "Here is the completed code:\n```python\nprint(1)\n```"})
+    files = [{"root": "/p", "path": "cli.py"}]
+    assert "names an attached file" in no_edits_note({"files": files, "result_json": answer})
+    assert no_edits_note({"files": [], "result_json": answer}) is None  # no files: code is the answer
+    plain = json.dumps({"answer": "It parses the arguments."})
+    assert no_edits_note({"files": files, "result_json": plain}) is None
