@@ -8,7 +8,6 @@ host it acted on.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
@@ -97,6 +96,8 @@ def _lifecycle(config):
 
 def _run(coro) -> int:
     """Run a command's coroutine; ctrl+c cancels it (its finally blocks run) and exits 130."""
+    import asyncio  # here, not at the top: `jarvis --help` and the other commands do not pay ~30 ms for it
+
     try:
         return asyncio.run(coro)
     except KeyboardInterrupt:
@@ -181,6 +182,8 @@ def cmd_pull(config, paths, args) -> int:
 
 
 async def _pull(config, args) -> int:
+    import asyncio
+
     from jarvis.providers.errors import ProviderError
     from jarvis.providers.lifecycle import host_label
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import socket
 import sys
@@ -45,6 +44,8 @@ def ready_line(host: str, port: int) -> str:
 
 
 def serve(config: Config, paths: Paths, args: argparse.Namespace) -> int:
+    import asyncio  # here: the parser (every command's start) does not pay for it
+
     from .serve.security import startup_problem
     from .serve.server import ServeSettings, cors_list
 
@@ -95,6 +96,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def _serve(config: Config, paths: Paths, settings: Any, sock: socket.socket) -> int:
+    import asyncio
+
     import uvicorn  # only here: the rest of the CLI never pays for it
 
     from .engine import build_engine
