@@ -103,6 +103,8 @@ def cmd_run(config, paths, args) -> int:
             task, chain, context = rerun_source(paths, args.rerun)
             task = text_argument(args.task, "task") if args.task else task
             args.chain = args.chain or chain
+        elif args.task is None and args.continue_from is not None:
+            return fail('the follow-up is missing: jarvis run --continue [RUN_ID] "TEXT".', EXIT_USAGE)
         elif args.task is None:
             why = 'the task is missing: jarvis run "TASK" (- reads it from standard input; --rerun RUN_ID).'
             return fail(why, EXIT_USAGE)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 #: `--continue` given without a run id (the newest run is meant).
 LATEST = "latest"
+#: What chains.clock.new_id makes ("run_3f2a9c01b2d4"): `--continue run_…` alone is an id without its text.
+_RUN_ID = re.compile(r"^[a-z]+_[0-9a-f]{12}$")
 
 
 def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
@@ -57,7 +60,7 @@ def continued_task(args, attr: str) -> tuple[str | None, str | None]:
     """(the id to continue or None for the newest, the follow-up's text) from ``--continue [ID] TEXT``:
     argparse hands `--continue "TEXT"` to the option, so a lone value is the text."""
     given, text = args.continue_from, getattr(args, attr)
-    if text is None and given not in (None, LATEST):
+    if text is None and given not in (None, LATEST) and not _RUN_ID.match(given):
         return None, given
     return (None if given == LATEST else given), text
 

@@ -176,3 +176,22 @@ def test_the_cli_says_which_turn_it_runs(capsys):
         "── turn 3: a new thread from run_b ──",
         "── turn 1: the first turn of thread run_a, again ──",
     ]
+
+
+def test_continue_with_a_run_id_alone_misses_its_text_not_runs_the_id_as_one(isolated_home, capsys):
+    from types import SimpleNamespace
+
+    from jarvis.app.cli import main
+    from jarvis.app.thread_commands import continued_task
+
+    def given(value, task=None):
+        return continued_task(SimpleNamespace(continue_from=value, task=task), "task")
+
+    assert given("now handle the empty list") == (None, "now handle the empty list")
+    assert given("run_3f2a9c01b2d4") == ("run_3f2a9c01b2d4", None)
+    assert given("run_3f2a9c01b2d4", "and time zones") == ("run_3f2a9c01b2d4", "and time zones")
+    assert main(["run", "--continue", "run_3f2a9c01b2d4"]) == 2
+    assert (
+        capsys.readouterr().err
+        == 'jarvis: the follow-up is missing: jarvis run --continue [RUN_ID] "TEXT".\n'
+    )
