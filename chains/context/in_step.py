@@ -105,9 +105,11 @@ async def fit_for_model(
             ).model
         except (NoModelAvailable, ValueError):
             return None
-        if other.id == model.id or not other.context_length or other.context_length < need:
+        # The window it would run with: the embedded backend's n_ctx is often below the registry's figure.
+        other_window = _effective_window(step, other)
+        if other.id == model.id or not other_window or other_window < need:
             return None
-        return f"{other.id} ({other.context_length}-token window)"
+        return f"{other.id} ({other_window}-token window)"
 
     fitted = fit(ctx, budget=budget, model_id=model.id, window=window, task=values["task"], suggest=suggest)
     state.fits[role.name] = state.last = fitted
