@@ -56,13 +56,14 @@ def given_again(root: Path, recorded: list[Path], shape: dict) -> tuple[list[Pat
 
 
 def rerun_source(paths, run_id: str):
-    """(task, chain, ProjectContext | None) of an earlier run, its files read again from disk.
-    A file changed since is used as it is now (said in a notice); one gone is used from the kept
-    copy when the run kept its files, else left out with a notice. Raises ContextInputError."""
+    """(task, chain, ProjectContext | None) of an earlier run, its files read again from disk and its
+    folders walked again (a file added since joins). A file changed since is used as it is now (said in
+    a notice); one gone is used from the kept copy when the run kept its files, else left out with a
+    notice. Raises ContextInputError."""
     from dataclasses import replace
 
     from jarvis.chains.context.attachment import LEFT_OUT, Attachment
-    from jarvis.chains.context.collect import read_attachment
+    from jarvis.chains.context.collect import collect, read_attachment
     from jarvis.chains.context.project import ProjectContext
     from jarvis.chains.context.repomap import DEFAULT_MAP_TOKENS
     from jarvis.chains.context.tokens import estimate_tokens
@@ -101,6 +102,12 @@ def rerun_source(paths, run_id: str):
         # A file that came with --dir keeps that role (the repo map may stand in for it).
         from_dir = f.path not in named if named is not None else f.status == "map"
         attachments.append(replace(a, source="dir" if from_dir else "file"))
+    folders = [root / d for d in shape.get("dirs", ()) if (root / d).is_dir()]
+    if folders:  # walked again: a file added to a folder since joins, as in a follow-up
+        recorded = {a.rel_path for a in attachments}
+        got = collect(dirs=folders, root=root)
+        attachments += [a for a in got.attachments if a.rel_path not in recorded]
+        notices += got.notices
     ctx = ProjectContext(
         root,
         tuple(attachments),

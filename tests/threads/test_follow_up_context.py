@@ -99,9 +99,10 @@ def test_rerun_keeps_each_files_role_and_the_map_budget(tmp_path):
     finally:
         ledger.close()
     paths = SimpleNamespace(database=tmp_path / "jarvis.db", data_dir=tmp_path)
+    (ctx.root / "pkg" / "d.py").write_text("def d():\n    return 3\n")
     task, _, again = rerun_source(paths, "run_1")
     assert task == "explain pkg"
-    assert _sources(again) == {"cli.py": "file", "pkg/b.py": "dir", "pkg/c.py": "dir"}
+    assert _sources(again) == {"cli.py": "file", "pkg/b.py": "dir", "pkg/c.py": "dir", "pkg/d.py": "dir"}
     assert (again.map_tokens, again.keep_content, again.dirs) == (256, True, ("pkg",))
 
 
