@@ -6,55 +6,34 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.syntax import Syntax
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from .ask import Confirm
 
 if TYPE_CHECKING:
     from jarvis.chains.edits.project_tests import ProjectTestResult
     from jarvis.chains.edits.review import EditReview
 
 
-class ConfirmApply(ModalScreen[bool]):
-    """Asked before the user's files are written."""
-
-    DEFAULT_CSS = """
-    ConfirmApply { align: center middle; }
-    ConfirmApply > Vertical { width: 72; height: auto; border: thick $warning; background: $surface;
-                              padding: 1 2; }
-    ConfirmApply .head { text-style: bold; margin-bottom: 1; }
-    ConfirmApply #confirm-text { margin-bottom: 1; }
-    ConfirmApply Horizontal { height: 3; }
-    """
-    BINDINGS = [("escape", "dismiss(False)", "Do not apply")]
+class ConfirmApply(Confirm):
+    """Asked before the user's files are written: which files, and that each is backed up first."""
 
     def __init__(self, paths: list[str]) -> None:
-        super().__init__()
+        n = len(paths)
+        super().__init__(
+            f"Apply the edits to {n} file{'s' if n != 1 else ''}?\n\n"
+            + "\n".join(f"  {p}" for p in paths)
+            + "\n\nEach file is backed up first; u (or jarvis apply --undo) puts it back.",
+            yes="Apply",
+        )
         self.paths = paths
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            n = len(self.paths)
-            yield Static(f"Apply the edits to {n} file{'s' if n != 1 else ''}?", classes="head")
-            yield Static(
-                "\n".join(f"  {p}" for p in self.paths)
-                + "\n\nEach file is backed up first; u (or jarvis apply --undo) puts it back.",
-                id="confirm-text",
-                markup=False,
-            )
-            with Horizontal():
-                yield Button("Apply", id="confirm-apply", variant="warning")
-                yield Button("Cancel", id="confirm-cancel")
-
     def on_mount(self) -> None:
-        self.query_one("#confirm-apply", Button).focus()
-
-    @on(Button.Pressed)
-    def answered(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "confirm-apply")
+        self.query_one("#confirm-yes", Button).focus()  # enter applies, as the question was asked for
 
 
 class DiffView(Vertical, can_focus=True):

@@ -53,7 +53,7 @@ async def test_run_shows_the_diff_then_a_applies_and_u_undoes(isolated_home, tmp
         assert (root / "parser.py").read_text() == PARSER  # shown, not written
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmApply), 10, "the confirm")
-        await pilot.click("#confirm-apply")
+        await pilot.click("#confirm-yes")
         await wait_until(pilot, lambda: view.applied, 10, "the apply")
         assert "if text else []" in (root / "parser.py").read_text()
         await pilot.press("u")

@@ -66,7 +66,7 @@ async def test_a_confirms_then_applies_and_u_undoes(tmp_path):
             assert (root / "parser.py").read_text() == PARSER
             await pilot.press("a")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmApply), 10, "the confirm")
-            await pilot.click("#confirm-apply")
+            await pilot.click("#confirm-yes")
             await wait_until(pilot, lambda: app.view.applied, 10, "the apply")
             assert "if text else []" in (root / "parser.py").read_text()
             assert status(app) == "✓ Applied to parser.py (backed up) · u undoes"
