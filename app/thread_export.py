@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from .export import run_as_json, run_as_markdown
@@ -48,7 +49,7 @@ def _place(turn: ThreadTurn) -> dict[str, Any]:
 def thread_as_markdown(
     thread_id: str, runs: list[tuple[ThreadTurn, dict[str, Any]]], chosen: str, inherited: set[str]
 ) -> str:
-    """Each turn's Markdown one heading level down, under a heading naming its turn."""
+    """Each turn's Markdown two heading levels down, under a heading naming its turn."""
     lines = [f"# Thread {thread_id}", "", f"{len(runs)} turn(s); exported from {chosen}.", ""]
     seen: set[int] = set()
     for turn, run in runs:
@@ -57,7 +58,28 @@ def thread_as_markdown(
         how = " (before the fork)" if turn.run_id in inherited else " (regenerated)" if again else ""
         mark = " ← exported" if turn.run_id == chosen else ""
         lines += [f"## Turn {turn.turn}{how}: {turn.run_id}{mark}", ""]
-        for line in run_as_markdown(run).splitlines():
-            lines.append("#" + line if line.startswith("#") else line)
+        lines += demoted(run_as_markdown(run), "##")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def demoted(markdown: str, by: str) -> list[str]:
+    """The lines with every heading `by` deeper (the run's "# Chain" under "## Turn"), except in fenced
+    code, where a line starting with "#" is a comment or a shebang and must stay as written."""
+    out: list[str] = []
+    fence: str | None = None
+    for line in markdown.splitlines():
+        m = _FENCE.match(line)
+        mark = m.group(1) if m else ""
+        if fence is None and mark:
+            fence = mark
+        elif fence is not None and mark[:1] == fence[0] and len(mark) >= len(fence):
+            if not line.strip()[len(mark) :].strip():  # a closing fence has nothing after its marks
+                fence = None
+        elif fence is None and line.startswith("#"):
+            line = by + line
+        out.append(line)
+    return out
