@@ -87,9 +87,11 @@ def messages_of(body: dict[str, Any]) -> list[Message]:
 
 
 class DesignApi:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, gateway: Gateway | None = None) -> None:
         self.engine = engine
-        self.gateway = Gateway(engine)
+        # The OpenAI and Ollama APIs' gateway when mounted beside them: a request from any API can be
+        # cancelled here by its run id (their X-Jarvis-Run header).
+        self.gateway = gateway or Gateway(engine)
         #: Requests answering now, by the id the client may cancel them with (ours, or its X-Request-Id).
         self.active: dict[str, ServedRequest] = {}
 
@@ -352,7 +354,7 @@ class DesignApi:
     # -- cancel ----------------------------------------------------------------
     async def cancel(self, request: Request) -> Response:
         wanted = request.path_params["request_id"]
-        req = self.active.get(wanted) or next((r for r in self.active.values() if r.run_id == wanted), None)
+        req = self.active.get(wanted) or self.gateway.find(wanted)
         if req is None:
             return error(f"No request with id {wanted} is running here (it finished, or never started).", 404)
         req.cancel.set()
@@ -380,6 +382,6 @@ def _performance(ledger: Any, model_id: str | None, task_type: str | None) -> di
     return out
 
 
-def design_routes(engine: Engine) -> list[BaseRoute]:
-    """What app/serve/server.py mounts beside the OpenAI and Ollama APIs."""
-    return DesignApi(engine).routes()
+def design_routes(engine: Engine, gateway: Gateway | None = None) -> list[BaseRoute]:
+    """What app/serve/server.py mounts beside the OpenAI and Ollama APIs (sharing their ``gateway``)."""
+    return DesignApi(engine, gateway).routes()

@@ -124,16 +124,23 @@ class Gateway:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.analyzer = TaskAnalyzer()
+        #: Requests answering now, whichever API they came through (the REST API cancels them by run id).
+        self.running: list[ServedRequest] = []
+
+    def find(self, run_id: str) -> ServedRequest | None:
+        return next((r for r in self.running if r.run_id == run_id), None)
 
     async def chat(self, req: ServedRequest) -> AsyncIterator[ServedEvent]:
         """The answer's events; an unexpected error is a Failed event (500), never a broken connection."""
         source = self._chain(req) if req.route.kind == "chain" else self._single(req)
+        self.running.append(req)
         try:
             async for event in source:
                 yield event
         except Exception as err:
             yield Failed(500, f"The server failed while answering ({type(err).__name__}: {err}).", "internal")
         finally:
+            self.running.remove(req)
             await source.aclose()
 
     # -- one model (a real id, jarvis/auto, jarvis/code) --------------------

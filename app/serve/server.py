@@ -19,7 +19,9 @@ from starlette.routing import BaseRoute
 from jarvis.chains.served_store import heartbeat, stop_serving
 
 from ..engine import Engine
+from .design_api import design_routes
 from .gateway import Gateway
+from .metrics import metrics_routes
 from .ollama_api import OllamaApi
 from .openai_api import OpenAIApi
 from .respond import Timing, Traffic
@@ -42,23 +44,9 @@ class ServeSettings:
     heartbeat_s: float = 2.0
 
 
-def extra_routes(engine: Engine) -> list[BaseRoute]:
-    """The design REST API and /metrics, when those modules are installed."""
-    routes: list[BaseRoute] = []
-    try:
-        from .design_api import design_routes
-    except ImportError:
-        pass
-    else:
-        routes += design_routes(engine)
-    try:
-        from . import metrics
-    except ImportError:
-        return routes
-    maker = getattr(metrics, "metrics_routes", None)
-    if maker is not None:
-        routes += maker(engine)
-    return routes
+def extra_routes(engine: Engine, gateway: Gateway) -> list[BaseRoute]:
+    """The design REST API (sharing ``gateway``, so it can cancel any served request) and /metrics."""
+    return [*design_routes(engine, gateway), *metrics_routes(engine)]
 
 
 def build_app(engine: Engine, settings: ServeSettings | None = None) -> Starlette:
@@ -69,7 +57,7 @@ def build_app(engine: Engine, settings: ServeSettings | None = None) -> Starlett
     routes: list[BaseRoute] = [
         *OpenAIApi(gateway, traffic, timing).routes(),
         *OllamaApi(gateway, traffic, timing).routes(),
-        *extra_routes(engine),
+        *extra_routes(engine, gateway),
     ]
     middleware = [
         Middleware(

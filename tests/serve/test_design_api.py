@@ -204,3 +204,35 @@ async def test_a_running_request_is_cancelled_by_its_id(api):
     assert engine.router.load().in_flight == 0
     gone = await client.delete("/api/requests/req-long")
     assert gone.status_code == 404 and "No request with id req-long" in sentence(gone)
+
+
+async def test_a_request_through_the_openai_or_ollama_api_is_cancelled_by_its_run_id(ollama_url):
+    # Mounted together, the REST API's cancel finds requests from every API (by their X-Jarvis-Run).
+    from jarvis.app.serve.server import ServeSettings, build_app
+
+    engine = await build_engine(config(ollama_url), resolve_paths()).start()
+    app = build_app(engine, ServeSettings(heartbeat_s=0))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1")
+    try:
+        for path, body in (
+            ("/v1/chat/completions", {"max_tokens": 400}),
+            ("/api/chat", {"stream": False, "options": {"num_predict": 400}}),
+        ):
+            ask = {"model": SMOL, "messages": [{"role": "user", "content": "Count to one thousand."}]}
+            long = asyncio.create_task(client.post(path, json={**ask, **body}))
+            for _ in range(500):
+                running = [r.run_id for r in app.state.gateway.running if r.run_id]
+                if running:
+                    break
+                await asyncio.sleep(0.02)
+            assert running, f"{path} never started"
+            cancel = await client.post(f"/api/requests/{running[0]}/cancel")
+            assert cancel.status_code == 202 and cancel.json()["id"] == running[0]
+            answer = await asyncio.wait_for(long, 60)
+            assert answer.status_code == 499, answer.text
+            assert app.state.gateway.running == []
+            gone = await client.post(f"/api/requests/{running[0]}/cancel")
+            assert gone.status_code == 404
+    finally:
+        await client.aclose()
+        await engine.close()

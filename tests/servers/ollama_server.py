@@ -492,6 +492,7 @@ def make_app(model_path: Path) -> Starlette:
                 kwargs["seed"] = options["seed"]
             queue: asyncio.Queue = asyncio.Queue()
             stop_event = threading.Event()
+            stopped = threading.Event()
             loop = asyncio.get_running_loop()
             timings: dict = {}
 
@@ -519,6 +520,8 @@ def make_app(model_path: Path) -> Starlette:
                     loop.call_soon_threadsafe(queue.put_nowait, ("done", None))
                 except Exception as err:  # Ollama reports a failure mid-stream as an error object
                     loop.call_soon_threadsafe(queue.put_nowait, ("error", str(err)))
+                finally:
+                    stopped.set()
 
             worker = loop.run_in_executor(None, produce)
             key = "message" if chat else "response"
@@ -553,7 +556,12 @@ def make_app(model_path: Path) -> Starlette:
                     return
             finally:
                 stop_event.set()  # a closed connection stops generation, as in Ollama
-                await asyncio.shield(worker)
+                # Wait for the thread (at most one token) before the lock goes, blocking: a client that left
+                # cancels this task, and anyio re-cancels every await, so an awaited wait ended at once and
+                # the next request decoded on the same context beside it (a GGML_ASSERT crash).
+                stopped.wait(60)
+                if worker.done():
+                    worker.result()
 
     async def chat(request: Request) -> Response:
         return await generate_like(request, chat=True)
