@@ -248,5 +248,6 @@ def cmd_thread(config, paths, args) -> int:
         )
     print_table(rows)
     last = view.turns[-1].run_id if view.turns else args.run_id
-    print(f'\nContinue it: jarvis run --continue {last} "…"  ·  export it: jarvis export {last}')
+    command = "compare" if view.turns and view.turns[-1].kind == "compare" else "run"
+    print(f'\nContinue it: jarvis {command} --continue {last} "…"  ·  export it: jarvis export {last}')
     return EXIT_OK

@@ -195,3 +195,16 @@ def test_continue_with_a_run_id_alone_misses_its_text_not_runs_the_id_as_one(iso
         capsys.readouterr().err
         == 'jarvis: the follow-up is missing: jarvis run --continue [RUN_ID] "TEXT".\n'
     )
+
+
+def test_thread_of_a_comparison_says_to_continue_it_with_compare(isolated_home, capsys):
+    from jarvis.app.cli import main
+
+    led = Ledger(isolated_home / "jarvis.db")
+    _run(led, "cmp_1", "completed", kind="compare")
+    _run(led, "run_1", "completed")
+    led.close()
+    assert main(["thread", "cmp_1"]) == 0
+    assert 'Continue it: jarvis compare --continue cmp_1 "…"' in capsys.readouterr().out
+    assert main(["thread", "run_1"]) == 0
+    assert 'Continue it: jarvis run --continue run_1 "…"' in capsys.readouterr().out
