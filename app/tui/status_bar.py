@@ -38,6 +38,7 @@ class StatusBar(Line):
         # After the first frame: the sampling thread's psutil import would compete with it for the GIL.
         self.call_after_refresh(self.refresh_memory)
         self.set_interval(2.0, self.refresh_serving)
+        self.set_interval(5.0, self.refresh_loaded)
 
     async def refresh_serving(self) -> None:
         """Read the `servers` heartbeats (another process's `jarvis serve`, or this one's)."""
@@ -51,6 +52,18 @@ class StatusBar(Line):
         except Exception:  # a ledger closing under us: the line simply stays as it was
             return
         self.serving_note = " · ".join(s.status_text() for s in servers)
+
+    async def refresh_loaded(self) -> None:
+        """What the local backends hold now (Ollama's /api/ps, LM Studio's, the embedded models): the
+        registry's "loaded" is from discovery, and models come and go (keep_alive, `jarvis models`)."""
+        lifecycle = getattr(getattr(self.app, "engine", None), "lifecycle", None)
+        if lifecycle is None:
+            return
+        try:
+            loaded, _ = await lifecycle.loaded()
+        except Exception:  # a backend that answers oddly: the line keeps what it showed
+            return
+        self.loaded = [m.id for m in loaded]
 
     def refresh_memory(self) -> None:
         self.run_worker(

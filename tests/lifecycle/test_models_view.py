@@ -144,3 +144,19 @@ async def test_lmstudio_without_load_endpoint_says_so_with_the_lms_command(isola
         )
         # LM Studio's /api/v0 says it is loaded: the column shows it (no memory figure from v0).
         await wait_until(pilot, lambda: cell(table, mid) == "yes", 10, "loaded now from /api/v0")
+
+
+async def test_the_status_line_shows_what_ollama_has_loaded_now(app, ollama_url):
+    # Loaded behind the workbench's back (another client, keep_alive): the line learns it from /api/ps.
+    import httpx
+
+    from jarvis.app.tui.status_bar import StatusBar
+
+    async with app.run_test(size=(160, 45)) as pilot:
+        await ready(pilot, app)
+        bar = app.query_one(StatusBar)
+        async with httpx.AsyncClient(base_url=ollama_url) as ollama:
+            await ollama.post("/api/generate", json={"model": "smollm2:135m", "keep_alive": "5m"})
+            await wait_until(pilot, lambda: bar.loaded == ["ollama/smollm2:135m"], 15, "loaded: smollm2")
+            await ollama.post("/api/generate", json={"model": "smollm2:135m", "keep_alive": 0})
+            await wait_until(pilot, lambda: bar.loaded == [], 15, "the unload on the line")
