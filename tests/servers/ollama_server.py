@@ -148,6 +148,9 @@ class Runner:
 
     def prompt_tokens(self, messages: list[dict] | None, prompt: str | None, system: str | None):
         if messages is not None:
+            # Ollama's Message has content as a plain Go string: left out, it is "" (the ollama client
+            # leaves out an empty one), never a template error.
+            messages = [{"content": "", **m} for m in messages]
             formatted = self.formatter(messages=messages)
             text, stops = formatted.prompt, formatted.stop
         else:
