@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -17,6 +18,8 @@ if TYPE_CHECKING:  # the parser is built without loading the engine's modules (t
     from .paths import Paths
 
 DEFAULT_PORT = 11435
+#: The token from the environment: a --token on the command line shows in `ps` to every user.
+TOKEN_ENV = "JARVIS_SERVE_TOKEN"
 
 
 def register(add: Any) -> None:
@@ -27,7 +30,11 @@ def register(add: Any) -> None:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --token)"
     )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    p.add_argument("--token", help="require `Authorization: Bearer TOKEN` on every request")
+    p.add_argument(
+        "--token",
+        help=f"require `Authorization: Bearer TOKEN` on every request (or set {TOKEN_ENV}, which other"
+        " users cannot read from the process list)",
+    )
     p.add_argument(
         "--cors", nargs="+", default=[], metavar="ORIGIN", help="browser origins allowed to call (CORS)"
     )
@@ -49,6 +56,7 @@ def serve(config: Config, paths: Paths, args: argparse.Namespace) -> int:
     from .serve.security import startup_problem
     from .serve.server import ServeSettings, cors_list
 
+    args.token = args.token or os.environ.get(TOKEN_ENV) or None
     problem = startup_problem(args.host, args.token)
     if problem:
         return fail(problem, EXIT_USAGE)

@@ -34,7 +34,8 @@ def startup_problem(host: str, token: str | None) -> str | None:
     if not is_loopback(host) and not token:
         return (
             f"Refusing to serve on {host} without a token: anyone who can reach this machine could use"
-            " your models; pass --token T (clients send `Authorization: Bearer T`) or bind 127.0.0.1."
+            " your models; pass --token T or set JARVIS_SERVE_TOKEN (clients send `Authorization: Bearer T`),"
+            " or bind 127.0.0.1."
         )
     return None
 

@@ -16,7 +16,7 @@ from tests.conftest import REPO, free_port
 pytestmark = pytest.mark.slow
 
 
-def start(home, *args: str) -> subprocess.Popen:
+def start(home, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     (home / "config.toml").write_text("[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n")
     return subprocess.Popen(
         [sys.executable, "-m", "jarvis.app.cli", "serve", *args],
@@ -24,7 +24,7 @@ def start(home, *args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "JARVIS_HOME": str(home)},
+        env={**os.environ, "JARVIS_HOME": str(home), **(env or {})},
     )
 
 
@@ -67,3 +67,20 @@ def test_a_port_out_of_range_or_an_unknown_host_is_one_sentence(isolated_home):
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 2 and out == "", err
         assert err.startswith(says) and err.count("\n") == 1, err
+
+
+def test_the_token_may_come_from_the_environment_out_of_the_process_list(isolated_home):
+    port = free_port()
+    proc = start(isolated_home, "--port", str(port), env={"JARVIS_SERVE_TOKEN": "from-env"})
+    try:
+        assert proc.stdout.readline().startswith("serving OpenAI API")
+        url = f"http://127.0.0.1:{port}/v1/models"
+        assert httpx.get(url, timeout=5).status_code == 401
+        good = httpx.get(url, headers={"Authorization": "Bearer from-env"}, timeout=5)
+        assert good.status_code == 200
+        assert "from-env" not in " ".join(proc.args)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
