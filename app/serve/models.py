@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jarvis.providers.registry import ModelEntry, ModelRegistry
+from jarvis.providers.types import Message
 
 AUTO = "jarvis/auto"
 CODE = "jarvis/code"
@@ -76,3 +77,53 @@ def fim_capable(entry: ModelEntry) -> bool:
         return True
     name = entry.name.lower()
     return any(family in name for family in FIM_FAMILIES)
+
+
+FIM_INSTRUCTION = (
+    "You fill in the middle of a file. Reply with only the text that goes between the prefix and the"
+    " suffix: no explanations, no code fences, nothing repeated from either side."
+)
+
+
+class FimRefused(Exception):
+    """``named``: the request named a model that cannot fill in the middle (else: none here can)."""
+
+    def __init__(self, message: str, *, named: bool = False) -> None:
+        super().__init__(message)
+        self.named = named
+
+
+@dataclass(frozen=True)
+class FimRequest:
+    """A fill-in-the-middle request for either API: its messages and the models it must not go to."""
+
+    messages: list[Message]
+    exclude: frozenset[str]
+
+
+def fim_request(route: Route, registry: ModelRegistry, prefix: str, suffix: str) -> FimRequest:
+    """The request; raises FimRefused with one sentence when the named model is not FIM-trained or no
+    model here is."""
+    fim = {e.id for e in registry.models if fim_capable(e)}
+    if route.kind == "model":
+        entry = registry.lookup(route.model_id or "")
+        if entry is None or not fim_capable(entry):
+            raise FimRefused(
+                f"{route.model_id} is not trained for fill-in-the-middle; ask for a code model such as a"
+                " qwen2.5-coder (or jarvis/code) when sending a suffix.",
+                named=True,
+            )
+    elif not fim:
+        raise FimRefused(
+            "No model here can fill in the middle (a `suffix` was sent): install a FIM-trained code model"
+            " such as qwen2.5-coder, or send the prompt without a suffix."
+        )
+    messages = [
+        Message("system", FIM_INSTRUCTION),
+        Message("user", f"<prefix>{prefix}</prefix>\n<suffix>{suffix}</suffix>"),
+    ]
+    # A virtual model picks among FIM-trained models only: every other one is excluded.
+    exclude = (
+        frozenset() if route.kind == "model" else frozenset(e.id for e in registry.models if e.id not in fim)
+    )
+    return FimRequest(messages, exclude)

@@ -24,8 +24,7 @@ from jarvis.providers.types import Message
 from . import parse
 from .embeddings import EmbedFailed, embed
 from .gateway import Failed, Finished, Gateway, ServedRequest, Text
-from .models import UnknownModel, fim_capable, resolve, virtual_ids
-from .openai_api import FIM_INSTRUCTION
+from .models import FimRefused, UnknownModel, fim_capable, fim_request, resolve, virtual_ids
 from .respond import Timing, Traffic, answer, retry_headers
 
 #: What /api/version answers: at least 0.6.4, the version VS Code Copilot requires.
@@ -262,19 +261,17 @@ class OllamaApi:
                     "done_reason": "load",
                 }
             )
+        exclude: frozenset[str] = frozenset()
         if suffix:
-            entry = self.engine.registry.lookup(route.model_id) if route.model_id else None
-            if route.kind == "model" and (entry is None or not fim_capable(entry)):
-                return error_response(400, f"{name} does not support insert")
-            messages = [
-                Message("system", FIM_INSTRUCTION),
-                Message("user", f"<prefix>{prompt}</prefix>\n<suffix>{suffix}</suffix>"),
-            ]
+            try:
+                fim = fim_request(route, self.engine.registry, prompt, suffix)
+            except FimRefused as err:
+                # Ollama's own words for a model without the insert capability (clients match them).
+                return error_response(400, f"{name} does not support insert" if err.named else str(err))
+            messages, exclude = fim.messages, fim.exclude
         else:
             messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
-        req = ServedRequest(route, messages, options)
-        if suffix and route.kind != "model":
-            req.exclude = frozenset(e.id for e in self.engine.registry.models if not fim_capable(e))
+        req = ServedRequest(route, messages, options, exclude=exclude)
         return await self._answer(request, req, body, "response")
 
     async def _answer(

@@ -21,7 +21,7 @@ from jarvis.providers.types import Message
 from . import parse
 from .embeddings import EmbedFailed, embed
 from .gateway import Failed, Finished, Gateway, ServedRequest, Text
-from .models import UnknownModel, fim_capable, resolve, virtual_ids
+from .models import FimRefused, UnknownModel, fim_request, resolve, virtual_ids
 from .respond import Timing, Traffic, answer, retry_headers
 
 _ERROR_TYPES = {
@@ -144,10 +144,6 @@ class ChatEncoder:
         }
 
 
-FIM_INSTRUCTION = (
-    "You fill in the middle of a file. Reply with only the text that goes between the prefix and the"
-    " suffix: no explanations, no code fences, nothing repeated from either side."
-)
 CONTINUE_INSTRUCTION = "Continue the text. Reply with the continuation only, nothing repeated."
 
 
@@ -225,32 +221,16 @@ class OpenAIApi:
             return error_response(400, str(err))
         except UnknownModel as err:
             return error_response(404, str(err))
+        exclude: frozenset[str] = frozenset()
         if suffix:
-            fim = [e for e in self.engine.registry.models if fim_capable(e)]
-            if route.kind == "model":
-                entry = self.engine.registry.lookup(route.model_id or "")
-                if entry is None or not fim_capable(entry):
-                    return error_response(
-                        400,
-                        f"{route.model_id} is not trained for fill-in-the-middle; ask for a code model"
-                        " such as a qwen2.5-coder (or jarvis/code) when sending a suffix.",
-                    )
-            elif not fim:
-                return error_response(
-                    400,
-                    "No model here can fill in the middle (a `suffix` was sent): install a FIM-trained code"
-                    " model such as qwen2.5-coder, or send the prompt without a suffix.",
-                )
-            messages = [
-                Message("system", FIM_INSTRUCTION),
-                Message("user", f"<prefix>{prompt[0]}</prefix>\n<suffix>{suffix}</suffix>"),
-            ]
+            try:
+                fim = fim_request(route, self.engine.registry, prompt[0], suffix)
+            except FimRefused as err:
+                return error_response(400, str(err))
+            messages, exclude = fim.messages, fim.exclude
         else:
             messages = [Message("system", CONTINUE_INSTRUCTION), Message("user", prompt[0])]
-        req = ServedRequest(route, messages, options)
-        if suffix and route.kind != "model":
-            # Only FIM-trained models may take it: every other one is excluded from the selection.
-            req.exclude = frozenset(e.id for e in self.engine.registry.models if not fim_capable(e))
+        req = ServedRequest(route, messages, options, exclude=exclude)
         return await self._answer(request, req, body, "text")
 
     async def _answer(

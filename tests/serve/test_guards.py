@@ -115,3 +115,22 @@ async def test_fim_without_a_fim_model_is_400_with_a_sentence(asgi):
     )
     assert resp.status_code == 400
     assert "fill in the middle" in resp.json()["error"]["message"]
+    # Ollama's /api/generate says the same (it answered 503 "no model can take this served" before),
+    # and a named model without FIM training gets Ollama's own words.
+    ollama = await client.post(
+        "/api/generate", json={"model": "jarvis/code", "prompt": "def f(", "suffix": "\n    return x"}
+    )
+    assert ollama.status_code == 400 and "fill in the middle" in ollama.json()["error"]
+    named = await client.post(
+        "/api/generate", json={"model": "embedded/smollm2-135m", "prompt": "def f(", "suffix": "x"}
+    )
+    assert named.status_code == 400 and named.json() == {
+        "error": "embedded/smollm2-135m does not support insert"
+    }
+    openai = await client.post(
+        "/v1/completions", json={"model": "embedded/smollm2-135m", "prompt": "def f(", "suffix": "x"}
+    )
+    assert (
+        openai.status_code == 400
+        and "not trained for fill-in-the-middle" in openai.json()["error"]["message"]
+    )
