@@ -24,6 +24,8 @@ def context_from_args(paths, args, config=None):
         got = collect(args.files, args.dirs)
     except ContextError as err:
         raise ContextInputError(str(err)) from None
+    if not got.attachments:  # only empty or wholly ignored folders: say so before any model loads
+        raise ContextInputError(" ".join(got.notices))
     return ProjectContext(
         got.root,
         tuple(got.attachments),

@@ -63,7 +63,12 @@ def collect(
         _add(out, f, seen, "file")
     for d in folders:
         out.dirs.append(_rel(d, base) or ".")
-        listed, truncated = project_files(d)
+        listed, truncated = project_files(d, top=base)
+        if not listed:
+            out.notices.append(
+                f"{d} has no files to attach: it is empty, or .gitignore leaves nothing of it (name"
+                " the files you want with -f)."
+            )
         if truncated:
             out.notices.append(
                 f"{d} has more than {MAX_DIR_FILES} files: only the first {MAX_DIR_FILES} (by path) were"
@@ -74,13 +79,14 @@ def collect(
     return out
 
 
-def project_files(folder: Path) -> tuple[list[Path], bool]:
+def project_files(folder: Path, top: Path | None = None) -> tuple[list[Path], bool]:
     """The files of ``folder`` a developer would call the project: git's view (tracked and untracked,
-    ignored ones left out) in a git work tree, else a walk honouring .gitignore files.
-    Sorted; the flag is True when the list was cut at MAX_DIR_FILES."""
+    ignored ones left out) in a git work tree, else a walk honouring .gitignore files (also those of the
+    folders from ``top``, the project's root, down to it, as git would). Sorted; the flag is True when
+    the list was cut at MAX_DIR_FILES."""
     listed = _git_files(folder)
     if listed is None:
-        listed = sorted(_walk(folder))
+        listed = sorted(_walk(folder, top))
     return listed[:MAX_DIR_FILES], len(listed) > MAX_DIR_FILES
 
 
@@ -102,15 +108,30 @@ def _git_files(folder: Path) -> list[Path] | None:
     return sorted(p for p in paths if p.is_file() and not _skipped_dir(p.relative_to(folder)))
 
 
-def _walk(folder: Path) -> Iterable[Path]:
+def _walk(folder: Path, top: Path | None = None) -> Iterable[Path]:
     specs: list[tuple[Path, GitIgnore]] = []
-    for here, subdirs, names in os.walk(folder):
-        here_path = Path(here)
+
+    def read_ignore(here_path: Path) -> None:
         ignore = here_path / ".gitignore"
         if ignore.is_file():
             specs.append(
                 (here_path, GitIgnore(ignore.read_text(encoding="utf-8", errors="replace").splitlines()))
             )
+
+    if top is not None and top in folder.parents:
+        above = [p for p in reversed(folder.parents) if p == top or top in p.parents]  # top down
+        for parent in above:
+            read_ignore(parent)
+        for d in [*above[1:], folder]:
+            if any(
+                spec.ignored(d.relative_to(base).as_posix(), True)
+                for base, spec in specs
+                if base in d.parents
+            ):
+                return  # the folder (or one it is in) is ignored: git would leave all of it out
+    for here, subdirs, names in os.walk(folder):
+        here_path = Path(here)
+        read_ignore(here_path)
 
         def ignored(path: Path, is_dir: bool) -> bool:
             return any(

@@ -48,3 +48,29 @@ def test_missing_paths_and_a_folder_given_as_a_file_are_one_sentence(tmp_path, m
     (tmp_path / "d").mkdir()
     with pytest.raises(ContextError, match="is a folder: attach it with --dir"):
         collect(["d"])
+
+
+@pytest.mark.parametrize("git", [True, False])
+def test_a_folder_with_nothing_to_attach_is_said_and_alone_stops_the_run(tmp_path, monkeypatch, git):
+    """Outside git too, the root's .gitignore applies to a subfolder given with --dir."""
+    from types import SimpleNamespace
+
+    from jarvis.app.run_context import ContextInputError, context_from_args
+
+    root = make_project(tmp_path / "proj", git=git)
+    (root / ".gitignore").write_text((root / ".gitignore").read_text() + "gen/\n")
+    (root / "gen").mkdir()
+    (root / "gen" / "out.py").write_text("x = 1\n")  # ignored: git (or our matcher) leaves nothing of gen
+    (root / "empty").mkdir()
+    monkeypatch.chdir(root)
+    (root / "app" / "debug.log").write_text("noise\n")  # *.log in the root's .gitignore, git or not
+    got = collect(dirs=[root / "gen", root / "app"])
+    assert any(a.rel_path == "app/cli.py" for a in got.attachments)
+    assert not any(a.rel_path.endswith(".log") for a in got.attachments)
+    assert got.notices[0].endswith(
+        "gen has no files to attach: it is empty, or .gitignore leaves nothing of it"
+        " (name the files you want with -f)."
+    )
+    args = SimpleNamespace(files=[], dirs=["gen", "empty"], map_tokens=None, keep_context=False)
+    with pytest.raises(ContextInputError, match="empty has no files to attach"):
+        context_from_args(SimpleNamespace(data_dir=tmp_path), args)
