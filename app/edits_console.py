@@ -52,6 +52,11 @@ def no_edits_note(run: dict[str, Any]) -> str | None:
     no attached file is not taken as an edit (it may be an example), but it is not passed over unsaid."""
     if not run.get("files") or "```" not in answer_of(run):
         return None
+    if run.get("verification"):  # its candidates are asked for code to run, not for edits
+        return (
+            "no edits to your files: a verified run's code is checked as written, not offered as edits;"
+            " run without verification (--test-cmd runs your tests on the diff) to get a diff"
+        )
     return (
         "no edits to your files: no code block of the answer names an attached file; to get a diff,"
         " ask for the change with the file's path on the line above its code"

@@ -45,5 +45,7 @@ def test_code_that_names_no_attached_file_is_said_not_passed_over():
     files = [{"root": "/p", "path": "cli.py"}]
     assert "names an attached file" in no_edits_note({"files": files, "result_json": answer})
     assert no_edits_note({"files": [], "result_json": answer}) is None  # no files: code is the answer
+    verified = {"files": files, "result_json": answer, "verification": {"status": "verified"}}
+    assert "a verified run's code is checked as written" in no_edits_note(verified)
     plain = json.dumps({"answer": "It parses the arguments."})
     assert no_edits_note({"files": files, "result_json": plain}) is None
