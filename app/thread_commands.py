@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,6 +84,8 @@ def going_on(
 ) -> RunOptions:
     """A follow-up goes on as the turn it follows went: its chain (unless --chain), model and strategy
     (unless given), and its files attached again."""
+    from dataclasses import replace  # not at import: `jarvis --help` does not need dataclasses
+
     was = follow.origin_options
     pinned = options.model is None and bool(was.get("model"))
     options = replace(
@@ -139,6 +140,8 @@ def with_files(options: RunOptions, follow: FollowUp, cache_dir: Path | None = N
         keep_content=bool(shape.get("keep_content", False)),
         dirs=tuple(got.dirs),
     )
+    from dataclasses import replace
+
     return replace(options, context=context)
 
 

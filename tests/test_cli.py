@@ -116,7 +116,7 @@ def test_every_command_registers_its_handler_and_the_parser_loads_no_engine():
         "import sys; from jarvis.app.cli import build_parser; p = build_parser(); "
         "sub = next(a for a in p._actions if a.dest == 'command'); "
         "print(sorted(n for n, s in sub.choices.items() if not callable(s.get_default('handler')))); "
-        "heavy = ('jarvis.chains', 'jarvis.providers', 'rich', 'asyncio'); "
+        "heavy = ('jarvis.chains', 'jarvis.providers', 'rich', 'asyncio', 'dataclasses'); "
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
