@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # the parser is built without loading the engine's modules (t
     from .paths import Paths
 
 DEFAULT_PORT = 11435
+#: Seconds answers in flight get to finish after Ctrl+C.
+GRACE_S = 3
 #: The token from the environment: a --token on the command line shows in `ps` to every user.
 TOKEN_ENV = "JARVIS_SERVE_TOKEN"
 
@@ -111,22 +113,33 @@ async def _serve(config: Config, paths: Paths, settings: Any, sock: socket.socke
     from .engine import build_engine
     from .serve.server import build_app
 
+    loop = asyncio.get_running_loop()
+
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             # Stop without re-raising the signal afterwards (uvicorn's default): Ctrl+C is a clean exit 0.
             if self.should_exit and sig == signal.SIGINT:
                 self.force_exit = True
             else:
+                if not self.should_exit:
+                    loop.call_soon_threadsafe(loop.call_later, GRACE_S - 0.5, stop_answers)
                 self.should_exit = True
+
+    def stop_answers() -> None:
+        # Before uvicorn's own deadline cancels the tasks (and logs each as a traceback): the engine stops
+        # each answer, records it cancelled, and its stream ends normally.
+        for req in list(app.state.gateway.running):
+            req.cancel.set()
 
     engine = await build_engine(config, paths).start()
     try:
+        app = build_app(engine, settings)
         uv_config = uvicorn.Config(
-            build_app(engine, settings),
+            app,
             log_level="warning",
             lifespan="on",
             # In-flight streams get this long to finish after Ctrl+C; then they are cancelled (and recorded).
-            timeout_graceful_shutdown=3,
+            timeout_graceful_shutdown=GRACE_S,
             access_log=False,
         )
         server = Server(uv_config)

@@ -84,3 +84,28 @@ def test_the_token_may_come_from_the_environment_out_of_the_process_list(isolate
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_ctrl_c_with_a_stream_in_flight_ends_it_without_a_traceback(isolated_home):
+    port = free_port()
+    proc = start(isolated_home, "--port", str(port))
+    try:
+        assert proc.stdout.readline().startswith("serving OpenAI API")
+        body = {
+            "model": "embedded/smollm2-135m",
+            "messages": [{"role": "user", "content": "Count to two hundred."}],
+            "max_tokens": 400,
+            "stream": True,
+        }
+        with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=60) as r:
+            lines = r.iter_lines()
+            while not next(lines).startswith("data: {"):
+                pass
+            proc.send_signal(signal.SIGINT)
+            rest = list(lines)  # the stream ends (cut), it does not hang
+        assert proc.wait(20) == 0
+        assert "data: [DONE]" not in rest
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
