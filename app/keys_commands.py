@@ -96,8 +96,9 @@ def _when(t: float | None) -> str:
 
 
 def _list(config, paths, args) -> int:
-    from .key_store import key_sources
+    from .key_store import key_sources, key_store
 
+    key_store(paths)  # a JARVIS_KEYS_BACKEND it does not know is a sentence here, not "No keys."
     sources = key_sources(config, paths)
     usage = _usage(paths)
     rows = []

@@ -103,3 +103,9 @@ def test_remove_takes_name_as_add_does_and_a_misspelt_provider_is_pointed_out(ke
     assert nameless.returncode == 2 and "say which opeanai key" in nameless.stderr
     removed = jarvis("keys", "remove", "opeanai", "--name", "work")
     assert removed.returncode == 0 and "Removed opeanai key 'work'" in removed.stdout
+
+
+def test_an_unknown_keys_backend_is_a_sentence_in_list_too(key_env):
+    config(key_env, dead_url() + "/v1")
+    listed = jarvis("keys", "list", env={"JARVIS_KEYS_BACKEND": "bogus"})
+    assert listed.returncode == 3 and "JARVIS_KEYS_BACKEND=bogus is not one of" in listed.stderr
