@@ -41,7 +41,7 @@ from jarvis.providers.tokens import estimate_prompt_tokens
 from jarvis.providers.types import GenerationOptions, Message, Usage
 
 from ..engine import Engine
-from .models import Route
+from .models import Route, UnknownModel, resolve
 
 SERVED = "served"
 
@@ -120,12 +120,33 @@ def error_status(err: BaseException | None) -> tuple[int, float | None]:
     return 503, None
 
 
+#: Seconds between two rediscoveries caused by requests for models the registry does not know.
+REDISCOVER_MIN_S = 5.0
+
+
 class Gateway:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.analyzer = TaskAnalyzer()
         #: Requests answering now, whichever API they came through (the REST API cancels them by run id).
         self.running: list[ServedRequest] = []
+        self._rediscovered = float("-inf")
+
+    async def resolve(self, requested: str) -> Route:
+        """The route a request names; a model the registry does not know yet (pulled after the server
+        started) gets one rediscovery first. Raises UnknownModel with one sentence."""
+        chains = sorted(self.engine.chains.chains)
+        try:
+            return resolve(requested, self.engine.registry, chains)
+        except UnknownModel:
+            clock = self.engine.orchestrator.clock
+            # At most one rediscovery per REDISCOVER_MIN_S: a client asking for a missing model in a loop
+            # must not turn every request into a round of provider listings.
+            if clock.perf_counter() - self._rediscovered < REDISCOVER_MIN_S:
+                raise
+            self._rediscovered = clock.perf_counter()
+            await self.engine.registry.refresh()
+            return resolve(requested, self.engine.registry, chains)
 
     def find(self, run_id: str) -> ServedRequest | None:
         return next((r for r in self.running if r.run_id == run_id), None)

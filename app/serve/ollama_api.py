@@ -24,7 +24,7 @@ from jarvis.providers.types import Message
 from . import parse
 from .embeddings import EmbedFailed, embed
 from .gateway import Failed, Finished, Gateway, ServedRequest, Text
-from .models import FimRefused, UnknownModel, fim_capable, fim_request, resolve, virtual_ids
+from .models import FimRefused, UnknownModel, fim_capable, fim_request, virtual_ids
 from .respond import Timing, Traffic, answer, retry_headers
 
 #: What /api/version answers: at least 0.6.4, the version VS Code Copilot requires.
@@ -197,7 +197,7 @@ class OllamaApi:
         try:
             body = await parse.json_body(request)
             name = parse.model_name(body)
-            route = resolve(name, self.engine.registry, self._chain_names())
+            route = await self.gateway.resolve(name)
         except parse.BadRequest as err:
             return error_response(400, str(err))
         except UnknownModel:
@@ -225,7 +225,7 @@ class OllamaApi:
     async def chat(self, request: Request) -> Response:
         try:
             body = await parse.json_body(request)
-            route = resolve(parse.model_name(body), self.engine.registry, self._chain_names())
+            route = await self.gateway.resolve(parse.model_name(body))
             messages = parse.messages(body.get("messages"))
             options = parse.ollama_options(body)
         except parse.BadRequest as err:
@@ -239,7 +239,7 @@ class OllamaApi:
         try:
             body = await parse.json_body(request)
             name = parse.model_name(body)
-            route = resolve(name, self.engine.registry, self._chain_names())
+            route = await self.gateway.resolve(name)
             prompt = body.get("prompt") or ""
             suffix = body.get("suffix") or ""
             system = body.get("system") or ""

@@ -21,7 +21,7 @@ from jarvis.providers.types import Message
 from . import parse
 from .embeddings import EmbedFailed, embed
 from .gateway import Failed, Finished, Gateway, ServedRequest, Text
-from .models import FimRefused, UnknownModel, fim_request, resolve, virtual_ids
+from .models import FimRefused, UnknownModel, fim_request, virtual_ids
 from .respond import Timing, Traffic, answer, retry_headers
 
 _ERROR_TYPES = {
@@ -196,7 +196,7 @@ class OpenAIApi:
     async def chat(self, request: Request) -> Response:
         try:
             body = await parse.json_body(request)
-            route = resolve(parse.model_name(body), self.engine.registry, self._chain_names())
+            route = await self.gateway.resolve(parse.model_name(body))
             messages = parse.messages(body.get("messages"))
             options = parse.openai_options(body)
         except parse.BadRequest as err:
@@ -209,7 +209,7 @@ class OpenAIApi:
     async def completions(self, request: Request) -> Response:
         try:
             body = await parse.json_body(request)
-            route = resolve(parse.model_name(body), self.engine.registry, self._chain_names())
+            route = await self.gateway.resolve(parse.model_name(body))
             prompt = parse.texts(body.get("prompt"), "prompt")
             if len(prompt) != 1:
                 raise parse.BadRequest("`prompt` must be one string: send one prompt per request.")

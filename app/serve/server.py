@@ -42,6 +42,9 @@ class ServeSettings:
     keepalive_s: float = 10.0
     #: How often the `servers` row is refreshed for the workbench's status line (0: never).
     heartbeat_s: float = 2.0
+    #: How often the providers are asked for their models again, so that /v1/models and /api/tags show a
+    #: model pulled (or removed) while the server runs (0: never).
+    rediscover_s: float = 30.0
 
 
 def extra_routes(engine: Engine, gateway: Gateway) -> list[BaseRoute]:
@@ -77,9 +80,16 @@ def build_app(engine: Engine, settings: ServeSettings | None = None) -> Starlett
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         beat = asyncio.create_task(_heartbeats(engine, settings, traffic)) if settings.heartbeat_s else None
+        again = (
+            asyncio.create_task(_rediscover(engine, settings.rediscover_s)) if settings.rediscover_s else None
+        )
         try:
             yield
         finally:
+            if again is not None:
+                again.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await again
             if beat is not None:
                 beat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -107,6 +117,15 @@ async def _heartbeats(engine: Engine, settings: ServeSettings, traffic: Traffic)
             )
         )
         await asyncio.sleep(settings.heartbeat_s)
+
+
+async def _rediscover(engine: Engine, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        # A provider that fails is listed as unreachable by refresh itself; anything else must not end
+        # the loop (the next round may well succeed).
+        with contextlib.suppress(Exception):
+            await engine.registry.refresh()
 
 
 def _queued(engine: Any) -> int:

@@ -3,6 +3,8 @@ version, tags (every field Zed's strict parser requires), ps and show."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -79,3 +81,31 @@ async def test_ps_asks_the_backends_what_is_loaded_now(asgi, ollama_url):
         assert m["expires_at"].endswith("Z") and set(m) >= {"model", "digest", "details", "size_vram"}
         await ollama.post("/api/generate", json={"model": "smollm2:135m", "keep_alive": 0})
     assert (await client.get("/api/ps")).json() == {"models": []}
+
+
+@pytest.mark.slow
+async def test_a_model_pulled_while_serving_is_found_and_listed(asgi, ollama_url):
+    from jarvis.app.serve.server import ServeSettings
+
+    client = await asgi(ServeSettings(rediscover_s=0.3), make_config(ollama=ollama_url, embedded=False))
+    async with httpx.AsyncClient(base_url=ollama_url, timeout=60) as ollama:
+        for name in ("fake-late:1b-size1m", "fake-later:1b-size1m"):
+            pulled = await ollama.post("/api/pull", json={"model": name, "stream": False})
+            assert pulled.status_code == 200, pulled.text
+        try:
+            # Asked for by name: one rediscovery finds it (it was a 404 until a restart).
+            ask = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+            late = await client.post(
+                "/v1/chat/completions", json={**ask, "model": "ollama/fake-late:1b-size1m"}
+            )
+            assert late.status_code == 200, late.text
+            # Listed: the periodic rediscovery adds it to /api/tags without a request naming it.
+            for _ in range(50):
+                names = [m["name"] for m in (await client.get("/api/tags")).json()["models"]]
+                if "ollama/fake-later:1b-size1m" in names:
+                    break
+                await asyncio.sleep(0.1)
+            assert "ollama/fake-later:1b-size1m" in names
+        finally:
+            for name in ("fake-late:1b-size1m", "fake-later:1b-size1m"):
+                await ollama.request("DELETE", "/api/delete", json={"model": name})
