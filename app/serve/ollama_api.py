@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from jarvis.providers.errors import ProviderError
+from jarvis.providers.lifecycle import NotOffered
 from jarvis.providers.registry import ModelEntry
 from jarvis.providers.types import Message
 
@@ -30,6 +32,13 @@ from .respond import Timing, Traffic, answer, retry_headers
 #: What /api/version answers: at least 0.6.4, the version VS Code Copilot requires.
 OLLAMA_VERSION = "0.9.6"
 _NS = 1_000_000_000
+
+
+def _zero_keep_alive(value: Any) -> bool:
+    """keep_alive 0 as Ollama reads it: a number of seconds or a Go duration ("0", "0s", "0m")."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value == 0
+    return isinstance(value, str) and value.strip() in ("0", "0s", "0m", "0h")
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -251,14 +260,27 @@ class OllamaApi:
         except UnknownModel:
             return error_response(404, f"model '{name}' not found")
         if not prompt and not suffix:
-            # Ollama loads the model and answers at once: clients use this to warm a model up.
+            # Ollama loads the model (with keep_alive 0: unloads it) and answers at once: clients warm a
+            # model up, or free its memory, this way.
+            reason = "unload" if _zero_keep_alive(body.get("keep_alive")) else "load"
+            lifecycle = self.engine.lifecycle
+            if route.model_id is not None and lifecycle is not None:
+                try:
+                    if reason == "load":
+                        await lifecycle.load(route.model_id)
+                    else:
+                        await lifecycle.unload(route.model_id)
+                except NotOffered:
+                    pass  # a backend without that action: nothing to do, as for a virtual model
+                except ProviderError as err:
+                    return error_response(500, str(err))
             return JSONResponse(
                 {
                     "model": name,
                     "created_at": rfc3339(self._now()),
                     "response": "",
                     "done": True,
-                    "done_reason": "load",
+                    "done_reason": reason,
                 }
             )
         exclude: frozenset[str] = frozenset()

@@ -109,3 +109,19 @@ async def test_a_model_pulled_while_serving_is_found_and_listed(asgi, ollama_url
         finally:
             for name in ("fake-late:1b-size1m", "fake-later:1b-size1m"):
                 await ollama.request("DELETE", "/api/delete", json={"model": name})
+
+
+@pytest.mark.slow
+async def test_an_empty_generate_loads_the_model_and_keep_alive_0_unloads_it(asgi, ollama_url):
+    # As Ollama does: editors warm a model up with an empty prompt (and free it with keep_alive 0).
+    client = await asgi(config=make_config(ollama=ollama_url, embedded=False))
+    async with httpx.AsyncClient(base_url=ollama_url) as ollama:
+        await ollama.post("/api/generate", json={"model": "smollm2:135m", "keep_alive": 0})
+        warm = await client.post("/api/generate", json={"model": "ollama/smollm2:135m"})
+        assert warm.status_code == 200 and warm.json()["done_reason"] == "load"
+        assert [m["name"] for m in (await ollama.get("/api/ps")).json()["models"]] == ["smollm2:135m"]
+        cold = await client.post("/api/generate", json={"model": "ollama/smollm2:135m", "keep_alive": "0"})
+        assert cold.status_code == 200 and cold.json()["done_reason"] == "unload"
+        assert (await ollama.get("/api/ps")).json()["models"] == []
+    virtual = await client.post("/api/generate", json={"model": "jarvis/auto"})
+    assert virtual.status_code == 200 and virtual.json()["done_reason"] == "load"
