@@ -140,6 +140,7 @@ def cmd_run(config, paths, args) -> int:
         no_fallback=args.no_fallback,
         overrides=overrides,
         context=context,
+        test_cmd=args.test_cmd,
         **verify,
     )
     if args.continue_from is not None:

@@ -41,6 +41,14 @@ class RunOptions:
     priority: int = INTERACTIVE
     #: A follow-up turn (continued, regenerated or forked; chains.threads): its place and earlier turns.
     follow_up: FollowUp | None = None
+    #: The project's own test command (`--test-cmd`): with attached files and verification on, the one
+    #: authoritative check of each candidate's edits (chains.verify.project_mode).
+    test_cmd: str | None = None
+
+    @property
+    def project_tests(self) -> str | None:
+        """The test command when a verified run is in project mode (files attached and a command)."""
+        return self.test_cmd if self.context is not None and self.test_cmd else None
 
 
 class StepFailed(Exception):

@@ -89,8 +89,8 @@ async def fit_for_model(
     ctx = replace(ctx, attachments=counted)
     budget = None
     # The answering role is asked for edits in a form chains.edits can apply (not a verified run's
-    # candidates, whose code blocks are run as they are).
-    answering = role.name == run.answer_role and not run.options.verify
+    # candidates, whose code blocks are run as they are, unless the project's tests judge the edits).
+    answering = role.name == run.answer_role and (not run.options.verify or bool(run.options.project_tests))
     if window:
         rest = estimate_prompt_tokens(prompts.build(role, values, revise=revise, **_thread(run)).messages)
         if answering:

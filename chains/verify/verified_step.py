@@ -122,6 +122,12 @@ class VerifiedSession:
     async def events(self) -> AsyncIterator[Event]:
         run_id = self.run.run_id
         options = self.run.options
+        if options.project_tests:  # files attached and --test-cmd: the project's tests judge the edits
+            from .project_mode import ProjectMode  # it builds on this module
+
+            async for event in ProjectMode(self).events():
+                yield event
+            return
         try:
             self.checks, self.entry = gather_checks(
                 self.task, tests=options.tests, examples=options.examples, extract=self.settings.examples
