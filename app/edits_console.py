@@ -20,6 +20,7 @@ from jarvis.chains.edits.store import (
     record_undone,
 )
 from jarvis.chains.ledger_async import AsyncLedger
+from jarvis.chains.verify.store import verification_of
 
 _TAIL_LINES = 15
 
@@ -52,7 +53,8 @@ def no_edits_note(run: dict[str, Any]) -> str | None:
     no attached file is not taken as an edit (it may be an example), but it is not passed over unsaid."""
     if not run.get("files") or "```" not in answer_of(run):
         return None
-    if run.get("verification"):  # its candidates are asked for code to run, not for edits
+    verification = run.get("verification")
+    if verification and verification.get("mode") != "project":  # candidates' code is run, not applied
         return (
             "no edits to your files: a verified run's code is checked as written, not offered as edits;"
             " run without verification (--test-cmd runs your tests on the diff) to get a diff"
@@ -145,5 +147,18 @@ async def edits_after_run(ledger: AsyncLedger, run_id: str, test_cmd: str | None
     if review is None:
         return None
     if test_cmd and review.changes:
+        tested = await _tested_in_verification(ledger, run_id, test_cmd)
+        if tested is not None:  # a verified run's project mode ran them on the winner's patch already
+            await ledger.call_fn(record_test_result, run_id, tested.as_json())
+            return RunEdits(run_id, review, tested)
         return await run_tests_on_patch(ledger, run_id, review, test_cmd)
     return RunEdits(run_id, review)
+
+
+async def _tested_in_verification(ledger: AsyncLedger, run_id: str, command: str) -> ProjectTestResult | None:
+    """The winner's test result of a verified run in project mode (chains.verify.project_mode)."""
+    record = await ledger.call_fn(verification_of, run_id)
+    if not record or record.get("mode") != "project" or record.get("command") != command:
+        return None
+    row = next((c for c in record.get("candidates", []) if c.get("index") == record.get("winner")), None)
+    return ProjectTestResult(**row["tests"]) if row and row.get("tests") else None

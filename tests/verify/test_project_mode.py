@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from jarvis.app.cli import main
+from jarvis.app.edits_console import edits_after_run
 from jarvis.chains.context.collect import collect
 from jarvis.chains.context.project import ProjectContext
 from jarvis.chains.events import RunFailed, RunFinished
+from jarvis.chains.ledger_async import AsyncLedger
 from jarvis.chains.run_options import RunOptions
 from jarvis.chains.verify.events import CandidateChecked, ChecksFound, VerificationFinished
 from jarvis.chains.verify.sandbox import Sandbox
@@ -144,6 +146,15 @@ async def test_a_repair_gets_the_test_output_and_can_win(isolated_home, project)
     [verdict] = of(events, VerificationFinished)
     assert verdict.verified and verdict.winner == 1 and verdict.rounds == 1
     assert record["candidates"][1]["origin"] == "repair of 1 (round 1)"
+    # `jarvis run` then shows the winner's diff with the result its verification already had.
+    ledger = AsyncLedger(isolated_home / "jarvis.db")
+    try:
+        edits = await edits_after_run(ledger, events[-1].run_id, COMMAND)
+    finally:
+        ledger.close()
+    assert edits is not None and [c.path for c in edits.review.changes] == ["parser.py"]
+    assert edits.tests is not None and edits.tests.passed
+    assert edits.tests.seconds == record["candidates"][1]["tests"]["seconds"]  # not run a second time
 
 
 async def test_none_passes_unverified_and_a_bad_command_fails_before_the_model(isolated_home, project):
