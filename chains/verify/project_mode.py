@@ -172,10 +172,10 @@ class ProjectMode:
         review = cand.review
         assert review is not None
         if not review.changes:
-            refused = "; ".join(o.line()[2:] for o in review.refused)
+            # The refused edits' reasons are listed under the candidate (and given to a repair).
             cand.reason = (
-                f"none of its edits can be applied ({refused})"
-                if refused
+                "none of its edits can be applied"
+                if review.refused
                 else "it has no edits to the attached files"
             )
         else:
@@ -186,10 +186,11 @@ class ProjectMode:
                 yield self._checked(cand)
                 raise
             left = max(s.settings.exec_seconds - s.exec_seconds, 1.0)
+            # The session's sandbox's probe: the tiers are probed once per run, not per candidate.
+            probe, tiers = s.sandbox._probe, s.sandbox.tiers
             cand.tests = await run_project_tests(
-                review.root, review.changes, self.command, timeout_s=left, probe=s.sandbox._probe,
-                tiers=s.sandbox.tiers,
-            )  # fmt: skip
+                review.root, review.changes, self.command, timeout_s=left, probe=probe, tiers=tiers
+            )
             s._spend_exec(cand.tests.seconds)
             if not cand.tests.passed:
                 cand.reason = cand.tests.summary()
@@ -241,8 +242,8 @@ class ProjectMode:
                 if self._passed():
                     return
                 # A repair whose edits could not even be used is a worse base than what it repaired.
-                next_bases.append(repaired if repaired is not None and repaired.review
-                                  and repaired.review.changes else base)  # fmt: skip
+                usable = repaired is not None and repaired.review is not None and repaired.review.changes
+                next_bases.append(repaired if usable else base)
             bases = next_bases
 
     async def _repair(self, base: _Candidate, round_: int) -> AsyncIterator[Event | _Candidate]:
@@ -250,7 +251,8 @@ class ProjectMode:
         if base.tests is not None:
             failures = f"`{self.command}` {base.reason}:\n" + "\n".join(_tail(base.tests.output_tail))
         else:
-            failures = f"The tests did not run: {base.reason}."
+            refused = [o.line() for o in base.review.refused] if base.review else []
+            failures = "\n".join([f"The tests did not run: {base.reason}.", *refused])
         values = {**s.values, "code": base.text.strip(), "failures": failures}
         role = s.role.model_copy(update={"prompt": PROJECT_REPAIR_PROMPT, "revise_prompt": None})
         text = ""

@@ -37,6 +37,7 @@ COMMAND = "pytest -q tests/test_parser.py"
 TASK = "parse('') must give []"
 #: An edit that applies but leaves the test failing (''.strip().split(',') is still ['']).
 WRONG = FIX.replace('return text.split(",") if text else []', 'return text.strip().split(",")')
+UNMATCHED = FIX.replace('    return text.split(",")\n=', '    return text.split(";")\n=')
 NO_EDITS = "Use this:\n```python\ndef parse(text):\n    return text.split(',') if text else []\n```\n"
 
 
@@ -124,14 +125,22 @@ def test_the_candidate_whose_edits_pass_the_tests_wins_and_apply_writes_it(isola
 
 
 async def test_a_candidate_without_usable_edits_fails_with_its_reason(isolated_home, project):
-    editor = Editor([NO_EDITS, FIX])
+    editor = Editor([NO_EDITS, UNMATCHED, FIX])
     *events, record = await verified_run(isolated_home / "jarvis.db", project, editor)
-    first, second = of(events, CandidateChecked)
-    assert first.passed == 0
-    assert first.lines == (f"✗ project tests: {COMMAND}: not run: it has no edits to the attached files",)
-    assert second.passed == 1
-    assert record["candidates"][0]["reason"] == "it has no edits to the attached files"
-    assert record["verified"] and record["winner"] == 1
+    none, unmatched, fixed = of(events, CandidateChecked)
+    assert none.passed == 0
+    assert none.lines == (f"✗ project tests: {COMMAND}: not run: it has no edits to the attached files",)
+    assert unmatched.passed == 0
+    assert unmatched.lines[0] == f"✗ project tests: {COMMAND}: not run: none of its edits can be applied"
+    assert unmatched.lines[1].startswith("✗ parser.py (block 1): its SEARCH text matches 0 times")
+    assert fixed.passed == 1
+    assert [c["reason"] for c in record["candidates"]] == [
+        "it has no edits to the attached files",
+        "none of its edits can be applied",
+        None,
+    ]
+    assert record["candidates"][1]["refused"][0]["reason"].startswith("its SEARCH text matches 0 times")
+    assert record["verified"] and record["winner"] == 2
 
 
 async def test_a_repair_gets_the_test_output_and_can_win(isolated_home, project):
