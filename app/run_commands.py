@@ -76,7 +76,8 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
         "--test-cmd",
         metavar="CMD",
         help="with files attached: run your tests on a sandboxed copy with the answer's edits"
-        ' applied, e.g. "pytest -q tests/test_parser.py" (nothing is written; see jarvis apply)',
+        ' applied, e.g. "pytest -q tests/test_parser.py" (nothing is written; see jarvis apply);'
+        " on a verified run they judge each candidate's edits",
     )
     v.add_argument("--candidates", type=int, help="candidates to sample when the first fails (default 4)")
     v.add_argument("--repair-rounds", type=int, help="repair rounds when none passes (0-2, default 2)")

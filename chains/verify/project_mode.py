@@ -98,7 +98,8 @@ class ProjectMode:
         if options.confinement_notice:
             from .tiers import confinement_notice
 
-            yield Notice(run_id, None, confinement_notice(choice, f"{s.settings.exec_seconds:g} s in all"))
+            runs = f"your test command on a copy of the project, {s.settings.exec_seconds:g} s in all"
+            yield Notice(run_id, None, confinement_notice(choice, runs))
         if choice.warning:
             yield Notice(run_id, None, f"Warning: {choice.warning}.")
         limits = f"{s.settings.exec_seconds:g} s of test runs in all, on a copy of {self.context.root}"
