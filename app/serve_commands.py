@@ -122,14 +122,13 @@ async def _serve(config: Config, paths: Paths, settings: Any, sock: socket.socke
                 self.force_exit = True
             else:
                 if not self.should_exit:
-                    loop.call_soon_threadsafe(loop.call_later, GRACE_S - 0.5, stop_answers)
+                    loop.call_soon_threadsafe(loop.call_later, GRACE_S, stop_answers)
                 self.should_exit = True
 
     def stop_answers() -> None:
-        # Before uvicorn's own deadline cancels the tasks (and logs each as a traceback): the engine stops
-        # each answer, records it cancelled, and its stream ends normally.
-        for req in list(app.state.gateway.running):
-            req.cancel.set()
+        # Well before uvicorn's own deadline cancels the tasks (cutting streams mid-chunk and logging each
+        # as a traceback): the engine stops each answer, records it, and its stream ends with an error.
+        app.state.gateway.stop_all()
 
     engine = await build_engine(config, paths).start()
     try:
@@ -138,8 +137,9 @@ async def _serve(config: Config, paths: Paths, settings: Any, sock: socket.socke
             app,
             log_level="warning",
             lifespan="on",
-            # In-flight streams get this long to finish after Ctrl+C; then they are cancelled (and recorded).
-            timeout_graceful_shutdown=GRACE_S,
+            # In-flight answers get GRACE_S to finish after Ctrl+C, then stop_answers ends them; this is
+            # only the backstop for a task that still does not end.
+            timeout_graceful_shutdown=GRACE_S + 5,
             access_log=False,
         )
         server = Server(uv_config)

@@ -131,6 +131,14 @@ class Gateway:
         #: Requests answering now, whichever API they came through (the REST API cancels them by run id).
         self.running: list[ServedRequest] = []
         self._rediscovered = float("-inf")
+        #: Set when the server shuts down: answers still running are cancelled and end with an error.
+        self.stopping = False
+
+    def stop_all(self) -> None:
+        """Cancel every answer still running (the server is shutting down)."""
+        self.stopping = True
+        for req in list(self.running):
+            req.cancel.set()
 
     async def resolve(self, requested: str) -> Route:
         """The route a request names; a model the registry does not know yet (pulled after the server
@@ -156,8 +164,16 @@ class Gateway:
         source = self._chain(req) if req.route.kind == "chain" else self._single(req)
         self.running.append(req)
         try:
+            ended = False
             async for event in source:
+                ended = ended or isinstance(event, Finished | Failed)
                 yield event
+            if not ended and self.stopping:
+                # Cut by the server's shutdown, not by its client: say so, or the client takes the text
+                # it has for the whole answer.
+                yield Failed(
+                    503, "jarvis serve is stopping; this answer was cut off. Ask again.", "shutdown", 5.0
+                )
         except Exception as err:
             yield Failed(500, f"The server failed while answering ({type(err).__name__}: {err}).", "internal")
         finally:

@@ -105,6 +105,9 @@ def test_ctrl_c_with_a_stream_in_flight_ends_it_without_a_traceback(isolated_hom
             rest = list(lines)  # the stream ends (cut), it does not hang
         assert proc.wait(20) == 0
         assert "data: [DONE]" not in rest
+        # The client is told the answer was cut (else it would take the text so far for all of it).
+        errors = [line for line in rest if line.startswith('data: {"error"')]
+        assert len(errors) == 1 and "stopping" in errors[0], rest
         assert "Traceback" not in proc.stderr.read()
     finally:
         if proc.poll() is None:
