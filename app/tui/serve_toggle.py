@@ -25,6 +25,7 @@ class WorkbenchServer:
         self._server: Any = None
         self._task: asyncio.Task | None = None
         self._sock: socket.socket | None = None
+        self._app: Any = None
 
     @property
     def running(self) -> bool:
@@ -46,8 +47,9 @@ class WorkbenchServer:
         settings = ServeSettings(host=self.host, port=self._sock.getsockname()[1])
         self.port = settings.port
         # No log config: uvicorn's default handlers would write over the screen.
+        self._app = build_app(self.engine, settings)
         config = uvicorn.Config(
-            build_app(self.engine, settings),
+            self._app,
             log_config=None,
             log_level="critical",
             lifespan="on",
@@ -64,6 +66,10 @@ class WorkbenchServer:
         return ready_line(self.host, self.port)
 
     async def stop(self) -> None:
+        if self._app is not None:
+            # The user asked for it (or quits): answers in flight end now, each with an error event that
+            # says so, rather than being cut by uvicorn mid-chunk after its grace period.
+            self._app.state.gateway.stop_all()
         if self._server is not None:
             self._server.should_exit = True
         if self._task is not None:
@@ -71,7 +77,7 @@ class WorkbenchServer:
                 await self._task
         if self._sock is not None:
             self._sock.close()
-        self._task = self._server = self._sock = None
+        self._task = self._server = self._sock = self._app = None
 
 
 async def toggle_serving(app: App, port: int = DEFAULT_PORT) -> None:

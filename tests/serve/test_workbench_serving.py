@@ -74,3 +74,35 @@ async def test_serving_from_the_workbench_itself(isolated_home):
         await toggle_serving(app, port)
         assert not app.api_server.running
         await wait_until(pilot, lambda: "serving" not in bar.text, 15, "the note to go")
+
+
+@pytest.mark.slow
+async def test_stopping_the_workbench_server_ends_a_stream_with_an_error(isolated_home):
+    import asyncio
+
+    import httpx
+
+    from jarvis.app.engine import build_engine
+    from jarvis.app.paths import resolve_paths
+    from jarvis.app.tui.serve_toggle import WorkbenchServer
+    from tests.conftest import free_port
+    from tests.serve.conftest import EMBEDDED, make_config
+
+    engine = await build_engine(make_config(), resolve_paths()).start()
+    server = WorkbenchServer(engine, port=free_port())
+    try:
+        await server.start()
+        body = {"model": EMBEDDED, "messages": [{"role": "user", "content": "Count to 300."}], "stream": True}
+        url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
+        async with httpx.AsyncClient(timeout=60) as client, client.stream("POST", url, json=body) as r:
+            lines = r.aiter_lines()
+            while not (await anext(lines)).startswith("data: {"):
+                pass
+            stopping = asyncio.create_task(server.stop())
+            rest = [line async for line in lines]
+            await stopping
+        errors = [line for line in rest if line.startswith('data: {"error"')]
+        assert len(errors) == 1 and "stopping" in errors[0], rest
+    finally:
+        await server.stop()
+        await engine.close()
