@@ -27,6 +27,11 @@ def write_tests(run: dict[str, Any], directory: str) -> list[Path]:
             f"run {run['id']} was not verified: it has no checks to write "
             "(run it with --verify or --chain verified)."
         )
+    if record.get("mode") == "project":  # chains.verify.project_mode: nothing here to write as pytest
+        raise ExportError(
+            f"run {run['id']} was verified by your project's tests (`{record.get('command')}`), not by"
+            f" checks of its own: apply its edits (jarvis apply {run['id']}) and run them there."
+        )
     result = json.loads(run["result_json"]) if run.get("result_json") else {}
     code = candidate_code(
         str(result.get("answer") or ""), record.get("entry_point"), prelude=task_prelude(run["task"])

@@ -307,7 +307,7 @@ class ProjectMode:
             "verified": verified,
             "tier": self.tier,
             "command": self.command,
-            "checks": [],  # no function-level checks: the command is the check
+            "checks": [{"source": "project", "display": self.display}],  # the command is the one check
             "candidates": [self._row(c) for c in self.kept],
             "winner": winner.index,
             "winner_step": winner.step_id,
@@ -326,7 +326,10 @@ class ProjectMode:
     @staticmethod
     def _row(cand: _Candidate) -> dict[str, Any]:
         review = cand.review
+        why = None if cand.passed else (cand.reason or "not tested")
         return {
+            # The one check's result, in the shape function-level rows have (exports read it).
+            "results": [{"passed": cand.passed, "error": why, "actual": None}],
             "index": cand.index,
             "origin": cand.origin,
             "step_id": cand.step_id,

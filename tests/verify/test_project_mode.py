@@ -16,6 +16,8 @@ import pytest
 
 from jarvis.app.cli import main
 from jarvis.app.edits_console import edits_after_run
+from jarvis.app.export import verification_markdown
+from jarvis.app.verify_export import ExportError, write_tests
 from jarvis.chains.context.collect import collect
 from jarvis.chains.context.project import ProjectContext
 from jarvis.chains.events import RunFailed, RunFinished
@@ -114,6 +116,10 @@ def test_the_candidate_whose_edits_pass_the_tests_wins_and_apply_writes_it(isola
     assert [c["passed"] for c in record["candidates"]] == [False, True]
     assert record["candidates"][0]["tests"]["exit_code"] == 1
     assert (project / "parser.py").read_text() == PARSER  # nothing is written by the run itself
+    markdown = "\n".join(verification_markdown(record))
+    assert f"- ✗ `project tests: {COMMAND}` (project): `{COMMAND}` on the patched copy failed" in markdown
+    with pytest.raises(ExportError, match="was verified by your project's tests"):
+        write_tests({"id": finished.run_id, "verification": record, "task": TASK}, str(project / "out"))
 
     capsys.readouterr()  # `jarvis apply` (a sync CLI: outside the run's event loop)
     assert main(["apply", finished.run_id, "--yes"]) == 0
