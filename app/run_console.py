@@ -81,7 +81,8 @@ async def run_chain(
         print_edits(edits)
     elif run is not None and (note := no_edits_note(run)):
         sys.stderr.write(f"\n   ({note})\n")
-    if test_cmd and (edits is None or not edits.review.changes):
+    finished = isinstance(last, RunFinished)  # a failed run has said why; there is no answer to test
+    if test_cmd and finished and (edits is None or not edits.review.changes):
         sys.stderr.write("! --test-cmd did not run: the answer has no usable edits to attached files.\n")
     return _exit_code(last)
 

@@ -187,3 +187,14 @@ async def test_none_passes_unverified_and_a_bad_command_fails_before_the_model(i
     assert events[-1].kind == "usage"
     assert "Cannot verify: --test-cmd: no-such-tool is not installed here" in events[-1].message
     assert untouched.prompts == []
+
+
+def test_the_cli_says_a_bad_test_command_in_one_sentence_before_any_model(
+    isolated_home, project, capsys, monkeypatch
+):
+    monkeypatch.chdir(project)
+    args = ["run", "--chain", "verified", "-f", "parser.py", "--test-cmd", "no-such-tool -q", TASK]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "✗ Cannot verify: --test-cmd: no-such-tool is not installed here" in err
+    assert "--test-cmd did not run" not in err and "── executor" not in err
