@@ -340,12 +340,16 @@ class RunView(Vertical):
             await pane.mount(RatingBar(event.step_id, label=f"Rate {event.role}"))
         elif isinstance(event, ev.RunFinished):
             self.last_result = event.result.as_json()
-            await steps.mount(self._result_panel(event))
+            panel = self._result_panel(event)
+            await steps.mount(panel)
             box = FollowUpBox(event.run_id)
             await steps.mount(box)
             if not steps.query("#edits"):  # a diff to review takes the keys first (a applies)
                 box.focus()
             steps.scroll_end(animate=False)
+            # On a short terminal the result, its rating and the follow-up box do not fit together:
+            # the outcome line ("✓ Finished in …") stays in view, the rest is a scroll away.
+            self.call_after_refresh(steps.scroll_to_widget, panel, animate=False, top=True)
         elif isinstance(event, ev.RunFailed):
             self.app.notify(event.message, severity="error", timeout=10)
             await steps.mount(Static(f"✗ {event.message}", classes="notice", markup=False))

@@ -84,11 +84,12 @@ class StatusBar(Line):
         vm = read()
         used, free = _gib(vm.total - vm.available), _gib(vm.available)
         text = f"memory {used}/{_gib(vm.total)} GiB used · {free} GiB free"
-        if self.loaded:
-            text += " · loaded: " + ", ".join(self.loaded)
+        # Most important first: a narrow terminal cuts the end of the line, and the loaded list is long.
         if self.providers_note:
             text += " · " + self.providers_note
         if self.serving_note:
             text += " · " + self.serving_note
+        if self.loaded:
+            text += " · loaded: " + ", ".join(self.loaded)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.set, text)
