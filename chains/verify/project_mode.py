@@ -232,9 +232,9 @@ class ProjectMode:
         bases = sorted(self.kept, key=lambda c: (c.tests is None, c.index))[: s.settings.repair_width]
         for round_ in range(1, s.settings.repair_rounds + 1):
             s.rounds = round_
-            next_bases = []
+            next_bases: list[_Candidate] = []
             for base in bases:
-                repaired = None
+                repaired: _Candidate | None = None
                 async for item in self._repair(base, round_):
                     if isinstance(item, _Candidate):
                         repaired = item
@@ -244,7 +244,7 @@ class ProjectMode:
                     return
                 # A repair whose edits could not even be used is a worse base than what it repaired.
                 usable = repaired is not None and repaired.review is not None and repaired.review.changes
-                next_bases.append(repaired if usable else base)
+                next_bases.append(repaired if usable and repaired is not None else base)
             bases = next_bases
 
     async def _repair(self, base: _Candidate, round_: int) -> AsyncIterator[Event | _Candidate]:
