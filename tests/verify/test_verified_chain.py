@@ -156,7 +156,7 @@ def test_chain_switch_and_settings():
 @pytest.mark.slow
 async def test_cheap_path_stops_after_one_candidate(make_rig):
     rig = make_rig(answers=[RIGHT])
-    events = await rig.run(verify_settings={"confirm": 0})
+    events = await rig.run()
     assert rig.kinds() == ["code"]
     [found] = of(events, ChecksFound)
     assert [c["source"] for c in found.checks] == ["extracted"] * 3 and found.entry_point == "is_prime"
@@ -176,7 +176,7 @@ SQUARES = "def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, 4)
 @pytest.mark.slow
 async def test_one_agreeing_sample_confirms_a_greedy_pass(make_rig):
     rig = make_rig(answers=[RIGHT, RIGHT.replace("n ** 0.5", "n**0.5")], inputs="is_prime(25)\nis_prime(2)")
-    events = await rig.run()
+    events = await rig.run(verify_settings={"confirm": 3})
     # Inputs, then one sample that behaves the same: the other two samples could only tie.
     assert rig.kinds() == ["code", "inputs", "code"]
     [done] = of(events, VerificationFinished)
@@ -190,7 +190,7 @@ async def test_one_agreeing_sample_confirms_a_greedy_pass(make_rig):
 @pytest.mark.slow
 async def test_samples_that_agree_outvote_a_greedy_pass_the_examples_miss(make_rig):
     rig = make_rig(answers=[SQUARES, RIGHT, RIGHT, NEVER], inputs="is_prime(25)\nis_prime(49)\nis_prime(13)")
-    events = await rig.run()
+    events = await rig.run(verify_settings={"confirm": 3})
     # The greedy one is outnumbered by two samples that agree with each other (the last one fails a check).
     assert rig.kinds() == ["code", "inputs", "code", "code", "code"]
     [done] = of(events, VerificationFinished)
@@ -202,7 +202,7 @@ async def test_samples_that_agree_outvote_a_greedy_pass_the_examples_miss(make_r
 @pytest.mark.slow
 async def test_a_split_vote_keeps_the_greedy_pass(make_rig):
     rig = make_rig(answers=[SQUARES, RIGHT, NEVER, SQUARES], inputs="is_prime(25)\nis_prime(13)")
-    events = await rig.run()
+    events = await rig.run(verify_settings={"confirm": 3})
     # NEVER fails the checks; RIGHT alone cannot outvote the greedy one once the last sample sides with it.
     assert rig.kinds() == ["code", "inputs", "code", "code", "code"]
     [done] = of(events, VerificationFinished)
@@ -364,9 +364,8 @@ async def test_opt_in_nothing_runs_without_verify(make_rig):
 async def test_verify_on_a_chain_with_a_reviewer_shows_it_the_results(make_rig):
     rig = make_rig(answers=["1. check divisors", RIGHT])
     events = await rig.run(chain="code", verify=True, examples=("is_prime(4) -> False",))
-    # planner, executor (verified: passes), the tester asked for inputs to confirm it (it proposes none),
-    # reviewer asks for changes but nothing is sent back.
-    assert [e.role for e in of(events, StepStarted)] == ["planner", "executor", "tester", "reviewer"]
+    # planner, executor (verified: passes), reviewer asks for changes but nothing is sent back.
+    assert [e.role for e in of(events, StepStarted)] == ["planner", "executor", "reviewer"]
     assert any("it is kept" in e.text for e in of(events, Notice))
     review_prompt = rig.coder.prompts[-1]
     assert "The code was run against the task's checks:\nverified: 1 given + 3 extracted" in review_prompt
