@@ -37,6 +37,9 @@ class VerifySettings(BaseModel):
     per_check_seconds: float = Field(default=5.0, gt=0, le=120)
     #: Call expressions the model is asked for when candidates are ranked by agreement.
     inputs: int = Field(default=6, ge=1, le=20)
+    #: Inputs added to the model's for agreement by changing the examples' arguments one at a time
+    #: (empty, one element, odd, negative, doubled spaces, …): where samples differ, they reach it.
+    mutations: int = Field(default=8, ge=0, le=20)
     #: Switches: checks extracted from the task's examples, agreement on proposed inputs, repairs.
     examples: bool = True
     agreement: bool = True

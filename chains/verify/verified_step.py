@@ -29,6 +29,7 @@ from .events import CandidateChecked, ChecksFound, VerificationFinished
 from .extract import calls_from_text
 from .feedback import failure_report, repair_keeps_passes
 from .harness import CandidateRun, InputsRun, run_checks, run_inputs
+from .mutate import mutated_calls
 from .pick import CandidateReport, Pick, code_hash
 from .rank import Candidate, Ranking, behaves, rank_candidates
 from .sandbox import Sandbox, SandboxUnavailable
@@ -341,6 +342,10 @@ class VerifiedSession:
                 self.calls = calls_from_text(item[1] or "", str(self.entry), limit=self.settings.inputs)
             else:
                 yield item
+        if self.settings.mutations:
+            sources = [c.expression for c in self.checks if c.authoritative] + self.calls
+            extra = mutated_calls(sources, str(self.entry), limit=self.settings.mutations)
+            self.calls += [c for c in extra if c not in self.calls]
 
     # -- execution -----------------------------------------------------------------------------------
     def _spend_exec(self, seconds: float) -> None:

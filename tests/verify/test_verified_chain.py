@@ -176,7 +176,7 @@ SQUARES = "def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, 4)
 @pytest.mark.slow
 async def test_one_agreeing_sample_confirms_a_greedy_pass(make_rig):
     rig = make_rig(answers=[RIGHT, RIGHT.replace("n ** 0.5", "n**0.5")], inputs="is_prime(25)\nis_prime(2)")
-    events = await rig.run(verify_settings={"confirm": 3})
+    events = await rig.run(verify_settings={"confirm": 3, "mutations": 0})
     # Inputs, then one sample that behaves the same: the other two samples could only tie.
     assert rig.kinds() == ["code", "inputs", "code"]
     [done] = of(events, VerificationFinished)
@@ -190,7 +190,7 @@ async def test_one_agreeing_sample_confirms_a_greedy_pass(make_rig):
 @pytest.mark.slow
 async def test_samples_that_agree_outvote_a_greedy_pass_the_examples_miss(make_rig):
     rig = make_rig(answers=[SQUARES, RIGHT, RIGHT, NEVER], inputs="is_prime(25)\nis_prime(49)\nis_prime(13)")
-    events = await rig.run(verify_settings={"confirm": 3})
+    events = await rig.run(verify_settings={"confirm": 3, "mutations": 0})
     # The greedy one is outnumbered by two samples that agree with each other (the last one fails a check).
     assert rig.kinds() == ["code", "inputs", "code", "code", "code"]
     [done] = of(events, VerificationFinished)
@@ -200,9 +200,23 @@ async def test_samples_that_agree_outvote_a_greedy_pass_the_examples_miss(make_r
 
 
 @pytest.mark.slow
+async def test_mutated_examples_find_what_the_models_inputs_miss(make_rig):
+    # The model proposes only inputs where the candidates agree; is_prime(1) + 1 = is_prime(2) does not.
+    two_not_prime = RIGHT.replace("n > 1", "n > 2")
+    rig = make_rig(answers=[two_not_prime, RIGHT, RIGHT, NEVER], inputs="is_prime(13)\nis_prime(4)")
+    events = await rig.run(verify_settings={"confirm": 3})
+    [done] = of(events, VerificationFinished)
+    assert "is_prime(2)" in done.record["calls"] and "is_prime(0)" in done.record["calls"]
+    assert done.verified and done.winner == 1 and "n > 1" in events[-1].result.answer
+    rig = make_rig(answers=[two_not_prime, RIGHT, RIGHT, NEVER], inputs="is_prime(13)\nis_prime(4)")
+    events = await rig.run(verify_settings={"confirm": 3, "mutations": 0})
+    assert of(events, VerificationFinished)[0].winner == 0  # without them the wrong greedy one stays
+
+
+@pytest.mark.slow
 async def test_a_split_vote_keeps_the_greedy_pass(make_rig):
     rig = make_rig(answers=[SQUARES, RIGHT, NEVER, SQUARES], inputs="is_prime(25)\nis_prime(13)")
-    events = await rig.run(verify_settings={"confirm": 3})
+    events = await rig.run(verify_settings={"confirm": 3, "mutations": 0})
     # NEVER fails the checks; RIGHT alone cannot outvote the greedy one once the last sample sides with it.
     assert rig.kinds() == ["code", "inputs", "code", "code", "code"]
     [done] = of(events, VerificationFinished)
@@ -318,7 +332,7 @@ async def test_budget_of_model_calls_is_respected(make_rig):
 async def test_no_checks_ranks_by_agreement(make_rig):
     task = "Write is_prime(n) that says whether n is a prime number."
     rig = make_rig(answers=[ODD, RIGHT, RIGHT], inputs="is_prime(9)\nis_prime(2)\nis_prime(1)\nnot a call")
-    events = await rig.run(task, verify_settings={"candidates": 3})
+    events = await rig.run(task, verify_settings={"candidates": 3, "mutations": 0})
     assert rig.kinds() == ["code", "code", "code", "inputs"]
     [done] = of(events, VerificationFinished)
     assert not done.verified and done.status.startswith("unverified: the task has no examples or tests")
@@ -332,11 +346,11 @@ async def test_no_checks_ranks_by_agreement(make_rig):
 @pytest.mark.slow
 async def test_a_tie_on_the_checks_is_broken_by_agreement(make_rig):
     rig = make_rig(answers=[ODD, NEVER, ODD], inputs="is_prime(3)\nis_prime(4)")
-    events = await rig.run(verify_settings={"candidates": 3, "repair": False})
+    events = await rig.run(verify_settings={"candidates": 3, "repair": False, "mutations": 0})
     # 1/3, 2/3, 1/3: one best, no inputs needed.
     assert rig.kinds() == ["code"] * 3 and not of(events, VerificationFinished)[0].verified
     rig = make_rig(answers=[NEVER, ODD_BUT_ONE, ODD_BUT_ONE], inputs="is_prime(3)\nis_prime(4)")
-    events = await rig.run(verify_settings={"candidates": 3, "repair": False})
+    events = await rig.run(verify_settings={"candidates": 3, "repair": False, "mutations": 0})
     # 2/3 each: the two that agree on the inputs beat the greedy one.
     assert rig.kinds() == ["code"] * 3 + ["inputs"]
     [done] = of(events, VerificationFinished)
