@@ -32,10 +32,10 @@ def _variants(value: Any) -> list[Any]:
         return out
     if isinstance(value, list | tuple):
         kind = type(value)
-        out = [kind(), kind(value[:1]), kind(reversed(value))]
+        seqs: list[Any] = [kind(), kind(value[:1]), kind(reversed(value))]
         if value and all(isinstance(x, int) and not isinstance(x, bool) for x in value):
-            out += [kind(2 * x + 1 for x in value), kind(-x for x in value), kind(2 * x for x in value)]
-        return out
+            seqs += [kind(2 * x + 1 for x in value), kind(-x for x in value), kind(2 * x for x in value)]
+        return seqs
     if isinstance(value, dict):
         return [{}]
     return []
