@@ -108,6 +108,9 @@ def test_ctrl_c_cancels_a_pull_cleanly(home):
         stderr=subprocess.PIPE,
         text=True,
         stdin=subprocess.DEVNULL,
+        # A shell that starts the suite in the background (`./scripts/test &`) hands SIGINT down ignored,
+        # and Python then leaves it ignored: give the child the default, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Wait for the first progress line with bytes before interrupting.
     seen = ""
