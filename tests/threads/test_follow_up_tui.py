@@ -9,21 +9,9 @@ from textual.widgets import Input
 
 from jarvis.app.tui.follow_up_box import EarlierTurn, FollowUpBox, TurnHeading
 from jarvis.app.tui.run_view import RunView
+from tests.context.test_tui_helpers import heard_prompts
 from tests.tui.helpers import ready, told_by, wait_until
 from tests.tui.scripted import scripted_app
-
-
-def heard_prompts(provider) -> list[list]:
-    """Every message list the scripted models were sent, in order (this provider only)."""
-    calls: list[list] = []
-    stream = provider.stream_chat
-
-    def recording(model, messages, options=None):
-        calls.append([(m.role, m.content) for m in messages])
-        return stream(model, messages, options)
-
-    provider.stream_chat = recording
-    return calls
 
 
 async def test_follow_up_box_continues_the_run_below_the_answer(isolated_home, monkeypatch):

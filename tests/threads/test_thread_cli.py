@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.test_cli import jarvis, write_config
+from tests.test_cli_engine import LOCAL_ONLY, run_json
 
 pytestmark = pytest.mark.slow  # every test runs the jarvis command in a subprocess
-
-LOCAL_ONLY = "[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n"
 
 
 @pytest.fixture
 def home(isolated_home):
     write_config(isolated_home, LOCAL_ONLY)
     return isolated_home
-
-
-def run_json(home, *args) -> dict:
-    out = jarvis(*args, "--json", home=home, timeout=180)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
 
 
 def test_continue_regenerate_fork_thread_and_export(home):
