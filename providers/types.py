@@ -7,19 +7,59 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 #: Capabilities a model may have; the registry and the selection engine filter on these.
 CAPABILITIES = ("completion", "chat", "embeddings", "function_calling", "vision", "code")
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One function call a model asked for, in OpenAI's terms: ``arguments`` is the JSON text (Ollama
+    sends an object; its provider turns it into text). ``id`` is "" when the backend gave none."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def as_openai(self) -> dict[str, Any]:
+        function = {"name": self.name, "arguments": self.arguments}
+        return {"id": self.id, "type": "function", "function": function}
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     role: Role
     content: str
+    #: An assistant turn's calls (a conversation an agent sends back after running them).
+    tool_calls: tuple[ToolCall, ...] = ()
+    #: A tool turn's answer to this call.
+    tool_call_id: str | None = None
 
-    def as_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            out["tool_calls"] = [c.as_openai() for c in self.tool_calls]
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        return out
+
+
+class ToolSpec(BaseModel):
+    """A function the model may call (OpenAI's and Ollama's ``{"type": "function", "function": ...}``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    #: JSON Schema of the arguments.
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+    def as_openai(self) -> dict[str, Any]:
+        function: dict[str, Any] = {"name": self.name, "parameters": self.parameters or {"type": "object"}}
+        if self.description:
+            function["description"] = self.description
+        return {"type": "function", "function": function}
 
 
 class GenerationOptions(BaseModel):
@@ -39,6 +79,13 @@ class GenerationOptions(BaseModel):
         gt=0,
         description="Context window to run the model with. Always sent to Ollama so it never truncates"
         " silently.",
+    )
+    tools: tuple[ToolSpec, ...] | None = Field(
+        default=None, description="Functions the model may call instead of answering in text."
+    )
+    tool_choice: str | None = Field(
+        default=None,
+        description='"auto", "none", "required", or the name of the one function the model must call.',
     )
 
     def is_deterministic(self) -> bool:
@@ -91,6 +138,8 @@ class Completion:
     warnings: tuple[str, ...] = ()
     #: Price of this request in US dollars; local models are free.
     cost_usd: float = 0.0
+    #: The functions the model asked to call (finish_reason "tool_calls"); the text may then be empty.
+    tool_calls: tuple[ToolCall, ...] = ()
 
     def usage(self, *, cached: bool = False) -> Usage:
         """This answer's numbers; a cached answer cost nothing this time."""
@@ -112,7 +161,9 @@ class Completion:
 
     @classmethod
     def from_cache(cls, record: dict[str, Any]) -> Completion:
-        return cls(**{k: v for k, v in record.items() if k != "warnings"})
+        fields = {k: v for k, v in record.items() if k != "warnings"}
+        fields["tool_calls"] = tuple(ToolCall(**c) for c in fields.get("tool_calls") or ())
+        return cls(**fields)
 
 
 StreamChunk = Delta | Completion
