@@ -6,6 +6,8 @@ keep = repair_keeps_passes(before, after)  # a repair may not break a check that
 
 from __future__ import annotations
 
+from .checks import COMPARE
+from .diagnose import mismatch_hint
 from .harness import CandidateRun
 
 _TRACEBACK_LINES = 6
@@ -23,9 +25,15 @@ def failure_report(run: CandidateRun, *, limit: int = 3, authoritative_only: boo
         return f"The code does not load: {run.load_error}" + (f"\n{tail}" if tail else "")
     blocks = []
     for result in failures[:limit]:
-        lines = [f"Check failed: {result.check.display}"]
+        check = result.check
+        lines = [f"Check failed: {check.display}"]
+        if check.kind == COMPARE and check.op == "==" and check.expected is not None:
+            lines.append(f"  expected value: {check.expected}")
         if result.actual is not None:
             lines.append(f"  actual value: {result.actual}")
+            hint = mismatch_hint(check.expected, result.actual) if check.kind == COMPARE else ""
+            if hint:
+                lines.append(f"  difference: {hint}")
         if result.error:
             lines.append(f"  error: {result.error}")
         last = result.traceback.splitlines()[-_TRACEBACK_LINES:]

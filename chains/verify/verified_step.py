@@ -37,10 +37,14 @@ from .settings import VerifySettings
 from .task_checks import candidate_code, gather_checks, task_prelude
 from .tiers import confinement_notice
 
+# Explaining the failure before fixing it is what makes a small model change its code (self-debugging,
+# Chen et al. 2023); asked only to "fix" it, Qwen2.5-Coder-1.5B sent back the same code in most repairs
+# of the HumanEval benchmark.
 REPAIR_PROMPT = (
     "Task: {task}\n\nYour code:\n{code}\n\nIt was run against the task's checks and failed:\n"
-    "{failures}\n\nFix the code so that every check passes. Answer with the complete corrected "
-    "code in one ```python block."
+    "{failures}\n\nFirst work through the first failing check by hand, following the task's words "
+    "step by step, and say in one or two sentences what the code does differently from the task. "
+    "Then answer with the complete corrected code in one ```python block."
 )
 INPUTS_SYSTEM = "You write test inputs for Python functions. Answer with Python call expressions only."
 INPUTS_PROMPT = (
@@ -451,8 +455,13 @@ class VerifiedSession:
         }
         role = self.role.model_copy(update={"prompt": REPAIR_PROMPT, "revise_prompt": None})
         label = f"repair of candidate {base.index + 1}, round {round_}"
+        overrides = None
+        if round_ > 1:  # the same prompt at a low temperature gives back the rejected repair again
+            seed = int(self.run.options.overrides.get("seed") or self.role.options.seed or 0) + 100 * round_
+            overrides = {"temperature": self.settings.temperature, "seed": seed + base.index}
+            label += f" (temperature {self.settings.temperature:g})"
         text = ""
-        async for item in self._step(role, values, round_, label):
+        async for item in self._step(role, values, round_, label, overrides):
             if isinstance(item, tuple):
                 text = item[1] or ""
             else:
