@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -43,13 +44,40 @@ def register(add: Any) -> None:
     p.add_argument(
         "--allow-host", nargs="+", default=[], metavar="NAME", help="more names clients may use in Host"
     )
+    for action in p._actions:  # `add` gave every command the same --json help; serve's prints lines
+        if "--json" in action.option_strings:
+            action.help = "print the ready line and the lifecycle events as JSON lines (never the token)"
     p.set_defaults(handler=serve)
 
 
-def ready_line(host: str, port: int) -> str:
+def base_url(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
-    base = f"http://{shown}:{port}"
+    return f"http://{shown}:{port}"
+
+
+def ready_line(host: str, port: int) -> str:
+    base = base_url(host, port)
     return f"serving OpenAI API at {base}/v1 and Ollama API at {base}"
+
+
+def ready_doc(host: str, port: int, token: str | None, models: int) -> dict[str, Any]:
+    """`--json`'s first line: where each face is and whether a token is needed (never the token)."""
+    base = base_url(host, port)
+    return {
+        "event": "ready",
+        "openai_url": f"{base}/v1",
+        "ollama_url": base,
+        "host": host,
+        "port": port,
+        "token_required": token is not None,
+        "models": models,
+        "pid": os.getpid(),
+    }
+
+
+def emit_line(doc: dict[str, Any]) -> None:
+    """One JSON line on stdout, flushed: a supervisor reads them as they come."""
+    print(json.dumps(doc, separators=(",", ":")), flush=True)
 
 
 def serve(config: Config, paths: Paths, args: argparse.Namespace) -> int:
@@ -86,7 +114,7 @@ def serve(config: Config, paths: Paths, args: argparse.Namespace) -> int:
         cors_origins=cors_list(args.cors),
         allowed_hosts=tuple(args.allow_host),
     )
-    return asyncio.run(_serve(config, paths, settings, sock))
+    return asyncio.run(_serve(config, paths, settings, sock, as_json=bool(getattr(args, "json", False))))
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -105,7 +133,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _serve(config: Config, paths: Paths, settings: Any, sock: socket.socket) -> int:
+async def _serve(
+    config: Config, paths: Paths, settings: Any, sock: socket.socket, *, as_json: bool = False
+) -> int:
+    """``as_json``: the ready line and the lifecycle events (stopping, cancelling, stopped) as JSON lines."""
     import asyncio
 
     import uvicorn  # only here: the rest of the CLI never pays for it
@@ -122,12 +153,21 @@ async def _serve(config: Config, paths: Paths, settings: Any, sock: socket.socke
                 self.force_exit = True
             else:
                 if not self.should_exit:
+                    loop.call_soon_threadsafe(stopping, sig)
                     loop.call_soon_threadsafe(loop.call_later, GRACE_S, stop_answers)
                 self.should_exit = True
+
+    def stopping(sig: int) -> None:
+        # Printed from the loop, not from the signal handler (a print interrupted by a print can raise).
+        if as_json:
+            in_flight = app.state.traffic.in_flight
+            emit_line({"event": "stopping", "signal": signal.Signals(sig).name, "in_flight": in_flight})
 
     def stop_answers() -> None:
         # Well before uvicorn's own deadline cancels the tasks (cutting streams mid-chunk and logging each
         # as a traceback): the engine stops each answer, records it, and its stream ends with an error.
+        if as_json and app.state.gateway.running:
+            emit_line({"event": "cancelling", "in_flight": len(app.state.gateway.running)})
         app.state.gateway.stop_all()
 
     engine = await build_engine(config, paths).start()
@@ -146,11 +186,16 @@ async def _serve(config: Config, paths: Paths, settings: Any, sock: socket.socke
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not task.done():
             await asyncio.sleep(0.02)
-        if server.started:
+        if server.started and as_json:
+            models = len(engine.registry.models)
+            emit_line(ready_doc(settings.host, settings.port, settings.token, models))
+        elif server.started:
             print(ready_line(settings.host, settings.port), flush=True)
             print("Ctrl+C stops.", file=sys.stderr, flush=True)
         await task
     finally:
         await engine.close()
         sock.close()
+    if as_json:
+        emit_line({"event": "stopped", "served": app.state.traffic.served})
     return EXIT_OK

@@ -9,9 +9,11 @@ ollama_api) encode them. Fallbacks happen freely until the first piece of text; 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Any
 
 from jarvis.chains.analyzer import TaskAnalyzer
 from jarvis.chains.events import (
@@ -27,7 +29,7 @@ from jarvis.chains.events import (
 from jarvis.chains.ledger import CANCELLED, COMPLETED, FAILED
 from jarvis.chains.router import BACKGROUND
 from jarvis.chains.run_options import RunOptions
-from jarvis.chains.selection import NoModelAvailable, Request
+from jarvis.chains.selection import NoModelAvailable, Request, Selection
 from jarvis.chains.served_store import CLIENT_CLOSED, mark_served, set_http_status
 from jarvis.chains.step_runner import Cancelled, StepContext, StepOutcome
 from jarvis.providers.errors import (
@@ -38,12 +40,16 @@ from jarvis.providers.errors import (
     RateLimited,
 )
 from jarvis.providers.tokens import estimate_prompt_tokens
-from jarvis.providers.types import GenerationOptions, Message, Usage
+from jarvis.providers.types import GenerationOptions, Infill, Message, ToolCall, Usage
 
 from ..engine import Engine
 from .models import Route, UnknownModel, resolve
 
 SERVED = "served"
+#: The task type of a fill-in-the-middle request (editors' autocomplete).
+FIM_TASK = "fim"
+#: The error code OpenAI gives a request longer than the model's context window (clients look for it).
+CONTEXT_EXCEEDED = "context_length_exceeded"
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class Finished:
     model: str
     usage: Usage
     finish_reason: str
+    #: Functions the model asked to call (the text may then be empty); the APIs encode them.
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,8 @@ class ServedRequest:
     capabilities: tuple[str, ...] = ()
     #: Models the selection must not pick (e.g. all but the FIM-trained ones for a suffix).
     exclude: frozenset[str] = frozenset()
+    #: Fill in the middle (a suffix was sent): the backend's FIM path, never the chat template.
+    infill: Infill | None = None
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     run_id: str | None = None
     #: The model answering now (the one that answered, at the end).
@@ -186,6 +196,8 @@ class Gateway:
         ledger, orchestrator = engine.ledger, engine.orchestrator
         task = last_user_text(req.messages)
         analysis = self.analyzer.analyze(task)
+        if req.infill is not None:
+            analysis = replace(analysis, task_type=FIM_TASK)  # its own row in stats and History
         est = estimate_prompt_tokens(req.messages)
         max_tokens = req.options.max_tokens or 512
         caps = req.capabilities
@@ -204,9 +216,20 @@ class Gateway:
             exclude=req.exclude,
         )
         stats = await orchestrator.stats_for(analysis.task_type)
+        selection: Selection | None = None
+        refused: NoModelAvailable | None = None
         try:
             selection = engine.selector.select(ask, stats)
         except NoModelAvailable as err:
+            refused = err
+        if refused is not None:
+            fitted = self._fit_context(ask, stats, sized=req.options.max_tokens is not None)
+            if isinstance(fitted, Failed):
+                yield fitted
+                return
+            selection = fitted
+        if selection is None:
+            err = refused
             cooling = req.route.model_id is not None and engine.runner.cooling(req.route.model_id)
             if not cooling:
                 yield Failed(400 if req.route.model_id else 503, str(err), "no_model")
@@ -238,7 +261,7 @@ class Gateway:
         ctx = StepContext(run_id, step_id, SERVED, analysis.task_type, req.cancel, priority=BACKGROUND)
         outcome = StepOutcome()
         events = engine.runner.run(
-            ctx, [model, *selection.fallbacks], req.messages, req.options, est, outcome
+            ctx, [model, *selection.fallbacks], req.messages, req.options, est, outcome, infill=req.infill
         )
         req.attempts = 1
         broken: str | None = None
@@ -276,7 +299,8 @@ class Gateway:
             self._finish(
                 req, step_id, FAILED, outcome, message, 200 if req.started and req.stream else status
             )
-            yield Failed(status, message, getattr(outcome.error, "kind", "failed"), retry)
+            kind = CONTEXT_EXCEEDED if isinstance(outcome.error, ContextOverflow) else None
+            yield Failed(status, message, kind or getattr(outcome.error, "kind", "failed"), retry)
             return
         answered = outcome.model or model
         req.model = answered.id
@@ -285,7 +309,23 @@ class Gateway:
             yield Text(c.text)
         usage = c.usage(cached=outcome.cached)
         self._finish(req, step_id, COMPLETED, outcome, None, 200)
-        yield Finished(answered.id, usage, c.finish_reason or "stop")
+        yield Finished(answered.id, usage, c.finish_reason or "stop", c.tool_calls)
+
+    def _fit_context(self, ask: Request, stats: Any, *, sized: bool) -> Selection | Failed | None:
+        """After a refusal: whether the prompt's length was the reason. A prompt that fits once the
+        answer's default budget is left out is served (the client set no ``max_tokens``: the model
+        answers until its window is full, as OpenAI does); a prompt too long for the named model (or
+        for every model) is the client's to shorten: a 400 ``context_length_exceeded``, never a 503.
+        None: the length was not the reason."""
+        select = self.engine.selector.select
+        if not sized:
+            with contextlib.suppress(NoModelAvailable):
+                return select(replace(ask, max_tokens=1), stats)
+        try:
+            select(replace(ask, prompt_tokens=0, max_tokens=1), stats)
+        except NoModelAvailable:
+            return None  # refused whatever the length: another reason
+        return Failed(400, too_long_message(self.engine, ask, sized), CONTEXT_EXCEEDED)
 
     def _finish(
         self,
@@ -310,7 +350,10 @@ class Gateway:
                 provider=answered.provider if answered else None,
                 notices=outcome.notices,
             )
-            ledger.finish_run(req.run_id, COMPLETED, result={"answer": c.text, "model": req.model})
+            result: dict[str, object] = {"answer": c.text, "model": req.model}
+            if c.tool_calls:  # an answer that is calls alone is complete, its text empty
+                result["tool_calls"] = [t.as_openai() for t in c.tool_calls]
+            ledger.finish_run(req.run_id, COMPLETED, result=result)
         else:
             ledger.finish_step(
                 step_id, status, outcome.partial_text, None, notices=outcome.notices, error=error
@@ -371,6 +414,25 @@ class Gateway:
             if req.run_id is not None:
                 final = CLIENT_CLOSED if status is None else status
                 engine.ledger.submit_fn(partial(set_http_status, run_id=req.run_id, status=final))
+
+
+def too_long_message(engine: Engine, ask: Request, sized: bool) -> str:
+    """OpenAI's sentence for a request longer than the context window, with this request's numbers
+    (``sized``: the client set max_tokens, which counts; otherwise the messages alone are too long)."""
+    if sized:
+        asked = f"{ask.prompt_tokens + ask.max_tokens} tokens ({ask.prompt_tokens} in the messages, "
+        asked += f"{ask.max_tokens} in the completion)"
+    else:
+        asked = f"{ask.prompt_tokens} tokens for the messages alone"
+    if ask.explicit:
+        entry = engine.registry.lookup(ask.explicit)
+        window = entry.context_length if entry is not None else None
+        whose = f"{ask.explicit}'s maximum context length is {window} tokens"
+    else:
+        windows = [m.context_length or 0 for m in engine.registry.models if "chat" in m.capabilities]
+        whose = f"the largest context window of the models served here is {max(windows, default=0)} tokens"
+    fix = "Shorten the messages or lower max_tokens." if sized else "Shorten the messages."
+    return f"The request is too long: {whose}, and it needs about {asked}. {fix}"
 
 
 def last_user_text(messages: list[Message]) -> str:

@@ -20,9 +20,10 @@ from jarvis.providers.types import Message
 
 from . import parse
 from .embeddings import EmbedFailed, embed
-from .gateway import Failed, Finished, Gateway, ServedRequest, Text
+from .gateway import CONTEXT_EXCEEDED, Failed, Finished, Gateway, ServedRequest, Text
 from .models import FimRefused, UnknownModel, fim_request, virtual_ids
 from .respond import Timing, Traffic, answer, retry_headers
+from .tools import BadTools, ToolsRefused, openai_calls, tool_exclude, with_tools
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -34,19 +35,26 @@ _ERROR_TYPES = {
 _ERROR_CODES = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}
 
 
-def error_body(status: int, message: str) -> dict[str, Any]:
+def error_body(status: int, message: str, code: str | None = None) -> dict[str, Any]:
     return {
         "error": {
             "message": message,
             "type": _ERROR_TYPES.get(status, "server_error"),
-            "param": None,
-            "code": _ERROR_CODES.get(status),
+            "param": "messages" if code == CONTEXT_EXCEEDED else None,
+            "code": code or _ERROR_CODES.get(status),
         }
     }
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(status, message), status_code=status, headers=headers)
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None, code: str | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(status, message, code), status_code=status, headers=headers)
+
+
+def error_code(failed: Failed) -> str | None:
+    """The code a failure carries beyond its status (a too-long prompt: OpenAI's own code)."""
+    return CONTEXT_EXCEEDED if failed.kind == CONTEXT_EXCEEDED else None
 
 
 def finish_reason(reason: str) -> str:
@@ -83,7 +91,9 @@ class ChatEncoder:
         return self._id
 
     def error(self, failed: Failed, headers: dict[str, str]) -> Response:
-        return error_response(failed.status, failed.message, retry_headers(failed, headers))
+        return error_response(
+            failed.status, failed.message, retry_headers(failed, headers), error_code(failed)
+        )
 
     def _chunk(self, choice: dict[str, Any] | None, usage: dict[str, int] | None = None) -> bytes:
         doc: dict[str, Any] = {
@@ -116,19 +126,32 @@ class ChatEncoder:
         if isinstance(event, Text):
             return out + self._chunk(self._choice(event.text, None)), False
         if isinstance(event, Finished):
-            out += self._chunk(self._choice(None, finish_reason(event.finish_reason)))
+            if event.tool_calls:
+                # Whole calls in one delta, each with its index (OpenAI streams the same shape in pieces).
+                calls = {"index": 0, "delta": {"tool_calls": openai_calls(event.tool_calls, self.req.run_id)}}
+                out += self._chunk({**calls, "logprobs": None, "finish_reason": None})
+            out += self._chunk(self._choice(None, self._reason(event)))
             if self.include_usage:
                 out += self._chunk(None, usage_json(event))
             return out + b"data: [DONE]\n\n", True
-        body = error_body(event.status if event.status != 200 else 503, event.message)
+        body = error_body(event.status if event.status != 200 else 503, event.message, error_code(event))
         return out + b"data: " + json.dumps(body).encode() + b"\n\n", True
 
+    @staticmethod
+    def _reason(finished: Finished) -> str:
+        return "tool_calls" if finished.tool_calls else finish_reason(finished.finish_reason)
+
     def whole(self, text: str, finished: Finished) -> dict[str, Any]:
-        reason = finish_reason(finished.finish_reason)
+        reason = self._reason(finished)
         if self.kind == "chat":
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            if finished.tool_calls:
+                calls = openai_calls(finished.tool_calls, self.req.run_id)
+                message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in calls]
+                message["content"] = text or None  # OpenAI's null content beside calls
             choice: dict[str, Any] = {
                 "index": 0,
-                "message": {"role": "assistant", "content": text},
+                "message": message,
                 "logprobs": None,
                 "finish_reason": reason,
             }
@@ -198,12 +221,13 @@ class OpenAIApi:
             body = await parse.json_body(request)
             route = await self.gateway.resolve(parse.model_name(body))
             messages = parse.messages(body.get("messages"))
-            options = parse.openai_options(body)
-        except parse.BadRequest as err:
+            options = with_tools(body, parse.openai_options(body))
+            exclude = tool_exclude(route, self.engine.registry, options)
+        except (parse.BadRequest, BadTools, ToolsRefused) as err:
             return error_response(400, str(err))
         except UnknownModel as err:
             return error_response(404, str(err))
-        req = ServedRequest(route, messages, options)
+        req = ServedRequest(route, messages, options, exclude=exclude)
         return await self._answer(request, req, body, "chat")
 
     async def completions(self, request: Request) -> Response:
@@ -221,16 +245,16 @@ class OpenAIApi:
             return error_response(400, str(err))
         except UnknownModel as err:
             return error_response(404, str(err))
-        exclude: frozenset[str] = frozenset()
         if suffix:
+            # Fill in the middle: the backend's FIM tokens around prompt and suffix, no chat template.
             try:
                 fim = fim_request(route, self.engine.registry, prompt[0], suffix)
             except FimRefused as err:
                 return error_response(400, str(err))
-            messages, exclude = fim.messages, fim.exclude
-        else:
-            messages = [Message("system", CONTINUE_INSTRUCTION), Message("user", prompt[0])]
-        req = ServedRequest(route, messages, options, exclude=exclude)
+            req = ServedRequest(route, fim.messages, options, exclude=fim.exclude, infill=fim.infill)
+            return await self._answer(request, req, body, "text")
+        messages = [Message("system", CONTINUE_INSTRUCTION), Message("user", prompt[0])]
+        req = ServedRequest(route, messages, options)
         return await self._answer(request, req, body, "text")
 
     async def _answer(
