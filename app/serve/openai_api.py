@@ -23,7 +23,6 @@ from .embeddings import EmbedFailed, embed
 from .gateway import CONTEXT_EXCEEDED, Failed, Finished, Gateway, ServedRequest, Text
 from .models import FimRefused, UnknownModel, fim_request, virtual_ids
 from .respond import Timing, Traffic, answer, retry_headers
-from .tools import BadTools, ToolsRefused, openai_calls, tool_exclude, with_tools
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -126,32 +125,19 @@ class ChatEncoder:
         if isinstance(event, Text):
             return out + self._chunk(self._choice(event.text, None)), False
         if isinstance(event, Finished):
-            if event.tool_calls:
-                # Whole calls in one delta, each with its index (OpenAI streams the same shape in pieces).
-                calls = {"index": 0, "delta": {"tool_calls": openai_calls(event.tool_calls, self.req.run_id)}}
-                out += self._chunk({**calls, "logprobs": None, "finish_reason": None})
-            out += self._chunk(self._choice(None, self._reason(event)))
+            out += self._chunk(self._choice(None, finish_reason(event.finish_reason)))
             if self.include_usage:
                 out += self._chunk(None, usage_json(event))
             return out + b"data: [DONE]\n\n", True
         body = error_body(event.status if event.status != 200 else 503, event.message, error_code(event))
         return out + b"data: " + json.dumps(body).encode() + b"\n\n", True
 
-    @staticmethod
-    def _reason(finished: Finished) -> str:
-        return "tool_calls" if finished.tool_calls else finish_reason(finished.finish_reason)
-
     def whole(self, text: str, finished: Finished) -> dict[str, Any]:
-        reason = self._reason(finished)
+        reason = finish_reason(finished.finish_reason)
         if self.kind == "chat":
-            message: dict[str, Any] = {"role": "assistant", "content": text}
-            if finished.tool_calls:
-                calls = openai_calls(finished.tool_calls, self.req.run_id)
-                message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in calls]
-                message["content"] = text or None  # OpenAI's null content beside calls
             choice: dict[str, Any] = {
                 "index": 0,
-                "message": message,
+                "message": {"role": "assistant", "content": text},
                 "logprobs": None,
                 "finish_reason": reason,
             }
@@ -221,13 +207,12 @@ class OpenAIApi:
             body = await parse.json_body(request)
             route = await self.gateway.resolve(parse.model_name(body))
             messages = parse.messages(body.get("messages"))
-            options = with_tools(body, parse.openai_options(body))
-            exclude = tool_exclude(route, self.engine.registry, options)
-        except (parse.BadRequest, BadTools, ToolsRefused) as err:
+            options = parse.openai_options(body)
+        except parse.BadRequest as err:
             return error_response(400, str(err))
         except UnknownModel as err:
             return error_response(404, str(err))
-        req = ServedRequest(route, messages, options, exclude=exclude)
+        req = ServedRequest(route, messages, options)
         return await self._answer(request, req, body, "chat")
 
     async def completions(self, request: Request) -> Response:
@@ -245,16 +230,16 @@ class OpenAIApi:
             return error_response(400, str(err))
         except UnknownModel as err:
             return error_response(404, str(err))
+        exclude: frozenset[str] = frozenset()
         if suffix:
-            # Fill in the middle: the backend's FIM tokens around prompt and suffix, no chat template.
             try:
                 fim = fim_request(route, self.engine.registry, prompt[0], suffix)
             except FimRefused as err:
                 return error_response(400, str(err))
-            req = ServedRequest(route, fim.messages, options, exclude=fim.exclude, infill=fim.infill)
-            return await self._answer(request, req, body, "text")
-        messages = [Message("system", CONTINUE_INSTRUCTION), Message("user", prompt[0])]
-        req = ServedRequest(route, messages, options)
+            messages, exclude = fim.messages, fim.exclude
+        else:
+            messages = [Message("system", CONTINUE_INSTRUCTION), Message("user", prompt[0])]
+        req = ServedRequest(route, messages, options, exclude=exclude)
         return await self._answer(request, req, body, "text")
 
     async def _answer(
