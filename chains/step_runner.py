@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from jarvis.providers.errors import ProviderError
 from jarvis.providers.registry import ModelEntry, ModelRegistry
 from jarvis.providers.resources import ResourceGuard
-from jarvis.providers.types import Completion, Delta, GenerationOptions, Message
+from jarvis.providers.types import Completion, Delta, GenerationOptions, Infill, Message
 
 from .bus import EventBus, FallbackOccurred, RequestCompleted, RequestFailed, RequestRecord
 from .cache import cache_key
@@ -100,8 +100,10 @@ class StepRunner:
         est_tokens: int,
         outcome: StepOutcome,
         reselect: Callable[[frozenset[str], int], list[ModelEntry]] | None = None,
+        infill: Infill | None = None,
     ) -> AsyncIterator[Event]:
-        """Try candidates in order. ``reselect(exclude, min_context)`` may offer more after all fail."""
+        """Try candidates in order. ``reselect(exclude, min_context)`` may offer more after all fail.
+        With ``infill`` each attempt fills in the middle (``stream_infill``) instead of chatting."""
         queue = list(candidates)
         tried: set[str] = set()
         attempt = 0
@@ -119,7 +121,8 @@ class StepRunner:
                 continue
             tried.add(entry.id)
             try:
-                async for event in self._attempt(ctx, entry, messages, options, est_tokens, outcome):
+                attempt_events = self._attempt(ctx, entry, messages, options, est_tokens, outcome, infill)
+                async for event in attempt_events:
                     yield event
                 served = outcome.served_by or entry
                 self.breaker.record_success(served.id)
@@ -181,11 +184,12 @@ class StepRunner:
         options: GenerationOptions,
         est_tokens: int,
         outcome: StepOutcome,
+        infill: Infill | None = None,
     ) -> AsyncIterator[Event]:
         outcome.partial_text = ""
         outcome.served_by = None
         self.guard.check_context(entry.info, est_tokens, options.max_tokens, entry.context_length)
-        key = cache_key(entry.id, messages, options) if self.use_cache and ctx.use_cache else None
+        key = cache_key(entry.id, messages, options, infill) if self.use_cache and ctx.use_cache else None
         started_at = self.clock.time()
         if key is not None:
             hit = await self.ledger.cache_get(key)
@@ -206,7 +210,8 @@ class StepRunner:
         except QueueCancelled:
             raise Cancelled from None
         try:
-            async for event in self._stream(ctx, lease.endpoint, messages, options, outcome, key, started_at):
+            stream = self._stream(ctx, lease.endpoint, messages, options, outcome, key, started_at, infill)
+            async for event in stream:
                 yield event
         finally:
             lease.release()
@@ -220,6 +225,7 @@ class StepRunner:
         outcome: StepOutcome,
         key: str | None,
         started_at: float,
+        infill: Infill | None = None,
     ) -> AsyncIterator[Event]:
         """One request to ``entry`` (the endpoint the router chose), holding its slot."""
         outcome.served_by = entry
@@ -227,7 +233,11 @@ class StepRunner:
         parts: list[str] = []
         started = self.clock.perf_counter()
         next_checkpoint = started + self.checkpoint_s
-        stream = provider.stream_chat(name, messages, options)
+        stream = (
+            provider.stream_infill(name, infill, options)
+            if infill is not None
+            else provider.stream_chat(name, messages, options)
+        )
         # Cancellation without a per-token race: a watcher cancels this task only while it is
         # suspended inside the provider's stream; otherwise the flag is checked between chunks.
         task = asyncio.current_task()

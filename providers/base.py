@@ -6,7 +6,7 @@ import abc
 from collections.abc import AsyncIterator, Sequence
 
 from .errors import ProviderError
-from .types import GenerationOptions, Message, ModelInfo, StreamChunk
+from .types import GenerationOptions, Infill, Message, ModelInfo, StreamChunk
 
 
 class Provider(abc.ABC):
@@ -51,6 +51,19 @@ class Provider(abc.ABC):
         generation on the backend. Raises ProviderError subclasses; a stream that
         breaks after some text raises BadResponse carrying ``partial_text``.
         """
+
+    async def stream_infill(
+        self, model: str, infill: Infill, options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
+        """Fill in the middle: the model's own FIM tokens around ``infill``, no chat template; yields
+        ``Delta`` pieces of the middle, then one ``Completion``. Only for models with the "fim"
+        capability; the same errors and closing rules as ``stream_chat``."""
+        raise ProviderError(
+            f"{self.name} cannot fill in the middle; send the request without a suffix.",
+            provider=self.name,
+            model=model,
+        )
+        yield  # unreachable: makes this an async generator, as the real ones are
 
     async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
         """Embedding vectors, one per text. Not every backend has embeddings."""

@@ -6,16 +6,16 @@ import asyncio
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import gguf
+from . import fim, gguf
 from .base import Provider
 from .errors import ContextOverflow, OutOfMemory, ProviderError
 from .timing import StreamClock
-from .types import Delta, GenerationOptions, Message, ModelInfo, StreamChunk
+from .types import Delta, GenerationOptions, Infill, Message, ModelInfo, StreamChunk
 
 DEFAULT_MODEL_NAME = "smollm2-135m"
 
@@ -89,6 +89,7 @@ class EmbeddedProvider(Provider):
         self._loaded: OrderedDict[tuple[str, int], _Loaded] = OrderedDict()
         self._load_lock = asyncio.Lock()
         self._meta_cache: dict[tuple[Path, float], dict[str, object]] = {}
+        self._fim_cache: dict[tuple[Path, float], bool] = {}
 
     # -- discovery -------------------------------------------------------
     def _info(self, model: EmbeddedModel) -> ModelInfo:
@@ -105,11 +106,15 @@ class EmbeddedProvider(Provider):
         meta = self._meta_cache.get(key)
         if meta is None:
             meta = self._meta_cache[key] = gguf.read_metadata(model.path)
+            # Read once per file version, like the metadata: the vocabulary walk costs tens of ms.
+            self._fim_cache[key] = fim.gguf_has_fim(model.path, meta)
         geo = gguf.geometry(meta)
         name_l = f"{model.name} {meta.get('general.name', '')}".lower()
         caps = {"completion", "chat"}  # llama.cpp applies the GGUF's chat template (or a default one)
         if any(w in name_l for w in ("coder", "code", "starcoder", "deepseek")):
             caps.add("code")
+        if self._fim_cache.get(key):
+            caps.add("fim")  # the vocabulary has FIM tokens: llama.cpp will find their ids
         return ModelInfo(
             provider=self.name,
             name=model.name,
@@ -194,25 +199,73 @@ class EmbeddedProvider(Provider):
         return len(loaded.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     # -- generation ------------------------------------------------------
-    async def stream_chat(
-        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
-    ) -> AsyncIterator[StreamChunk]:
-        options = options or GenerationOptions()
-        info = await self.model_info(model)
-        n_ctx = self.effective_n_ctx(info, options)
+    def _kwargs(self, options: GenerationOptions) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"stream": True}
-        if options.max_tokens is not None:
-            kwargs["max_tokens"] = options.max_tokens
-        else:
-            kwargs["max_tokens"] = None  # llama-cpp-python: None = until the context is full
+        # llama-cpp-python: max_tokens None = until the context is full
+        kwargs["max_tokens"] = options.max_tokens
         for field in ("temperature", "top_p", "seed"):
             value = getattr(options, field)
             if value is not None:
                 kwargs[field] = value
         if options.stop:
             kwargs["stop"] = list(options.stop)
+        return kwargs
+
+    async def stream_chat(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
+        options = options or GenerationOptions()
+        kwargs = self._kwargs(options)
         payload = [m.as_dict() for m in messages]
 
+        def start(llm: Any) -> Iterator[Any]:
+            return llm.create_chat_completion(messages=payload, **kwargs)
+
+        async for chunk in self._generate(model, options, start, _chat_text):
+            yield chunk
+
+    async def stream_infill(
+        self, model: str, infill: Infill, options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
+        options = options or GenerationOptions()
+        kwargs = self._kwargs(options)
+
+        def start(llm: Any) -> Iterator[Any]:
+            # llama-cpp-python's create_completion(prompt, suffix=...) uses token id 0 for all three FIM
+            # tokens (a "TODO: Fix" in its llama.py, 0.3.x), so the sequence is built here from
+            # llama.cpp's own FIM ids and passed as tokens: no chat template, no BOS/EOS added by it.
+            ids = (llm._model.token_prefix(), llm._model.token_suffix(), llm._model.token_middle())
+            if min(ids) < 0:
+                raise ProviderError(
+                    f"{model} has no fill-in-the-middle tokens; send the request without a suffix or"
+                    " use a FIM-trained code model.",
+                    provider=self.name,
+                    model=model,
+                )
+            bos = llm.token_bos() if llm._model.add_bos_token() else None
+            tokens = fim.fim_prompt_tokens(
+                _tokens(llm, infill.prompt),
+                _tokens(llm, infill.suffix),
+                ids,
+                bos=bos,
+                spm=bool(getattr(llm, "spm_infill", False)),
+            )
+            return llm.create_completion(prompt=tokens, **kwargs)
+
+        async for chunk in self._generate(model, options, start, _text_of_completion):
+            yield chunk
+
+    async def _generate(
+        self,
+        model: str,
+        options: GenerationOptions,
+        start: Callable[[Any], Iterator[Any]],
+        text_of: Callable[[dict[str, Any]], str | None],
+    ) -> AsyncIterator[StreamChunk]:
+        """One generation on the model's worker thread: ``start(llm)`` gives llama-cpp-python's chunk
+        iterator, ``text_of(choice)`` the text in one of its choices."""
+        info = await self.model_info(model)
+        n_ctx = self.effective_n_ctx(info, options)
         while True:
             loaded = await self._load(model, n_ctx)
             await loaded.lock.acquire()
@@ -227,19 +280,19 @@ class EmbeddedProvider(Provider):
             queue: asyncio.Queue = asyncio.Queue()
             stop = loaded.stop = threading.Event()
             clock = StreamClock()
-            tokens_before = 0
 
             def produce() -> None:
-                nonlocal tokens_before
                 try:
-                    gen = loaded.llm.create_chat_completion(messages=payload, **kwargs)
+                    gen = start(loaded.llm)
                     try:
                         for chunk in gen:
                             if stop.is_set():
                                 break
                             loop.call_soon_threadsafe(queue.put_nowait, ("chunk", chunk))
                     finally:
-                        gen.close()
+                        close = getattr(gen, "close", None)
+                        if close is not None:
+                            close()
                     loop.call_soon_threadsafe(queue.put_nowait, ("end", loaded.llm.n_tokens))
                 except BaseException as err:  # handed to the event loop, re-raised there
                     loop.call_soon_threadsafe(queue.put_nowait, ("error", err))
@@ -251,7 +304,7 @@ class EmbeddedProvider(Provider):
                     kind, item = await queue.get()
                     if kind == "chunk":
                         choice = item["choices"][0]
-                        text = choice.get("delta", {}).get("content")
+                        text = text_of(choice)
                         if text:
                             clock.mark(text)
                             yield Delta(text)
@@ -328,6 +381,19 @@ class EmbeddedProvider(Provider):
             while self._loaded:
                 _, old = self._loaded.popitem()
                 await _dispose(old, interrupt=True)
+
+
+def _chat_text(choice: dict[str, Any]) -> str | None:
+    return choice.get("delta", {}).get("content")
+
+
+def _text_of_completion(choice: dict[str, Any]) -> str | None:
+    return choice.get("text")
+
+
+def _tokens(llm: Any, text: str) -> list[int]:
+    # special=False: FIM token texts typed into the user's file stay plain text.
+    return llm.tokenize(text.encode("utf-8"), add_bos=False, special=False) if text else []
 
 
 def _free(loaded: _Loaded) -> None:

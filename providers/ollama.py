@@ -17,7 +17,7 @@ from .errors import BadResponse, ContextOverflow, ProviderError
 from .openai_compat import guess_capabilities, is_loopback
 from .timing import StreamClock
 from .tokens import estimate_prompt_tokens
-from .types import Delta, GenerationOptions, Message, ModelInfo, StreamChunk
+from .types import Delta, GenerationOptions, Infill, Message, ModelInfo, StreamChunk
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 #: Sent when the caller names none: Ollama's own default depends on version and VRAM,
@@ -29,7 +29,8 @@ _CAPABILITY_MAP = {
     "tools": ("function_calling",),
     "vision": ("vision",),
     "embedding": ("embeddings",),
-    "insert": ("completion",),
+    # "insert": the model's template uses .Suffix, so /api/generate with a suffix fills in the middle.
+    "insert": ("completion", "fim"),
 }
 
 
@@ -298,6 +299,81 @@ class OllamaProvider(Provider):
             prompt_estimate=estimate,
             decode_seconds=decode_s,
             warnings=warnings,
+        )
+
+    async def stream_infill(
+        self, model: str, infill: Infill, options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
+        """/api/generate with ``suffix``: Ollama renders the model's template with .Prompt and .Suffix
+        (its FIM tokens); not ``raw``, which would drop the suffix. A model whose template has no suffix
+        support is a 400 "... does not support insert"."""
+        options = options or GenerationOptions()
+        messages = infill.as_messages()
+        estimate = estimate_prompt_tokens(messages)
+        context_length = None
+        if not options.num_ctx:
+            try:
+                context_length = _context_length((await self._show(model)).get("modelinfo") or {})
+            except ProviderError:
+                pass  # a missing model is reported by /api/generate itself
+        num_ctx = self.choose_num_ctx(estimate + (options.max_tokens or 0), options, context_length)
+        if estimate > num_ctx:
+            raise ContextOverflow(
+                f"The text around the cursor (about {estimate} tokens) does not fit {model}'s"
+                f" {num_ctx}-token context; Ollama would silently drop its beginning.",
+                hint="Send less of the file, or raise num_ctx.",
+                needed=estimate,
+                window=num_ctx,
+                provider=self.name,
+                model=model,
+            )
+        opts: dict[str, Any] = {"num_ctx": num_ctx}
+        for field, key in (
+            ("temperature", "temperature"),
+            ("top_p", "top_p"),
+            ("seed", "seed"),
+            ("max_tokens", "num_predict"),
+        ):
+            value = getattr(options, field)
+            if value is not None:
+                opts[key] = value
+        if options.stop:
+            opts["stop"] = list(options.stop)
+        clock = StreamClock()
+        final = None
+        try:
+            stream = await self._client.generate(
+                model=model,
+                prompt=infill.prompt,
+                suffix=infill.suffix,
+                stream=True,
+                options=opts,
+                keep_alive=self.keep_alive_for(model),
+            )
+            async for part in stream:
+                if part.response:
+                    clock.mark(part.response)
+                    yield Delta(part.response)
+                if part.done:
+                    final = part
+                    break
+        except Exception as err:
+            raise self._error(err, model, clock.text) from None
+        if final is None:
+            raise BadResponse(
+                f"The stream from {self.name} ended before the middle was complete.",
+                partial_text=clock.text,
+                provider=self.name,
+                model=model,
+            )
+        yield clock.finish(
+            provider=self.name,
+            model=model,
+            prompt_tokens=final.prompt_eval_count,
+            completion_tokens=final.eval_count,
+            finish_reason=final.done_reason,
+            prompt_estimate=estimate,
+            decode_seconds=final.eval_duration / 1e9 if final.eval_duration else None,
         )
 
     async def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:

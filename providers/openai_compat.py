@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 
-from . import http_errors
+from . import fim, http_errors
 from .base import Provider
 from .errors import BadResponse, ContextOverflow, ProviderError
 from .timing import StreamClock
 from .tokens import estimate_prompt_tokens
-from .types import Completion, Delta, GenerationOptions, Message, ModelInfo, StreamChunk
+from .types import Completion, Delta, GenerationOptions, Infill, Message, ModelInfo, StreamChunk
 
 _CODE_WORDS = (
     "coder",
@@ -40,6 +40,10 @@ def guess_capabilities(name: str, kind: str = "llm") -> frozenset[str]:
     caps = {"completion", "chat"}
     if any(w in low for w in _CODE_WORDS):
         caps.add("code")
+    if fim.template_for(low) is not None:
+        # Only a guess (these servers cannot say whether a model fills in the middle): a family whose
+        # FIM template is known; stream_infill sends that template as a raw prompt.
+        caps.add("fim")
     if kind == "vlm" or any(w in low for w in ("llava", "vision", "-vl", "vl-")):
         caps.add("vision")
     return frozenset(caps)
@@ -249,6 +253,83 @@ class OpenAICompatProvider(Provider):
         except httpx.HTTPError as err:
             raise self._transport_error(err, model, clock.text) from None
         yield self._final(clock, model, messages, usage, finish_reason, served_model)
+
+    async def stream_infill(
+        self, model: str, infill: Infill, options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
+        """/v1/completions with the family's FIM template as a raw prompt (no chat template).
+
+        Not the ``suffix`` field: llama-cpp-python's server hands it to create_completion, which builds
+        the FIM prompt with token id 0 for all three FIM tokens (0.3.x), and LM Studio documents no
+        ``suffix``; both parse special tokens in a raw prompt, which is how editors' FIM clients talk
+        to them."""
+        options = options or GenerationOptions()
+        template = fim.template_for(model)
+        if template is None:
+            raise ProviderError(
+                f"{self.name} cannot fill in the middle with {model}: its FIM template is not known here."
+                " Use a FIM-trained code model (qwen2.5-coder, starcoder, deepseek-coder, codellama).",
+                provider=self.name,
+                model=model,
+            )
+        body: dict[str, Any] = {
+            "model": model,
+            "prompt": template.render(infill),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "stop": list(dict.fromkeys((*(options.stop or ()), *template.stops))),
+        }
+        for field in ("temperature", "top_p", "seed", "max_tokens"):
+            value = getattr(options, field)
+            if value is not None:
+                body[field] = value
+        clock = StreamClock()
+        usage: dict[str, Any] = {}
+        finish_reason = None
+        served_model = None
+        try:
+            async with self._client.stream("POST", "/v1/completions", json=body) as resp:
+                if resp.status_code >= 400:
+                    raise self._status_error(resp, await resp.aread(), model)
+                async for line in resp.aiter_lines():
+                    data = line[5:].strip() if line.startswith("data:") else ""
+                    if not data or data == "[DONE]":
+                        continue  # comments, keep-alives; the rest is read so the connection is reused
+                    try:
+                        chunk = json.loads(data)
+                    except ValueError:
+                        raise BadResponse(
+                            f"{self.name} sent a malformed stream line: {data[:80]!r}.",
+                            partial_text=clock.text,
+                            provider=self.name,
+                            model=model,
+                        ) from None
+                    if "error" in chunk:
+                        raise http_errors.from_status(
+                            500,
+                            http_errors.error_message(data),
+                            provider=self.name,
+                            model=model,
+                            address=self.address,
+                            secrets=self._secrets,
+                        )
+                    served_model = served_model or chunk.get("model")
+                    usage = chunk.get("usage") or usage
+                    for choice in chunk.get("choices") or ():
+                        if choice.get("text"):
+                            clock.mark(choice["text"])
+                            yield Delta(choice["text"])
+                        finish_reason = choice.get("finish_reason") or finish_reason
+        except httpx.HTTPError as err:
+            raise self._transport_error(err, model, clock.text) from None
+        if finish_reason is None:
+            raise BadResponse(
+                f"{self.name} ended the stream before the middle was complete.",
+                partial_text=clock.text,
+                provider=self.name,
+                model=model,
+            )
+        yield self._final(clock, model, infill.as_messages(), usage, finish_reason, served_model)
 
     def _final(
         self,

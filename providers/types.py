@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 Role = Literal["system", "user", "assistant", "tool"]
 
 #: Capabilities a model may have; the registry and the selection engine filter on these.
-CAPABILITIES = ("completion", "chat", "embeddings", "function_calling", "vision", "code")
+#: "fim": fills in the middle with its own FIM tokens (the backend says so, or the model family is known).
+CAPABILITIES = ("completion", "chat", "embeddings", "function_calling", "vision", "code", "fim")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,23 @@ class GenerationOptions(BaseModel):
 
     def is_deterministic(self) -> bool:
         return self.temperature == 0 or self.seed is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Infill:
+    """A raw fill-in-the-middle request: the text before the cursor and the text after it. The backend
+    wraps them in the model's own FIM tokens (no chat template) and streams the middle."""
+
+    prompt: str
+    suffix: str
+
+    def as_messages(self) -> list[Message]:
+        """How the request reads in History, the task analysis and token estimates."""
+        return [Message("user", f"{self.prompt}{FILL_MARK}{self.suffix}")]
+
+
+#: Where the middle goes, in the infill's text as History shows it.
+FILL_MARK = "<FILL_HERE>"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jarvis.providers.registry import ModelEntry, ModelRegistry
-from jarvis.providers.types import Message
+from jarvis.providers.types import Infill, Message
 
 AUTO = "jarvis/auto"
 CODE = "jarvis/code"
@@ -67,22 +67,10 @@ def find_entry(name: str, registry: ModelRegistry) -> ModelEntry | None:
     return same[0] if len(same) == 1 else None
 
 
-#: Model families trained for fill-in-the-middle (their names as registries spell them).
-FIM_FAMILIES = ("coder", "starcoder", "codellama", "codestral", "codegemma", "codeqwen", "deepseek-coder")
-
-
 def fim_capable(entry: ModelEntry) -> bool:
-    """Ollama says so ("insert"); otherwise the name says a FIM-trained code family."""
-    if "insert" in entry.info.details.get("capabilities", ()) or "fim" in entry.capabilities:
-        return True
-    name = entry.name.lower()
-    return any(family in name for family in FIM_FAMILIES)
-
-
-FIM_INSTRUCTION = (
-    "You fill in the middle of a file. Reply with only the text that goes between the prefix and the"
-    " suffix: no explanations, no code fences, nothing repeated from either side."
-)
+    """The provider says so: Ollama's "insert" capability, FIM tokens in an embedded GGUF's vocabulary, or
+    (for OpenAI-compatible servers, which cannot tell) a model family whose FIM template is known."""
+    return "fim" in entry.capabilities
 
 
 class FimRefused(Exception):
@@ -95,35 +83,38 @@ class FimRefused(Exception):
 
 @dataclass(frozen=True)
 class FimRequest:
-    """A fill-in-the-middle request for either API: its messages and the models it must not go to."""
+    """A fill-in-the-middle request for either API: the infill, how it reads as messages (History, task
+    analysis, token estimate), and the models it must not go to."""
 
+    infill: Infill
     messages: list[Message]
     exclude: frozenset[str]
 
 
 def fim_request(route: Route, registry: ModelRegistry, prefix: str, suffix: str) -> FimRequest:
-    """The request; raises FimRefused with one sentence when the named model is not FIM-trained or no
-    model here is."""
+    """The request; raises FimRefused with one sentence when the named model cannot fill in the middle
+    or no model here can."""
     fim = {e.id for e in registry.models if fim_capable(e)}
     if route.kind == "model":
         entry = registry.lookup(route.model_id or "")
         if entry is None or not fim_capable(entry):
             raise FimRefused(
-                f"{route.model_id} is not trained for fill-in-the-middle; ask for a code model such as a"
-                " qwen2.5-coder (or jarvis/code) when sending a suffix.",
+                f"{route.model_id} cannot fill in the middle (it has no FIM tokens, or its backend does"
+                " not say it has); ask for a FIM-trained code model such as a qwen2.5-coder, or"
+                " jarvis/auto, when sending a suffix.",
                 named=True,
             )
+    elif route.kind == "chain":
+        raise FimRefused(
+            "A chain cannot fill in the middle: send the suffix to jarvis/auto, jarvis/code or a"
+            " FIM-trained model."
+        )
     elif not fim:
         raise FimRefused(
             "No model here can fill in the middle (a `suffix` was sent): install a FIM-trained code model"
             " such as qwen2.5-coder, or send the prompt without a suffix."
         )
-    messages = [
-        Message("system", FIM_INSTRUCTION),
-        Message("user", f"<prefix>{prefix}</prefix>\n<suffix>{suffix}</suffix>"),
-    ]
-    # A virtual model picks among FIM-trained models only: every other one is excluded.
-    exclude = (
-        frozenset() if route.kind == "model" else frozenset(e.id for e in registry.models if e.id not in fim)
-    )
-    return FimRequest(messages, exclude)
+    infill = Infill(prefix, suffix)
+    # Every candidate, fallbacks included, must fill in the middle: the others are excluded.
+    exclude = frozenset(e.id for e in registry.models if e.id not in fim)
+    return FimRequest(infill, infill.as_messages(), exclude)

@@ -67,6 +67,15 @@ def details(entry: ModelEntry | None) -> dict[str, Any]:
     }
 
 
+def ollama_name(name: str) -> str:
+    """A model name as Ollama's errors print it: registry.ollama.ai/library/<name>:<tag>."""
+    parts = name.split("/")
+    base = parts[-1] if ":" in parts[-1] else parts[-1] + ":latest"
+    namespace = parts[-2] if len(parts) > 1 else "library"
+    host = parts[-3] if len(parts) > 2 else "registry.ollama.ai"
+    return f"{host}/{namespace}/{base}"
+
+
 def capabilities(entry: ModelEntry | None) -> list[str]:
     """Ollama's capability words for ours (tools are not passed to backends yet, so never "tools")."""
     if entry is None:
@@ -283,17 +292,19 @@ class OllamaApi:
                     "done_reason": reason,
                 }
             )
-        exclude: frozenset[str] = frozenset()
         if suffix:
+            # Fill in the middle through the backend's FIM path, never the chat template. (Ollama itself
+            # drops the suffix when `raw` is set; an editor sending one wants the middle, so it is kept.)
             try:
                 fim = fim_request(route, self.engine.registry, prompt, suffix)
             except FimRefused as err:
                 # Ollama's own words for a model without the insert capability (clients match them).
-                return error_response(400, f"{name} does not support insert" if err.named else str(err))
-            messages, exclude = fim.messages, fim.exclude
-        else:
-            messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
-        req = ServedRequest(route, messages, options, exclude=exclude)
+                refused = f"{ollama_name(name)} does not support insert" if err.named else str(err)
+                return error_response(400, refused)
+            req = ServedRequest(route, fim.messages, options, exclude=fim.exclude, infill=fim.infill)
+            return await self._answer(request, req, body, "response")
+        messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
+        req = ServedRequest(route, messages, options)
         return await self._answer(request, req, body, "response")
 
     async def _answer(
