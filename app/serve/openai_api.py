@@ -78,6 +78,8 @@ class ChatEncoder:
     keepalive: bytes | None = b": keep-alive\n\n"
     _id: str = field(default="", init=False)
     _began: bool = field(default=False, init=False)
+    #: (model, bytes before the text, bytes after it) of a content chunk: the same for a whole stream.
+    _frame: tuple[str, bytes, bytes] | None = field(default=None, init=False)
 
     @property
     def object(self) -> str:
@@ -116,6 +118,16 @@ class ChatEncoder:
             delta["content"] = text
         return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}
 
+    def _text_chunk(self, text: str) -> bytes:
+        """The bytes `_chunk` makes for a piece of text, with only the text encoded per piece: the rest of
+        the frame is built once per stream (per token, a whole dict through json.dumps cost more)."""
+        model = self.req.model or self.req.route.requested
+        if self._frame is None or self._frame[0] != model:
+            marker = json.dumps("\x00").encode()
+            head, _, tail = self._chunk(self._choice("\x00", None)).partition(marker)
+            self._frame = (model, head, tail)
+        return self._frame[1] + json.dumps(text).encode() + self._frame[2]
+
     def chunk(self, event: Text | Finished | Failed) -> tuple[bytes, bool]:
         out = b""
         if not self._began and not isinstance(event, Failed):
@@ -123,7 +135,7 @@ class ChatEncoder:
             if self.kind == "chat":
                 out += self._chunk(self._choice("", None, role=True))
         if isinstance(event, Text):
-            return out + self._chunk(self._choice(event.text, None)), False
+            return out + self._text_chunk(event.text), False
         if isinstance(event, Finished):
             out += self._chunk(self._choice(None, finish_reason(event.finish_reason)))
             if self.include_usage:
