@@ -9,6 +9,7 @@ from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
+from . import tool_calls
 from .base import Provider
 from .errors import (
     AuthenticationFailed,
@@ -297,9 +298,11 @@ class CloudProvider(Provider):
                 kwargs[field] = value
         if options.stop:
             kwargs["stop"] = list(options.stop)
+        kwargs.update(tool_calls.openai_tools(options))
         clock = StreamClock()
         usage = None
         finish_reason = None
+        calls = tool_calls.ToolCallAccumulator()
         try:
             response = await litellm.acompletion(**kwargs)
             async for chunk in response:
@@ -310,6 +313,7 @@ class CloudProvider(Provider):
                     if text:
                         clock.mark(text)
                         yield Delta(text)
+                    calls.add_delta(getattr(choice.delta, "tool_calls", None))
                     if choice.finish_reason:
                         finish_reason = choice.finish_reason
         except ProviderError:
@@ -326,7 +330,9 @@ class CloudProvider(Provider):
             finish_reason=finish_reason,
             prompt_estimate=estimate_prompt_tokens(messages),
         )
-        yield replace(final, cost_usd=self.cost(model, final.prompt_tokens, final.completion_tokens))
+        final = replace(final, cost_usd=self.cost(model, final.prompt_tokens, final.completion_tokens))
+        called = calls.calls()
+        yield replace(final, tool_calls=called, finish_reason="tool_calls") if called else final
 
     async def probe_key(self, model: str, key: NamedKey) -> tuple[str, str]:
         """One cheap authenticated call with ``key`` (a one-token completion) for `jarvis keys test`.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import fim, gguf
+from . import fim, gguf, tool_calls
 from .base import Provider
 from .errors import ContextOverflow, OutOfMemory, ProviderError
 from .timing import StreamClock
@@ -216,7 +216,8 @@ class EmbeddedProvider(Provider):
     ) -> AsyncIterator[StreamChunk]:
         options = options or GenerationOptions()
         kwargs = self._kwargs(options)
-        payload = [m.as_dict() for m in messages]
+        # No tools here (serve refuses them for embedded models): tool turns are read as plain text.
+        payload = tool_calls.plain_messages(messages)
 
         def start(llm: Any) -> Iterator[Any]:
             return llm.create_chat_completion(messages=payload, **kwargs)

@@ -47,6 +47,8 @@ class LMStudioProvider(OpenAICompatProvider):
             caps = set(guess_capabilities(mid, kind))
             if kind == "vlm":
                 caps.add("vision")
+            if "tool_use" in (item.get("capabilities") or ()):  # newer LM Studio builds say so
+                caps.add("function_calling")
             out.append(
                 ModelInfo(
                     provider=self.name,

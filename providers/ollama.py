@@ -6,18 +6,19 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import ollama
 
-from . import gguf, http_errors
+from . import gguf, http_errors, tool_calls
 from .base import Provider
 from .errors import BadResponse, ContextOverflow, ProviderError
 from .openai_compat import guess_capabilities, is_loopback
 from .timing import StreamClock
 from .tokens import estimate_prompt_tokens
-from .types import Delta, GenerationOptions, Infill, Message, ModelInfo, StreamChunk
+from .types import Delta, GenerationOptions, Infill, Message, ModelInfo, StreamChunk, ToolCall
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 #: Sent when the caller names none: Ollama's own default depends on version and VRAM,
@@ -258,19 +259,26 @@ class OllamaProvider(Provider):
             opts["stop"] = list(options.stop)
         clock = StreamClock()
         final = None
+        calls: list[ToolCall] = []
+        # Tools ride along only when offered: Ollama refuses them (400) for a model without the capability.
+        tools = [t.as_openai() for t in options.tools or ()] if tool_calls.wants_tools(options) else None
         try:
             stream = await self._client.chat(
                 model=model,
-                messages=[m.as_dict() for m in messages],
+                messages=tool_calls.ollama_messages(messages),
                 stream=True,
                 options=opts,
                 keep_alive=self.keep_alive_for(model),
+                tools=tools,
             )
             async for part in stream:
                 text = part.message.content if part.message else None
                 if text:
                     clock.mark(text)
                     yield Delta(text)
+                if part.message and part.message.tool_calls:
+                    # Whole calls, not pieces (arguments an object, no id in older releases).
+                    calls.extend(tool_calls.from_ollama(part.message.tool_calls))
                 if part.done:
                     final = part
                     break
@@ -290,7 +298,7 @@ class OllamaProvider(Provider):
                 " were sent: the prompt may have been truncated.",
             )
         decode_s = final.eval_duration / 1e9 if final.eval_duration else None
-        yield clock.finish(
+        done = clock.finish(
             provider=self.name,
             model=model,
             prompt_tokens=final.prompt_eval_count,
@@ -300,6 +308,8 @@ class OllamaProvider(Provider):
             decode_seconds=decode_s,
             warnings=warnings,
         )
+        # Ollama says "stop" after calls; ours is OpenAI's word, the same for every backend.
+        yield replace(done, tool_calls=tuple(calls), finish_reason="tool_calls") if calls else done
 
     async def stream_infill(
         self, model: str, infill: Infill, options: GenerationOptions | None = None

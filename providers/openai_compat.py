@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
 
-from . import fim, http_errors
+from . import fim, http_errors, tool_calls
 from .base import Provider
 from .errors import BadResponse, ContextOverflow, ProviderError
 from .timing import StreamClock
@@ -166,6 +167,7 @@ class OpenAICompatProvider(Provider):
                 body[field] = value
         if options.stop:
             body["stop"] = list(options.stop)
+        body.update(tool_calls.openai_tools(options))
         return body
 
     async def stream_chat(
@@ -189,6 +191,7 @@ class OpenAICompatProvider(Provider):
         usage: dict[str, Any] = {}
         finish_reason = None
         served_model = None
+        calls = tool_calls.ToolCallAccumulator()
         try:
             async with self._client.stream("POST", "/v1/chat/completions", json=body) as resp:
                 if resp.status_code >= 400:
@@ -226,10 +229,12 @@ class OpenAICompatProvider(Provider):
                     if chunk.get("usage"):
                         usage = chunk["usage"]
                     for choice in chunk.get("choices") or ():
-                        text = (choice.get("delta") or {}).get("content")
+                        delta = choice.get("delta") or {}
+                        text = delta.get("content")
                         if text:
                             clock.mark(text)
                             yield Delta(text)
+                        calls.add_delta(delta.get("tool_calls"))
                         if choice.get("finish_reason"):
                             finish_reason = choice["finish_reason"]
                 else:
@@ -252,7 +257,9 @@ class OpenAICompatProvider(Provider):
                         )
         except httpx.HTTPError as err:
             raise self._transport_error(err, model, clock.text) from None
-        yield self._final(clock, model, messages, usage, finish_reason, served_model)
+        final = self._final(clock, model, messages, usage, finish_reason, served_model)
+        called = calls.calls()
+        yield replace(final, tool_calls=called, finish_reason="tool_calls") if called else final
 
     async def stream_infill(
         self, model: str, infill: Infill, options: GenerationOptions | None = None

@@ -28,6 +28,15 @@ from .embeddings import EmbedFailed, embed
 from .gateway import Failed, Finished, Gateway, ServedRequest, Text
 from .models import FimRefused, UnknownModel, fim_capable, fim_request, virtual_ids
 from .respond import Timing, Traffic, answer, retry_headers
+from .tools import (
+    BadTools,
+    ToolsRefused,
+    any_tools_capable,
+    ollama_calls,
+    tool_exclude,
+    tools_capable,
+    with_tools,
+)
 
 #: What /api/version answers: at least 0.6.4, the version VS Code Copilot requires.
 OLLAMA_VERSION = "0.9.6"
@@ -77,7 +86,7 @@ def ollama_name(name: str) -> str:
 
 
 def capabilities(entry: ModelEntry | None) -> list[str]:
-    """Ollama's capability words for ours (tools are not passed to backends yet, so never "tools")."""
+    """Ollama's capability words for ours; "tools" where the backend can call functions."""
     if entry is None:
         return ["completion"]
     caps = []
@@ -89,6 +98,8 @@ def capabilities(entry: ModelEntry | None) -> list[str]:
         caps.append("vision")
     if fim_capable(entry):
         caps.append("insert")
+    if tools_capable(entry):
+        caps.append("tools")
     return caps
 
 
@@ -133,12 +144,20 @@ class NdjsonEncoder:
             doc = {**self._base(), **self._piece(event.text), "done": False}
             return json.dumps(doc).encode() + b"\n", False
         if isinstance(event, Finished):
+            calls = b""
+            if event.tool_calls:
+                # As Ollama does: the whole calls on a line of their own, before the final one.
+                message = {"role": "assistant", "content": "", "tool_calls": ollama_calls(event.tool_calls)}
+                calls = json.dumps({**self._base(), "message": message, "done": False}).encode() + b"\n"
             doc = {**self._base(), "model": event.model or self._base()["model"], **self._piece("")}
-            return json.dumps({**doc, **self._final(event)}).encode() + b"\n", True
+            return calls + json.dumps({**doc, **self._final(event)}).encode() + b"\n", True
         return json.dumps({"error": event.message}).encode() + b"\n", True
 
     def whole(self, text: str, finished: Finished) -> dict[str, Any]:
-        return {**self._base(), "model": finished.model, **self._piece(text), **self._final(finished)}
+        piece = self._piece(text)
+        if finished.tool_calls and self.field_name == "message":
+            piece["message"]["tool_calls"] = ollama_calls(finished.tool_calls)
+        return {**self._base(), "model": finished.model, **piece, **self._final(finished)}
 
 
 class OllamaApi:
@@ -231,10 +250,16 @@ class OllamaApi:
                 "template": "{{ .Prompt }}",
                 "details": details(entry),
                 "model_info": {"general.architecture": arch, f"{arch}.context_length": context},
-                "capabilities": capabilities(entry),
+                "capabilities": self._capabilities(route.kind, entry),
                 "modified_at": rfc3339(self._now()),
             }
         )
+
+    def _capabilities(self, kind: str, entry: ModelEntry | None) -> list[str]:
+        caps = capabilities(entry)
+        if kind in ("auto", "code") and any_tools_capable(self.engine.registry):
+            caps.append("tools")  # a virtual model with tools picks among the tool-capable models
+        return caps
 
     def _virtual_context(self) -> int:
         """A virtual model may route anywhere: the largest window any model has."""
@@ -245,12 +270,17 @@ class OllamaApi:
             body = await parse.json_body(request)
             route = await self.gateway.resolve(parse.model_name(body))
             messages = parse.messages(body.get("messages"))
-            options = parse.ollama_options(body)
-        except parse.BadRequest as err:
+            options = with_tools(body, parse.ollama_options(body))
+            exclude = tool_exclude(route, self.engine.registry, options)
+        except (parse.BadRequest, BadTools) as err:
             return error_response(400, str(err))
+        except ToolsRefused as err:
+            # Ollama's own words first (clients match them), then where tools can go.
+            named = f"{route.requested} does not support tools; {err.where}." if err.named else str(err)
+            return error_response(400, named)
         except UnknownModel as err:
             return error_response(404, str(err))
-        req = ServedRequest(route, messages, options)
+        req = ServedRequest(route, messages, options, exclude=exclude)
         return await self._answer(request, req, body, "message")
 
     async def generate(self, request: Request) -> Response:

@@ -22,7 +22,9 @@ from . import parse
 from .embeddings import EmbedFailed, embed
 from .gateway import CONTEXT_EXCEEDED, Failed, Finished, Gateway, ServedRequest, Text
 from .models import FimRefused, UnknownModel, fim_request, virtual_ids
+from .ollama_api import capabilities
 from .respond import Timing, Traffic, answer, retry_headers
+from .tools import BadTools, ToolsRefused, openai_calls, tool_exclude, with_tools
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -137,19 +139,32 @@ class ChatEncoder:
         if isinstance(event, Text):
             return out + self._text_chunk(event.text), False
         if isinstance(event, Finished):
-            out += self._chunk(self._choice(None, finish_reason(event.finish_reason)))
+            if event.tool_calls:
+                # Whole calls in one delta, each with its index (OpenAI streams the same shape in pieces).
+                calls = {"index": 0, "delta": {"tool_calls": openai_calls(event.tool_calls, self.req.run_id)}}
+                out += self._chunk({**calls, "logprobs": None, "finish_reason": None})
+            out += self._chunk(self._choice(None, self._reason(event)))
             if self.include_usage:
                 out += self._chunk(None, usage_json(event))
             return out + b"data: [DONE]\n\n", True
         body = error_body(event.status if event.status != 200 else 503, event.message, error_code(event))
         return out + b"data: " + json.dumps(body).encode() + b"\n\n", True
 
+    @staticmethod
+    def _reason(finished: Finished) -> str:
+        return "tool_calls" if finished.tool_calls else finish_reason(finished.finish_reason)
+
     def whole(self, text: str, finished: Finished) -> dict[str, Any]:
-        reason = finish_reason(finished.finish_reason)
+        reason = self._reason(finished)
         if self.kind == "chat":
+            message: dict[str, Any] = {"role": "assistant", "content": text}
+            if finished.tool_calls:
+                calls = openai_calls(finished.tool_calls, self.req.run_id)
+                message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in calls]
+                message["content"] = text or None  # OpenAI's null content beside calls
             choice: dict[str, Any] = {
                 "index": 0,
-                "message": {"role": "assistant", "content": text},
+                "message": message,
                 "logprobs": None,
                 "finish_reason": reason,
             }
@@ -189,7 +204,14 @@ class OpenAIApi:
 
     def _model_docs(self) -> list[dict[str, Any]]:
         docs = [
-            {"id": e.id, "object": "model", "created": 0, "owned_by": e.provider}
+            # "capabilities" in Ollama's words (not in OpenAI's schema; clients ignore what they do not read).
+            {
+                "id": e.id,
+                "object": "model",
+                "created": 0,
+                "owned_by": e.provider,
+                "capabilities": capabilities(e),
+            }
             for e in self.engine.registry.models
             if e.status == "available"
         ]
@@ -219,12 +241,13 @@ class OpenAIApi:
             body = await parse.json_body(request)
             route = await self.gateway.resolve(parse.model_name(body))
             messages = parse.messages(body.get("messages"))
-            options = parse.openai_options(body)
-        except parse.BadRequest as err:
+            options = with_tools(body, parse.openai_options(body))
+            exclude = tool_exclude(route, self.engine.registry, options)
+        except (parse.BadRequest, BadTools, ToolsRefused) as err:
             return error_response(400, str(err))
         except UnknownModel as err:
             return error_response(404, str(err))
-        req = ServedRequest(route, messages, options)
+        req = ServedRequest(route, messages, options, exclude=exclude)
         return await self._answer(request, req, body, "chat")
 
     async def completions(self, request: Request) -> Response:

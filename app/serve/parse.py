@@ -10,7 +10,9 @@ from starlette.requests import Request
 
 from jarvis.providers.types import GenerationOptions, Message
 
-_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "user"}
+from .tools import BadTools, ToolTurns
+
+_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 
 
 class BadRequest(Exception):
@@ -36,10 +38,11 @@ def model_name(body: dict[str, Any]) -> str:
 
 
 def messages(raw: Any) -> list[Message]:
-    """OpenAI/Ollama chat messages as plain text messages (text parts joined; tool results as user turns)."""
+    """OpenAI/Ollama chat messages as text messages (text parts joined), with an agent's tool turns."""
     if not isinstance(raw, list) or not raw:
         raise BadRequest("`messages` must be a non-empty list of {role, content} objects.")
     out: list[Message] = []
+    turns = ToolTurns()
     for i, m in enumerate(raw):
         if not isinstance(m, dict):
             raise BadRequest(f"messages[{i}] is not an object; each message is {{role, content}}.")
@@ -51,9 +54,11 @@ def messages(raw: Any) -> list[Message]:
         if m.get("images"):  # Ollama's way of attaching pictures
             raise BadRequest(f"messages[{i}] has images; the models served here take text only.")
         content = text_content(m.get("content"), f"messages[{i}].content")
-        if m.get("role") == "tool":
-            content = f"Tool result: {content}"
-        out.append(Message(role, content))  # type: ignore[arg-type]
+        try:  # an agent's turns: the calls it was given, the results it sends back
+            calls, call_id = turns.fields(m, f"messages[{i}]")
+        except BadTools as err:
+            raise BadRequest(str(err)) from None
+        out.append(Message(role, content, calls, call_id))  # type: ignore[arg-type]
     return out
 
 

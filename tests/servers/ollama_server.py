@@ -2,6 +2,15 @@
 {"error": ...} bodies, errors mid-stream under HTTP 200, and silent front-truncation past num_ctx
 (ollama #3839) - generating real tokens with llama.cpp.
 
+Tools, as /api/chat does them: a model whose /api/show `capabilities` lack "tools" gets 400 "... does not
+support tools" when a request carries `tools`. SmolLM2 cannot really call functions, so the calls are
+decided here: when the request has tools and the last message is a user turn naming one or more of them,
+the answer is those calls, arguments filled from each schema (a string: the message's last word; a number:
+the first number in it; an enum: its first value). The wire shape is Ollama's: the whole calls on one
+`done: false` line (`message.tool_calls`, no `id`, `function.arguments` an object, `function.index`
+omitted when 0 as Go's omitempty does), content "", then the final line with done_reason "stop"; without
+streaming the calls are in the one message. A tool result (role "tool") is read by the chat template.
+
 Model lifecycle, as ollama's server/routes.go and api/types.go do it:
 - /api/pull streams {"status":"pulling manifest"}, then {"status":"pulling <12 hex>","digest","total",
   "completed"} over a fake blob, then "verifying sha256 digest", "writing manifest", {"status":"success"};
@@ -42,6 +51,8 @@ from starlette.routing import Route
 from jarvis.providers import gguf
 
 MODEL_NAME = "smollm2:135m"
+#: Models whose /api/show lists "tools" (the Ollama library's smollm2 does).
+TOOL_MODELS = frozenset({MODEL_NAME})
 #: Listed like a real pulled model, but "requires more system memory" when run: Ollama's OOM answer.
 HUGE_MODEL = "bigcoder:70b"
 HUGE_BYTES = 42 * 1024**3
@@ -164,6 +175,46 @@ class Runner:
         return tokens, stops
 
 
+def tool_calls_for(messages: list[dict], tools: list[dict]) -> list[dict]:
+    """The calls the last user message asks for by name, in Ollama's shape ([] when it names none)."""
+    last = messages[-1] if messages else {}
+    if last.get("role") != "user":
+        return []
+    text = str(last.get("content") or "")
+    named = [t.get("function") or {} for t in tools if (t.get("function") or {}).get("name") in text]
+    named.sort(key=lambda fn: text.index(fn["name"]))
+    calls = []
+    for i, fn in enumerate(named):
+        function: dict = {"name": fn["name"], "arguments": fill_arguments(fn.get("parameters") or {}, text)}
+        if i:  # Go's omitempty: index 0 is left out
+            function = {"index": i, **function}
+        calls.append({"function": function})
+    return calls
+
+
+def fill_arguments(schema: dict, text: str) -> dict:
+    words = re.findall(r"[\w.-]+", text)
+    numbers = re.findall(r"-?\d+(?:\.\d+)?", text)
+    out: dict = {}
+    for key, prop in (schema.get("properties") or {}).items():
+        kind = prop.get("type") if isinstance(prop, dict) else None
+        if isinstance(prop, dict) and prop.get("enum"):
+            out[key] = prop["enum"][0]
+        elif kind == "integer":
+            out[key] = int(float(numbers[0])) if numbers else 1
+        elif kind == "number":
+            out[key] = float(numbers[0]) if numbers else 1.0
+        elif kind == "boolean":
+            out[key] = True
+        elif kind == "array":
+            out[key] = []
+        elif kind == "object":
+            out[key] = {}
+        else:
+            out[key] = words[-1] if words else key
+    return out
+
+
 def model_details(parameter_size: str = "134.52M") -> dict:
     return {
         "parent_model": "",
@@ -274,7 +325,7 @@ def make_app(model_path: Path) -> Starlette:
                 ),
                 "details": installed[name]["details"],
                 "model_info": info,
-                "capabilities": ["completion"],
+                "capabilities": ["completion", "tools"] if name in TOOL_MODELS else ["completion"],
                 "modified_at": installed[name]["modified_at"],
             }
         )
@@ -439,18 +490,30 @@ def make_app(model_path: Path) -> Starlette:
                 await asyncio.to_thread(runner.ensure_loaded, num_ctx)
             keep_loaded(name, keep_alive, num_ctx)
             return JSONResponse(lifecycle_answer(name, chat, "load"))
-        events = run_model(name, body, options, num_ctx, chat, keep_alive)
+        tools = body.get("tools") if chat else None
+        if tools and name not in TOOL_MODELS:
+            # (unverified) the exact prefix; "does not support tools" is what clients match.
+            error = f"registry.ollama.ai/library/{name} does not support tools"
+            return JSONResponse({"error": error}, status_code=400)
+        calls = tool_calls_for(body.get("messages") or [], tools) if tools else []
+        if calls:
+            events = call_model(name, body, num_ctx, calls, keep_alive)
+        else:
+            events = run_model(name, body, options, num_ctx, chat, keep_alive)
         if body.get("stream", True):
             lines = (json.dumps(e, separators=(",", ":")) + "\n" async for e in events)
             return StreamingResponse(lines, media_type="application/x-ndjson")
-        text, last = [], None
+        text, last, called = [], None, []
         async for event in events:
             if "error" in event:
                 return JSONResponse(event, status_code=500)
             last = event
             text.append(event["message"]["content"] if chat else event["response"])
+            called += event["message"].get("tool_calls", []) if chat else []
         answer = "".join(text)
         last["message" if chat else "response"] = {"role": "assistant", "content": answer} if chat else answer
+        if called:
+            last["message"]["tool_calls"] = called
         return JSONResponse(last)
 
     def lifecycle_answer(name: str, chat: bool, reason: str) -> dict:
@@ -460,6 +523,38 @@ def make_app(model_path: Path) -> Starlette:
         else:
             out["response"] = ""
         return {**out, "done": True, "done_reason": reason}
+
+    async def call_model(name: str, body: dict, num_ctx: int, calls: list[dict], keep_alive: float | None):
+        """The tool calls' lines, with the prompt really tokenized (its count) as the model would read it."""
+        try:
+            async with runner.lock:
+                started = time.perf_counter_ns()
+                load_ns = await asyncio.to_thread(runner.ensure_loaded, num_ctx)
+                tokens, _ = runner.prompt_tokens(body.get("messages"), None, None)
+                said = runner.llm.tokenize(json.dumps(calls).encode(), add_bos=False)
+            message = {"role": "assistant", "content": "", "tool_calls": calls}
+            yield {"model": name, "created_at": now_rfc3339(), "message": message, "done": False}
+            total = time.perf_counter_ns() - started
+            yield {
+                "model": name,
+                "created_at": now_rfc3339(),
+                "message": {"role": "assistant", "content": ""},
+                "done": True,
+                **omit_empty(
+                    {
+                        "done_reason": "stop",
+                        "total_duration": total,
+                        "load_duration": load_ns,
+                        "prompt_eval_count": len(tokens),
+                        "prompt_eval_duration": max(total - load_ns, 1),
+                        "eval_count": len(said),
+                        "eval_duration": 1,
+                    }
+                ),
+            }
+        finally:
+            keep_loaded(name, keep_alive, num_ctx)
+            await free_runner_if_idle()
 
     async def run_model(
         name: str, body: dict, options: dict, num_ctx: int, chat: bool, keep_alive: float | None
