@@ -63,13 +63,8 @@ def with_tools(body: dict[str, Any], options: GenerationOptions) -> GenerationOp
                 f'tools[{i}] is not a function tool; each is {{"type": "function", "function": {{...}}}}.'
             )
         try:
-            specs.append(
-                ToolSpec(
-                    name=fn.get("name"),
-                    description=fn.get("description"),
-                    parameters=fn.get("parameters") or {},
-                )
-            )
+            fields = {k: fn.get(k) for k in ("name", "description", "parameters") if fn.get(k) is not None}
+            specs.append(ToolSpec.model_validate(fields))
         except ValidationError:
             raise BadTools(
                 f"tools[{i}].function needs a `name` and, if given, `parameters` as a JSON Schema object."
@@ -114,11 +109,12 @@ class ToolTurns:
                 raise BadTools(f"{where}.tool_calls[{j}] needs a `function` with a `name`.")
             arguments = fn.get("arguments")
             text = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
-            call_id = str(call.get("id") or "") or f"call_{len(self._made)}"
-            self._made.append(call_id)
-            calls.append(ToolCall(call_id, fn["name"], text))
+            made = str(call.get("id") or "") or f"call_{len(self._made)}"
+            self._made.append(made)
+            calls.append(ToolCall(made, fn["name"], text))
         self._open.extend(calls)
-        call_id = m.get("tool_call_id")
+        given = m.get("tool_call_id")
+        call_id = given if isinstance(given, str) else None
         if m.get("role") == "tool":
             name = m.get("tool_name") or m.get("name")
             match = next(
@@ -128,7 +124,7 @@ class ToolTurns:
             if match is not None:
                 self._open.remove(match)
                 call_id = call_id or match.id
-        return tuple(calls), call_id if isinstance(call_id, str) else None
+        return tuple(calls), call_id
 
 
 def any_tools_capable(registry: ModelRegistry) -> bool:
