@@ -125,12 +125,12 @@ async def test_fim_without_a_fim_model_is_400_with_a_sentence(asgi):
         "/api/generate", json={"model": "embedded/smollm2-135m", "prompt": "def f(", "suffix": "x"}
     )
     assert named.status_code == 400 and named.json() == {
-        "error": "embedded/smollm2-135m does not support insert"
+        "error": "registry.ollama.ai/embedded/smollm2-135m:latest does not support insert"
     }
     openai = await client.post(
         "/v1/completions", json={"model": "embedded/smollm2-135m", "prompt": "def f(", "suffix": "x"}
     )
     assert (
         openai.status_code == 400
-        and "not trained for fill-in-the-middle" in openai.json()["error"]["message"]
+        and "cannot fill in the middle" in openai.json()["error"]["message"]
     )

@@ -56,6 +56,16 @@ TOOL_MODELS = frozenset({MODEL_NAME})
 #: Listed like a real pulled model, but "requires more system memory" when run: Ollama's OOM answer.
 HUGE_MODEL = "bigcoder:70b"
 HUGE_BYTES = 42 * 1024**3
+#: A model template with suffix support, as qwen2.5-coder's: .Suffix set -> the FIM tokens around the prompt.
+FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE = "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"
+CHAT_TEMPLATE = (
+    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
+    "<|im_start|>assistant\n"
+)
+FIM_TEMPLATE = (
+    f"{{{{- if .Suffix }}}}{FIM_PREFIX}{{{{ .Prompt }}}}{FIM_SUFFIX}{{{{ .Suffix }}}}{FIM_MIDDLE}"
+    f"{{{{- else }}}}{CHAT_TEMPLATE}{{{{- end }}}}"
+)
 #: Ollama's default when a request names no num_ctx (recent releases below 24 GiB VRAM).
 DEFAULT_NUM_CTX = 4096
 #: Ollama's default keep_alive (OLLAMA_KEEP_ALIVE unset).
@@ -157,6 +167,12 @@ class Runner:
         self.loaded_at = time.time()
         return time.perf_counter_ns() - t
 
+    def fim_tokens(self, prompt: str, suffix: str) -> tuple[list[int], str]:
+        """Ollama renders the template's FIM branch as text and tokenizes it with special tokens parsed:
+        the model's own FIM tokens when its vocabulary has them (SmolLM2's has not: plain text)."""
+        text = f"{FIM_PREFIX}{prompt}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}"
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True), text
+
     def prompt_tokens(self, messages: list[dict] | None, prompt: str | None, system: str | None):
         if messages is not None:
             # Ollama's Message has content as a plain Go string: left out, it is "" (the ollama client
@@ -226,14 +242,21 @@ def model_details(parameter_size: str = "134.52M") -> dict:
     }
 
 
-def make_app(model_path: Path) -> Starlette:
+def make_app(model_path: Path, insert_models: tuple[str, ...] = ()) -> Starlette:
+    """``insert_models``: more names answering with the same weights, whose template has suffix support
+    (/api/show capabilities ["completion", "insert"]); every other model refuses a suffix, as Ollama does."""
     runner = Runner(model_path)
+    #: What each /api/generate put before the model (prompt text, FIM or not), for tests: GET /test/prompts.
+    heard: list[dict] = []
     modified = (datetime.now(UTC) - timedelta(days=3)).isoformat()
     #: Installed models (what /api/tags lists): name -> size, digest, details, modified_at.
     installed: dict[str, dict] = {
         MODEL_NAME: {"size": runner.size, "digest": runner.digest, "details": model_details()},
         HUGE_MODEL: {"size": HUGE_BYTES, "digest": "f" * 64, "details": model_details("70.6B")},
     }
+    for insert_name in insert_models:
+        installed[insert_name] = {"size": runner.size, "digest": runner.digest, "details": model_details()}
+    inserting = set(insert_models)
     for record in installed.values():
         record["modified_at"] = modified
     #: Loaded models (what /api/ps lists): name -> expiry (time.time(), inf = forever), context length.
@@ -319,13 +342,16 @@ def make_app(model_path: Path) -> Starlette:
                 "license": "Apache License 2.0",
                 "modelfile": f"FROM {runner.path}\n",
                 "parameters": 'stop                           "<|im_end|>"',
-                "template": (
-                    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
-                    "<|im_start|>assistant\n"
-                ),
+                "template": FIM_TEMPLATE if name in inserting else CHAT_TEMPLATE,
                 "details": installed[name]["details"],
                 "model_info": info,
-                "capabilities": ["completion", "tools"] if name in TOOL_MODELS else ["completion"],
+                "capabilities": (
+                    ["completion", "tools"]
+                    if name in TOOL_MODELS
+                    else ["completion", "insert"]
+                    if name in inserting
+                    else ["completion"]
+                ),
                 "modified_at": installed[name]["modified_at"],
             }
         )
@@ -475,6 +501,11 @@ def make_app(model_path: Path) -> Starlette:
             keep_alive = keep_alive_seconds(body.get("keep_alive"))
         except BadDuration as err:
             return JSONResponse({"error": str(err)}, status_code=400)
+        if not chat and body.get("suffix") and name not in inserting:
+            # server/routes.go: a suffix asks for the insert capability, which the model lacks.
+            return JSONResponse(
+                {"error": f"registry.ollama.ai/library/{name} does not support insert"}, status_code=400
+            )
         empty = not body.get("messages") if chat else not body.get("prompt")
         if empty and keep_alive == 0:  # the scheduler expires the runner at once
             loaded.pop(name, None)
@@ -572,9 +603,22 @@ def make_app(model_path: Path) -> Starlette:
         async with runner.lock:
             started = time.perf_counter_ns()
             load_ns = await asyncio.to_thread(runner.ensure_loaded, num_ctx)
-            tokens, stops = runner.prompt_tokens(
-                body.get("messages") if chat else None, body.get("prompt"), body.get("system")
-            )
+            text = None
+            if not chat and body.get("raw"):
+                # raw: the prompt as it is, no template (and so no suffix either, as in Ollama).
+                text = body.get("prompt") or ""
+                tokens, stops = runner.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True), []
+            elif not chat and body.get("suffix"):
+                tokens, text = runner.fim_tokens(body.get("prompt") or "", body["suffix"])
+                stops = []
+            else:
+                tokens, stops = runner.prompt_tokens(
+                    body.get("messages") if chat else None, body.get("prompt"), body.get("system")
+                )
+            if not chat:
+                heard.append(
+                    {"model": name, "prompt": text, "suffix": body.get("suffix"), "raw": body.get("raw")}
+                )
             # The trap: a prompt longer than the window loses its beginning, with no error.
             if len(tokens) > num_ctx - 1:
                 tokens = tokens[-(num_ctx - 1) :]
@@ -664,6 +708,10 @@ def make_app(model_path: Path) -> Starlette:
     async def chat(request: Request) -> Response:
         return await generate_like(request, chat=True)
 
+    async def test_prompts(_: Request) -> Response:
+        """Not Ollama's: what each /api/generate fed the model, so tests can check it at the backend."""
+        return JSONResponse({"prompts": heard})
+
     async def generate(request: Request) -> Response:
         return await generate_like(request, chat=False)
 
@@ -679,6 +727,7 @@ def make_app(model_path: Path) -> Starlette:
             Route("/api/copy", copy, methods=["POST"]),
             Route("/api/chat", chat, methods=["POST"]),
             Route("/api/generate", generate, methods=["POST"]),
+            Route("/test/prompts", test_prompts),
         ]
     )
 
@@ -689,9 +738,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--insert-model", action="append", default=[], help="an insert-capable model name")
     args = parser.parse_args()
     path = args.model or gguf.default_model_path()
-    uvicorn.run(make_app(path), host="127.0.0.1", port=args.port, log_level="warning")
+    app = make_app(path, tuple(args.insert_model))
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":
