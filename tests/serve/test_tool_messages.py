@@ -1,5 +1,5 @@
 """A conversation an agent sends after a tool call (an assistant turn with no content, a tool result)
-reaches the model asked for, without a fallback. Tool definitions are not passed to backends (README)."""
+reaches the model asked for, without a fallback (tests/serve/test_tools*.py: the calls themselves)."""
 
 from __future__ import annotations
 
