@@ -44,6 +44,7 @@ from jarvis.providers.types import GenerationOptions, Infill, Message, ToolCall,
 
 from ..engine import Engine
 from .models import Route, UnknownModel, resolve
+from .tools import calls_text
 
 SERVED = "served"
 #: The task type of a fill-in-the-middle request (editors' autocomplete).
@@ -344,7 +345,7 @@ class Gateway:
             ledger.finish_step(
                 step_id,
                 COMPLETED,
-                c.text,
+                c.text or calls_text(c.tool_calls),
                 c.usage(cached=outcome.cached),
                 model_id=answered.id if answered else None,
                 provider=answered.provider if answered else None,

@@ -182,3 +182,8 @@ def openai_calls(calls: Sequence[ToolCall], run_id: str | None) -> list[dict[str
 def ollama_calls(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
     """Ollama's shape: arguments as an object, the position in ``function.index``."""
     return [to_ollama_call(c, i) for i, c in enumerate(calls)]
+
+
+def calls_text(calls: Sequence[ToolCall]) -> str:
+    """An answer that is calls alone, as History shows it (the step's output would otherwise be empty)."""
+    return "\n".join(f"[called {c.name}({c.arguments})]" for c in calls)
