@@ -21,6 +21,9 @@ class Provider(abc.ABC):
     kind: str = "provider"
     #: What to tell a user whose provider cannot be reached.
     start_hint: str = ""
+    #: Implements stream_infill: raw completions (no chat template), and fill-in-the-middle for models
+    #: with the "fim" capability.
+    raw_completion: bool = False
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -55,11 +58,12 @@ class Provider(abc.ABC):
     async def stream_infill(
         self, model: str, infill: Infill, options: GenerationOptions | None = None
     ) -> AsyncIterator[StreamChunk]:
-        """Fill in the middle: the model's own FIM tokens around ``infill``, no chat template; yields
-        ``Delta`` pieces of the middle, then one ``Completion``. Only for models with the "fim"
-        capability; the same errors and closing rules as ``stream_chat``."""
+        """A raw completion, no chat template: the model's own FIM tokens around ``infill`` when it has a
+        suffix (only for models with the "fim" capability), else the prompt as it is. Yields ``Delta``
+        pieces, then one ``Completion``; the same errors and closing rules as ``stream_chat``. Only where
+        ``raw_completion`` is True."""
         raise ProviderError(
-            f"{self.name} cannot fill in the middle; send the request without a suffix.",
+            f"{self.name} takes no raw completions or fill-in-the-middle requests; use chat.",
             provider=self.name,
             model=model,
         )

@@ -62,6 +62,7 @@ class EmbeddedProvider(Provider):
     """
 
     kind = "embedded"
+    raw_completion = True
 
     def __init__(
         self,
@@ -232,6 +233,10 @@ class EmbeddedProvider(Provider):
         kwargs = self._kwargs(options)
 
         def start(llm: Any) -> Iterator[Any]:
+            if infill.suffix is None:
+                # A raw prompt: llama-cpp-python adds BOS as the model wants and parses special tokens
+                # (an editor's own FIM prompt keeps its FIM tokens).
+                return llm.create_completion(prompt=infill.prompt, **kwargs)
             # llama-cpp-python's create_completion(prompt, suffix=...) uses token id 0 for all three FIM
             # tokens (a "TODO: Fix" in its llama.py, 0.3.x), so the sequence is built here from
             # llama.cpp's own FIM ids and passed as tokens: no chat template, no BOS/EOS added by it.

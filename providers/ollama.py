@@ -65,6 +65,7 @@ def keep_alive_value(value: str | float | None) -> str | float | None:
 
 class OllamaProvider(Provider):
     kind = "ollama"
+    raw_completion = True
 
     def __init__(
         self,
@@ -316,7 +317,7 @@ class OllamaProvider(Provider):
     ) -> AsyncIterator[StreamChunk]:
         """/api/generate with ``suffix``: Ollama renders the model's template with .Prompt and .Suffix
         (its FIM tokens); not ``raw``, which would drop the suffix. A model whose template has no suffix
-        support is a 400 "... does not support insert"."""
+        support is a 400 "... does not support insert". Without a suffix: ``raw``, the prompt as it is."""
         options = options or GenerationOptions()
         messages = infill.as_messages()
         estimate = estimate_prompt_tokens(messages)
@@ -329,8 +330,8 @@ class OllamaProvider(Provider):
         num_ctx = self.choose_num_ctx(estimate + (options.max_tokens or 0), options, context_length)
         if estimate > num_ctx:
             raise ContextOverflow(
-                f"The text around the cursor (about {estimate} tokens) does not fit {model}'s"
-                f" {num_ctx}-token context; Ollama would silently drop its beginning.",
+                f"The prompt (about {estimate} tokens) does not fit {model}'s {num_ctx}-token context;"
+                " Ollama would silently drop its beginning.",
                 hint="Send less of the file, or raise num_ctx.",
                 needed=estimate,
                 window=num_ctx,
@@ -356,6 +357,7 @@ class OllamaProvider(Provider):
                 model=model,
                 prompt=infill.prompt,
                 suffix=infill.suffix,
+                raw=not infill.fim,
                 stream=True,
                 options=opts,
                 keep_alive=self.keep_alive_for(model),

@@ -54,6 +54,7 @@ class OpenAICompatProvider(Provider):
     """Speaks /v1/models, /v1/chat/completions (SSE) and /v1/embeddings."""
 
     kind = "openai"
+    raw_completion = True
     start_hint = "Start the server, or fix its base_url in your config."
 
     def __init__(
@@ -264,15 +265,16 @@ class OpenAICompatProvider(Provider):
     async def stream_infill(
         self, model: str, infill: Infill, options: GenerationOptions | None = None
     ) -> AsyncIterator[StreamChunk]:
-        """/v1/completions with the family's FIM template as a raw prompt (no chat template).
+        """/v1/completions with the family's FIM template as a raw prompt (no chat template); without a
+        suffix, the prompt as it is.
 
         Not the ``suffix`` field: llama-cpp-python's server hands it to create_completion, which builds
         the FIM prompt with token id 0 for all three FIM tokens (0.3.x), and LM Studio documents no
         ``suffix``; both parse special tokens in a raw prompt, which is how editors' FIM clients talk
         to them."""
         options = options or GenerationOptions()
-        template = fim.template_for(model)
-        if template is None:
+        template = fim.template_for(model) if infill.fim else None
+        if infill.fim and template is None:
             raise ProviderError(
                 f"{self.name} cannot fill in the middle with {model}: its FIM template is not known here."
                 " Use a FIM-trained code model (qwen2.5-coder, starcoder, deepseek-coder, codellama).",
@@ -281,11 +283,13 @@ class OpenAICompatProvider(Provider):
             )
         body: dict[str, Any] = {
             "model": model,
-            "prompt": template.render(infill),
+            "prompt": template.render(infill) if template else infill.prompt,
             "stream": True,
             "stream_options": {"include_usage": True},
-            "stop": list(dict.fromkeys((*(options.stop or ()), *template.stops))),
         }
+        stops = (*(options.stop or ()), *(template.stops if template else ()))
+        if stops:
+            body["stop"] = list(dict.fromkeys(stops))
         for field in ("temperature", "top_p", "seed", "max_tokens"):
             value = getattr(options, field)
             if value is not None:

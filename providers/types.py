@@ -95,14 +95,22 @@ class GenerationOptions(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Infill:
-    """A raw fill-in-the-middle request: the text before the cursor and the text after it. The backend
-    wraps them in the model's own FIM tokens (no chat template) and streams the middle."""
+    """A raw completion: the prompt as it is, no chat template. With a ``suffix`` (fill in the middle) the
+    backend wraps prompt and suffix in the model's own FIM tokens and streams the middle; without one
+    (``None``) it continues the prompt, special tokens in it parsed (editors that build FIM prompts
+    themselves send them this way)."""
 
     prompt: str
-    suffix: str
+    suffix: str | None = None
+
+    @property
+    def fim(self) -> bool:
+        return self.suffix is not None
 
     def as_messages(self) -> list[Message]:
         """How the request reads in History, the task analysis and token estimates."""
+        if self.suffix is None:
+            return [Message("user", self.prompt)]
         return [Message("user", f"{self.prompt}{FILL_MARK}{self.suffix}")]
 
 

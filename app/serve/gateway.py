@@ -49,6 +49,8 @@ from .tools import calls_text
 SERVED = "served"
 #: The task type of a fill-in-the-middle request (editors' autocomplete).
 FIM_TASK = "fim"
+#: The task type of a raw completion (a prompt without a suffix to /v1/completions, or Ollama's raw).
+RAW_TASK = "completion"
 #: The error code OpenAI gives a request longer than the model's context window (clients look for it).
 CONTEXT_EXCEEDED = "context_length_exceeded"
 
@@ -198,7 +200,8 @@ class Gateway:
         task = last_user_text(req.messages)
         analysis = self.analyzer.analyze(task)
         if req.infill is not None:
-            analysis = replace(analysis, task_type=FIM_TASK)  # its own row in stats and History
+            # Its own rows in stats and History: autocomplete is not the chat its text looks like.
+            analysis = replace(analysis, task_type=FIM_TASK if req.infill.fim else RAW_TASK)
         est = estimate_prompt_tokens(req.messages)
         max_tokens = req.options.max_tokens or 512
         caps = req.capabilities

@@ -67,6 +67,12 @@ def find_entry(name: str, registry: ModelRegistry) -> ModelEntry | None:
     return same[0] if len(same) == 1 else None
 
 
+def raw_capable(entry: ModelEntry, registry: ModelRegistry) -> bool:
+    """Its provider takes raw completions (no chat template): local backends do, cloud APIs do not."""
+    provider = registry.providers.get(entry.provider)
+    return provider is not None and provider.raw_completion
+
+
 def fim_capable(entry: ModelEntry) -> bool:
     """The provider says so: Ollama's "insert" capability, FIM tokens in an embedded GGUF's vocabulary, or
     (for OpenAI-compatible servers, which cannot tell) a model family whose FIM template is known."""
@@ -117,4 +123,21 @@ def fim_request(route: Route, registry: ModelRegistry, prefix: str, suffix: str)
     infill = Infill(prefix, suffix)
     # Every candidate, fallbacks included, must fill in the middle: the others are excluded.
     exclude = frozenset(e.id for e in registry.models if e.id not in fim)
+    return FimRequest(infill, infill.as_messages(), exclude)
+
+
+def raw_request(route: Route, registry: ModelRegistry, prompt: str) -> FimRequest | None:
+    """A prompt without a suffix as a raw completion (no chat template: editors send their own FIM
+    prompts this way), going only to models whose backend takes one; None when the route cannot (a
+    chain, or a named model of a backend without raw completions), so the caller chats instead."""
+    if route.kind == "chain":
+        return None
+    if route.kind == "model":
+        entry = registry.lookup(route.model_id or "")
+        if entry is None or not raw_capable(entry, registry):
+            return None
+    exclude = frozenset(e.id for e in registry.models if not raw_capable(e, registry))
+    if route.kind != "model" and len(exclude) == len(registry.models):
+        return None
+    infill = Infill(prompt)
     return FimRequest(infill, infill.as_messages(), exclude)

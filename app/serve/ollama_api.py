@@ -26,7 +26,7 @@ from jarvis.providers.types import Message
 from . import parse
 from .embeddings import EmbedFailed, embed
 from .gateway import Failed, Finished, Gateway, ServedRequest, Text
-from .models import FimRefused, UnknownModel, fim_capable, fim_request, virtual_ids
+from .models import FimRefused, UnknownModel, fim_capable, fim_request, raw_request, virtual_ids
 from .respond import Timing, Traffic, answer, retry_headers
 from .tools import (
     BadTools,
@@ -74,6 +74,14 @@ def details(entry: ModelEntry | None) -> dict[str, Any]:
         "parameter_size": (info.parameter_size if info else None) or "",
         "quantization_level": (info.quantization if info else None) or "",
     }
+
+
+#: /api/show's template for a model that fills in the middle: editors (Continue) look for ".Suffix" in it to
+#: send suffixes; the backend puts the model's own FIM tokens where this shows the branch.
+INSERT_TEMPLATE = (
+    "{{- if .Suffix }}<fim_prefix>{{ .Prompt }}<fim_suffix>{{ .Suffix }}<fim_middle>"
+    "{{- else }}{{ .Prompt }}{{- end }}"
+)
 
 
 def ollama_name(name: str) -> str:
@@ -242,15 +250,16 @@ class OllamaApi:
         entry = self.engine.registry.lookup(route.model_id) if route.model_id else None
         arch = ((entry.info.family if entry else None) or "llama").lower()
         context = (entry.context_length if entry else None) or self._virtual_context()
+        caps = self._capabilities(route.kind, entry)
         return JSONResponse(
             {
                 "license": "",
                 "modelfile": f"# served by jarvis\nFROM {name}\n",
                 "parameters": "",
-                "template": "{{ .Prompt }}",
+                "template": INSERT_TEMPLATE if "insert" in caps else "{{ .Prompt }}",
                 "details": details(entry),
                 "model_info": {"general.architecture": arch, f"{arch}.context_length": context},
-                "capabilities": self._capabilities(route.kind, entry),
+                "capabilities": caps,
                 "modified_at": rfc3339(self._now()),
             }
         )
@@ -259,6 +268,8 @@ class OllamaApi:
         caps = capabilities(entry)
         if kind in ("auto", "code") and any_tools_capable(self.engine.registry):
             caps.append("tools")  # a virtual model with tools picks among the tool-capable models
+        if kind in ("auto", "code") and any(fim_capable(e) for e in self.engine.registry.models):
+            caps.append("insert")  # with a suffix it picks among the models that fill in the middle
         return caps
 
     def _virtual_context(self) -> int:
@@ -332,6 +343,11 @@ class OllamaApi:
                 refused = f"{ollama_name(name)} does not support insert" if err.named else str(err)
                 return error_response(400, refused)
             req = ServedRequest(route, fim.messages, options, exclude=fim.exclude, infill=fim.infill)
+            return await self._answer(request, req, body, "response")
+        raw = raw_request(route, self.engine.registry, prompt) if body.get("raw") is True else None
+        if raw is not None:
+            # raw: the prompt as it is, no template (editors send their own FIM prompts this way).
+            req = ServedRequest(route, raw.messages, options, exclude=raw.exclude, infill=raw.infill)
             return await self._answer(request, req, body, "response")
         messages = ([Message("system", system)] if system else []) + [Message("user", prompt)]
         req = ServedRequest(route, messages, options)

@@ -21,7 +21,7 @@ from jarvis.providers.types import Message
 from . import parse
 from .embeddings import EmbedFailed, embed
 from .gateway import CONTEXT_EXCEEDED, Failed, Finished, Gateway, ServedRequest, Text
-from .models import FimRefused, UnknownModel, fim_request, virtual_ids
+from .models import FimRefused, UnknownModel, fim_request, raw_request, virtual_ids
 from .ollama_api import capabilities
 from .respond import Timing, Traffic, answer, retry_headers
 from .tools import BadTools, ToolsRefused, openai_calls, tool_exclude, with_tools
@@ -265,16 +265,22 @@ class OpenAIApi:
             return error_response(400, str(err))
         except UnknownModel as err:
             return error_response(404, str(err))
-        exclude: frozenset[str] = frozenset()
         if suffix:
+            # Fill in the middle: the backend's FIM tokens around prompt and suffix, no chat template.
             try:
                 fim = fim_request(route, self.engine.registry, prompt[0], suffix)
             except FimRefused as err:
                 return error_response(400, str(err))
-            messages, exclude = fim.messages, fim.exclude
-        else:
-            messages = [Message("system", CONTINUE_INSTRUCTION), Message("user", prompt[0])]
-        req = ServedRequest(route, messages, options, exclude=exclude)
+            req = ServedRequest(route, fim.messages, options, exclude=fim.exclude, infill=fim.infill)
+            return await self._answer(request, req, body, "text")
+        raw = raw_request(route, self.engine.registry, prompt[0])
+        if raw is not None:
+            # A legacy completion is raw text: the prompt as it is (an editor's own FIM prompt included).
+            req = ServedRequest(route, raw.messages, options, exclude=raw.exclude, infill=raw.infill)
+            return await self._answer(request, req, body, "text")
+        # A chain, or a backend without raw completions (cloud): a chat asked to continue the text.
+        messages = [Message("system", CONTINUE_INSTRUCTION), Message("user", prompt[0])]
+        req = ServedRequest(route, messages, options)
         return await self._answer(request, req, body, "text")
 
     async def _answer(

@@ -192,3 +192,39 @@ async def test_openai_compatible_server_gets_the_family_template_as_a_raw_prompt
     final = chunks[-1]
     assert final.text == "".join(c.text for c in chunks[:-1]) and final.finish_reason in ("stop", "length")
     assert final.completion_tokens > 0
+
+
+def test_raw_prompts_go_raw(server, coder_ollama):
+    """Editors that build FIM prompts themselves send them raw: Ollama's `raw`, or a legacy completion
+    without a suffix. The backend gets the prompt as it is, no chat template."""
+    own = f"<fim_prefix>{PREFIX}<fim_suffix>{SUFFIX}<fim_middle>"
+    before = len(heard(coder_ollama))
+    reply = ollama.Client(host=server.url).generate(
+        model=SMOL, prompt=own, raw=True, options={"num_predict": 4, "temperature": 0}
+    )
+    assert reply.done and reply.model == SMOL
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+    done = client.completions.create(model=SMOL, prompt="The sky is", max_tokens=4, temperature=0)
+    assert done.choices[0].text and done.model == SMOL
+    seen = heard(coder_ollama)[before:]
+    assert [(h["prompt"], h["raw"]) for h in seen] == [(own, True), ("The sky is", True)]
+
+    # The embedded model too: a raw prompt of 4 tokens, not SmolLM2's chat template around it (~30).
+    raw = client.completions.with_raw_response.create(
+        model=EMBEDDED, prompt="The sky is", max_tokens=4, temperature=0
+    )
+    assert raw.parse().usage.prompt_tokens <= 5
+    row = wait_for_row(
+        server.database, "SELECT * FROM requests WHERE run_id = ?", (raw.headers["x-jarvis-run"],)
+    )
+    assert row["task_type"] == "completion" and row["model_id"] == EMBEDDED
+
+
+def test_show_tells_editors_which_models_take_a_suffix(server):
+    client = httpx.Client(base_url=server.url, timeout=30)
+    for model in (FIM_ID, "jarvis/auto"):
+        shown = client.post("/api/show", json={"model": model}).json()
+        # Continue sends suffixes to a model whose template has ".Suffix"; others read "insert".
+        assert ".Suffix" in shown["template"] and "insert" in shown["capabilities"], model
+    plain = client.post("/api/show", json={"model": SMOL}).json()
+    assert ".Suffix" not in plain["template"] and "insert" not in plain["capabilities"]
