@@ -10,6 +10,7 @@ from jarvis.chains.bus import EventBus, RequestCompleted
 from jarvis.chains.clock import Clock, IdSource, new_id
 from jarvis.chains.costs import within_budget
 from jarvis.chains.fallback import CircuitBreaker, FallbackPolicy
+from jarvis.chains.host_slots import HostSlots
 from jarvis.chains.ledger_async import AsyncLedger
 from jarvis.chains.orchestrator import ModelOrchestrator
 from jarvis.chains.policies import load_policies
@@ -110,7 +111,12 @@ def build_engine(
     cloud = CloudGate(config.cloud.enabled, ledger)
     policies = load_policies(paths.policies_file)
     limits = {name: Limit(lim.per_model, lim.total) for name, lim in config.router.limits.items()}
-    router = Router(limits, queue_size=config.router.queue_size, **({"clock": clock} if clock else {}))
+    router = Router(
+        limits,
+        queue_size=config.router.queue_size,
+        host_slots=HostSlots(paths.host_slots),
+        **({"clock": clock} if clock else {}),
+    )
     runner = StepRunner(
         registry,
         ledger,

@@ -60,6 +60,12 @@ class Paths:
         return self.data_dir / "keys.json"
 
     @property
+    def host_slots(self) -> Path:
+        """Lock files of the Ollama/LM Studio slots every jarvis process of this user shares
+        (chains/host_slots.py): a workbench and a separate `jarvis serve` take turns on them."""
+        return self.data_dir / "slots"
+
+    @property
     def keys_file(self) -> Path:
         """The encrypted key file, used where the machine has no OS keyring (keyrings.cryptfile)."""
         return self.data_dir / "keys.cfg"

@@ -25,6 +25,7 @@ from jarvis.providers.errors import ProviderError
 from jarvis.providers.registry import ModelEntry
 
 from .clock import Clock, SystemClock
+from .host_slots import HostSlot, HostSlotCancelled, HostSlots
 
 INTERACTIVE = 0
 BACKGROUND = 1
@@ -95,10 +96,14 @@ class Lease:
     endpoint: ModelEntry
     started: float
     released: bool = False
+    #: The machine-wide slot (host_slots) when the backend's slots are shared between processes.
+    host: HostSlot | None = None
 
     def release(self) -> None:
         if not self.released:
             self.released = True
+            if self.host is not None:
+                self.host.release()
             self.router._release(self)
 
 
@@ -129,6 +134,9 @@ class Router:
     _seq: count = field(default_factory=count)
     #: Seconds a slot is held, smoothed per backend, for Retry-After.
     _hold_s: dict[str, float] = field(default_factory=dict)
+    #: Slots shared with the other jarvis processes on this machine (Ollama, LM Studio); None: this
+    #: process's limits only.
+    host_slots: HostSlots | None = None
 
     def limit_for(self, entry: ModelEntry) -> Limit:
         """The limit in force for ``entry``: each field from the most specific level that sets it."""
@@ -167,11 +175,34 @@ class Router:
         cancel: asyncio.Event | None = None,
         peers: Sequence[ModelEntry] = (),
     ) -> Lease:
-        """A slot on ``entry`` or on one of ``peers`` (the same model elsewhere, breakers closed).
+        """A slot on ``entry`` or on one of ``peers`` (the same model elsewhere, breakers closed): this
+        process's first (its queue and priorities), then the machine's when other processes share it.
 
         Raises QueueFull (background requests only: a person waiting at the keyboard is never turned
         away) and QueueCancelled when ``cancel`` is set or the task is cancelled while waiting.
         """
+        lease = await self._acquire_here(entry, priority=priority, cancel=cancel, peers=peers)
+        if self.host_slots is None or not self.host_slots.shared(lease.endpoint):
+            return lease
+        try:
+            per_model = self.limit_for(lease.endpoint).per_model or 0
+            lease.host = await self.host_slots.take(lease.endpoint, per_model, cancel)
+        except HostSlotCancelled:
+            lease.release()
+            raise QueueCancelled from None
+        except BaseException:
+            lease.release()
+            raise
+        return lease
+
+    async def _acquire_here(
+        self,
+        entry: ModelEntry,
+        *,
+        priority: int,
+        cancel: asyncio.Event | None,
+        peers: Sequence[ModelEntry],
+    ) -> Lease:
         endpoints = [entry, *(p for p in peers if same_model(entry, p))]
         # Whenever a slot frees, waiters that can use it get it at once (``_grant``); so a free endpoint
         # now is one nobody waits for, and taking it overtakes no one.
