@@ -1,12 +1,15 @@
 """Gateway overhead of `jarvis serve`: a client → jarvis serve → a zero-latency loopback SSE upstream
 (bench/sse_server.py) vs the client straight to the upstream, interleaved in one run. TTFT (first content
-chunk) and total (to `[DONE]`) at concurrency 1 and 8, the added latency at p50 and p99; then open-loop
-load at rising request rates: the highest rate at which p99 added latency stays under 10 ms.
+chunk) and total (to `[DONE]`) at concurrency 1 and 8, the added latency at p50 and p99, each the median
+of ``--repeat`` interleaved rounds; then open-loop load at rising request rates: the highest rate at
+which p99 added latency stays under 10 ms.
 
 `jarvis serve` runs as its own process (as a user runs it), with its ledger in a temporary home: every
 served request goes through selection, the step runner and the ledger exactly as in use.
+``--baseline DIR`` also serves from another checkout of the project (made with
+``git archive <commit> | tar -x -C DIR``) as a third path in the same rounds: before/after in one run.
 
-Run: .venv/bin/python -m bench.serve_overhead [--rounds 200] [--tokens 16] [--rates 25 50 100 200]
+Run: .venv/bin/python -m bench.serve_overhead [--rounds 200] [--repeat 3] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import asyncio
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,17 +33,38 @@ from bench.stats import pct
 from tests.conftest import free_port
 
 BODY = {"messages": [{"role": "user", "content": "Say hello."}], "stream": True, "max_tokens": 16}
+#: The installed package's folders (pyproject's package-dir): a checkout is importable as `jarvis` through
+#: a tree of links with this shape.
+PACKAGE_DIRS = {"app": "app", "chains": "chains", "providers": "providers", "assets": "assets"}
 
 
-def start_jarvis(upstream: str, home: Path) -> tuple[subprocess.Popen, str]:
+def package_tree(checkout: Path, into: Path) -> Path:
+    """A directory where `import jarvis` finds ``checkout``'s code (what setuptools' package-dir does)."""
+    pkg = into / "jarvis"
+    pkg.mkdir(parents=True)
+    for name in os.listdir(checkout / "jarvis"):
+        (pkg / name).symlink_to(checkout / "jarvis" / name)
+    for sub, folder in PACKAGE_DIRS.items():
+        if (checkout / folder).exists():
+            (pkg / sub).symlink_to(checkout / folder)
+    return into
+
+
+def start_jarvis(upstream: str, home: Path, code: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """``code``: a package tree (package_tree) to serve from instead of the installed package."""
     (home / "config.toml").write_text(
         "[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n[embedded]\nenabled = false\n"
         f'[[openai_endpoints]]\nname = "up"\nurl = "{upstream}"\n'
     )
     port = free_port()
+    env = {**os.environ, "JARVIS_HOME": str(home)}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     proc = subprocess.Popen(
         [sys.executable, "-m", "jarvis.app.cli", "serve", "--port", str(port)],
-        env={**os.environ, "JARVIS_HOME": str(home)},
+        env=env,
+        # Not the project's folder for a baseline: its own `jarvis/` would be found first.
+        cwd=str(code) if code is not None else None,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -66,14 +91,14 @@ async def one(client: httpx.AsyncClient, url: str, model: str) -> tuple[float, f
 async def closed_loop(
     client: httpx.AsyncClient, paths: dict[str, tuple[str, str]], rounds: int, concurrency: int
 ) -> dict[str, list[tuple[float, float]]]:
-    """Each worker alternates the paths (which goes first alternates too), so both see the same load."""
+    """Each worker takes every path in turn (the order rotates), so all paths see the same load."""
     out: dict[str, list[tuple[float, float]]] = {name: [] for name in paths}
     names = list(paths)
 
     async def worker(w: int) -> None:
         for r in range(rounds // concurrency):
-            order = names if (r + w) % 2 == 0 else names[::-1]
-            for name in order:
+            k = (r + w) % len(names)
+            for name in names[k:] + names[:k]:
                 out[name].append(await one(client, *paths[name]))
 
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
@@ -88,6 +113,7 @@ async def open_loop(
     tasks = []
     start = time.perf_counter()
     n = int(rate * seconds)
+    names = list(paths)
 
     async def timed(name: str) -> None:
         out[name].append((await one(client, *paths[name]))[1])
@@ -95,7 +121,8 @@ async def open_loop(
     for i in range(n):
         due = start + i / rate
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        for name in paths if i % 2 == 0 else list(paths)[::-1]:
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
             tasks.append(asyncio.create_task(timed(name)))
     await asyncio.gather(*tasks)
     return out
@@ -105,69 +132,107 @@ def ms(v: float) -> str:
     return f"{v * 1000:.2f}"
 
 
+def cpu_s(procs: dict[str, psutil.Process]) -> dict[str, float]:
+    return {name: sum(p.cpu_times()[:2]) for name, p in procs.items()}
+
+
+#: (TTFT p50, TTFT p99, total p50, total p99) added over the direct path, in seconds.
+Added = tuple[float, float, float, float]
+
+
 async def run(args: argparse.Namespace) -> None:
     up_proc, upstream = sse_server.start(args.tokens)
     with tempfile.TemporaryDirectory() as tmp:
-        jarvis_proc, gateway = start_jarvis(upstream, Path(tmp))
-        paths = {"direct": (upstream, "bench"), "jarvis": (gateway, "up/bench")}
+        servers: dict[str, subprocess.Popen] = {}
+        paths = {"direct": (upstream, "bench")}
+        for name, code in (("jarvis", None), ("baseline", args.baseline)):
+            if name == "baseline" and code is None:
+                continue
+            home = Path(tmp) / name
+            home.mkdir()
+            tree = package_tree(Path(code).resolve(), Path(tmp) / "code") if code else None
+            servers[name], url = start_jarvis(upstream, home, tree)
+            paths[name] = (url, "up/bench")
+        served = list(servers)
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         try:
             async with httpx.AsyncClient(timeout=30, limits=limits) as client:
                 await closed_loop(client, paths, 40, 4)  # warm-up: connections, first-request paths
-                print("| concurrency | path | TTFT p50 | TTFT p99 | total p50 | total p99 | n |")
+                procs = {name: psutil.Process(p.pid) for name, p in servers.items()}
+                added: dict[tuple[int, str], list[Added]] = {}
+                cpu: dict[tuple[int, str], list[float]] = {}
+                print("| round | concurrency | path | TTFT p50 | TTFT p99 | total p50 | total p99 | n |")
+                print("|---|---|---|---|---|---|---|---|")
+                for r in range(args.repeat):
+                    for conc in (1, 8):
+                        before = cpu_s(procs)
+                        res = await closed_loop(client, paths, args.rounds, conc)
+                        after = cpu_s(procs)
+                        p = {
+                            name: (
+                                pct([x[0] for x in v], 0.5),
+                                pct([x[0] for x in v], 0.99),
+                                pct([x[1] for x in v], 0.5),
+                                pct([x[1] for x in v], 0.99),
+                            )
+                            for name, v in res.items()
+                        }
+                        for name, (a, b, c, d) in p.items():
+                            n = len(res[name])
+                            print(
+                                f"| {r + 1} | {conc} | {name} | {ms(a)} | {ms(b)} | {ms(c)} | {ms(d)} | {n} |"
+                            )
+                        for name in served:
+                            diff = tuple(x - y for x, y in zip(p[name], p["direct"], strict=True))
+                            added.setdefault((conc, name), []).append(diff)  # type: ignore[arg-type]
+                            per = (after[name] - before[name]) / len(res[name])
+                            cpu.setdefault((conc, name), []).append(per)
+                print()
+                print(f"Added over direct, median of {args.repeat} interleaved rounds:")
+                print()
+                print(
+                    "| concurrency | path | TTFT p50 | TTFT p99 | total p50 | total p99 | CPU per request |"
+                )
                 print("|---|---|---|---|---|---|---|")
-                added = []
-                server = psutil.Process(jarvis_proc.pid)
-                cpu: dict[int, float] = {}
-                for conc in (1, 8):
-                    before = sum(server.cpu_times()[:2])
-                    res = await closed_loop(client, paths, args.rounds, conc)
-                    cpu[conc] = (sum(server.cpu_times()[:2]) - before) / len(res["jarvis"])
-                    for name, pairs in res.items():
-                        ttft = [p[0] for p in pairs]
-                        tot = [p[1] for p in pairs]
-                        print(
-                            f"| {conc} | {name} | {ms(pct(ttft, 0.5))} | {ms(pct(ttft, 0.99))} | "
-                            f"{ms(pct(tot, 0.5))} | {ms(pct(tot, 0.99))} | {len(pairs)} |"
-                        )
-                    d = {k: [p[1] for p in v] for k, v in res.items()}
-                    t = {k: [p[0] for p in v] for k, v in res.items()}
-                    added.append(
-                        (
-                            conc,
-                            pct(t["jarvis"], 0.5) - pct(t["direct"], 0.5),
-                            pct(t["jarvis"], 0.99) - pct(t["direct"], 0.99),
-                            pct(d["jarvis"], 0.5) - pct(d["direct"], 0.5),
-                            pct(d["jarvis"], 0.99) - pct(d["direct"], 0.99),
-                        )
-                    )
+                for (conc, name), rows in added.items():
+                    med = [statistics.median(x[i] for x in rows) for i in range(4)]
+                    per = statistics.median(cpu[(conc, name)])
+                    cells = " | ".join(f"{ms(v)} ms" for v in med)
+                    print(f"| {conc} | {name} | {cells} | {ms(per)} ms |")
                 print()
-                print("| concurrency | added TTFT p50 | added TTFT p99 | added total p50 | added total p99 |")
-                print("|---|---|---|---|---|")
-                for conc, a, b, c, e in added:
-                    print(f"| {conc} | {ms(a)} ms | {ms(b)} ms | {ms(c)} ms | {ms(e)} ms |")
-                print()
-                per = ", ".join(f"{ms(v)} ms at concurrency {k}" for k, v in cpu.items())
-                print(f"jarvis serve's CPU time per request (its process, all threads): {per}")
                 print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
                 print()
-                print("| rate (req/s per path) | direct total p99 | jarvis total p99 | added p99 |")
-                print("|---|---|---|---|")
-                best = None
+                header = " | ".join(f"{name} total p99 | {name} added p99" for name in served)
+                print(f"| rate (req/s per path) | direct total p99 | {header} |")
+                print("|---|---|" + "---|---|" * len(served))
+                best: dict[str, float | None] = dict.fromkeys(served)
+                open_paths = dict(paths)
                 for rate in args.rates:
-                    res = await open_loop(client, paths, rate, args.seconds)
-                    p_direct, p_jarvis = pct(res["direct"], 0.99), pct(res["jarvis"], 0.99)
-                    extra = p_jarvis - p_direct
-                    print(f"| {rate:g} | {ms(p_direct)} ms | {ms(p_jarvis)} ms | {ms(extra)} ms |")
-                    if extra < 0.010:
-                        best = rate
-                    else:
+                    res2 = await open_loop(client, open_paths, rate, args.seconds)
+                    p_direct = pct(res2["direct"], 0.99)
+                    cells = []
+                    for name in served:
+                        if name not in res2:
+                            cells.append("– | –")
+                            continue
+                        extra = pct(res2[name], 0.99) - p_direct
+                        cells.append(f"{ms(pct(res2[name], 0.99))} ms | {ms(extra)} ms")
+                        if extra < 0.010:
+                            best[name] = rate
+                        else:
+                            open_paths.pop(name)  # past its limit: the next rate is only worse
+                    print(f"| {rate:g} | {ms(p_direct)} ms | {' | '.join(cells)} |")
+                    if len(open_paths) == 1:
                         break
                 print()
-                print(f"highest rate with p99 added < 10 ms: {best if best is not None else 'none'} req/s")
+                for name in served:
+                    top = "none" if best[name] is None else f"{best[name]:g}"
+                    print(f"{name}: highest rate with p99 added < 10 ms: {top} req/s")
         finally:
-            jarvis_proc.send_signal(signal.SIGINT)
-            jarvis_proc.wait(20)
+            for proc in servers.values():
+                proc.send_signal(signal.SIGINT)
+            for proc in servers.values():
+                proc.wait(20)
             up_proc.terminate()
             up_proc.wait(10)
 
@@ -175,9 +240,13 @@ async def run(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=200, help="requests per path at each concurrency")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--tokens", type=int, default=16, help="content chunks per upstream answer")
     parser.add_argument("--rates", type=float, nargs="+", default=[25, 50, 100, 200, 400])
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds at each rate")
+    parser.add_argument(
+        "--baseline", metavar="DIR", help="another checkout (git archive) served as a third path, to compare"
+    )
     asyncio.run(run(parser.parse_args()))
 
 
