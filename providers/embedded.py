@@ -220,7 +220,7 @@ class EmbeddedProvider(Provider):
         # No tools here (serve refuses them for embedded models): tool turns are read as plain text.
         payload = tool_calls.plain_messages(messages)
 
-        def start(llm: Any) -> Iterator[Any]:
+        def start(llm: Any) -> Any:
             return llm.create_chat_completion(messages=payload, **kwargs)
 
         async for chunk in self._generate(model, options, start, _chat_text):
@@ -232,7 +232,7 @@ class EmbeddedProvider(Provider):
         options = options or GenerationOptions()
         kwargs = self._kwargs(options)
 
-        def start(llm: Any) -> Iterator[Any]:
+        def start(llm: Any) -> Any:
             if infill.suffix is None:
                 # A raw prompt: llama-cpp-python adds BOS as the model wants and parses special tokens
                 # (an editor's own FIM prompt keeps its FIM tokens).
@@ -390,11 +390,13 @@ class EmbeddedProvider(Provider):
 
 
 def _chat_text(choice: dict[str, Any]) -> str | None:
-    return choice.get("delta", {}).get("content")
+    text = choice.get("delta", {}).get("content")
+    return text if isinstance(text, str) else None
 
 
 def _text_of_completion(choice: dict[str, Any]) -> str | None:
-    return choice.get("text")
+    text = choice.get("text")
+    return text if isinstance(text, str) else None
 
 
 def _tokens(llm: Any, text: str) -> list[int]:

@@ -356,7 +356,7 @@ class OllamaProvider(Provider):
             stream = await self._client.generate(
                 model=model,
                 prompt=infill.prompt,
-                suffix=infill.suffix,
+                suffix=infill.suffix or "",  # Ollama reads "" as no suffix
                 raw=not infill.fim,
                 stream=True,
                 options=opts,
