@@ -7,15 +7,15 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import fim, gguf, tool_calls
+from . import embedded_tools, fim, gguf, tool_calls
 from .base import Provider
 from .errors import ContextOverflow, OutOfMemory, ProviderError
 from .timing import StreamClock
-from .types import Delta, GenerationOptions, Infill, Message, ModelInfo, StreamChunk
+from .types import Completion, Delta, GenerationOptions, Infill, Message, ModelInfo, StreamChunk
 
 DEFAULT_MODEL_NAME = "smollm2-135m"
 
@@ -116,6 +116,8 @@ class EmbeddedProvider(Provider):
             caps.add("code")
         if self._fim_cache.get(key):
             caps.add("fim")  # the vocabulary has FIM tokens: llama.cpp will find their ids
+        if embedded_tools.can_call_tools(meta):
+            caps.add("function_calling")  # a ChatML template: llama-cpp-python's tool handler fits it
         return ModelInfo(
             provider=self.name,
             name=model.name,
@@ -217,7 +219,14 @@ class EmbeddedProvider(Provider):
     ) -> AsyncIterator[StreamChunk]:
         options = options or GenerationOptions()
         kwargs = self._kwargs(options)
-        # No tools here (serve refuses them for embedded models): tool turns are read as plain text.
+        if (
+            tool_calls.wants_tools(options)
+            and "function_calling" in (await self.model_info(model)).capabilities
+        ):
+            async for chunk in self._stream_tools(model, messages, options, kwargs):
+                yield chunk
+            return
+        # The model's own chat template knows no tool turns: they are read as plain text.
         payload = tool_calls.plain_messages(messages)
 
         def start(llm: Any) -> Any:
@@ -225,6 +234,30 @@ class EmbeddedProvider(Provider):
 
         async for chunk in self._generate(model, options, start, _chat_text):
             yield chunk
+
+    async def _stream_tools(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions, kwargs: dict[str, Any]
+    ) -> AsyncIterator[StreamChunk]:
+        """A chat with functions to call (providers/embedded_tools.py says what works)."""
+        calls = tool_calls.ToolCallAccumulator()
+
+        def start(llm: Any) -> Iterator[Any]:
+            return embedded_tools.tool_chunks(llm, messages, options, kwargs)
+
+        def text_of(choice: dict[str, Any]) -> str | None:
+            delta = choice.get("delta") or {}
+            calls.add_delta(delta.get("tool_calls"))
+            return _chat_text(choice)
+
+        final: Completion | None = None
+        async for chunk in self._generate(model, options, start, text_of):
+            if isinstance(chunk, Completion):
+                final = chunk
+            else:
+                yield chunk
+        assert final is not None  # _generate always ends with one
+        called = calls.calls()
+        yield replace(final, tool_calls=called, finish_reason="tool_calls") if called else final
 
     async def stream_infill(
         self, model: str, infill: Infill, options: GenerationOptions | None = None

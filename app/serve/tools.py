@@ -1,9 +1,10 @@
 """Tools through `jarvis serve`: the functions a client offers (`tools`, `tool_choice`) reach the model
 where its backend can call them, and the calls come back in the client's API's shape.
 
-Which models can: Ollama's own word (/api/show `capabilities` has "tools"); for LM Studio, OpenAI-compatible
+Which models can: Ollama's own word (/api/show `capabilities` has "tools"); an embedded GGUF with a ChatML
+chat template (llama-cpp-python's tool handler, providers/embedded_tools.py); for LM Studio, OpenAI-compatible
 servers and cloud models the registry's "function_calling" (LM Studio's `tool_use`, the catalog, or a
-custom model's capabilities). The embedded llama.cpp models never: see README, "Tools".
+custom model's capabilities).
 """
 
 from __future__ import annotations
@@ -38,11 +39,9 @@ class BadTools(ValueError):
 
 
 def tools_capable(entry: ModelEntry) -> bool:
-    if entry.provider_kind == "embedded":
-        return False  # llama.cpp's chat templates here take no functions (README, "Tools")
-    if entry.provider_kind == "ollama":
-        # Ollama's /api/show is the truth: it refuses tools (400) for a model without the capability,
-        # whatever the catalog says about the name.
+    if entry.provider_kind in ("ollama", "embedded"):
+        # The backend's own word, whatever the catalog says about the name: Ollama's /api/show (it refuses
+        # tools, 400, for a model without them); for a GGUF, a ChatML template (providers/embedded_tools.py).
         return TOOLS in entry.info.capabilities
     return TOOLS in entry.capabilities
 

@@ -15,7 +15,7 @@ import pytest
 
 from jarvis.app.config import LMStudioConfig
 from tests.conftest import run_server
-from tests.serve.conftest import make_config, wait_for_row
+from tests.serve.conftest import EMBEDDED, make_config, wait_for_row
 
 pytestmark = pytest.mark.slow
 
@@ -199,9 +199,9 @@ def test_a_virtual_model_with_tools_picks_a_tool_capable_model_and_the_ledger_sa
     raw = client.chat.completions.with_raw_response.create(
         model="jarvis/auto", messages=ASK, tools=[WEATHER], tool_choice=choice, max_tokens=40
     )
-    # Only the two tool-capable models may answer, never the embedded one (the first choice otherwise).
+    # Only tool-capable models may answer (the embedded SmolLM2 is one: a ChatML template).
     model = raw.headers["x-jarvis-model"]
-    assert model in (SMOL, LMS) and raw.headers["x-jarvis-fallbacks"] == ""
+    assert model in (SMOL, LMS, EMBEDDED) and raw.headers["x-jarvis-fallbacks"] == ""
     assert raw.parse().choices[0].message.tool_calls[0].function.name == "get_weather"
     finished = "SELECT * FROM runs WHERE id = ? AND finished_at IS NOT NULL AND http_status IS NOT NULL"
     run = wait_for_row(server.database, finished, (raw.headers["x-jarvis-run"],))
@@ -213,3 +213,34 @@ def test_a_virtual_model_with_tools_picks_a_tool_capable_model_and_the_ledger_sa
     assert step["output"].startswith("[called get_weather({")
     req = wait_for_row(server.database, "SELECT * FROM requests WHERE run_id = ?", (run["id"],))
     assert req["model_id"] == model and req["status"] == "ok"
+
+
+def test_the_embedded_model_calls_tools_through_llama_cpp_pythons_handler(server):
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+    choice = {"type": "function", "function": {"name": "get_weather"}}
+    chunks = list(
+        client.chat.completions.create(
+            model=EMBEDDED,
+            messages=ASK,
+            tools=[WEATHER],
+            tool_choice=choice,
+            max_tokens=40,
+            temperature=0,
+            stream=True,
+        )
+    )
+    calls, _ = stream_calls(chunks)
+    assert list(calls) == [0] and calls[0]["name"] == "get_weather" and calls[0]["id"].startswith("call_")
+    assert isinstance(json.loads(calls[0]["arguments"])["city"], str)  # under the schema's grammar
+    assert chunks[-1].choices[0].finish_reason == "tool_calls" and chunks[0].model == EMBEDDED
+    # "auto": the model itself decides between a message and a call (not streamed by the handler).
+    reply = client.chat.completions.create(
+        model=EMBEDDED, messages=ASK, tools=[WEATHER], max_tokens=40, temperature=0
+    )
+    choice0 = reply.choices[0]
+    if choice0.finish_reason == "tool_calls":
+        assert choice0.message.content is None and json.loads(
+            choice0.message.tool_calls[0].function.arguments
+        )
+    else:
+        assert choice0.message.content and not choice0.message.tool_calls
