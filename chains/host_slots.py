@@ -16,6 +16,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from jarvis.providers.registry import ModelEntry
 
@@ -76,7 +77,7 @@ class HostSlots:
                     await asyncio.wait_for(cancel.wait(), self.poll_s)
 
 
-def _flock():  # type: ignore[no-untyped-def]
+def _flock() -> ModuleType | None:
     try:
         import fcntl
     except ImportError:  # Windows
@@ -86,6 +87,7 @@ def _flock():  # type: ignore[no-untyped-def]
 
 def _try_lock(path: Path) -> int | None:
     fcntl = _flock()
+    assert fcntl is not None  # HostSlots.enabled
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -55,12 +55,11 @@ class _OneTransaction:
         self._conn.execute("SAVEPOINT ledger_write")
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, *_: Any) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, *_: Any) -> None:
         if self._conn.in_transaction:  # an error may have ended the transaction, savepoints and all
             if kind is not None:
                 self._conn.execute("ROLLBACK TO ledger_write")
             self._conn.execute("RELEASE ledger_write")
-        return False
 
     def commit(self) -> None:
         """The batch commits once, at its end."""

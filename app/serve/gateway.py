@@ -224,8 +224,8 @@ class Gateway:
         refused: NoModelAvailable | None = None
         try:
             selection = engine.selector.select(ask, stats)
-        except NoModelAvailable as err:
-            refused = err
+        except NoModelAvailable as no_model:
+            refused = no_model
         if refused is not None:
             fitted = self._fit_context(ask, stats, sized=req.options.max_tokens is not None)
             if isinstance(fitted, Failed):
@@ -233,10 +233,9 @@ class Gateway:
                 return
             selection = fitted
         if selection is None:
-            err = refused
             cooling = req.route.model_id is not None and engine.runner.cooling(req.route.model_id)
             if not cooling:
-                yield Failed(400 if req.route.model_id else 503, str(err), "no_model")
+                yield Failed(400 if req.route.model_id else 503, str(refused), "no_model")
                 return
             # The asked-for model is cooling down after failures: nothing was sent yet, so the next best
             # answers (as a fallback from it would), and the headers say so.
@@ -247,7 +246,7 @@ class Gateway:
             try:
                 selection = engine.selector.select(replace(ask, explicit=None, capabilities=same_caps), stats)
             except NoModelAvailable as again:
-                yield Failed(503, f"{err} {again}", "no_model", 5.0)
+                yield Failed(503, f"{refused} {again}", "no_model", 5.0)
                 return
         run_id = req.run_id = orchestrator.ids("run")
         model = selection.model
@@ -303,8 +302,10 @@ class Gateway:
             self._finish(
                 req, step_id, FAILED, outcome, message, 200 if req.started and req.stream else status
             )
-            kind = CONTEXT_EXCEEDED if isinstance(outcome.error, ContextOverflow) else None
-            yield Failed(status, message, kind or getattr(outcome.error, "kind", "failed"), retry)
+            kind = getattr(outcome.error, "kind", None) or "failed"
+            if isinstance(outcome.error, ContextOverflow):
+                kind = CONTEXT_EXCEEDED
+            yield Failed(status, message, str(kind), retry)
             return
         answered = outcome.model or model
         req.model = answered.id
