@@ -104,12 +104,15 @@ class CloudProvider(Provider):
 
     async def list_models(self) -> list[ModelInfo]:
         # No network call: the user lists the cloud models they allow as fallbacks.
+        tools = tool_calls.litellm_function_calling(self.models)
         return [
             ModelInfo(
                 provider=self.name,
                 name=m,
                 context_length=self._context.get(m),
-                capabilities=frozenset({"completion", "chat", "code"}),
+                capabilities=frozenset(
+                    {"completion", "chat", "code"} | ({"function_calling"} if m in tools else set())
+                ),
                 local=False,
                 details={"has_key": self.has_key(m)},
             )
@@ -299,6 +302,10 @@ class CloudProvider(Provider):
         if options.stop:
             kwargs["stop"] = list(options.stop)
         kwargs.update(tool_calls.openai_tools(options))
+        if "tools" in kwargs:
+            # litellm 1.106 imports its MCP gateway for any request with tools, and that needs the optional
+            # `mcp` package (not installed: "No module named 'mcp'"); its own flag skips the gateway check.
+            kwargs["_skip_mcp_handler"] = True
         clock = StreamClock()
         usage = None
         finish_reason = None

@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .types import GenerationOptions, Message, ToolCall
@@ -149,3 +151,27 @@ def plain_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
             role, content = "user", f"Tool result: {content}"
         out.append({"role": role, "content": content})
     return out
+
+
+# -- litellm (cloud) --------------------------------------------------------
+def litellm_function_calling(models: Sequence[str]) -> frozenset[str]:
+    """Which litellm model strings its model map marks ``supports_function_calling``, read from the JSON
+    file litellm ships (what ``litellm.supports_function_calling`` reads) without importing litellm
+    (seconds) during discovery. Empty when litellm or its map is missing."""
+    if not models:
+        return frozenset()
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    path = Path(next(iter(spec.submodule_search_locations))) / "model_prices_and_context_window_backup.json"
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return frozenset()
+    out = set()
+    for model in models:
+        # "openai/gpt-4o-mini" is listed as "gpt-4o-mini"; "anthropic/claude-..." under either name.
+        entry = known.get(model) or known.get(model.split("/", 1)[-1]) or {}
+        if isinstance(entry, dict) and entry.get("supports_function_calling"):
+            out.add(model)
+    return frozenset(out)

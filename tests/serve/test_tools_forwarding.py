@@ -166,3 +166,33 @@ def test_show_and_models_list_tools_for_exactly_the_capable_models(server):
     listed = httpx.get(server.url + "/v1/models").json()["data"]
     with_tools = {m["id"] for m in listed if "tools" in m.get("capabilities", ())}
     assert with_tools == {SMOL, BOX, EMBEDDED}
+
+
+def test_a_cloud_model_through_litellm_gets_tools_and_returns_calls(serve, box_url):
+    from jarvis.app.config import CloudConfig
+
+    cloud = CloudConfig(
+        enabled=True, models=["openai/toolbox-1"], api_keys={"openai": "sk-test"}, api_base=box_url + "/v1"
+    )
+    custom = [CustomModelConfig(id="cloud/openai/toolbox-1", capabilities=["function_calling"])]
+    server = serve(make_config(embedded=False, cloud=cloud, custom_models=custom))
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+    ask = [{"role": "user", "content": "Use get_time for Lima"}]
+    for stream in (False, True):
+        if stream:
+            chunks = list(
+                client.chat.completions.create(
+                    model="cloud/openai/toolbox-1", messages=ask, tools=[TIME], stream=True
+                )
+            )
+            deltas = [d for c in chunks for ch in c.choices for d in ch.delta.tool_calls or ()]
+            assert [(d.index, d.id, d.function.name) for d in deltas] == [(0, "call_tb0", "get_time")]
+            arguments = deltas[0].function.arguments
+        else:
+            reply = client.chat.completions.create(model="cloud/openai/toolbox-1", messages=ask, tools=[TIME])
+            (call,) = reply.choices[0].message.tool_calls
+            assert reply.choices[0].finish_reason == "tool_calls" and call.function.name == "get_time"
+            arguments = call.function.arguments
+        assert json.loads(arguments) == {"city": "Lima"}
+        sent = recorded(box_url)[-1]
+        assert sent["tools"] == [TIME] and sent["messages"] == ask

@@ -114,3 +114,9 @@ def test_an_answer_that_is_calls_survives_the_cache():
     record = json.loads(json.dumps(done.cache_record()))
     assert Completion.from_cache(record) == done
     assert Message("tool", "x", (), "c").as_dict() == {"role": "tool", "content": "x", "tool_call_id": "c"}
+
+
+def test_litellm_s_model_map_says_which_cloud_models_call_functions_without_importing_litellm():
+    known = tool_calls.litellm_function_calling(["openai/gpt-4o-mini", "openai/toolbox-1", "gpt-4o-mini"])
+    assert known == {"openai/gpt-4o-mini", "gpt-4o-mini"}
+    assert tool_calls.litellm_function_calling([]) == frozenset()
