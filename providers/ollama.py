@@ -356,7 +356,9 @@ class OllamaProvider(Provider):
             stream = await self._client.generate(
                 model=model,
                 prompt=infill.prompt,
-                suffix=infill.suffix or "",  # Ollama reads "" as no suffix
+                # Ollama reads "" as no suffix (and applies the chat template): a cursor at the end of a
+                # file still fills in the middle, before the newline every file ends with.
+                suffix=(infill.suffix or "\n") if infill.fim else "",
                 raw=not infill.fim,
                 stream=True,
                 options=opts,

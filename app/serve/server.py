@@ -21,6 +21,7 @@ from jarvis.chains.served_store import heartbeat, stop_serving
 from ..engine import Engine
 from .design_api import design_routes
 from .gateway import Gateway
+from .infill_api import InfillApi
 from .metrics import metrics_routes
 from .ollama_api import OllamaApi
 from .openai_api import OpenAIApi
@@ -60,6 +61,7 @@ def build_app(engine: Engine, settings: ServeSettings | None = None) -> Starlett
     routes: list[BaseRoute] = [
         *OpenAIApi(gateway, traffic, timing).routes(),
         *OllamaApi(gateway, traffic, timing).routes(),
+        *InfillApi(gateway, traffic, timing).routes(),
         *extra_routes(engine, gateway),
     ]
     middleware = [

@@ -228,3 +228,43 @@ def test_show_tells_editors_which_models_take_a_suffix(server):
         assert ".Suffix" in shown["template"] and "insert" in shown["capabilities"], model
     plain = client.post("/api/show", json={"model": SMOL}).json()
     assert ".Suffix" not in plain["template"] and "insert" not in plain["capabilities"]
+
+
+def test_llama_cpp_infill_endpoint_for_llama_vscode(server, coder_ollama):
+    """llama.vscode and llama.vim ask llama.cpp's /infill: input_prefix, the cursor's line so far as
+    `prompt`, input_suffix; no model named (jarvis/code picks a FIM model)."""
+    client = httpx.Client(base_url=server.url, timeout=120)
+    ask = {
+        "input_prefix": "def add(a, b):\n",
+        "prompt": "    return ",
+        "input_suffix": SUFFIX,
+        "input_extra": [{"filename": "util.py", "text": "X = 1\n"}],
+        "n_predict": 8,
+        "temperature": 0,
+        "cache_prompt": True,
+        "t_max_predict_ms": 500,
+    }
+    before = len(heard(coder_ollama))
+    warm = client.post("/infill", json={**ask, "n_predict": 0})  # its cache warm-up: nothing runs
+    assert warm.status_code == 200 and warm.json()["content"] == ""
+    assert len(heard(coder_ollama)) == before
+    done = client.post("/infill", json=ask)
+    assert done.status_code == 200, done.text
+    doc = done.json()
+    assert isinstance(doc["content"], str) and doc["stop"] is True and doc["stop_type"] in ("eos", "limit")
+    assert doc["model"] == FIM_ID == done.headers["x-jarvis-model"]
+    assert doc["timings"]["predicted_n"] == doc["tokens_predicted"] > 0 and doc["timings"]["prompt_n"] > 0
+    assert heard(coder_ollama)[-1]["prompt"] == FIM_TEXT
+
+    streamed = client.post("/infill", json={**ask, "stream": True, "temperature": 0.5})
+    events = sse_events(streamed.text)
+    assert events[-1]["stop"] is True and all(e["stop"] is False for e in events[:-1])
+    assert "".join(e["content"] for e in events).strip()
+
+    # The cursor at the end of the file: Ollama would read an empty suffix as none (a chat template).
+    end = client.post("/infill", json={**ask, "input_suffix": ""})
+    assert end.status_code == 200 and heard(coder_ollama)[-1]["suffix"] == "\n"
+
+    refused = client.post("/infill", json={**ask, "model": SMOL})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == 400
+    assert "cannot fill in the middle" in refused.json()["error"]["message"]
