@@ -8,8 +8,10 @@ which p99 added latency stays under 10 ms.
 served request goes through selection, the step runner and the ledger exactly as in use.
 ``--baseline DIR`` also serves from another checkout of the project (made with
 ``git archive <commit> | tar -x -C DIR``) as a third path in the same rounds: before/after in one run.
+``--floors KIND ...`` adds bare forwarding servers (bench/serve_floors.py) as more paths: what the HTTP
+stacks alone add.
 
-Run: .venv/bin/python -m bench.serve_overhead [--rounds 200] [--repeat 3] [--baseline DIR]
+Run: .venv/bin/python -m bench.serve_overhead [--rounds 200] [--repeat 3] [--baseline DIR] [--floors ...]
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench import sse_server
+from bench import serve_floors, sse_server
 from bench.stats import pct
 from tests.conftest import free_port
 
@@ -71,6 +73,19 @@ def start_jarvis(upstream: str, home: Path, code: Path | None = None) -> tuple[s
     )
     assert proc.stdout is not None
     proc.stdout.readline()  # the ready line
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def start_floor(kind: str, upstream: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.serve_floors", kind, str(port), upstream],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.readline()  # "ready"
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -153,6 +168,9 @@ async def run(args: argparse.Namespace) -> None:
             tree = package_tree(Path(code).resolve(), Path(tmp) / "code") if code else None
             servers[name], url = start_jarvis(upstream, home, tree)
             paths[name] = (url, "up/bench")
+        for kind in args.floors:
+            servers[f"floor:{kind}"], url = start_floor(kind, upstream)
+            paths[f"floor:{kind}"] = (url, "bench")
         served = list(servers)
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         try:
@@ -246,6 +264,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds at each rate")
     parser.add_argument(
         "--baseline", metavar="DIR", help="another checkout (git archive) served as a third path, to compare"
+    )
+    parser.add_argument(
+        "--floors", nargs="*", default=[], choices=serve_floors.KINDS, help="bare forwarding servers as paths"
     )
     asyncio.run(run(parser.parse_args()))
 
