@@ -130,7 +130,4 @@ async def test_fim_without_a_fim_model_is_400_with_a_sentence(asgi):
     openai = await client.post(
         "/v1/completions", json={"model": "embedded/smollm2-135m", "prompt": "def f(", "suffix": "x"}
     )
-    assert (
-        openai.status_code == 400
-        and "cannot fill in the middle" in openai.json()["error"]["message"]
-    )
+    assert openai.status_code == 400 and "cannot fill in the middle" in openai.json()["error"]["message"]
