@@ -10,7 +10,7 @@ from jarvis.chains.bus import EventBus, RequestCompleted
 from jarvis.chains.clock import Clock, IdSource, new_id
 from jarvis.chains.costs import within_budget
 from jarvis.chains.fallback import CircuitBreaker, FallbackPolicy
-from jarvis.chains.host_slots import HostSlots
+from jarvis.chains.host_slots import HostSlots, backend_address
 from jarvis.chains.ledger_async import AsyncLedger
 from jarvis.chains.orchestrator import ModelOrchestrator
 from jarvis.chains.policies import load_policies
@@ -114,7 +114,7 @@ def build_engine(
     router = Router(
         limits,
         queue_size=config.router.queue_size,
-        host_slots=HostSlots(paths.host_slots),
+        host_slots=HostSlots(paths.host_slots, where=backend_address(registry)),
         **({"clock": clock} if clock else {}),
     )
     runner = StepRunner(

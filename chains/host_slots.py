@@ -2,8 +2,10 @@
 serve` (or two CLI runs) take Ollama's and LM Studio's per-model slots one request at a time between
 them, not only within each process's own router.
 
-One lock file per slot (``<folder>/<hash of backend and model>.<i>``), held with ``flock`` while the
-request runs. The kernel drops a process's locks when it ends, however it ends, so a killed process never
+One lock file per slot (``<folder>/<hash of the backend's address and the model>.<i>``), held with
+``flock`` while the request runs. The address, not the provider's name: a process whose "ollama" is
+another jarvis serve must not wait for the slot that server takes on the real Ollama (it would wait for
+itself). The kernel drops a process's locks when it ends, however it ends, so a killed process never
 leaves a slot taken. Waiting is a poll (``poll_s``): across processes there is no queue, so no priority
 either (inside a process the router's queue still puts the person at the keyboard first).
 """
@@ -14,11 +16,12 @@ import asyncio
 import contextlib
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from jarvis.providers.registry import ModelEntry
+from jarvis.providers.registry import ModelEntry, ModelRegistry
 
 #: Backend kinds whose slots are a machine-wide resource worth sharing: each serialises per model.
 #: (The embedded backend is one llama context per process: nothing to share; servers that batch and
@@ -47,6 +50,8 @@ class HostSlots:
     folder: Path
     poll_s: float = 0.05
     kinds: frozenset[str] = SHARED_KINDS
+    #: The backend's address for a model (backend_address); None: its provider's name.
+    where: Callable[[ModelEntry], str] | None = None
     #: False where there is no flock (Windows): every take then returns None.
     enabled: bool = field(default_factory=lambda: _flock() is not None)
 
@@ -61,7 +66,8 @@ class HostSlots:
         when ``cancel`` is set while waiting."""
         if slots <= 0 or not self.shared(entry):
             return None
-        key = hashlib.sha256(f"{entry.provider}\0{entry.name}".encode()).hexdigest()[:24]
+        backend = self.where(entry) if self.where is not None else entry.provider
+        key = hashlib.sha256(f"{backend}\0{entry.name}".encode()).hexdigest()[:24]
         self.folder.mkdir(parents=True, exist_ok=True)
         while True:
             for i in range(slots):
@@ -75,6 +81,16 @@ class HostSlots:
             else:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(cancel.wait(), self.poll_s)
+
+
+def backend_address(registry: ModelRegistry) -> Callable[[ModelEntry], str]:
+    """``where`` for HostSlots: the address of the provider serving a model (its name if it is gone)."""
+
+    def where(entry: ModelEntry) -> str:
+        provider = registry.providers.get(entry.provider)
+        return provider.address if provider is not None else entry.provider
+
+    return where
 
 
 def _flock() -> ModuleType | None:

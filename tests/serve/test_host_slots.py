@@ -92,3 +92,28 @@ async def test_a_killed_holder_frees_the_slot(tmp_path):
     finally:
         holder.kill()
         holder.wait(10)
+
+
+async def test_slots_are_per_address_so_a_jarvis_behind_ollama_never_waits_for_itself(tmp_path):
+    """A process whose "ollama" is another jarvis serve holds its slot while that server takes the real
+    Ollama's: keyed by provider name they would wait for each other forever."""
+    real = HostSlots(tmp_path / "slots", poll_s=0.01, where=lambda e: "http://127.0.0.1:11434")
+    relay = HostSlots(tmp_path / "slots", poll_s=0.01, where=lambda e: "http://127.0.0.1:11435")
+    held = await Router(host_slots=relay).acquire(QWEN)
+    inner = await asyncio.wait_for(Router(host_slots=real).acquire(QWEN), 1)
+    inner.release()
+    held.release()
+
+
+async def test_the_engine_keys_slots_by_the_providers_address(isolated_home):
+    from jarvis.app.engine import build_engine
+    from jarvis.app.paths import resolve_paths
+    from tests.serve.conftest import make_config
+
+    engine = build_engine(make_config(ollama="http://127.0.0.1:9", embedded=False), resolve_paths())
+    try:
+        slots = engine.router.host_slots
+        assert slots is not None and slots.folder == isolated_home / "slots"
+        assert slots.where is not None and slots.where(QWEN) == "http://127.0.0.1:9"
+    finally:
+        await engine.close()
