@@ -85,3 +85,24 @@ def test_gguf_naming_fim_ids_outright(tmp_path):
 def test_the_test_model_has_no_fim_tokens(model_path):
     # SmolLM2's vocabulary is StarCoder-like but has no FIM tokens: llama.cpp reports -1 for all three.
     assert not fim.gguf_has_fim(model_path, gguf.read_metadata(model_path))
+
+
+async def test_embedded_model_without_fim_tokens_refuses_a_suffix_but_takes_a_raw_prompt(model_path):
+    from jarvis.providers.embedded import EmbeddedProvider
+    from jarvis.providers.errors import ProviderError
+    from jarvis.providers.types import Completion, GenerationOptions
+
+    provider = EmbeddedProvider(models={"smol": model_path}, include_default=False, n_ctx=512, n_threads=2)
+    try:
+        assert "fim" not in (await provider.model_info("smol")).capabilities
+        with pytest.raises(ProviderError, match="has no fill-in-the-middle tokens"):
+            async for _ in provider.stream_infill("smol", Infill("def f(", ")\n")):
+                pass
+        options = GenerationOptions(max_tokens=4, temperature=0)
+        chunks = [c async for c in provider.stream_infill("smol", Infill("The sky is"), options)]
+    finally:
+        await provider.close()
+    final = chunks[-1]
+    assert isinstance(final, Completion) and final.text and final.completion_tokens == 4
+    # The prompt itself (3-4 tokens with BOS), not the chat template around it (~30).
+    assert final.prompt_tokens <= 5
