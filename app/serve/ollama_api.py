@@ -266,7 +266,7 @@ class OllamaApi:
 
     def _capabilities(self, kind: str, entry: ModelEntry | None) -> list[str]:
         caps = capabilities(entry)
-        if kind in ("auto", "code") and any_tools_capable(self.engine.registry):
+        if kind in ("auto", "code") and any_tools_capable(self.engine.registry, code=kind == "code"):
             caps.append("tools")  # a virtual model with tools picks among the tool-capable models
         if kind in ("auto", "code") and any(fim_capable(e) for e in self.engine.registry.models):
             caps.append("insert")  # with a suffix it picks among the models that fill in the middle

@@ -126,8 +126,12 @@ class ToolTurns:
         return tuple(calls), call_id
 
 
-def any_tools_capable(registry: ModelRegistry) -> bool:
-    return any(e.status == "available" and tools_capable(e) for e in registry.models)
+def any_tools_capable(registry: ModelRegistry, *, code: bool = False) -> bool:
+    """Whether a virtual model can take tools (``code``: jarvis/code, which picks among code models)."""
+    return any(
+        e.status == "available" and tools_capable(e) and (not code or "code" in e.capabilities)
+        for e in registry.models
+    )
 
 
 def tool_exclude(route: Route, registry: ModelRegistry, options: GenerationOptions) -> frozenset[str]:
@@ -151,9 +155,10 @@ def tool_exclude(route: Route, registry: ModelRegistry, options: GenerationOptio
                 named=True,
                 where=where,
             )
-    elif not able:
+    elif not any_tools_capable(registry, code=route.kind == "code"):
+        kind = "code model" if route.kind == "code" else "model"
         raise ToolsRefused(
-            "No model here can call tools: pull a tool-capable model (Ollama's /api/show lists"
+            f"No {kind} here can call tools: pull a tool-capable {kind} (Ollama's /api/show lists"
             ' "tools"), or send the request without tools.'
         )
     return frozenset(e.id for e in registry.models if e.id not in able)

@@ -128,6 +128,19 @@ async def test_tools_where_they_cannot_go_are_refused_in_one_sentence(server):
             json={"model": "jarvis/chain/default", "messages": ask, "tools": [WEATHER]},
         )
         assert r.status_code == 400 and "does not pass tools" in r.json()["error"]["message"]
+        # jarvis/code picks among code models that can call tools: the embedded SmolLM2 alone (the
+        # catalog calls it a code model; the Ollama one and the box are not).
+        named = {"type": "function", "function": {"name": "get_weather"}}
+        body = {
+            "model": "jarvis/code",
+            "messages": ask,
+            "tools": [WEATHER],
+            "tool_choice": named,
+            "max_tokens": 30,
+        }
+        r = await client.post("/v1/chat/completions", json=body)
+        assert r.status_code == 200 and r.headers["x-jarvis-model"] == EMBEDDED, r.text
+        assert r.json()["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "get_weather"
         bad = [
             ({"tools": {"name": "x"}}, "`tools` must be a list"),
             ({"tools": [{"type": "function", "function": {"description": "no name"}}]}, "needs a `name`"),
@@ -159,10 +172,16 @@ async def test_tools_where_they_cannot_go_are_refused_in_one_sentence(server):
 
 def test_show_and_models_list_tools_for_exactly_the_capable_models(server):
     client = ollama.Client(host=server.url)
-    has_tools = {
-        m: "tools" in client.show(m).capabilities for m in (SMOL, HUGE, EMBEDDED, BOX, "jarvis/auto")
+    names = (SMOL, HUGE, EMBEDDED, BOX, "jarvis/auto", "jarvis/code")
+    has_tools = {m: "tools" in client.show(m).capabilities for m in names}
+    assert has_tools == {
+        SMOL: True,
+        HUGE: False,
+        EMBEDDED: True,
+        BOX: True,
+        "jarvis/auto": True,
+        "jarvis/code": True,
     }
-    assert has_tools == {SMOL: True, HUGE: False, EMBEDDED: True, BOX: True, "jarvis/auto": True}
     listed = httpx.get(server.url + "/v1/models").json()["data"]
     with_tools = {m["id"] for m in listed if "tools" in m.get("capabilities", ())}
     assert with_tools == {SMOL, BOX, EMBEDDED}
