@@ -210,7 +210,7 @@ def test_a_virtual_model_with_tools_picks_a_tool_capable_model_and_the_ledger_sa
     assert result["answer"] == "" and result["tool_calls"][0]["function"]["name"] == "get_weather"
     step = wait_for_row(server.database, "SELECT * FROM steps WHERE run_id = ?", (run["id"],))
     assert step["status"] == "completed" and step["model_id"] == model
-    assert step["output"].startswith("[called get_weather({")
+    assert step["output"].startswith("[called get_weather({") and step["finish_reason"] == "tool_calls"
     req = wait_for_row(server.database, "SELECT * FROM requests WHERE run_id = ?", (run["id"],))
     assert req["model_id"] == model and req["status"] == "ok"
 
