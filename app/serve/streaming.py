@@ -67,7 +67,10 @@ class Pump:
         elif timeout is None:
             item = await self.queue.get()
         else:
-            item = await asyncio.wait_for(self.queue.get(), timeout)
+            # asyncio.timeout, not wait_for: wait_for (3.11) wraps the get in a task of its own, and this
+            # runs for nearly every piece of a fast stream (~100 calls each, measured with cProfile).
+            async with asyncio.timeout(timeout):
+                item = await self.queue.get()
         if isinstance(item, Exception):
             raise item
         return item
@@ -78,7 +81,8 @@ class Pump:
             return
         self.cancel.set()
         try:
-            await asyncio.wait_for(asyncio.shield(self.task), grace_s)
+            async with asyncio.timeout(grace_s):
+                await asyncio.shield(self.task)
         except (TimeoutError, Exception):
             self.task.cancel()
             with contextlib.suppress(BaseException):
