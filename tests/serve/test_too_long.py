@@ -4,6 +4,8 @@ refusal comes from the selection, before any model runs."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.serve.conftest import EMBEDDED
 
 #: Far beyond SmolLM2's window (and any small model's): ~50k tokens by the estimate.
@@ -60,3 +62,29 @@ async def test_a_max_tokens_past_the_window_is_400_naming_both_parts(asgi):
     assert resp.status_code == 400, resp.text
     message = resp.json()["error"]["message"]
     assert f"{limit + 10} in the completion" in message and "lower max_tokens" in message
+
+
+async def test_a_prompt_that_fits_without_the_default_answer_budget_is_served(isolated_home):
+    """No max_tokens and a prompt that fits the window but not with 512 answer tokens more: the model
+    answers (until its window is full), as OpenAI does; with max_tokens set, the same is a 400."""
+    from jarvis.app.engine import build_engine
+    from jarvis.app.paths import resolve_paths
+    from jarvis.app.serve.gateway import CONTEXT_EXCEEDED, Failed, Gateway
+    from jarvis.chains.selection import NoModelAvailable, Request
+    from tests.serve.conftest import make_config
+
+    engine = await build_engine(make_config(), resolve_paths()).start()
+    try:
+        gateway = Gateway(engine)
+        limit = engine.registry.lookup(EMBEDDED).context_length
+        ask = Request(task_type="chat", prompt_tokens=limit - 100, max_tokens=512, explicit=EMBEDDED)
+        with pytest.raises(NoModelAvailable):
+            engine.selector.select(ask, {})
+        served = gateway._fit_context(ask, {}, sized=False)
+        assert not isinstance(served, Failed) and served is not None and served.model.id == EMBEDDED
+        refused = gateway._fit_context(ask, {}, sized=True)
+        assert isinstance(refused, Failed) and refused.status == 400 and refused.kind == CONTEXT_EXCEEDED
+        numbers = f"{limit + 412} tokens ({limit - 100} in the messages, 512 in the completion)"
+        assert numbers in refused.message
+    finally:
+        await engine.close()
