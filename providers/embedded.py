@@ -240,13 +240,24 @@ class EmbeddedProvider(Provider):
     ) -> AsyncIterator[StreamChunk]:
         """A chat with functions to call (providers/embedded_tools.py says what works)."""
         calls = tool_calls.ToolCallAccumulator()
+        usage: dict[str, int] = {}  # an unstreamed answer's own counts
+        pieces = [0]  # streamed pieces of arguments: one generated token each, like text pieces
 
         def start(llm: Any) -> Iterator[Any]:
-            return embedded_tools.tool_chunks(llm, messages, options, kwargs)
+            chunks = embedded_tools.tool_chunks(llm, messages, options, kwargs)
+            try:
+                for chunk in chunks:
+                    usage.update(chunk.get("usage") or {})
+                    yield chunk
+            finally:  # a stopped stream ends llama-cpp-python's generator now, as _generate does
+                getattr(chunks, "close", lambda: None)()
 
         def text_of(choice: dict[str, Any]) -> str | None:
             delta = choice.get("delta") or {}
             calls.add_delta(delta.get("tool_calls"))
+            pieces[0] += sum(
+                1 for d in delta.get("tool_calls") or () if (d.get("function") or {}).get("arguments")
+            )
             return _chat_text(choice)
 
         final: Completion | None = None
@@ -257,7 +268,19 @@ class EmbeddedProvider(Provider):
                 yield chunk
         assert final is not None  # _generate always ends with one
         called = calls.calls()
-        yield replace(final, tool_calls=called, finish_reason="tool_calls") if called else final
+        if not called:
+            yield final
+            return
+        # _generate counted text pieces alone, so its prompt count holds the generated arguments too.
+        generated = usage.get("completion_tokens") or pieces[0]
+        prompt = usage.get("prompt_tokens") or max(final.prompt_tokens - generated, 0)
+        yield replace(
+            final,
+            tool_calls=called,
+            finish_reason="tool_calls",
+            prompt_tokens=prompt,
+            completion_tokens=generated,
+        )
 
     async def stream_infill(
         self, model: str, infill: Infill, options: GenerationOptions | None = None

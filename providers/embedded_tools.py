@@ -12,6 +12,7 @@ What it can and cannot do (llama-cpp-python 0.3.x):
   SmolLM2), so when no call was chosen the answer is generated again, streamed, with the model's own
   template. "required" with one function is that function named; with several it is "auto" (the
   handler does not know "required").
+- The functions are listed in the system turn only: a conversation without one gets an empty one.
 - Tool results are not rendered by its template (a `tool` turn would be an empty header), so they go
   in as user turns; the assistant's earlier calls are rendered as the handler writes them.
 """
@@ -25,6 +26,8 @@ from .tool_calls import CHOICE_WORDS, plain_messages
 from .types import GenerationOptions, Message
 
 CHATML = "<|im_start|>"
+#: An empty system turn for a conversation that has none: the handler writes the function list into it.
+SYSTEM = {"role": "system", "content": ""}
 
 
 def can_call_tools(meta: Mapping[str, Any]) -> bool:
@@ -33,7 +36,9 @@ def can_call_tools(meta: Mapping[str, Any]) -> bool:
 
 
 def handler_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    out = []
+    # The handler lists the functions inside the system turn alone: without one the model never sees them
+    # (measured with SmolLM2: "Call get_weather for Paris" then answers in text under "auto").
+    out: list[dict[str, Any]] = [] if any(m.role == "system" for m in messages) else [SYSTEM]
     for m in messages:
         if m.role == "tool":
             out.append({"role": "user", "content": f"Tool result: {m.content}"})
@@ -80,4 +85,5 @@ def as_chunk(response: Mapping[str, Any]) -> dict[str, Any]:
         for i, c in enumerate(message.get("tool_calls") or ())
     ]
     delta = {"content": message.get("content"), "tool_calls": calls or None}
-    return {"choices": [{"index": 0, "delta": delta, "finish_reason": choice.get("finish_reason")}]}
+    chunk = {"index": 0, "delta": delta, "finish_reason": choice.get("finish_reason")}
+    return {"choices": [chunk], "usage": response.get("usage")}
