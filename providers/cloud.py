@@ -338,8 +338,7 @@ class CloudProvider(Provider):
             prompt_estimate=estimate_prompt_tokens(messages),
         )
         final = replace(final, cost_usd=self.cost(model, final.prompt_tokens, final.completion_tokens))
-        called = calls.calls()
-        yield replace(final, tool_calls=called, finish_reason="tool_calls") if called else final
+        yield tool_calls.with_calls(final, calls.calls())
 
     async def probe_key(self, model: str, key: NamedKey) -> tuple[str, str]:
         """One cheap authenticated call with ``key`` (a one-token completion) for `jarvis keys test`.

@@ -274,13 +274,7 @@ class EmbeddedProvider(Provider):
         # _generate counted text pieces alone, so its prompt count holds the generated arguments too.
         generated = usage.get("completion_tokens") or pieces[0]
         prompt = usage.get("prompt_tokens") or max(final.prompt_tokens - generated, 0)
-        yield replace(
-            final,
-            tool_calls=called,
-            finish_reason="tool_calls",
-            prompt_tokens=prompt,
-            completion_tokens=generated,
-        )
+        yield tool_calls.with_calls(replace(final, prompt_tokens=prompt, completion_tokens=generated), called)
 
     async def stream_infill(
         self, model: str, infill: Infill, options: GenerationOptions | None = None

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -310,7 +309,7 @@ class OllamaProvider(Provider):
             warnings=warnings,
         )
         # Ollama says "stop" after calls; ours is OpenAI's word, the same for every backend.
-        yield replace(done, tool_calls=tuple(calls), finish_reason="tool_calls") if calls else done
+        yield tool_calls.with_calls(done, calls)
 
     async def stream_infill(
         self, model: str, infill: Infill, options: GenerationOptions | None = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -259,8 +258,7 @@ class OpenAICompatProvider(Provider):
         except httpx.HTTPError as err:
             raise self._transport_error(err, model, clock.text) from None
         final = self._final(clock, model, messages, usage, finish_reason, served_model)
-        called = calls.calls()
-        yield replace(final, tool_calls=called, finish_reason="tool_calls") if called else final
+        yield tool_calls.with_calls(final, calls.calls())
 
     async def stream_infill(
         self, model: str, infill: Infill, options: GenerationOptions | None = None

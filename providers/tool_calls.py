@@ -14,11 +14,11 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .types import GenerationOptions, Message, ToolCall
+from .types import Completion, GenerationOptions, Message, ToolCall
 
 #: tool_choice values that are not a function's name.
 CHOICE_WORDS = ("auto", "none", "required")
@@ -40,6 +40,23 @@ def openai_tools(options: GenerationOptions) -> dict[str, Any]:
     elif choice:
         out["tool_choice"] = {"type": "function", "function": {"name": choice}}
     return out
+
+
+def with_calls(final: Completion, calls: Sequence[ToolCall]) -> Completion:
+    """A stream's final record with the calls the model asked for: finish_reason "tool_calls", or "length"
+    when the answer was cut off inside them (max_tokens ran out: a call's arguments are not whole JSON)."""
+    if not calls:
+        return final
+    cut = final.finish_reason == "length" or not all(_whole_json(c.arguments) for c in calls)
+    return replace(final, tool_calls=tuple(calls), finish_reason="length" if cut else "tool_calls")
+
+
+def _whole_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass

@@ -152,7 +152,9 @@ class ChatEncoder:
 
     @staticmethod
     def _reason(finished: Finished) -> str:
-        return "tool_calls" if finished.tool_calls else finish_reason(finished.finish_reason)
+        reason = finish_reason(finished.finish_reason)
+        # Calls cut off by max_tokens keep "length": a client must not run a call with half its arguments.
+        return "tool_calls" if finished.tool_calls and reason != "length" else reason
 
     def whole(self, text: str, finished: Finished) -> dict[str, Any]:
         reason = self._reason(finished)

@@ -5,10 +5,13 @@ turns paired by id or by function name, and a call surviving the answer cache.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
+from jarvis.app.serve.gateway import Finished
+from jarvis.app.serve.openai_api import ChatEncoder
 from jarvis.app.serve.tools import ToolTurns, openai_calls, with_tools
 from jarvis.providers import tool_calls
-from jarvis.providers.types import Completion, GenerationOptions, Message, ToolCall
+from jarvis.providers.types import Completion, GenerationOptions, Message, ToolCall, Usage
 
 
 def test_openai_deltas_join_by_index_into_whole_calls():
@@ -120,3 +123,16 @@ def test_litellm_s_model_map_says_which_cloud_models_call_functions_without_impo
     known = tool_calls.litellm_function_calling(["openai/gpt-4o-mini", "openai/toolbox-1", "gpt-4o-mini"])
     assert known == {"openai/gpt-4o-mini", "gpt-4o-mini"}
     assert tool_calls.litellm_function_calling([]) == frozenset()
+
+
+def test_calls_cut_off_by_max_tokens_finish_with_length_not_tool_calls():
+    done = Completion("p", "m", "", 3, 4, None, None, 0.1, "stop")
+    whole, cut = ToolCall("c", "f", '{"city": "Rome"}'), ToolCall("d", "f", '{"city":')
+    assert tool_calls.with_calls(done, [whole]).finish_reason == "tool_calls"
+    # llama-cpp-python's handler says "tool_calls" whatever happened; the arguments tell.
+    assert tool_calls.with_calls(done, [whole, cut]).finish_reason == "length"
+    assert tool_calls.with_calls(replace(done, finish_reason="length"), [whole]).finish_reason == "length"
+    assert tool_calls.with_calls(done, []) is done
+    usage = Usage(3, 4, finish_reason="length")
+    assert ChatEncoder._reason(Finished("m", usage, "length", (cut,))) == "length"
+    assert ChatEncoder._reason(Finished("m", usage, "tool_calls", (whole,))) == "tool_calls"
