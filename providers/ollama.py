@@ -222,24 +222,25 @@ class OllamaProvider(Provider):
         want = max(self.num_ctx, needed_tokens)
         return min(want, context_length) if context_length else want
 
-    async def stream_chat(
-        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
-    ) -> AsyncIterator[StreamChunk]:
-        options = options or GenerationOptions()
-        estimate = estimate_prompt_tokens(messages)
+    async def _request_options(
+        self, model: str, estimate: int, options: GenerationOptions, hint: str
+    ) -> dict[str, Any]:
+        """Ollama's ``options`` for a prompt of about ``estimate`` tokens: num_ctx always (never Ollama's
+        default), raising ContextOverflow where the prompt would not fit (Ollama would silently drop its
+        beginning)."""
         needed = estimate + (options.max_tokens or 0)
         context_length = None
         if not options.num_ctx:
             try:
                 context_length = _context_length((await self._show(model)).get("modelinfo") or {})
             except ProviderError:
-                pass  # a missing model is reported by /api/chat itself, with Ollama's words
+                pass  # a missing model is reported by /api/chat or /api/generate itself, in Ollama's words
         num_ctx = self.choose_num_ctx(needed, options, context_length)
         if estimate > num_ctx:
             raise ContextOverflow(
                 f"The prompt (about {estimate} tokens) does not fit {model}'s {num_ctx}-token context;"
                 " Ollama would silently drop its beginning.",
-                hint="Shorten the prompt or raise num_ctx.",
+                hint=hint,
                 needed=needed,
                 window=num_ctx,
                 provider=self.name,
@@ -257,6 +258,14 @@ class OllamaProvider(Provider):
                 opts[key] = value
         if options.stop:
             opts["stop"] = list(options.stop)
+        return opts
+
+    async def stream_chat(
+        self, model: str, messages: Sequence[Message], options: GenerationOptions | None = None
+    ) -> AsyncIterator[StreamChunk]:
+        options = options or GenerationOptions()
+        estimate = estimate_prompt_tokens(messages)
+        opts = await self._request_options(model, estimate, options, "Shorten the prompt or raise num_ctx.")
         clock = StreamClock()
         final = None
         calls: list[ToolCall] = []
@@ -318,37 +327,10 @@ class OllamaProvider(Provider):
         (its FIM tokens); not ``raw``, which would drop the suffix. A model whose template has no suffix
         support is a 400 "... does not support insert". Without a suffix: ``raw``, the prompt as it is."""
         options = options or GenerationOptions()
-        messages = infill.as_messages()
-        estimate = estimate_prompt_tokens(messages)
-        context_length = None
-        if not options.num_ctx:
-            try:
-                context_length = _context_length((await self._show(model)).get("modelinfo") or {})
-            except ProviderError:
-                pass  # a missing model is reported by /api/generate itself
-        num_ctx = self.choose_num_ctx(estimate + (options.max_tokens or 0), options, context_length)
-        if estimate > num_ctx:
-            raise ContextOverflow(
-                f"The prompt (about {estimate} tokens) does not fit {model}'s {num_ctx}-token context;"
-                " Ollama would silently drop its beginning.",
-                hint="Send less of the file, or raise num_ctx.",
-                needed=estimate,
-                window=num_ctx,
-                provider=self.name,
-                model=model,
-            )
-        opts: dict[str, Any] = {"num_ctx": num_ctx}
-        for field, key in (
-            ("temperature", "temperature"),
-            ("top_p", "top_p"),
-            ("seed", "seed"),
-            ("max_tokens", "num_predict"),
-        ):
-            value = getattr(options, field)
-            if value is not None:
-                opts[key] = value
-        if options.stop:
-            opts["stop"] = list(options.stop)
+        estimate = estimate_prompt_tokens(infill.as_messages())
+        opts = await self._request_options(
+            model, estimate, options, "Send less of the file, or raise num_ctx."
+        )
         clock = StreamClock()
         final = None
         try:

@@ -207,24 +207,7 @@ class OpenAICompatProvider(Provider):
                         async for _rest in lines:
                             pass
                         break
-                    try:
-                        chunk = json.loads(data)
-                    except ValueError:
-                        raise BadResponse(
-                            f"{self.name} sent a malformed stream line: {data[:80]!r}.",
-                            partial_text=clock.text,
-                            provider=self.name,
-                            model=model,
-                        ) from None
-                    if "error" in chunk:
-                        raise http_errors.from_status(
-                            500,
-                            http_errors.error_message(data),
-                            provider=self.name,
-                            model=model,
-                            address=self.address,
-                            secrets=self._secrets,
-                        )
+                    chunk = self._chunk(data, model, clock.text)
                     served_model = served_model or chunk.get("model")
                     if chunk.get("usage"):
                         usage = chunk["usage"]
@@ -304,24 +287,7 @@ class OpenAICompatProvider(Provider):
                     data = line[5:].strip() if line.startswith("data:") else ""
                     if not data or data == "[DONE]":
                         continue  # comments, keep-alives; the rest is read so the connection is reused
-                    try:
-                        chunk = json.loads(data)
-                    except ValueError:
-                        raise BadResponse(
-                            f"{self.name} sent a malformed stream line: {data[:80]!r}.",
-                            partial_text=clock.text,
-                            provider=self.name,
-                            model=model,
-                        ) from None
-                    if "error" in chunk:
-                        raise http_errors.from_status(
-                            500,
-                            http_errors.error_message(data),
-                            provider=self.name,
-                            model=model,
-                            address=self.address,
-                            secrets=self._secrets,
-                        )
+                    chunk = self._chunk(data, model, clock.text)
                     served_model = served_model or chunk.get("model")
                     usage = chunk.get("usage") or usage
                     for choice in chunk.get("choices") or ():
@@ -339,6 +305,30 @@ class OpenAICompatProvider(Provider):
                 model=model,
             )
         yield self._final(clock, model, infill.as_messages(), usage, finish_reason, served_model)
+
+    def _chunk(self, data: str, model: str, partial: str) -> dict[str, Any]:
+        """One SSE ``data:`` line as JSON; an error the server sent in it (under HTTP 200) is raised."""
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            chunk = None
+        if not isinstance(chunk, dict):
+            raise BadResponse(
+                f"{self.name} sent a malformed stream line: {data[:80]!r}.",
+                partial_text=partial,
+                provider=self.name,
+                model=model,
+            )
+        if "error" in chunk:
+            raise http_errors.from_status(
+                500,
+                http_errors.error_message(data),
+                provider=self.name,
+                model=model,
+                address=self.address,
+                secrets=self._secrets,
+            )
+        return chunk
 
     def _final(
         self,

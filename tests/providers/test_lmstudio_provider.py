@@ -86,3 +86,17 @@ def test_capabilities_from_names():
     assert "code" in guess_capabilities("qwen2.5-coder-7b-instruct")
     assert guess_capabilities("nomic-embed-text") == {"embeddings"}
     assert "vision" in guess_capabilities("qwen2-vl-7b", "vlm")
+
+
+@pytest.mark.parametrize("line", ["5", "[1]", "{not json"])
+async def test_a_stream_line_that_is_not_a_json_object_is_a_bad_response(line):
+    import httpx
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = f"data: {line}\n\ndata: [DONE]\n\n"
+        return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+
+    provider = OpenAICompatProvider("odd", "http://odd.invalid", transport=httpx.MockTransport(handler))
+    with pytest.raises(BadResponse, match="malformed stream line"):
+        await collect(provider.stream_chat("m", ask("hi")))
+    await provider.close()
