@@ -37,14 +37,16 @@ from .settings import VerifySettings
 from .task_checks import candidate_code, gather_checks, task_prelude
 from .tiers import confinement_notice
 
-# Explaining the failure before fixing it is what makes a small model change its code (self-debugging,
-# Chen et al. 2023); asked only to "fix" it, Qwen2.5-Coder-1.5B sent back the same code in most repairs
-# of the HumanEval benchmark.
+# Saying what went wrong before fixing it is what makes a small model change its code (self-debugging,
+# Chen et al. 2023): asked only to "fix" it, Qwen2.5-Coder-1.5B sent back the same code in most repairs on
+# the HumanEval benchmark. Asked to explain in prose first, it explained and then gave no code at all (or
+# repeated one sentence until max_tokens at temperature 0); so the explanation is one comment line
+# opening the code block.
 REPAIR_PROMPT = (
     "Task: {task}\n\nYour code:\n{code}\n\nIt was run against the task's checks and failed:\n"
-    "{failures}\n\nFirst work through the first failing check by hand, following the task's words "
-    "step by step, and say in one or two sentences what the code does differently from the task. "
-    "Then answer with the complete corrected code in one ```python block."
+    "{failures}\n\nAnswer with the complete corrected code in one ```python block. Start the block with "
+    "one comment line, `# Mistake: ...`, saying in a few words what the code did differently from the "
+    "task's words for the first failing check; then the corrected code."
 )
 INPUTS_SYSTEM = "You write test inputs for Python functions. Answer with Python call expressions only."
 INPUTS_PROMPT = (
