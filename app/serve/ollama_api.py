@@ -299,11 +299,13 @@ class OllamaApi:
             body = await parse.json_body(request)
             name = parse.model_name(body)
             route = await self.gateway.resolve(name)
-            prompt = body.get("prompt") or ""
-            suffix = body.get("suffix") or ""
-            system = body.get("system") or ""
+            prompt, suffix, system = (
+                "" if body.get(k) is None else body[k] for k in ("prompt", "suffix", "system")
+            )
             if not all(isinstance(v, str) for v in (prompt, suffix, system)):
                 raise parse.BadRequest("`prompt`, `suffix` and `system` must be strings.")
+            if not isinstance(body.get("raw", False), bool):
+                raise parse.BadRequest("`raw` must be true or false.")
             options = parse.ollama_options(body)
         except parse.BadRequest as err:
             return error_response(400, str(err))
