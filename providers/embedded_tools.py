@@ -19,11 +19,13 @@ What it can and cannot do (llama-cpp-python 0.3.x):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from .errors import ProviderError
 from .tool_calls import CHOICE_WORDS, plain_messages
-from .types import GenerationOptions, Message
+from .types import GenerationOptions, Message, ToolSpec
 
 CHATML = "<|im_start|>"
 #: An empty system turn for a conversation that has none: the handler writes the function list into it.
@@ -53,6 +55,13 @@ def tool_chunks(
     """Chat-completion stream chunks (OpenAI's shape, tool calls in ``delta.tool_calls``)."""
     from llama_cpp.llama_chat_format import chatml_function_calling
 
+    for tool in options.tools or ():
+        if not grammar_parses(llm, tool):
+            raise ProviderError(
+                f"llama.cpp cannot follow the parameters of the function '{tool.name}': llama-cpp-python"
+                " turns that JSON Schema into a grammar llama.cpp rejects (a quote or backslash in a"
+                " property name, an enum or a const value); send it to another model or simplify it."
+            )
     tools = [t.as_openai() for t in options.tools or ()]
     args = {k: v for k, v in kwargs.items() if k not in ("stream", "seed")}
     if options.seed is not None:
@@ -87,3 +96,24 @@ def as_chunk(response: Mapping[str, Any]) -> dict[str, Any]:
     delta = {"content": message.get("content"), "tool_calls": calls or None}
     chunk = {"index": 0, "delta": delta, "finish_reason": choice.get("finish_reason")}
     return {"choices": [chunk], "usage": response.get("usage")}
+
+
+def grammar_parses(llm: Any, tool: ToolSpec) -> bool:
+    """Whether llama.cpp parses the grammar the handler builds from the function's JSON Schema. Its converter
+    leaves a backslash unescaped (a quote in a property name, an enum or a const value), and the handler
+    adds the sampler llama.cpp then fails to make (NULL) to its chain: a segfault, the whole process gone
+    (llama-cpp-python 0.3.36). Its function names are safe: ToolSpec allows no quotes in them."""
+    import llama_cpp
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    try:
+        grammar = LlamaGrammar.from_json_schema(json.dumps(tool.as_openai()["function"]["parameters"]))
+    except Exception:
+        return True  # the handler falls back to plain JSON's grammar, which parses
+    sampler = llama_cpp.llama_sampler_init_grammar(
+        llm._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
+    )
+    if not sampler:
+        return False
+    llama_cpp.llama_sampler_free(sampler)
+    return True

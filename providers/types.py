@@ -46,12 +46,19 @@ class Message:
         return out
 
 
+#: What a function's name may be: letters, digits, underscores and dashes, at most 64 (OpenAI's rule).
+TOOL_NAME = r"^[A-Za-z0-9_-]{1,64}$"
+
+
 class ToolSpec(BaseModel):
     """A function the model may call (OpenAI's and Ollama's ``{"type": "function", "function": ...}``)."""
 
     model_config = ConfigDict(frozen=True)
 
-    name: str = Field(min_length=1)
+    #: OpenAI's rule for function names. Also what llama.cpp's grammars can carry: a quote in a name broke
+    #: the grammar llama-cpp-python's tool handler builds from the names, and llama.cpp then crashed the
+    #: process (a segfault, measured with 0.3.36).
+    name: str = Field(pattern=TOOL_NAME)
     description: str | None = None
     #: JSON Schema of the arguments.
     parameters: dict[str, Any] = Field(default_factory=dict)

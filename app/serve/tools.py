@@ -66,7 +66,8 @@ def with_tools(body: dict[str, Any], options: GenerationOptions) -> GenerationOp
             specs.append(ToolSpec.model_validate(fields))
         except ValidationError:
             raise BadTools(
-                f"tools[{i}].function needs a `name` and, if given, `parameters` as a JSON Schema object."
+                f"tools[{i}].function needs a `name` (letters, digits, _ and -, at most 64) and, if given,"
+                " `parameters` as a JSON Schema object."
             ) from None
     return options.model_copy(update={"tools": tuple(specs) or None, "tool_choice": _choice(choice, specs)})
 

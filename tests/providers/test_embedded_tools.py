@@ -8,6 +8,7 @@ import pytest
 
 from jarvis.providers.embedded import DEFAULT_MODEL_NAME, EmbeddedProvider
 from jarvis.providers.embedded_tools import handler_messages
+from jarvis.providers.errors import ProviderError
 from jarvis.providers.types import GenerationOptions, Message, ToolSpec
 from tests.helpers import ask, collect
 
@@ -53,3 +54,20 @@ async def test_a_named_call_counts_its_tokens(embedded):
     # Each streamed piece of the arguments is one generated token: '{"city": "Paris"}' is several.
     assert 3 <= final.completion_tokens <= len(arguments)
     assert final.prompt_tokens > 0
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": {"enum": ['x"y']}}},
+        {"type": "object", "properties": {'say "hi"': {"type": "string"}}},
+        {"anyOf": [{"type": "integer"}, {"const": 'q"x'}]},
+    ],
+)
+async def test_a_schema_llama_cpp_cannot_follow_is_an_error_not_a_crash(embedded, schema):
+    # These killed the process (a segfault in llama.cpp, through llama-cpp-python's tool handler).
+    tool = ToolSpec(name="f", parameters=schema)
+    for choice in ("f", None):
+        options = GenerationOptions(max_tokens=8, tools=(tool,), tool_choice=choice)
+        with pytest.raises(ProviderError, match="cannot follow the parameters of the function 'f'"):
+            await collect(embedded.stream_chat(DEFAULT_MODEL_NAME, ask("call f"), options))

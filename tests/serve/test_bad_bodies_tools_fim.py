@@ -10,6 +10,9 @@ BAD_TOOLS = [
     {"tools": {"name": "f"}},
     {"tools": [{"type": "function", "function": {"description": "no name"}}]},
     {"tools": ["f"]},
+    # A quote in a name crashed the process through llama-cpp-python's tool grammar (embedded models).
+    {"tools": [{"type": "function", "function": {"name": 'a"b c'}}]},
+    {"tools": [{"type": "function", "function": {"name": "x" * 65}}]},
     {"tools": [{"type": "function", "function": {"name": "f", "parameters": "x"}}]},
     {"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": 5},
     {"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"function": {"name": "g"}}},
