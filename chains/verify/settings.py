@@ -16,7 +16,9 @@ class VerifySettings(BaseModel):
     #: False keeps the settings but runs the chain unverified (`jarvis run --verify` still turns it on).
     enabled: bool = True
     #: Candidates sampled when the first (greedy) one does not pass every check: 1 greedy + the rest.
-    candidates: int = Field(default=4, ge=1, le=8)
+    #: Six, not four: on the HumanEval benchmark a sample won 23 times in 193 verifications and a
+    #: repair never did, so the calls go to samples first (README "Verified code on HumanEval").
+    candidates: int = Field(default=6, ge=1, le=8)
     #: Samples that may confirm a greedy candidate which passes every check, compared with it on
     #: model-proposed inputs (a task's few examples rarely pin its behaviour down); sampling stops as
     #: soon as no other behaviour can outnumber the greedy one's. 0 trusts the first pass. Measured
@@ -26,7 +28,7 @@ class VerifySettings(BaseModel):
     #: Temperature of the candidates after the greedy one (each with its own seed).
     temperature: float = Field(default=0.8, ge=0, le=2)
     #: Repair rounds when no candidate passes every check (each repairs the best one or two).
-    repair_rounds: int = Field(default=2, ge=0, le=2)
+    repair_rounds: int = Field(default=1, ge=0, le=2)
     #: Candidates repaired per round.
     repair_width: int = Field(default=2, ge=1, le=2)
     #: Model calls the verification may make in all (candidates, inputs, repairs).

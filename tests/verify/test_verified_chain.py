@@ -233,7 +233,7 @@ async def test_right_sample_beats_wrong_greedy_with_a_reason(make_rig):
     temps = [(o.temperature, o.seed) for _, o in rig.coder.calls]
     assert temps[0][0] == 0.0 and temps[1] == (0.8, 1) and temps[2] == (0.8, 2)
     notices = [e.text for e in of(events, Notice)]
-    assert "candidate 2/4 (temperature 0.8, seed 1)" in notices
+    assert "candidate 2/6 (temperature 0.8, seed 1)" in notices
     assert [(c.candidate, c.passed) for c in of(events, CandidateChecked)] == [(0, 1), (1, 2), (2, 3)]
     failed = of(events, CandidateChecked)[0].lines
     assert failed[1] == "✗ is_prime(1) is False: got True"
@@ -247,7 +247,7 @@ async def test_right_sample_beats_wrong_greedy_with_a_reason(make_rig):
 async def test_repair_that_fixes_is_kept_and_one_that_breaks_is_not(make_rig):
     # Two candidates, both wrong; the first repair breaks a passing check, the second fixes all.
     rig = make_rig(answers=[ODD, ODD_BUT_ONE], repairs=[NEVER, RIGHT], inputs="is_prime(2)\nis_prime(15)")
-    events = await rig.run(verify_settings={"candidates": 2, "repair_width": 1})
+    events = await rig.run(verify_settings={"candidates": 2, "repair_width": 1, "repair_rounds": 2})
     assert rig.kinds() == ["code", "code", "repair", "repair"]
     checked = of(events, CandidateChecked)
     rejected = [c for c in checked if not c.kept]
@@ -267,7 +267,9 @@ async def test_console_and_markdown_show_checks_marks_and_the_verdict(make_rig, 
     from jarvis.app.run_console import _render
 
     rig = make_rig(answers=[ODD, ODD_BUT_ONE], repairs=[NEVER, RIGHT])
-    events = await rig.run(verify_settings={"candidates": 2, "repair_width": 1, "agreement": False})
+    events = await rig.run(
+        verify_settings={"candidates": 2, "repair_width": 1, "repair_rounds": 2, "agreement": False}
+    )
     for event in events:
         if not isinstance(event, StepStarted):
             _render(event)
@@ -294,11 +296,11 @@ def test_bench_ablation_chains_each_turn_one_piece_off():
         if s.verify
     }
     assert pieces == {
-        "verified": (4, True, True, True),
-        "verified-examples": (4, True, False, False),
-        "verified-agreement": (4, False, True, False),
+        "verified": (6, True, True, True),
+        "verified-examples": (6, True, False, False),
+        "verified-agreement": (6, False, True, False),
         "verified-repair": (1, True, False, True),
-        "verified-no-repair": (4, True, True, False),
+        "verified-no-repair": (6, True, True, False),
     }
 
 
