@@ -69,9 +69,9 @@ async def test_verified_run_shows_checks_candidates_verdict_and_code(isolated_ho
         boxes = list(view.query(CandidateBox))
         assert len(boxes) == 2
         first, second = text_of(boxes[0]), text_of(boxes[1])
-        assert "candidate 1/4: 1/2 checks passed" in first
+        assert "candidate 1/6: 1/2 checks passed" in first
         assert "✓ is_prime(7) is True" in first and "✗ is_prime(1) is False" in first
-        assert "candidate 2/4: 2/2 checks passed" in second
+        assert "candidate 2/6: 2/2 checks passed" in second
         assert second.count("✓") == 2 and "✗" not in second and not boxes[1].query(Collapsible)
         # The failure is there on demand: folded until opened.
         fold = boxes[0].query_one(Collapsible)
