@@ -58,6 +58,11 @@ def start_jarvis(upstream: str, home: Path, code: Path | None = None) -> tuple[s
         "[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n[embedded]\nenabled = false\n"
         f'[[openai_endpoints]]\nname = "up"\nurl = "{upstream}"\n'
     )
+    return serve(home, code)
+
+
+def serve(home: Path, code: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """`jarvis serve` on a free port with ``home``'s config, once it printed its ready line."""
     port = free_port()
     env = {**os.environ, "JARVIS_HOME": str(home)}
     if code is not None:

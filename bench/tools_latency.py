@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
+from bench.serve_overhead import serve
 from bench.stats import pct
-from tests.conftest import free_port, run_server
+from tests.conftest import run_server
 
 MODEL = "toolbox-1"
 TOOL = {
@@ -41,17 +40,7 @@ def start_jarvis(upstream: str, home: Path) -> tuple[subprocess.Popen, str]:
         f'[[openai_endpoints]]\nname = "box"\nurl = "{upstream}"\n'
         f'[[custom_models]]\nid = "box/{MODEL}"\ncapabilities = ["function_calling"]\n'
     )
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jarvis.app.cli", "serve", "--port", str(port)],
-        env={**os.environ, "JARVIS_HOME": str(home)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    proc.stdout.readline()  # the ready line
-    return proc, f"http://127.0.0.1:{port}"
+    return serve(home)
 
 
 async def timed(client: httpx.AsyncClient, url: str, body: dict) -> tuple[float, float]:
