@@ -44,6 +44,13 @@ def register(add: Any) -> None:
     p.add_argument(
         "--allow-host", nargs="+", default=[], metavar="NAME", help="more names clients may use in Host"
     )
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=GRACE_S,
+        metavar="SECONDS",
+        help=f"seconds answers in flight may finish after Ctrl+C before they are cut (default {GRACE_S})",
+    )
     for action in p._actions:  # `add` gave every command the same --json help; serve's prints lines
         if "--json" in action.option_strings:
             action.help = "print the ready line and the lifecycle events as JSON lines (never the token)"
@@ -90,6 +97,10 @@ def serve(config: Config, paths: Paths, args: argparse.Namespace) -> int:
     problem = startup_problem(args.host, args.token)
     if problem:
         return fail(problem, EXIT_USAGE)
+    if not 0 <= args.grace <= 600:
+        return fail(
+            f"--grace {args.grace:g} is out of range; give 0 to 600 seconds (default {GRACE_S}).", EXIT_USAGE
+        )
     if not 0 <= args.port <= 65535:
         return fail(
             f"--port {args.port} is not a TCP port; give one from 1 to 65535 (default 11435).", EXIT_USAGE
@@ -114,7 +125,8 @@ def serve(config: Config, paths: Paths, args: argparse.Namespace) -> int:
         cors_origins=cors_list(args.cors),
         allowed_hosts=tuple(args.allow_host),
     )
-    return asyncio.run(_serve(config, paths, settings, sock, as_json=bool(getattr(args, "json", False))))
+    as_json = bool(getattr(args, "json", False))
+    return asyncio.run(_serve(config, paths, settings, sock, as_json=as_json, grace_s=args.grace))
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -134,7 +146,13 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def _serve(
-    config: Config, paths: Paths, settings: Any, sock: socket.socket, *, as_json: bool = False
+    config: Config,
+    paths: Paths,
+    settings: Any,
+    sock: socket.socket,
+    *,
+    as_json: bool = False,
+    grace_s: float = GRACE_S,
 ) -> int:
     """``as_json``: the ready line and the lifecycle events (stopping, cancelling, stopped) as JSON lines."""
     import asyncio
@@ -154,7 +172,7 @@ async def _serve(
             else:
                 if not self.should_exit:
                     loop.call_soon_threadsafe(stopping, sig)
-                    loop.call_soon_threadsafe(loop.call_later, GRACE_S, stop_answers)
+                    loop.call_soon_threadsafe(loop.call_later, grace_s, stop_answers)
                 self.should_exit = True
 
     def stopping(sig: int) -> None:
@@ -177,9 +195,9 @@ async def _serve(
             app,
             log_level="warning",
             lifespan="on",
-            # In-flight answers get GRACE_S to finish after Ctrl+C, then stop_answers ends them; this is
+            # In-flight answers get grace_s to finish after Ctrl+C, then stop_answers ends them; this is
             # only the backstop for a task that still does not end.
-            timeout_graceful_shutdown=GRACE_S + 5,
+            timeout_graceful_shutdown=grace_s + 5,
             access_log=False,
             # Nothing here reads the client's address, and a loopback server has no proxy in front whose
             # X-Forwarded-For it should believe: one ASGI layer less per request.
