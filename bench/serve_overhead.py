@@ -10,14 +10,20 @@ served request goes through selection, the step runner and the ledger exactly as
 ``git archive <commit> | tar -x -C DIR``) as a third path in the same rounds: before/after in one run.
 ``--floors KIND ...`` adds bare forwarding servers (bench/serve_floors.py) as more paths: what the HTTP
 stacks alone add.
+``--stacks`` runs each server under more stacks in the same rounds: ``default`` (this interpreter, asyncio's
+loop), ``alt`` (``--alt-python``'s interpreter, e.g. a venv that also has httptools: uvicorn picks its
+parser there) and ``alt-uvloop`` (the same on uvloop's loop). Each server runs through bench/stack_main.py,
+which records the event loop and the protocol class that served its first connection: printed per path.
 
 Run: .venv/bin/python -m bench.serve_overhead [--rounds 200] [--repeat 3] [--baseline DIR] [--floors ...]
+     [--alt-python PATH --stacks default alt alt-uvloop]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import statistics
@@ -25,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -38,6 +45,38 @@ BODY = {"messages": [{"role": "user", "content": "Say hello."}], "stream": True,
 #: The installed package's folders (pyproject's package-dir): a checkout is importable as `jarvis` through
 #: a tree of links with this shape.
 PACKAGE_DIRS = {"app": "app", "chains": "chains", "providers": "providers", "assets": "assets"}
+#: This project's root: `bench` is importable from here.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Stack:
+    """How a server process is started: which interpreter, on which event loop (bench/stack_main.py)."""
+
+    name: str
+    python: str
+    loop: str
+
+    def command(self, report: Path, module: str, *args: str) -> list[str]:
+        """``module`` through bench.stack_main, which writes the loop and protocol in use to ``report``."""
+        launcher = ["-m", "bench.stack_main", "--loop", self.loop, "--report", str(report)]
+        return [self.python, *launcher, "-m", module, *args]
+
+    def label(self, name: str) -> str:
+        return name if self.name == "default" else f"{name}@{self.name}"
+
+
+STACKS = ("default", "alt", "alt-uvloop")
+
+
+def stacks(names: list[str], alt_python: str | None) -> list[Stack]:
+    out = []
+    for name in names:
+        python = sys.executable if name == "default" else alt_python
+        if python is None:
+            raise SystemExit(f"--stacks {name} needs --alt-python PATH (the interpreter to run it with).")
+        out.append(Stack(name, python, "uvloop" if name.endswith("uvloop") else "asyncio"))
+    return out
 
 
 def package_tree(checkout: Path, into: Path) -> Path:
@@ -52,23 +91,36 @@ def package_tree(checkout: Path, into: Path) -> Path:
     return into
 
 
-def start_jarvis(upstream: str, home: Path, code: Path | None = None) -> tuple[subprocess.Popen, str]:
+def start_jarvis(
+    upstream: str,
+    home: Path,
+    code: Path | None = None,
+    *,
+    stack: Stack | None = None,
+    report: Path | None = None,
+) -> tuple[subprocess.Popen, str]:
     """``code``: a package tree (package_tree) to serve from instead of the installed package."""
     (home / "config.toml").write_text(
         "[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n[embedded]\nenabled = false\n"
         f'[[openai_endpoints]]\nname = "up"\nurl = "{upstream}"\n'
     )
-    return serve(home, code)
+    return serve(home, code, stack=stack, report=report)
 
 
-def serve(home: Path, code: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """`jarvis serve` on a free port with ``home``'s config, once it printed its ready line."""
+def serve(
+    home: Path, code: Path | None = None, *, stack: Stack | None = None, report: Path | None = None
+) -> tuple[subprocess.Popen, str]:
+    """`jarvis serve` on a free port with ``home``'s config, once it printed its ready line; with ``stack``
+    (and ``report``), through bench.stack_main on that stack's interpreter and loop."""
     port = free_port()
     env = {**os.environ, "JARVIS_HOME": str(home)}
     if code is not None:
-        env["PYTHONPATH"] = str(code)
+        # After the checkout's tree (its `jarvis` first): this project's root, for bench.stack_main.
+        env["PYTHONPATH"] = f"{code}{os.pathsep}{ROOT}" if stack is not None else str(code)
+    args = ("jarvis.app.cli", "serve", "--port", str(port))
+    cmd = [sys.executable, "-m", *args] if stack is None or report is None else stack.command(report, *args)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jarvis.app.cli", "serve", "--port", str(port)],
+        cmd,
         env=env,
         # Not the project's folder for a baseline: its own `jarvis/` would be found first.
         cwd=str(code) if code is not None else None,
@@ -81,10 +133,11 @@ def serve(home: Path, code: Path | None = None) -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def start_floor(kind: str, upstream: str) -> tuple[subprocess.Popen, str]:
+def start_floor(kind: str, upstream: str, stack: Stack, report: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.serve_floors", kind, str(port), upstream],
+        stack.command(report, "bench.serve_floors", kind, str(port), upstream),
+        cwd=str(ROOT),  # where `bench` is importable, whatever the interpreter
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -160,27 +213,77 @@ def cpu_s(procs: dict[str, psutil.Process]) -> dict[str, float]:
 Added = tuple[float, float, float, float]
 
 
+def print_stacks(reports: dict[str, Path]) -> None:
+    """What each server's first connection was served by (bench.stack_main wrote it during the warm-up)."""
+    print("| path | python | event loop | HTTP protocol |")
+    print("|---|---|---|---|")
+    for label, report in reports.items():
+        doc = json.loads(report.read_text()) if report.exists() else {}
+        cells = " | ".join(doc.get(k, "not recorded") for k in ("python", "loop", "http"))
+        print(f"| {label} | {cells} |")
+    print()
+
+
+async def rates_table(
+    client: httpx.AsyncClient, paths: dict[str, tuple[str, str]], served: list[str], args: argparse.Namespace
+) -> None:
+    """Open loop at rising rates: the highest at which each path's p99 added stays under 10 ms."""
+    header = " | ".join(f"{name} total p99 | {name} added p99" for name in served)
+    print(f"| rate (req/s per path) | direct total p99 | {header} |")
+    print("|---|---|" + "---|---|" * len(served))
+    best: dict[str, float | None] = dict.fromkeys(served)
+    open_paths = dict(paths)
+    for rate in args.rates:
+        res2 = await open_loop(client, open_paths, rate, args.seconds)
+        p_direct = pct(res2["direct"], 0.99)
+        cells = []
+        for name in served:
+            if name not in res2:
+                cells.append("– | –")
+                continue
+            extra = pct(res2[name], 0.99) - p_direct
+            cells.append(f"{ms(pct(res2[name], 0.99))} ms | {ms(extra)} ms")
+            if extra < 0.010:
+                best[name] = rate
+            else:
+                open_paths.pop(name)  # past its limit: the next rate is only worse
+        print(f"| {rate:g} | {ms(p_direct)} ms | {' | '.join(cells)} |")
+        if len(open_paths) == 1:
+            break
+    print()
+    for name in served:
+        top = "none" if best[name] is None else f"{best[name]:g}"
+        print(f"{name}: highest rate with p99 added < 10 ms: {top} req/s")
+
+
 async def run(args: argparse.Namespace) -> None:
     up_proc, upstream = sse_server.start(args.tokens)
     with tempfile.TemporaryDirectory() as tmp:
         servers: dict[str, subprocess.Popen] = {}
+        reports: dict[str, Path] = {}
         paths = {"direct": (upstream, "bench")}
-        for name, code in (("jarvis", None), ("baseline", args.baseline)):
-            if name == "baseline" and code is None:
-                continue
-            home = Path(tmp) / name
-            home.mkdir()
-            tree = package_tree(Path(code).resolve(), Path(tmp) / "code") if code else None
-            servers[name], url = start_jarvis(upstream, home, tree)
-            paths[name] = (url, "up/bench")
-        for kind in args.floors:
-            servers[f"floor:{kind}"], url = start_floor(kind, upstream)
-            paths[f"floor:{kind}"] = (url, "bench")
+        tree = package_tree(Path(args.baseline).resolve(), Path(tmp) / "code") if args.baseline else None
+        for stack in stacks(args.stacks, args.alt_python):
+            for name, code in (("jarvis", None), ("baseline", tree)):
+                if name == "baseline" and code is None:
+                    continue
+                label = stack.label(name)
+                home = Path(tmp) / label
+                home.mkdir()
+                reports[label] = Path(tmp) / f"{label}.stack.json"
+                servers[label], url = start_jarvis(upstream, home, code, stack=stack, report=reports[label])
+                paths[label] = (url, "up/bench")
+            for kind in args.floors:
+                label = stack.label(f"floor:{kind}")
+                reports[label] = Path(tmp) / f"{label}.stack.json"
+                servers[label], url = start_floor(kind, upstream, stack, reports[label])
+                paths[label] = (url, "bench")
         served = list(servers)
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         try:
             async with httpx.AsyncClient(timeout=30, limits=limits) as client:
                 await closed_loop(client, paths, 40, 4)  # warm-up: connections, first-request paths
+                print_stacks(reports)
                 procs = {name: psutil.Process(p.pid) for name, p in servers.items()}
                 added: dict[tuple[int, str], list[Added]] = {}
                 cpu: dict[tuple[int, str], list[float]] = {}
@@ -225,32 +328,8 @@ async def run(args: argparse.Namespace) -> None:
                 print()
                 print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
                 print()
-                header = " | ".join(f"{name} total p99 | {name} added p99" for name in served)
-                print(f"| rate (req/s per path) | direct total p99 | {header} |")
-                print("|---|---|" + "---|---|" * len(served))
-                best: dict[str, float | None] = dict.fromkeys(served)
-                open_paths = dict(paths)
-                for rate in args.rates:
-                    res2 = await open_loop(client, open_paths, rate, args.seconds)
-                    p_direct = pct(res2["direct"], 0.99)
-                    cells = []
-                    for name in served:
-                        if name not in res2:
-                            cells.append("– | –")
-                            continue
-                        extra = pct(res2[name], 0.99) - p_direct
-                        cells.append(f"{ms(pct(res2[name], 0.99))} ms | {ms(extra)} ms")
-                        if extra < 0.010:
-                            best[name] = rate
-                        else:
-                            open_paths.pop(name)  # past its limit: the next rate is only worse
-                    print(f"| {rate:g} | {ms(p_direct)} ms | {' | '.join(cells)} |")
-                    if len(open_paths) == 1:
-                        break
-                print()
-                for name in served:
-                    top = "none" if best[name] is None else f"{best[name]:g}"
-                    print(f"{name}: highest rate with p99 added < 10 ms: {top} req/s")
+                if args.rates:
+                    await rates_table(client, paths, served, args)
         finally:
             for proc in servers.values():
                 proc.send_signal(signal.SIGINT)
@@ -265,13 +344,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200, help="requests per path at each concurrency")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--tokens", type=int, default=16, help="content chunks per upstream answer")
-    parser.add_argument("--rates", type=float, nargs="+", default=[25, 50, 100, 200, 400])
+    parser.add_argument(
+        "--rates", type=float, nargs="*", default=[25, 50, 100, 200, 400], help="open-loop rates; none: skip"
+    )
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds at each rate")
     parser.add_argument(
         "--baseline", metavar="DIR", help="another checkout (git archive) served as a third path, to compare"
     )
     parser.add_argument(
         "--floors", nargs="*", default=[], choices=serve_floors.KINDS, help="bare forwarding servers as paths"
+    )
+    parser.add_argument(
+        "--stacks", nargs="+", default=["default"], choices=STACKS, help="stacks to run each server under"
+    )
+    parser.add_argument(
+        "--alt-python", metavar="PATH", help="the interpreter for the alt stacks (e.g. a venv with httptools)"
     )
     asyncio.run(run(parser.parse_args()))
 
