@@ -52,13 +52,14 @@ def behaves(outputs: tuple[str, ...]) -> bool:
 
 
 def agreement_groups(candidates: Sequence[Candidate]) -> list[tuple[int, ...]]:
-    """Candidates with identical outputs, grouped; a candidate with no usable outputs stands alone.
-    Largest group first, then by its earliest member."""
-    by_outputs: dict[tuple[str, ...], list[int]] = {}
+    """Candidates with identical outputs that pass as many checks, grouped (two that differ on the
+    checks do not behave the same, however alike their outputs on the proposed inputs); a candidate
+    with no usable outputs stands alone. Largest group first, then by its earliest member."""
+    by_outputs: dict[tuple[int, tuple[str, ...]], list[int]] = {}
     alone = []
     for c in candidates:
         if behaves(c.outputs):
-            by_outputs.setdefault(c.outputs, []).append(c.index)
+            by_outputs.setdefault((c.passed, c.outputs), []).append(c.index)
         else:
             alone.append((c.index,))
     groups = [tuple(sorted(g)) for g in by_outputs.values()] + alone

@@ -19,11 +19,11 @@ class VerifySettings(BaseModel):
     #: Six, not four: on the HumanEval benchmark a sample won 23 times in 193 verifications and a
     #: repair never did, so the calls go to samples first (README "Verified code on HumanEval").
     candidates: int = Field(default=6, ge=1, le=8)
-    #: Samples that may confirm a greedy candidate which passes every check, compared with it on
+    #: Samples that may confirm a candidate which passes every check, compared with it on
     #: model-proposed inputs (a task's few examples rarely pin its behaviour down); sampling stops as
-    #: soon as no other behaviour can outnumber the greedy one's. 0 trusts the first pass. Measured
-    #: on the HumanEval subset: with the model's inputs alone it changed no answer; with the mutated
-    #: example inputs (`mutations`) it found the one sample in 68 that is right (README).
+    #: soon as no other behaviour can outnumber the passer's. A greedy passer gets at most
+    #: `candidates - 1` of them, a sampled one all of them beyond the candidates (on the HumanEval
+    #: subset the first sample to pass the examples was wrong in 4 of 5 tasks). 0 trusts the first pass.
     confirm: int = Field(default=3, ge=0, le=7)
     #: Temperature of the candidates after the greedy one (each with its own seed).
     temperature: float = Field(default=0.8, ge=0, le=2)

@@ -215,6 +215,8 @@ class VerifiedSession:
             async for event in self._check(self.kept[-1]):
                 yield event
             if self._done(authoritative):
+                async for event in self._confirm(self.kept[-1].index):
+                    yield event
                 return
         if s.agreement and self.entry and self._needs_agreement(authoritative):
             async for event in self._agreement():
@@ -223,21 +225,28 @@ class VerifiedSession:
             async for event in self._repairs():
                 yield event
 
-    async def _confirm(self) -> AsyncIterator[Event]:
-        """The greedy candidate passes every check; a task's few examples rarely pin its behaviour down,
-        so samples are compared with it on model-proposed inputs. Sampling stops as soon as no other
-        behaviour can outnumber the greedy one's (ties keep the greedy candidate): one agreeing sample
-        settles it in the common case."""
+    async def _confirm(self, passer: int = 0) -> AsyncIterator[Event]:
+        """Candidate `passer` passes every check; a task's few examples rarely pin its behaviour down,
+        so more samples are compared with it on model-proposed inputs, and a larger group that also
+        passes every check wins. Sampling stops as soon as no other behaviour can outnumber the
+        leading one (ties keep the passer): one agreeing sample settles it in the common case.
+
+        A sampled passer gets the full `confirm` samples beyond the candidates, a greedy one at most
+        the candidates: on the HumanEval benchmark the first sample to pass the examples was wrong in 4
+        of 5 tasks, the greedy candidate far less often (README "Verified code on HumanEval")."""
         s = self.settings
-        extra = min(s.confirm, s.candidates - 1)
-        if not extra or not (s.agreement and self.entry):
+        extra = s.confirm if passer else min(s.confirm, s.candidates - 1)
+        # Every confirming sample is one model call, and so is the inputs step: stay inside the budget.
+        extra = min(extra, s.max_model_calls - self.model_calls - 1)
+        if extra <= 0 or not (s.agreement and self.entry):
             return
         async for event in self._agreement():
             yield event
         if not self.calls:
             return
-        for n in range(1, extra + 1):
-            if self._settled(remaining=extra - n + 1):
+        first = len(self.kept)
+        for n in range(first, first + extra):
+            if self._settled(remaining=first + extra - n):
                 return
             try:
                 async for event in self._sample(n):
@@ -251,13 +260,20 @@ class VerifiedSession:
             await self._outputs(cand)
 
     def _settled(self, remaining: int) -> bool:
-        """True when `remaining` more samples could not form a group larger than the greedy one's."""
-        if not behaves(self.kept[0].outputs):
-            return True  # the greedy candidate gave no outputs to agree on: nothing to confirm
-        groups = self._ranking().groups
-        mine = next(g for g in groups if 0 in g)
-        others = max((len(g) for g in groups if g is not mine), default=0)
-        return len(mine) >= others + remaining
+        """True when `remaining` more samples could not form a group larger than the leading one's:
+        the passer's, or a larger one that has already outnumbered it."""
+        ranking = self._ranking()
+        if not behaves(self.kept[ranking.winner].outputs):
+            return True  # the leader gave no outputs to agree on: nothing to confirm
+        mine = ranking.group_of(ranking.winner)
+        # A group passes as many checks as each of its members; one that passes fewer can never lead.
+        best = self._passed(ranking.winner)
+        rivals = [len(g) for g in ranking.groups if g is not mine and self._passed(g[0]) == best]
+        return len(mine) >= max(rivals, default=0) + remaining
+
+    def _passed(self, index: int) -> int:
+        run = self.kept[index].run
+        return run.passed_authoritative if run else 0
 
     def _done(self, authoritative: bool) -> bool:
         return authoritative and self._passes_all()
@@ -317,7 +333,7 @@ class VerifiedSession:
         else:
             seed = int(self.run.options.overrides.get("seed") or self.role.options.seed or 0) + n
             overrides = {"temperature": s.temperature, "seed": seed}
-            label = f"candidate {n + 1}/{total} (temperature {s.temperature:g}, seed {seed})"
+            label = f"{self._name(n)} (temperature {s.temperature:g}, seed {seed})"
         async for item in self._step(self.role, self.values, 0, label, overrides):
             if isinstance(item, tuple):
                 text = item[1] or ""
@@ -332,6 +348,11 @@ class VerifiedSession:
                 )
             else:
                 yield item
+
+    def _name(self, n: int) -> str:
+        """Sample n as the user sees it: "candidate 3/6", or "candidate 8, confirming" past the count."""
+        total = self.settings.candidates
+        return f"candidate {n + 1}/{total}" if n < total else f"candidate {n + 1}, confirming"
 
     async def _inputs_step(self) -> AsyncIterator[Event]:
         role = RoleSpec(
@@ -385,9 +406,8 @@ class VerifiedSession:
                 f"✗ the code does not load: {run.load_error}",
                 *(f"✗ {r.check.display}" for r in run.results),
             )
-        total = self.settings.candidates
         label = (
-            f"candidate {cand.index + 1}/{total}"
+            self._name(cand.index)
             if cand.origin in ("greedy", "sample")
             else f"candidate {cand.index + 1}: {cand.origin}"
         )

@@ -49,7 +49,8 @@ async def start_verified(pilot, view: RunView, task: str) -> None:
 
 async def test_verified_run_shows_checks_candidates_verdict_and_code(isolated_home, monkeypatch):
     app, provider = scripted_app(isolated_home, monkeypatch)
-    provider.code = [fenced(ODD), fenced(RIGHT)]  # the greedy candidate fails is_prime(1); the next passes
+    # The greedy candidate fails is_prime(1); the next passes, and one more sample agreeing with it confirms it.
+    provider.code = [fenced(ODD), fenced(RIGHT)]
     async with app.run_test(size=(140, 60)) as pilot:
         await ready(pilot, app)
         view = app.query_one(RunView)
@@ -67,8 +68,9 @@ async def test_verified_run_shows_checks_candidates_verdict_and_code(isolated_ho
         checks = text_of(view.query_one(ChecksBox))
         assert "extracted: is_prime(7) is True" in checks and "extracted: is_prime(1) is False" in checks
         boxes = list(view.query(CandidateBox))
-        assert len(boxes) == 2
+        assert len(boxes) == 3
         first, second = text_of(boxes[0]), text_of(boxes[1])
+        assert "candidate 3/6: 2/2 checks passed" in text_of(boxes[2])
         assert "candidate 1/6: 1/2 checks passed" in first
         assert "✓ is_prime(7) is True" in first and "✗ is_prime(1) is False" in first
         assert "candidate 2/6: 2/2 checks passed" in second
@@ -83,7 +85,7 @@ async def test_verified_run_shows_checks_candidates_verdict_and_code(isolated_ho
 
         result = text_of(view.query_one("#result"))
         assert "verified: 0 given + 2 extracted checks passed" in result
-        assert "2 candidate(s)" in result and "winner: candidate 2" in result
+        assert "3 candidate(s)" in result and "winner: candidate 2" in result
         code = view.query_one("#winning-code", Static)
         assert "n ** 0.5" in code.content.code  # the winner's code, not the greedy one
 

@@ -36,6 +36,19 @@ def test_among_equal_passes_the_largest_group_wins():
     assert "3 of 5 candidates agree with it on 3 inputs" in ranking.reason
 
 
+def test_a_candidate_that_fails_a_check_does_not_swell_a_passing_group():
+    # 0 fails a check but agrees with 1 on the inputs; 2 and 3 pass and agree with each other.
+    cands = [
+        Candidate(0, passed=1, total=2, outputs=A),
+        Candidate(1, passed=2, total=2, outputs=A),
+        Candidate(2, passed=2, total=2, outputs=B),
+        Candidate(3, passed=2, total=2, outputs=B),
+    ]
+    ranking = rank_candidates(cands)
+    assert ranking.groups == ((2, 3), (0,), (1,))
+    assert ranking.winner == 2 and "2 of 4 candidates agree with it" in ranking.reason
+
+
 def test_ties_go_to_the_greedy_sample():
     cands = [Candidate(2, outputs=B), Candidate(0, outputs=A), Candidate(1, outputs=("9",))]
     ranking = rank_candidates(cands)

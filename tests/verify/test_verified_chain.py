@@ -192,11 +192,12 @@ async def test_one_agreeing_sample_confirms_a_greedy_pass(make_rig):
 async def test_samples_that_agree_outvote_a_greedy_pass_the_examples_miss(make_rig):
     rig = make_rig(answers=[SQUARES, RIGHT, RIGHT, NEVER], inputs="is_prime(25)\nis_prime(49)\nis_prime(13)")
     events = await rig.run(verify_settings={"confirm": 3, "mutations": 0})
-    # The greedy one is outnumbered by two samples that agree with each other (the last one fails a check).
-    assert rig.kinds() == ["code", "inputs", "code", "code", "code"]
+    # The greedy one is outnumbered by two samples that agree with each other; the last sample could
+    # only tie them, so it is not drawn.
+    assert rig.kinds() == ["code", "inputs", "code", "code"]
     [done] = of(events, VerificationFinished)
     assert done.verified and done.winner == 1
-    assert "2 of 4 candidates agree with it on 3 inputs" in done.reason
+    assert "2 of 3 candidates agree with it on 3 inputs" in done.reason
     assert "n ** 0.5" in events[-1].result.answer
 
 
@@ -227,7 +228,7 @@ async def test_a_split_vote_keeps_the_greedy_pass(make_rig):
 @pytest.mark.slow
 async def test_right_sample_beats_wrong_greedy_with_a_reason(make_rig):
     rig = make_rig(answers=[ODD, NEVER, RIGHT, ODD])
-    events = await rig.run()
+    events = await rig.run(verify_settings={"confirm": 0})
     # The third candidate passes everything: sampling stops there, no inputs, no repair.
     assert rig.kinds() == ["code", "code", "code"]
     temps = [(o.temperature, o.seed) for _, o in rig.coder.calls]
@@ -241,6 +242,30 @@ async def test_right_sample_beats_wrong_greedy_with_a_reason(make_rig):
     assert done.verified and done.winner == 2 and done.reason.startswith("passed 3/3 checks")
     assert done.reason == "passed 3/3 checks; candidate 3, sampled"
     assert "n ** 0.5" in events[-1].result.answer
+
+
+@pytest.mark.slow
+async def test_a_sampled_pass_is_confirmed_and_can_be_outvoted(make_rig):
+    # The first sample to pass the examples is wrong on 25 and 49; two later samples agree on the right
+    # behaviour, past the 3 candidates (labelled as confirming).
+    rig = make_rig(answers=[ODD, SQUARES, RIGHT, RIGHT], inputs="is_prime(25)\nis_prime(49)")
+    events = await rig.run(verify_settings={"candidates": 3, "confirm": 3, "mutations": 0})
+    assert rig.kinds() == ["code", "code", "inputs", "code", "code"]
+    assert "candidate 4, confirming (temperature 0.8, seed 3)" in [e.text for e in of(events, Notice)]
+    [done] = of(events, VerificationFinished)
+    assert done.verified and done.winner == 2 and done.candidates == 4
+    assert done.reason == (
+        "passed 3/3 checks; 2 of 4 candidates agree with it on 2 inputs; candidate 3, sampled, first among equals"
+    )
+    assert "n ** 0.5" in events[-1].result.answer
+    # A sample that agrees with the passer settles it at once; no inputs to compare on, nothing to confirm.
+    rig = make_rig(answers=[ODD, RIGHT, RIGHT, SQUARES], inputs="is_prime(25)")
+    events = await rig.run(verify_settings={"candidates": 3, "confirm": 3, "mutations": 0})
+    assert rig.kinds() == ["code", "code", "inputs", "code"]
+    assert of(events, VerificationFinished)[0].winner == 1
+    rig = make_rig(answers=[ODD, SQUARES, RIGHT], inputs="no calls here")
+    events = await rig.run(verify_settings={"candidates": 3, "confirm": 3, "mutations": 0})
+    assert rig.kinds() == ["code", "code", "inputs"] and of(events, VerificationFinished)[0].winner == 1
 
 
 @pytest.mark.slow
@@ -396,7 +421,9 @@ async def test_verify_on_a_chain_with_a_reviewer_shows_it_the_results(make_rig):
 @pytest.mark.slow
 async def test_ledger_record_and_json(make_rig):
     rig = make_rig(answers=[ODD, RIGHT])
-    events = await rig.run(tests="def test_two():\n    assert is_prime(2)\n", confinement_notice=True)
+    events = await rig.run(
+        tests="def test_two():\n    assert is_prime(2)\n", confinement_notice=True, verify_settings={"confirm": 0}
+    )
     run_id = events[0].run_id
     assert any(e.text.startswith("Verification runs the generated Python") for e in of(events, Notice))
     await rig.ledger.flush()
