@@ -285,9 +285,10 @@ def test_register_model_form_with_an_error(snap_compare, isolated_home, monkeypa
 
 @pytest.mark.slow  # the sandbox's tier probe starts a process
 def test_verified_run_finished_with_checks_and_winner(snap_compare, isolated_home, monkeypatch):
-    """A verified run: the greedy candidate fails a check (✗), the second passes both and a third sample
-    agreeing with it confirms it, the verdict and the winning code under it. The sandbox is pinned to the limits-only tier (on every machine) and
-    its stopwatch to the script's clock, so the tier and durations on screen do not vary."""
+    """A verified run: the greedy candidate fails a check (✗), the second passes both and a third
+    sample agreeing with it confirms it, the verdict and the winning code under it. The sandbox is
+    pinned to the limits-only tier (on every machine) and its stopwatch to the script's clock, so the
+    tier and durations on screen do not vary."""
     from jarvis.chains.verify import sandbox as sandbox_module
     from jarvis.chains.verify.sandbox import Sandbox
     from jarvis.chains.verify.tiers import Tier

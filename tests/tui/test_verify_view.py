@@ -49,7 +49,7 @@ async def start_verified(pilot, view: RunView, task: str) -> None:
 
 async def test_verified_run_shows_checks_candidates_verdict_and_code(isolated_home, monkeypatch):
     app, provider = scripted_app(isolated_home, monkeypatch)
-    # The greedy candidate fails is_prime(1); the next passes, and one more sample agreeing with it confirms it.
+    # The greedy candidate fails is_prime(1); the next passes, one more sample agreeing with it confirms it.
     provider.code = [fenced(ODD), fenced(RIGHT)]
     async with app.run_test(size=(140, 60)) as pilot:
         await ready(pilot, app)

@@ -255,7 +255,8 @@ async def test_a_sampled_pass_is_confirmed_and_can_be_outvoted(make_rig):
     [done] = of(events, VerificationFinished)
     assert done.verified and done.winner == 2 and done.candidates == 4
     assert done.reason == (
-        "passed 3/3 checks; 2 of 4 candidates agree with it on 2 inputs; candidate 3, sampled, first among equals"
+        "passed 3/3 checks; 2 of 4 candidates agree with it on 2 inputs;"
+        " candidate 3, sampled, first among equals"
     )
     assert "n ** 0.5" in events[-1].result.answer
     # A sample that agrees with the passer settles it at once; no inputs to compare on, nothing to confirm.
@@ -422,7 +423,9 @@ async def test_verify_on_a_chain_with_a_reviewer_shows_it_the_results(make_rig):
 async def test_ledger_record_and_json(make_rig):
     rig = make_rig(answers=[ODD, RIGHT])
     events = await rig.run(
-        tests="def test_two():\n    assert is_prime(2)\n", confinement_notice=True, verify_settings={"confirm": 0}
+        tests="def test_two():\n    assert is_prime(2)\n",
+        confinement_notice=True,
+        verify_settings={"confirm": 0},
     )
     run_id = events[0].run_id
     assert any(e.text.startswith("Verification runs the generated Python") for e in of(events, Notice))
