@@ -6,7 +6,9 @@ completion to the upstream.
 - ``reencode``: the same stack, each SSE line parsed and written again (what jarvis must do to name the
   answering model and keep the stream contract): jarvis serve's own stack with nothing else;
 - ``aiohttp-client``: the same server, aiohttp (C HTTP parser) to the upstream instead of httpx;
-- ``aiohttp``: aiohttp on both sides.
+- ``aiohttp``: aiohttp on both sides;
+- ``tcp-relay``: no HTTP at all, the bytes relayed between the client's connection and one upstream
+  connection each: what the extra process and loopback hop alone cost (no gateway can add less).
 
 Run: python -m bench.serve_floors KIND PORT UPSTREAM_URL (prints "ready" when it listens)
 """
@@ -20,7 +22,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-KINDS = ("passthrough", "reencode", "aiohttp-client", "aiohttp")
+KINDS = ("passthrough", "reencode", "aiohttp-client", "aiohttp", "tcp-relay")
 
 
 def reencode(line: bytes) -> bytes:
@@ -105,12 +107,39 @@ async def aiohttp_floor(port: int, upstream: str) -> None:
     await asyncio.Event().wait()
 
 
+async def tcp_relay(port: int, upstream: str) -> None:
+    host, _, up_port = upstream.removeprefix("http://").partition(":")
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(host, int(up_port))
+        for w in (writer, up_writer):  # as uvicorn and the HTTP clients do: no Nagle delay on small writes
+            w.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    print("ready", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
 def main() -> None:
     kind, port, upstream = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if kind not in KINDS:
         sys.exit(f"unknown floor {kind!r}; one of {', '.join(KINDS)}")
     if kind == "aiohttp":
         asyncio.run(aiohttp_floor(port, upstream))
+    elif kind == "tcp-relay":
+        asyncio.run(tcp_relay(port, upstream))
     else:
         asyncio.run(asgi_floor(kind, port, upstream))
 
