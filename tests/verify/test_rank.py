@@ -49,6 +49,23 @@ def test_a_candidate_that_fails_a_check_does_not_swell_a_passing_group():
     assert ranking.winner == 2 and "2 of 4 candidates agree with it" in ranking.reason
 
 
+def test_inputs_most_of_the_best_candidates_fail_on_are_left_out():
+    # HumanEval/25 as stored: a right greedy factorize() returns [] for 0 and -8; two samples that pass the
+    # same checks time out or raise there. Those inputs break the task's contract: they decide nothing.
+    right = ("[2, 2, 2]", "[]", "[]", "[3, 3]")
+    wrong = ("[2, 2, 2]", "timeout", "raises TypeError", "[3, 3]")
+    cands = [Candidate(0, 3, 3, right), Candidate(1, 3, 3, wrong), Candidate(2, 3, 3, wrong)]
+    ranking = rank_candidates(cands)
+    assert ranking.winner == 0 and ranking.groups == ((0, 1, 2),)
+    assert "3 of 3 candidates agree with it on 2 inputs" in ranking.reason
+    # Where only a minority of the best fail, the input still tells them apart.
+    cands = [Candidate(0, 3, 3, right), Candidate(1, 3, 3, right), Candidate(2, 3, 3, wrong)]
+    assert rank_candidates(cands).groups == ((0, 1), (2,))
+    # Candidates that pass fewer checks have no say in which inputs count.
+    cands = [Candidate(0, 3, 3, right), Candidate(1, 2, 3, wrong), Candidate(2, 2, 3, wrong)]
+    assert rank_candidates(cands).groups == ((1, 2), (0,))
+
+
 def test_ties_go_to_the_greedy_sample():
     cands = [Candidate(2, outputs=B), Candidate(0, outputs=A), Candidate(1, outputs=("9",))]
     ranking = rank_candidates(cands)
