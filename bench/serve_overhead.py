@@ -14,9 +14,13 @@ stacks alone add.
 loop), ``alt`` (``--alt-python``'s interpreter, e.g. a venv that also has httptools: uvicorn picks its
 parser there) and ``alt-uvloop`` (the same on uvloop's loop). Each server runs through bench/stack_main.py,
 which records the event loop and the protocol class that served its first connection: printed per path.
+``--litellm PATH`` adds the LiteLLM proxy (PATH: the ``litellm`` executable of a venv with
+``litellm[proxy]``) as the path ``litellm-proxy``, forwarding to the same upstream (bench/litellm_proxy.py
+says how it is configured). The proxy needs a key, so every request then carries one bearer token and
+`jarvis serve` checks it too (``JARVIS_SERVE_TOKEN``): both do the same check.
 
 Run: .venv/bin/python -m bench.serve_overhead [--rounds 200] [--repeat 3] [--baseline DIR] [--floors ...]
-     [--alt-python PATH --stacks default alt alt-uvloop]
+     [--alt-python PATH --stacks default alt alt-uvloop] [--litellm PATH]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -37,7 +42,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench import serve_floors, sse_server
+from bench import litellm_proxy, serve_floors, sse_server
 from bench.stats import pct
 from tests.conftest import free_port
 
@@ -98,22 +103,31 @@ def start_jarvis(
     *,
     stack: Stack | None = None,
     report: Path | None = None,
+    token: str | None = None,
 ) -> tuple[subprocess.Popen, str]:
     """``code``: a package tree (package_tree) to serve from instead of the installed package."""
     (home / "config.toml").write_text(
         "[ollama]\nenabled = false\n[lmstudio]\nenabled = false\n[embedded]\nenabled = false\n"
         f'[[openai_endpoints]]\nname = "up"\nurl = "{upstream}"\n'
     )
-    return serve(home, code, stack=stack, report=report)
+    return serve(home, code, stack=stack, report=report, token=token)
 
 
 def serve(
-    home: Path, code: Path | None = None, *, stack: Stack | None = None, report: Path | None = None
+    home: Path,
+    code: Path | None = None,
+    *,
+    stack: Stack | None = None,
+    report: Path | None = None,
+    token: str | None = None,
 ) -> tuple[subprocess.Popen, str]:
     """`jarvis serve` on a free port with ``home``'s config, once it printed its ready line; with ``stack``
-    (and ``report``), through bench.stack_main on that stack's interpreter and loop."""
+    (and ``report``), through bench.stack_main on that stack's interpreter and loop; with ``token``,
+    requiring it as a bearer token."""
     port = free_port()
     env = {**os.environ, "JARVIS_HOME": str(home)}
+    if token is not None:
+        env[serve_token_env()] = token
     if code is not None:
         # After the checkout's tree (its `jarvis` first): this project's root, for bench.stack_main.
         env["PYTHONPATH"] = f"{code}{os.pathsep}{ROOT}" if stack is not None else str(code)
@@ -131,6 +145,12 @@ def serve(
     assert proc.stdout is not None
     proc.stdout.readline()  # the ready line
     return proc, f"http://127.0.0.1:{port}"
+
+
+def serve_token_env() -> str:
+    from jarvis.app.serve_commands import TOKEN_ENV
+
+    return TOKEN_ENV
 
 
 def start_floor(kind: str, upstream: str, stack: Stack, report: Path) -> tuple[subprocess.Popen, str]:
@@ -213,12 +233,13 @@ def cpu_s(procs: dict[str, psutil.Process]) -> dict[str, float]:
 Added = tuple[float, float, float, float]
 
 
-def print_stacks(reports: dict[str, Path]) -> None:
-    """What each server's first connection was served by (bench.stack_main wrote it during the warm-up)."""
+def print_stacks(reports: dict[str, Path], known: dict[str, dict[str, str]]) -> None:
+    """What each server's first connection was served by (bench.stack_main wrote it during the warm-up);
+    ``known``: rows for servers that start their loop themselves (not recorded)."""
     print("| path | python | event loop | HTTP protocol |")
     print("|---|---|---|---|")
-    for label, report in reports.items():
-        doc = json.loads(report.read_text()) if report.exists() else {}
+    docs = {label: json.loads(r.read_text()) if r.exists() else {} for label, r in reports.items()}
+    for label, doc in (docs | known).items():
         cells = " | ".join(doc.get(k, "not recorded") for k in ("python", "loop", "http"))
         print(f"| {label} | {cells} |")
     print()
@@ -262,6 +283,9 @@ async def run(args: argparse.Namespace) -> None:
         servers: dict[str, subprocess.Popen] = {}
         reports: dict[str, Path] = {}
         paths = {"direct": (upstream, "bench")}
+        # The proxy refuses to start without a key: then every request carries it and jarvis checks it too.
+        token = f"sk-bench-{secrets.token_hex(16)}" if args.litellm else None
+        known: dict[str, dict[str, str]] = {}
         tree = package_tree(Path(args.baseline).resolve(), Path(tmp) / "code") if args.baseline else None
         for stack in stacks(args.stacks, args.alt_python):
             for name, code in (("jarvis", None), ("baseline", tree)):
@@ -271,19 +295,27 @@ async def run(args: argparse.Namespace) -> None:
                 home = Path(tmp) / label
                 home.mkdir()
                 reports[label] = Path(tmp) / f"{label}.stack.json"
-                servers[label], url = start_jarvis(upstream, home, code, stack=stack, report=reports[label])
+                servers[label], url = start_jarvis(
+                    upstream, home, code, stack=stack, report=reports[label], token=token
+                )
                 paths[label] = (url, "up/bench")
             for kind in args.floors:
                 label = stack.label(f"floor:{kind}")
                 reports[label] = Path(tmp) / f"{label}.stack.json"
                 servers[label], url = start_floor(kind, upstream, stack, reports[label])
                 paths[label] = (url, "bench")
+        if args.litellm and token is not None:
+            folder = Path(tmp) / "litellm"
+            servers["litellm-proxy"], url = litellm_proxy.start(args.litellm, upstream, token, folder)
+            paths["litellm-proxy"] = (url, litellm_proxy.MODEL)
+            known["litellm-proxy"] = litellm_proxy.stack_row(args.litellm)
         served = list(servers)
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
         try:
-            async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+            async with httpx.AsyncClient(timeout=30, limits=limits, headers=headers) as client:
                 await closed_loop(client, paths, 40, 4)  # warm-up: connections, first-request paths
-                print_stacks(reports)
+                print_stacks(reports, known)
                 procs = {name: psutil.Process(p.pid) for name, p in servers.items()}
                 added: dict[tuple[int, str], list[Added]] = {}
                 cpu: dict[tuple[int, str], list[float]] = {}
@@ -334,7 +366,11 @@ async def run(args: argparse.Namespace) -> None:
             for proc in servers.values():
                 proc.send_signal(signal.SIGINT)
             for proc in servers.values():
-                proc.wait(20)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()  # a server that does not stop on SIGINT must not outlive the bench
+                    proc.wait(10)
             up_proc.terminate()
             up_proc.wait(10)
 
@@ -359,6 +395,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--alt-python", metavar="PATH", help="the interpreter for the alt stacks (e.g. a venv with httptools)"
+    )
+    parser.add_argument(
+        "--litellm",
+        metavar="PATH",
+        help="a litellm executable (venv with litellm[proxy]): the LiteLLM proxy as the path litellm-proxy",
     )
     asyncio.run(run(parser.parse_args()))
 
