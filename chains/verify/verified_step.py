@@ -5,10 +5,12 @@
     session.output, session.record, session.next_idx
 
 Flow: checks = given + extracted (shown as ChecksFound); the greedy candidate is a normal step; if
-it passes every authoritative check the step ends (the cheap path). Otherwise the other candidates
-are sampled (each a visible step), the model is asked once for inputs when agreement must rank
-them, and when none passes every check the best one or two are repaired with the failures, a repair
-kept only if it breaks no check that passed. Budgets (model calls, seconds of execution) bound it.
+it fails a check, the other candidates are sampled (each a visible step) until one passes. The first
+to pass every check is confirmed: the model is asked once for inputs and a few more samples are
+compared with it on them until no other behaviour can still lead. When none passes, the model is
+asked for inputs if agreement must break a tie, and the best one or two are repaired with the
+failures, a repair kept only if it breaks no check that passed. Budgets (model calls, seconds of
+execution) bound it.
 """
 
 from __future__ import annotations
