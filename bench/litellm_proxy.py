@@ -8,18 +8,29 @@ What is set, and why:
 - a master key: the proxy refuses to start without one; with no database the check is a hash compare
   (the bench gives `jarvis serve` the same bearer token, so both check one);
 - no retries (``num_retries: 0`` on the router and the library, ``max_retries: 0`` on the deployment),
-  no cache, no callbacks, ``turn_off_message_logging``; log level ERROR (``LITELLM_LOG``);
+  no cache, no callbacks; log level ERROR (``LITELLM_LOG``); not ``turn_off_message_logging``: with no
+  callback it only adds a redaction step (py-spy: ~2 % of the proxy's samples);
 - the bundled model cost map (``LITELLM_LOCAL_MODEL_COST_MAP``): no fetch from GitHub at start;
 - one worker (``--num_workers 1``), its own choices otherwise: uvicorn on uvloop (proxy_cli's default
   on Linux), uvicorn's HTTP parser ``auto`` (httptools if that venv has it, else h11);
 - run in a temporary folder: the proxy reads a ``.env`` from its working folder.
+
+Run on its own, it checks that the proxy streams: an upstream that sends its chunks 50 ms apart, and the
+time each line reaches the client through the proxy (a buffering proxy delivers them all at the end).
+
+Run: .venv/bin/python -m bench.litellm_proxy PATH_TO_LITELLM
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import os
+import secrets
 import subprocess
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -51,7 +62,6 @@ def config(upstream: str) -> dict:
             "num_retries": 0,
             "request_timeout": 30,
             "cache": False,
-            "turn_off_message_logging": True,
             "set_verbose": False,
         },
         "router_settings": {"num_retries": 0},
@@ -135,3 +145,105 @@ def start(executable: str, upstream: str, key: str, folder: Path) -> tuple[subpr
     proc.wait(10)
     tail = log.read_text(errors="replace").strip().splitlines()[-3:]
     raise SystemExit(f"The LiteLLM proxy did not come up on {url}; its last log lines: {' / '.join(tail)}")
+
+
+#: The paced upstream's pause between chunks: long enough that buffering cannot hide in noise.
+GAP_S = 0.05
+STREAM_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+async def paced_upstream(port: int, started: threading.Event, chunks: int) -> None:
+    """An OpenAI chat completion stream, chunked, ``GAP_S`` between chunks."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(h.split(b":")[1])
+                        for h in head.split(b"\r\n")
+                        if h.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                await reader.readexactly(length)
+                writer.write(STREAM_HEAD)
+                for i in range(chunks):
+                    delta = {"content": f" t{i}"}
+                    doc = {
+                        "id": "x",
+                        "object": "chat.completion.chunk",
+                        "model": MODEL,
+                        "choices": [{"index": 0, "delta": delta}],
+                    }
+                    line = f"data: {json.dumps(doc)}\n\n".encode()
+                    writer.write(b"%x\r\n%s\r\n" % (len(line), line))
+                    await writer.drain()
+                    await asyncio.sleep(GAP_S)
+                done = b"data: [DONE]\n\n"
+                writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(done), done))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    started.set()
+    async with server:
+        await server.serve_forever()
+
+
+def check_streaming(executable: str, chunks: int = 5) -> None:
+    """Print when each content line arrives through the proxy, and whether it streams."""
+    port = free_port()
+    started = threading.Event()
+    # A daemon thread: the upstream ends with this process.
+    thread = threading.Thread(target=lambda: asyncio.run(paced_upstream(port, started, chunks)), daemon=True)
+    thread.start()
+    started.wait(10)
+    key = f"sk-bench-{secrets.token_hex(16)}"
+    upstream = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start(executable, upstream, key, Path(tmp))
+        try:
+            # The proxy's first request is its cold one (lazy imports): shown, the verdict is on the last.
+            attempts = (
+                ("upstream directly", upstream),
+                ("proxy, 1st request", url),
+                ("proxy, 2nd request", url),
+            )
+            for label, base in attempts:
+                arrivals = content_arrivals(base, key)
+                print(f"{label}: content lines at", ", ".join(f"{t * 1000:.0f}" for t in arrivals), "ms")
+            spread = arrivals[-1] - arrivals[0] if arrivals else 0.0
+            expected = GAP_S * (chunks - 1)
+            verdict = "streams" if spread > 0.5 * expected else "buffers"
+            gaps = f"{spread * 1000:.0f} ms (upstream: {expected * 1000:.0f} ms)"
+            print(f"{verdict}: from the first content line to the last {gaps}")
+        finally:
+            proc.terminate()
+            proc.wait(20)
+
+
+def content_arrivals(base: str, key: str) -> list[float]:
+    """Seconds from sending the request to each content line's arrival."""
+    body = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "Say hello."}]}
+    arrivals = []
+    t0 = time.perf_counter()
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.stream("POST", base + "/v1/chat/completions", json=body, headers=headers) as resp:
+        resp.raise_for_status()
+        for line in resp.iter_lines():
+            if '"content"' in line:
+                arrivals.append(time.perf_counter() - t0)
+    return arrivals
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Does the LiteLLM proxy stream? (chunks 50 ms apart)")
+    parser.add_argument("litellm", help="the litellm executable of a venv with litellm[proxy]")
+    check_streaming(parser.parse_args().litellm)
+
+
+if __name__ == "__main__":
+    main()

@@ -46,3 +46,28 @@ def test_uvloop_where_it_is_not_installed_is_one_sentence(tmp_path):
     assert done.returncode == 1
     expected = f"uvloop is not installed for {sys.executable}; install it there or use --loop asyncio."
     assert done.stderr.strip() == expected
+
+
+def test_a_litellm_path_that_is_not_an_executable_is_one_sentence(tmp_path):
+    from bench import litellm_proxy
+
+    missing = tmp_path / "bin" / "litellm"
+    with pytest.raises(SystemExit) as raised:
+        litellm_proxy.start(str(missing), "http://127.0.0.1:9", "sk-x", tmp_path / "run")
+    assert str(raised.value) == (
+        f"--litellm {missing} is not an executable file; make a venv with"
+        ' `pip install "litellm[proxy]"` and pass its bin/litellm.'
+    )
+    assert not (tmp_path / "run").exists()  # nothing written, nothing started
+
+
+def test_the_proxy_config_forwards_to_the_upstream_without_retries_or_spend_logs():
+    from bench import litellm_proxy
+
+    cfg = litellm_proxy.config("http://127.0.0.1:8123")
+    (deployment,) = cfg["model_list"]
+    assert deployment["model_name"] == litellm_proxy.MODEL
+    assert deployment["litellm_params"]["api_base"] == "http://127.0.0.1:8123/v1"
+    assert cfg["router_settings"]["num_retries"] == cfg["litellm_settings"]["num_retries"] == 0
+    assert cfg["general_settings"]["disable_spend_logs"] is True
+    assert "database_url" not in cfg["general_settings"]
