@@ -54,7 +54,11 @@ class FollowUpBox(Vertical):
         yield Input(placeholder="Follow up… (enter sends)", id="follow-up-text")
 
     def focus(self, scroll_visible: bool = True) -> FollowUpBox:
-        self.query_one(Input).focus(scroll_visible)
+        field = self.query(Input)
+        if field:
+            field.first().focus(scroll_visible)
+        else:  # mounted but not composed yet (a busy machine): focus the field once it is there
+            self.call_after_refresh(self.focus, scroll_visible)
         return self
 
     @on(Input.Submitted, "#follow-up-text")

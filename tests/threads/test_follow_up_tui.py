@@ -21,7 +21,7 @@ async def test_follow_up_box_continues_the_run_below_the_answer(isolated_home, m
         calls = heard_prompts(provider)
         view = app.query_one(RunView)
         await pilot.press(*"Reverse a string.", "ctrl+r")
-        await wait_until(pilot, lambda: bool(view.query(FollowUpBox)), 30, "the follow-up box")
+        await wait_until(pilot, lambda: bool(view.query("#follow-up-text")), 30, "the follow-up box")
         first_run, first_answer = view.run_id, view.last_result["answer"]
         box = view.query_one(FollowUpBox)
         assert app.focused is box.query_one(Input), "the box takes the keys once the answer is in"
@@ -48,7 +48,7 @@ async def test_an_empty_follow_up_is_refused_and_the_box_stays(isolated_home, mo
         await ready(pilot, app)
         view = app.query_one(RunView)
         await pilot.press(*"Say hi.", "ctrl+r")
-        await wait_until(pilot, lambda: bool(view.query(FollowUpBox)), 30, "the follow-up box")
+        await wait_until(pilot, lambda: bool(view.query("#follow-up-text")), 30, "the follow-up box")
         view.query_one(FollowUpBox).focus()
         await pilot.press("enter")
         await wait_until(pilot, lambda: "Type a follow-up first." in told_by(app), 10, "the refusal")
@@ -66,7 +66,7 @@ async def test_compare_follow_up_goes_to_every_model_on_its_own_thread(isolated_
         await pilot.press("f3")
         view = app.query_one(CompareView)
         view.start("List the first ten squares.", ["local/coder-7b", "local/writer-3b"])
-        await wait_until(pilot, lambda: bool(view.query(FollowUpBox)), 30, "the follow-up box")
+        await wait_until(pilot, lambda: bool(view.query("#follow-up-text")), 30, "the follow-up box")
         first = view.compare_id
         view.query_one(FollowUpBox).focus()
         await pilot.press(*"Shorter, please.", "enter")

@@ -51,7 +51,7 @@ def test_jarvis_starts_runs_a_task_and_quits(isolated_home, tmp_path):
         assert "Rate this run" in text and "cost $0.0000" in text  # local models are free
         # The status line says discovery ended; a toast ("Still looking for models…") may cover it for
         # a few seconds after a run started early, so it is read once the toasts are gone.
-        wait_for(session, "model(s) ready", 30)
+        wait_for(session, "model(s) ready", 90)  # on a loaded machine the toast's timer fires late
         subprocess.run(["tmux", "send-keys", "-t", session, "C-q"], check=True)
         deadline = time.monotonic() + 20
         while not exit_file.exists() and time.monotonic() < deadline:
