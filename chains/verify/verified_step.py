@@ -81,6 +81,8 @@ def _reason(ranking: Ranking, winner: _Candidate) -> str:
         who = "the greedy candidate"
     elif winner.origin == "sample":
         who = f"candidate {winner.index + 1}, sampled"
+    elif winner.origin == "retry":
+        who = f"candidate {winner.index + 1}, sampled after the repairs"
     else:
         who = f"candidate {winner.index + 1}, a {winner.origin}"
     return "; ".join([*ranking.grounds, who + (", first among equals" if ranking.tie else "")])
@@ -126,6 +128,8 @@ class VerifiedSession:
         self.winner_step: str | None = None
         self._last_step: str | None = None
         self._repaired: _Candidate | None = None
+        self._retries: set[int] = set()  # indexes of the samples drawn after the repairs
+        self._asked_inputs = False
 
     # -- the flow ------------------------------------------------------------------------------------
     async def events(self) -> AsyncIterator[Event]:
@@ -226,6 +230,30 @@ class VerifiedSession:
         if authoritative and s.repair and s.repair_rounds and not self._passes_all():
             async for event in self._repairs():
                 yield event
+        if authoritative and s.retries and not self._passes_all():
+            async for event in self._retry():
+                yield event
+
+    async def _retry(self) -> AsyncIterator[Event]:
+        """No candidate or repair passes every check: draw fresh samples until one does (then confirm
+        it), or until `retries` are spent; the ranking then picks among all of them as before."""
+        for _ in range(self.settings.retries):
+            n = len(self.kept)
+            self._retries.add(n)
+            try:
+                async for event in self._sample(n):
+                    yield event
+            except StepFailed as err:
+                yield Notice(self.run.run_id, None, f"Candidate {n + 1} failed ({err}); ranking the others.")
+                return
+            cand = self.kept[-1]
+            async for event in self._check(cand):
+                yield event
+            await self._outputs(cand)
+            if self._passes_all():
+                async for event in self._confirm(cand.index):
+                    yield event
+                return
 
     async def _confirm(self, passer: int = 0) -> AsyncIterator[Event]:
         """Candidate `passer` passes every check; a task's few examples rarely pin its behaviour down,
@@ -344,7 +372,7 @@ class VerifiedSession:
                         len(self.kept),
                         text,
                         candidate_code(text, self.entry, prelude=self.prelude),
-                        "greedy" if n == 0 else "sample",
+                        "greedy" if n == 0 else "retry" if n in self._retries else "sample",
                         self._last_step,
                     )
                 )
@@ -352,9 +380,12 @@ class VerifiedSession:
                 yield item
 
     def _name(self, n: int) -> str:
-        """Sample n as the user sees it: "candidate 3/6", or "candidate 8, confirming" past the count."""
+        """Sample n as the user sees it: "candidate 3/6", "candidate 10, another try" after the repairs,
+        or "candidate 8, confirming" past the count."""
         total = self.settings.candidates
-        return f"candidate {n + 1}/{total}" if n < total else f"candidate {n + 1}, confirming"
+        if n < total:
+            return f"candidate {n + 1}/{total}"
+        return f"candidate {n + 1}, another try" if n in self._retries else f"candidate {n + 1}, confirming"
 
     async def _inputs_step(self) -> AsyncIterator[Event]:
         role = RoleSpec(
@@ -410,7 +441,7 @@ class VerifiedSession:
             )
         label = (
             self._name(cand.index)
-            if cand.origin in ("greedy", "sample")
+            if cand.origin in ("greedy", "sample", "retry")
             else f"candidate {cand.index + 1}: {cand.origin}"
         )
         return CandidateChecked(
@@ -427,6 +458,11 @@ class VerifiedSession:
         )
 
     async def _agreement(self) -> AsyncIterator[Event]:
+        if self._asked_inputs:  # once per verification: later candidates are run on the same inputs
+            for cand in self.kept:
+                await self._outputs(cand)
+            return
+        self._asked_inputs = True
         try:
             async for event in self._inputs_step():
                 yield event

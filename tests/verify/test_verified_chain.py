@@ -288,6 +288,34 @@ async def test_repair_that_fixes_is_kept_and_one_that_breaks_is_not(make_rig):
 
 
 @pytest.mark.slow
+async def test_retries_after_the_repairs_until_one_passes(make_rig):
+    # Neither candidate passes and the repair breaks a check: fresh samples follow, up to the first
+    # that passes every check, and no further.
+    rig = make_rig(answers=[ODD, NEVER, ODD, RIGHT, ODD], repairs=[NEVER])
+    settings = {"candidates": 2, "repair_width": 1, "confirm": 0, "agreement": False}
+    events = await rig.run(verify_settings=settings)
+    assert rig.kinds() == ["code", "code", "repair", "code", "code"]
+    notices = [e.text for e in of(events, Notice)]
+    assert "candidate 3, another try (temperature 0.8, seed 2)" in notices
+    assert "candidate 4, another try (temperature 0.8, seed 3)" in notices
+    [done] = of(events, VerificationFinished)
+    assert done.verified and done.winner == 3 and done.candidates == 4
+    assert done.reason == "passed 3/3 checks; candidate 4, sampled after the repairs"
+    assert [c["origin"] for c in done.record["candidates"]] == ["greedy", "sample", "retry", "retry"]
+    assert done.record["settings"]["retries"] == 6 and done.record["model_calls"] == 5
+    # Switched off, or with none of them passing, the best of the failures is shown as unverified.
+    rig = make_rig(answers=[ODD, NEVER, ODD], repairs=[NEVER])
+    events = await rig.run(verify_settings=settings | {"retries": 0})
+    assert rig.kinds() == ["code", "code", "repair"]
+    assert not of(events, VerificationFinished)[0].verified
+    rig = make_rig(answers=[ODD, NEVER, ODD], repairs=[NEVER])
+    events = await rig.run(verify_settings=settings | {"retries": 2})
+    assert rig.kinds() == ["code", "code", "repair", "code", "code"]
+    [done] = of(events, VerificationFinished)
+    assert not done.verified and done.candidates == 4
+
+
+@pytest.mark.slow
 async def test_console_and_markdown_show_checks_marks_and_the_verdict(make_rig, capsys):
     from jarvis.app.export import verification_markdown
     from jarvis.app.run_console import _render
@@ -317,16 +345,17 @@ def test_bench_ablation_chains_each_turn_one_piece_off():
     lib = ChainLibrary.load(Path(__file__).parents[2] / "bench" / "chains")
     assert not lib.problems
     pieces = {
-        name: (s.verify.candidates, s.verify.examples, s.verify.agreement, s.verify.repair)
+        name: (s.verify.candidates, s.verify.examples, s.verify.agreement, s.verify.repair, s.verify.retries)
         for name, s in lib.chains.items()
         if s.verify
     }
     assert pieces == {
-        "verified": (6, True, True, True),
-        "verified-examples": (6, True, False, False),
-        "verified-agreement": (6, False, True, False),
-        "verified-repair": (1, True, False, True),
-        "verified-no-repair": (6, True, True, False),
+        "verified": (6, True, True, True, 6),
+        "verified-examples": (6, True, False, False, 0),
+        "verified-agreement": (6, False, True, False, 0),
+        "verified-repair": (1, True, False, True, 0),
+        "verified-no-repair": (6, True, True, False, 0),
+        "verified-no-retries": (6, True, True, True, 0),
     }
 
 
@@ -375,11 +404,11 @@ async def test_no_checks_ranks_by_agreement(make_rig):
 @pytest.mark.slow
 async def test_a_tie_on_the_checks_is_broken_by_agreement(make_rig):
     rig = make_rig(answers=[ODD, NEVER, ODD], inputs="is_prime(3)\nis_prime(4)")
-    events = await rig.run(verify_settings={"candidates": 3, "repair": False, "mutations": 0})
+    events = await rig.run(verify_settings={"candidates": 3, "repair": False, "retries": 0, "mutations": 0})
     # 1/3, 2/3, 1/3: one best, no inputs needed.
     assert rig.kinds() == ["code"] * 3 and not of(events, VerificationFinished)[0].verified
     rig = make_rig(answers=[NEVER, ODD_BUT_ONE, ODD_BUT_ONE], inputs="is_prime(3)\nis_prime(4)")
-    events = await rig.run(verify_settings={"candidates": 3, "repair": False, "mutations": 0})
+    events = await rig.run(verify_settings={"candidates": 3, "repair": False, "retries": 0, "mutations": 0})
     # 2/3 each: the two that agree on the inputs beat the greedy one.
     assert rig.kinds() == ["code"] * 3 + ["inputs"]
     [done] = of(events, VerificationFinished)
