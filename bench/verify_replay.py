@@ -8,7 +8,9 @@ verifications without asking the model again:
 
 - winner right as stored: what the run reported;
 - winner right, ranked today: the same candidates under the current ranking (which winners change);
-- some candidate right: the ceiling any ranking of those candidates could reach.
+- some candidate right: the ceiling any ranking of those candidates could reach;
+- winner right without the retries: the candidates drawn before the first retry (the samples after
+  the repairs when none passed), ranked today: what the run would have answered with `retries = 0`.
 
 Sampling decisions (how many candidates were drawn) are as stored; only the pick is replayed.
 
@@ -40,11 +42,12 @@ class Replayed:
     chain: str
     stored: int  # the stored winner's index
     now: int  # the winner under today's ranking
+    no_retries: int  # the winner under today's ranking without the retries after the repairs
     right: tuple[bool | None, ...]  # per candidate: passes the hidden tests (None: its answer is gone)
 
 
-def rerank(record: dict[str, Any]) -> int:
-    """The winner today's ranking picks among a stored verification's candidates."""
+def rerank(record: dict[str, Any], upto: int | None = None) -> int:
+    """The winner today's ranking picks among a stored verification's candidates (the first `upto`)."""
     auth = [c["source"] in _AUTHORITATIVE for c in record["checks"]]
     cands = [
         Candidate(
@@ -53,9 +56,16 @@ def rerank(record: dict[str, Any]) -> int:
             total=sum(auth),
             outputs=tuple(c.get("outputs") or ()),
         )
-        for i, c in enumerate(record["candidates"])
+        for i, c in enumerate(record["candidates"][:upto])
     ]
     return rank_candidates(cands).winner
+
+
+def before_retries(record: dict[str, Any]) -> int:
+    """The winner had the verification stopped after its repairs: ranked among the candidates before
+    the first retry (all of them when none was drawn)."""
+    origins = [c.get("origin") for c in record["candidates"]]
+    return rerank(record, origins.index("retry")) if "retry" in origins else rerank(record)
 
 
 async def grade(db: str, tasks: dict[str, Task], sandbox: Sandbox, seen: dict) -> list[Replayed]:
@@ -82,7 +92,11 @@ async def grade(db: str, tasks: dict[str, Task], sandbox: Sandbox, seen: dict) -
                     run and run.authoritative and run.passed_authoritative == run.authoritative
                 )
             right.append(seen[task_id, code])
-        out.append(Replayed(db, task_id, chain, record["winner"], rerank(record), tuple(right)))
+        out.append(
+            Replayed(
+                db, task_id, chain, record["winner"], rerank(record), before_retries(record), tuple(right)
+            )
+        )
     conn.close()
     return out
 
@@ -94,6 +108,7 @@ def summary(replays: Sequence[Replayed]) -> dict[str, Any]:
         "winner_right_stored": sum(bool(r.right[r.stored]) for r in replays),
         "winner_right_now": sum(bool(r.right[r.now]) for r in replays),
         "some_candidate_right": sum(any(r.right) for r in replays),
+        "winner_right_without_retries": sum(bool(r.right[r.no_retries]) for r in replays),
         "changed": [
             {"task": r.task, "chain": r.chain, "where": r.where, "stored": r.stored, "now": r.now,
              "stored_right": r.right[r.stored], "now_right": r.right[r.now]}
@@ -115,6 +130,7 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"  winner right, as stored:      {doc['winner_right_stored']}")
     print(f"  winner right, ranked today:   {doc['winner_right_now']}")
     print(f"  some candidate right:         {doc['some_candidate_right']}")
+    print(f"  winner right without retries: {doc['winner_right_without_retries']}")
     for c in doc["changed"]:
         print(
             f"  {c['task']} ({c['chain']}): winner {c['stored']} → {c['now']}, "
