@@ -9,8 +9,9 @@ it fails a check, the other candidates are sampled (each a visible step) until o
 to pass every check is confirmed: the model is asked once for inputs and a few more samples are
 compared with it on them until no other behaviour can still lead. When none passes, the model is
 asked for inputs if agreement must break a tie, and the best one or two are repaired with the
-failures, a repair kept only if it breaks no check that passed. Budgets (model calls, seconds of
-execution) bound it.
+failures, a repair kept only if it breaks no check that passed. If still none passes, fresh samples
+("another try") are drawn until one does, which is then confirmed like the first. Budgets (model
+calls, seconds of execution) bound it.
 """
 
 from __future__ import annotations
