@@ -79,8 +79,11 @@ def register(add: Callable[[str, str], argparse.ArgumentParser]) -> None:
         ' applied, e.g. "pytest -q tests/test_parser.py" (nothing is written; see jarvis apply);'
         " on a verified run they judge each candidate's edits",
     )
-    v.add_argument("--candidates", type=int, help="candidates to sample when the first fails (default 4)")
-    v.add_argument("--repair-rounds", type=int, help="repair rounds when none passes (0-2, default 2)")
+    v.add_argument("--candidates", type=int, help="samples when the first candidate fails (1-8, default 6)")
+    v.add_argument("--repair-rounds", type=int, help="repair rounds when none passes (0-2, default 1)")
+    v.add_argument(
+        "--retries", type=int, help="more samples when after the repairs none passes (0-12, default 6)"
+    )
     p.set_defaults(handler=cmd_run)
 
     p = add("compare", "send one prompt to 2-4 models and show the answers side by side")
@@ -171,13 +174,18 @@ def verify_options(task: str, args) -> dict:
         raise ValueError(f"{flag}: {err}.") from None
     settings = {
         k: v
-        for k, v in (("candidates", args.candidates), ("repair_rounds", args.repair_rounds))
+        for k, v in (
+            ("candidates", args.candidates),
+            ("repair_rounds", args.repair_rounds),
+            ("retries", args.retries),
+        )
         if v is not None
     }
     try:
         VerifySettings(**settings)
     except ValueError:
-        raise ValueError("--candidates must be 1 to 8 and --repair-rounds 0 to 2.") from None
+        limits = "--candidates must be 1 to 8, --repair-rounds 0 to 2 and --retries 0 to 12"
+        raise ValueError(f"{limits}.") from None
     on = True if (args.verify or tests is not None or args.example or settings) else None
     return {"verify": on, "tests": tests, "examples": tuple(args.example), "verify_settings": settings}
 

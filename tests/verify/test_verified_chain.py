@@ -499,6 +499,18 @@ def home(isolated_home):
 def test_cli_bad_example_is_one_sentence(home):
     out = jarvis("run", "write f(x)", "--verify", "--example", "seven", home=home)
     assert out.returncode == 2 and "Traceback" not in out.stderr and "--example" in out.stderr
+    out = jarvis("run", "write f(x)", "--verify", "--retries", "20", home=home)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "--retries 0 to 12" in out.stderr
+
+
+def test_cli_flags_become_verify_settings():
+    from argparse import Namespace
+
+    from jarvis.app.run_commands import verify_options
+
+    args = Namespace(tests=None, example=[], verify=False, candidates=None, repair_rounds=0, retries=2)
+    got = verify_options("write is_prime(n); is_prime(7) is True", args)
+    assert got["verify"] is True and got["verify_settings"] == {"repair_rounds": 0, "retries": 2}
 
 
 @pytest.mark.slow
