@@ -23,7 +23,8 @@ class VerifySettings(BaseModel):
     #: model-proposed inputs (a task's few examples rarely pin its behaviour down); sampling stops as
     #: soon as no other behaviour can outnumber the passer's. A greedy passer gets at most
     #: `candidates - 1` of them, a sampled one all of them beyond the candidates (on the HumanEval
-    #: subset the first sample to pass the examples was wrong in 4 of 5 tasks). 0 trusts the first pass.
+    #: subset the first sample to pass the examples was wrong in 4 of 5 tasks). 0 or 1 trusts the first
+    #: pass: a rival behaviour needs two samples to outnumber it (a tie keeps the passer).
     confirm: int = Field(default=3, ge=0, le=7)
     #: Temperature of the candidates after the greedy one (each with its own seed).
     temperature: float = Field(default=0.8, ge=0, le=2)

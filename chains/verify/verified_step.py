@@ -131,6 +131,7 @@ class VerifiedSession:
         self._repaired: _Candidate | None = None
         self._retries: set[int] = set()  # indexes of the samples drawn after the repairs
         self._asked_inputs = False
+        self._sampling_failed = False  # a candidate's step failed: the provider is not answering
 
     # -- the flow ------------------------------------------------------------------------------------
     async def events(self) -> AsyncIterator[Event]:
@@ -218,6 +219,7 @@ class VerifiedSession:
                     yield event
             except StepFailed as err:
                 yield Notice(self.run.run_id, None, f"Candidate {n + 1} failed ({err}); ranking the others.")
+                self._sampling_failed = True
                 break
             async for event in self._check(self.kept[-1]):
                 yield event
@@ -231,13 +233,15 @@ class VerifiedSession:
         if authoritative and s.repair and s.repair_rounds and not self._passes_all():
             async for event in self._repairs():
                 yield event
-        if authoritative and s.retries and not self._passes_all():
+        if authoritative and s.retries and not self._sampling_failed and not self._passes_all():
             async for event in self._retry():
                 yield event
 
     async def _retry(self) -> AsyncIterator[Event]:
         """No candidate or repair passes every check: draw fresh samples until one does (then confirm
-        it), or until `retries` are spent; the ranking then picks among all of them as before."""
+        it), or until `retries` are spent; the ranking then picks among all of them as before. (When
+        no inputs were asked, a retry that only ties the best failure's score does not win: the
+        earliest of equals does.)"""
         for _ in range(self.settings.retries):
             n = len(self.kept)
             self._retries.add(n)
@@ -267,9 +271,12 @@ class VerifiedSession:
         of 5 tasks, the greedy candidate far less often (README "Verified code on HumanEval")."""
         s = self.settings
         extra = s.confirm if passer else min(s.confirm, s.candidates - 1)
-        # Every confirming sample is one model call, and so is the inputs step: stay inside the budget.
-        extra = min(extra, s.max_model_calls - self.model_calls - 1)
-        if extra <= 0 or not (s.agreement and self.entry):
+        # Every confirming sample is one model call, and so is the inputs step unless it was asked
+        # already: stay inside the budget.
+        extra = min(extra, s.max_model_calls - self.model_calls - (0 if self._asked_inputs else 1))
+        # The passer is the only candidate passing every check so far, and a tie keeps it: a rival
+        # behaviour needs two samples, so fewer would spend the inputs call for nothing.
+        if extra < 2 or not (s.agreement and self.entry):
             return
         async for event in self._agreement():
             yield event
@@ -384,9 +391,9 @@ class VerifiedSession:
         """Sample n as the user sees it: "candidate 3/6", "candidate 10, another try" after the repairs,
         or "candidate 8, confirming" past the count."""
         total = self.settings.candidates
-        if n < total:
-            return f"candidate {n + 1}/{total}"
-        return f"candidate {n + 1}, another try" if n in self._retries else f"candidate {n + 1}, confirming"
+        if n in self._retries:
+            return f"candidate {n + 1}, another try"
+        return f"candidate {n + 1}/{total}" if n < total else f"candidate {n + 1}, confirming"
 
     async def _inputs_step(self) -> AsyncIterator[Event]:
         role = RoleSpec(

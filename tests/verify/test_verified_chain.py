@@ -186,6 +186,10 @@ async def test_one_agreeing_sample_confirms_a_greedy_pass(make_rig):
         "passed 3/3 checks; 2 of 2 candidates agree with it on 2 inputs;"
         " the greedy candidate, first among equals"
     )
+    # One confirming sample could only tie with the passer: neither it nor the inputs are asked for.
+    rig = make_rig(answers=[RIGHT, ODD], inputs="is_prime(25)")
+    await rig.run(verify_settings={"confirm": 1, "mutations": 0})
+    assert rig.kinds() == ["code"]
 
 
 @pytest.mark.slow
@@ -313,6 +317,28 @@ async def test_retries_after_the_repairs_until_one_passes(make_rig):
     assert rig.kinds() == ["code", "code", "repair", "code", "code"]
     [done] = of(events, VerificationFinished)
     assert not done.verified and done.candidates == 4
+    # Out of model calls among the retries: the best failure, and the status says why.
+    rig = make_rig(answers=[ODD, NEVER, ODD], repairs=[NEVER])
+    events = await rig.run(verify_settings=settings | {"max_model_calls": 5})
+    assert rig.kinds() == ["code", "code", "repair", "code", "code"]
+    [done] = of(events, VerificationFinished)
+    assert not done.verified and "the budget of 5 model calls is used up" in done.status
+
+
+@pytest.mark.slow
+async def test_a_retry_that_passes_is_confirmed_on_the_inputs_asked_before(make_rig):
+    # A tie on the checks asks for inputs before the repairs; the retry that passes is then compared
+    # on the same inputs (no second inputs call), and one agreeing sample confirms it.
+    rig = make_rig(answers=[ODD, ODD, ODD, RIGHT, RIGHT], repairs=[NEVER], inputs="is_prime(25)\nis_prime(2)")
+    events = await rig.run(verify_settings={"candidates": 2, "repair_width": 1, "mutations": 0})
+    assert rig.kinds() == ["code", "code", "inputs", "repair", "code", "code", "code"]
+    assert "candidate 5, confirming (temperature 0.8, seed 4)" in [e.text for e in of(events, Notice)]
+    [done] = of(events, VerificationFinished)
+    assert done.verified and done.winner == 3 and all(c["outputs"] for c in done.record["candidates"])
+    assert done.reason == (
+        "passed 3/3 checks; 2 of 5 candidates agree with it on 2 inputs;"
+        " candidate 4, sampled after the repairs, first among equals"
+    )
 
 
 @pytest.mark.slow
