@@ -131,7 +131,7 @@ class VerifiedSession:
         self._repaired: _Candidate | None = None
         self._retries: set[int] = set()  # indexes of the samples drawn after the repairs
         self._asked_inputs = False
-        self._sampling_failed = False  # a candidate's step failed: the provider is not answering
+        self._sampling_failed = False  # a sample's step failed: the provider is not answering
 
     # -- the flow ------------------------------------------------------------------------------------
     async def events(self) -> AsyncIterator[Event]:
@@ -214,15 +214,10 @@ class VerifiedSession:
         if not authoritative and not (s.agreement and self.entry):
             return  # nothing could tell the candidates apart: more samples would be guesses
         for n in range(1, s.candidates):
-            try:
-                async for event in self._sample(n):
-                    yield event
-            except StepFailed as err:
-                yield Notice(self.run.run_id, None, f"Candidate {n + 1} failed ({err}); ranking the others.")
-                self._sampling_failed = True
-                break
-            async for event in self._check(self.kept[-1]):
+            async for event in self._draw(n):
                 yield event
+            if self._sampling_failed:
+                break
             if self._done(authoritative):
                 async for event in self._confirm(self.kept[-1].index):
                     yield event
@@ -245,20 +240,29 @@ class VerifiedSession:
         for _ in range(self.settings.retries):
             n = len(self.kept)
             self._retries.add(n)
-            try:
-                async for event in self._sample(n):
-                    yield event
-            except StepFailed as err:
-                yield Notice(self.run.run_id, None, f"Candidate {n + 1} failed ({err}); ranking the others.")
-                return
-            cand = self.kept[-1]
-            async for event in self._check(cand):
+            async for event in self._draw(n):
                 yield event
-            await self._outputs(cand)
+            if self._sampling_failed:
+                return
             if self._passes_all():
-                async for event in self._confirm(cand.index):
+                async for event in self._confirm(n):
                     yield event
                 return
+
+    async def _draw(self, n: int) -> AsyncIterator[Event]:
+        """Sample n, then run it on the checks and on the agreement inputs (once there are any). A
+        failed step says so and sets `_sampling_failed`, leaving the candidates as they were."""
+        try:
+            async for event in self._sample(n):
+                yield event
+        except StepFailed as err:
+            self._sampling_failed = True
+            yield Notice(self.run.run_id, None, f"Candidate {n + 1} failed ({err}); ranking the others.")
+            return
+        cand = self.kept[-1]
+        async for event in self._check(cand):
+            yield event
+        await self._outputs(cand)
 
     async def _confirm(self, passer: int = 0) -> AsyncIterator[Event]:
         """Candidate `passer` passes every check; a task's few examples rarely pin its behaviour down,
@@ -286,16 +290,10 @@ class VerifiedSession:
         for n in range(first, first + extra):
             if self._settled(remaining=first + extra - n):
                 return
-            try:
-                async for event in self._sample(n):
-                    yield event
-            except StepFailed as err:
-                yield Notice(self.run.run_id, None, f"Candidate {n + 1} failed ({err}); ranking the others.")
-                return
-            cand = self.kept[-1]
-            async for event in self._check(cand):
+            async for event in self._draw(n):
                 yield event
-            await self._outputs(cand)
+            if self._sampling_failed:
+                return
 
     def _settled(self, remaining: int) -> bool:
         """True when `remaining` more samples could not form a group larger than the leading one's:

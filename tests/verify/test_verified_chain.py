@@ -21,6 +21,7 @@ from jarvis.chains.verify.settings import VerifySettings
 from jarvis.chains.verify.store import verification_of
 from jarvis.chains.verify.task_checks import candidate_code, gather_checks, task_prelude
 from jarvis.chains.verify.tiers import TierProbe
+from jarvis.providers.errors import BadResponse
 from jarvis.providers.types import GenerationOptions, Message
 from tests.chains.rig import build_rig
 from tests.chains.scripted import ScriptedProvider
@@ -32,6 +33,7 @@ RIGHT = "def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, int(
 ODD = "def is_prime(n):\n    return n % 2 == 1"  # right on 7, wrong on 1 and 9
 NEVER = "def is_prime(n):\n    return False"  # right on 1 and 9, wrong on 7
 ODD_BUT_ONE = "def is_prime(n):\n    return n % 2 == 1 and n != 1"  # fixes 1, still wrong on 9
+BROKEN = "the provider fails on this call"
 
 
 def fenced(code: str) -> str:
@@ -60,7 +62,12 @@ class ScriptedCoder(ScriptedProvider):
             kind, text = "review", "VERDICT: REVISE\n- looks odd"
         else:
             # Out of scripted answers: the model says its last one again (a sample that agrees).
-            kind, text = "code", fenced(self.answers.pop(0) if len(self.answers) > 1 else self.answers[0])
+            code = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+            if code == BROKEN:  # from here on every code call fails, retried or not
+                self.answers.insert(0, BROKEN)
+                self.calls.append(("failed", options))
+                raise BadResponse("The model's answer could not be read.")
+            kind, text = "code", fenced(code)
         self.calls.append((kind, options))
         self.prompts.append(prompt)
         return text
@@ -323,6 +330,16 @@ async def test_retries_after_the_repairs_until_one_passes(make_rig):
     assert rig.kinds() == ["code", "code", "repair", "code", "code"]
     [done] = of(events, VerificationFinished)
     assert not done.verified and "the budget of 5 model calls is used up" in done.status
+
+
+@pytest.mark.slow
+async def test_a_failed_sample_ends_the_sampling_without_retries(make_rig):
+    rig = make_rig(answers=[ODD, BROKEN, RIGHT], repairs=[NEVER])
+    events = await rig.run(verify_settings={"candidates": 3, "repair_width": 1, "agreement": False})
+    assert rig.kinds()[0] == "code" and rig.kinds()[-1] == "repair" and set(rig.kinds()[1:-1]) == {"failed"}
+    assert any(e.text.startswith("Candidate 2 failed (") for e in of(events, Notice))
+    [done] = of(events, VerificationFinished)
+    assert not done.verified and done.candidates == 1 and isinstance(events[-1], RunFinished)
 
 
 @pytest.mark.slow
